@@ -1,0 +1,119 @@
+//! What a judge says about one metric pair: a [`Classification`] with the numbers behind it.
+
+use serde::Serialize;
+
+use crate::options::EffectSizeMeasure;
+use crate::sample::Summary;
+
+/// The classification of one metric pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Classification {
+    /// No bad change found.
+    Pass,
+    /// The canary is worse because it is higher.
+    High,
+    /// The canary is worse because it is lower.
+    Low,
+    /// An arm had no data; left out of group scores, but ≥ 50% nodata fails the canary.
+    Nodata,
+    /// An arm had no data and the metric must have data: counts as a failure.
+    NodataFail,
+    /// The judge could not compute a result; never fails the canary by itself.
+    Error,
+}
+
+impl Classification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Classification::Pass => "pass",
+            Classification::High => "high",
+            Classification::Low => "low",
+            Classification::Nodata => "nodata",
+            Classification::NodataFail => "nodata_fail",
+            Classification::Error => "error",
+        }
+    }
+
+    /// True for the classifications that count against a group (high, low, nodata_fail).
+    pub fn is_failure(self) -> bool {
+        matches!(self, Classification::High | Classification::Low | Classification::NodataFail)
+    }
+
+    /// The mirror image when baseline and canary are exchanged.
+    pub fn mirrored(self) -> Self {
+        match self {
+            Classification::High => Classification::Low,
+            Classification::Low => Classification::High,
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Display for Classification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An effect size with its measure.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EffectSize {
+    pub measure: EffectSizeMeasure,
+    /// NaN when undefined (e.g. a zero mean for the mean ratio).
+    pub value: f64,
+}
+
+/// The aggregates a threshold judge compared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AggregateDetail {
+    /// The aggregate's name (`mean`, `p99`, `rate`, …).
+    pub name: String,
+    pub canary: f64,
+    /// Absent when the baseline had no data.
+    pub baseline: Option<f64>,
+}
+
+/// A judge's verdict on one metric pair, with every number behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    pub classification: Classification,
+    /// True when this result is a critical failure (or critical missing data): it sets the
+    /// canary's score to 0.
+    pub critical: bool,
+    /// One sentence saying why, with the numbers and the threshold that decided.
+    pub reason: String,
+    /// Location-shift estimate (canary − baseline), or the aggregate difference.
+    pub estimate: Option<f64>,
+    /// Confidence interval of the estimate.
+    pub ci: Option<(f64, f64)>,
+    /// Two-sided p-value of "no change".
+    pub p_value: Option<f64>,
+    /// The configured effect size.
+    pub effect_size: Option<EffectSize>,
+    /// mean(canary) / mean(baseline), Kayenta's reported "deviation".
+    pub mean_ratio: Option<f64>,
+    /// For aggregate-based judges: what was compared.
+    pub aggregate: Option<AggregateDetail>,
+    pub baseline: Summary,
+    pub canary: Summary,
+}
+
+impl Judgement {
+    /// A judgement with only a classification and a reason.
+    pub fn bare(classification: Classification, reason: impl Into<String>) -> Self {
+        Judgement {
+            classification,
+            critical: false,
+            reason: reason.into(),
+            estimate: None,
+            ci: None,
+            p_value: None,
+            effect_size: None,
+            mean_ratio: None,
+            aggregate: None,
+            baseline: Summary::default(),
+            canary: Summary::default(),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests of canary-judges: one binary, one module per area.
+
+mod conformance;
+mod oracle;
+mod rules;
