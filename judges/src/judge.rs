@@ -25,7 +25,10 @@ pub trait Judge: Send + Sync + std::fmt::Debug {
 
     /// Convenience: judge two plain value samples.
     fn judge_values(&self, options: &MetricOptions, baseline: &[f64], canary: &[f64]) -> Judgement {
-        self.judge(options, &MetricPair::from_values(baseline.to_vec(), canary.to_vec()))
+        self.judge(
+            options,
+            &MetricPair::from_values(baseline.to_vec(), canary.to_vec()),
+        )
     }
 }
 
@@ -127,8 +130,16 @@ pub struct Prepared {
 impl Prepared {
     /// Preprocess both arms of `pair` under `options`.
     pub fn new(options: &MetricOptions, pair: &MetricPair) -> Self {
-        let baseline = preprocess(&pair.baseline.values(), options.nan_strategy, options.outliers);
-        let canary = preprocess(&pair.canary.values(), options.nan_strategy, options.outliers);
+        let baseline = preprocess(
+            &pair.baseline.values(),
+            options.nan_strategy,
+            options.outliers,
+        );
+        let canary = preprocess(
+            &pair.canary.values(),
+            options.nan_strategy,
+            options.outliers,
+        );
         Prepared {
             baseline_summary: Summary::of_sorted(&baseline),
             canary_summary: Summary::of_sorted(&canary),
@@ -138,7 +149,11 @@ impl Prepared {
     }
 
     /// A judgement carrying these summaries.
-    pub fn judgement(&self, classification: Classification, reason: impl Into<String>) -> Judgement {
+    pub fn judgement(
+        &self,
+        classification: Classification,
+        reason: impl Into<String>,
+    ) -> Judgement {
         let mut j = Judgement::bare(classification, reason);
         j.baseline = self.baseline_summary;
         j.canary = self.canary_summary;
@@ -158,7 +173,10 @@ impl Prepared {
                     j.critical = true;
                     j
                 } else if options.must_have_data {
-                    self.judgement(Classification::NodataFail, format!("{reason}; the metric must have data"))
+                    self.judgement(
+                        Classification::NodataFail,
+                        format!("{reason}; the metric must have data"),
+                    )
                 } else {
                     self.judgement(Classification::Nodata, reason)
                 }

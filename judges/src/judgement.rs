@@ -37,7 +37,10 @@ impl Classification {
 
     /// True for the classifications that count against a group (high, low, nodata_fail).
     pub fn is_failure(self) -> bool {
-        matches!(self, Classification::High | Classification::Low | Classification::NodataFail)
+        matches!(
+            self,
+            Classification::High | Classification::Low | Classification::NodataFail
+        )
     }
 
     /// The mirror image when baseline and canary are exchanged.

@@ -39,6 +39,8 @@ pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
 pub use judgement::{AggregateDetail, Classification, EffectSize, Judgement};
 pub use kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
 pub use kinds::threshold::{Aggregate, ThresholdConfig, ThresholdJudge};
-pub use options::{Direction, EffectSizeConfig, EffectSizeMeasure, MetricOptions, NanStrategy, Outliers};
+pub use options::{
+    Direction, EffectSizeConfig, EffectSizeMeasure, MetricOptions, NanStrategy, Outliers,
+};
 pub use sample::{MetricPair, Sample, Summary};
 pub use scoring::{GroupScore, ScoreInput, Scorecard, Thresholds, Verdict, score};

@@ -56,22 +56,17 @@ pub enum NanStrategy {
 }
 
 /// Outlier handling, applied to each arm separately after the NaN strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "strategy", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Outliers {
     /// Keep every value.
+    #[default]
     Keep,
     /// Drop values outside `min(P1, Q1 − factor·IQR) .. max(P99, Q3 + factor·IQR)`.
     Remove {
         #[serde(default = "default_outlier_factor")]
         factor: f64,
     },
-}
-
-impl Default for Outliers {
-    fn default() -> Self {
-        Outliers::Keep
-    }
 }
 
 fn default_outlier_factor() -> f64 {

@@ -83,11 +83,14 @@ mod tests {
         let mut v = vec![5.0; 200];
         v.push(1.0);
         v.push(9.0);
-        let (lo, hi) = outlier_fences(&{
-            let mut s = v.clone();
-            sort_floats(&mut s);
-            s
-        }, 3.0)
+        let (lo, hi) = outlier_fences(
+            &{
+                let mut s = v.clone();
+                sort_floats(&mut s);
+                s
+            },
+            3.0,
+        )
         .expect("non-empty");
         assert_eq!((lo, hi), (5.0, 5.0));
         let out = preprocess(&v, NanStrategy::Remove, Outliers::Remove { factor: 3.0 });

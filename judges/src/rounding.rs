@@ -18,7 +18,11 @@ pub fn round_half_up(v: f64, places: usize) -> f64 {
     }
     let round_up = frac_part.as_bytes()[places] >= b'5';
     // Digits of |v| scaled by 10^places, as a decimal integer string.
-    let mut digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes().take(places)).map(|b| b - b'0').collect();
+    let mut digits: Vec<u8> = int_part
+        .bytes()
+        .chain(frac_part.bytes().take(places))
+        .map(|b| b - b'0')
+        .collect();
     if round_up {
         let mut k = digits.len();
         loop {

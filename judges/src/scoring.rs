@@ -32,7 +32,10 @@ pub struct Thresholds {
 impl Default for Thresholds {
     /// Spinnaker's recommended 95 / 75.
     fn default() -> Self {
-        Thresholds { pass: 95.0, marginal: 75.0 }
+        Thresholds {
+            pass: 95.0,
+            marginal: 75.0,
+        }
     }
 }
 
@@ -111,7 +114,11 @@ pub struct Scorecard {
 
 /// Score `results` with `weights` (group → weight; missing groups share the remainder)
 /// and decide the verdict under `thresholds`.
-pub fn score(results: &[ScoreInput<'_>], weights: &BTreeMap<String, f64>, thresholds: Thresholds) -> Scorecard {
+pub fn score(
+    results: &[ScoreInput<'_>],
+    weights: &BTreeMap<String, f64>,
+    thresholds: Thresholds,
+) -> Scorecard {
     let active: Vec<&ScoreInput<'_>> = results.iter().filter(|r| !r.muted).collect();
 
     let mut names: BTreeSet<&str> = BTreeSet::new();
@@ -122,7 +129,11 @@ pub fn score(results: &[ScoreInput<'_>], weights: &BTreeMap<String, f64>, thresh
     }
     let configured: f64 = weights.values().sum();
     let unweighted = names.iter().filter(|g| !weights.contains_key(**g)).count();
-    let share = if unweighted > 0 { (100.0 - configured) / unweighted as f64 } else { 0.0 };
+    let share = if unweighted > 0 {
+        (100.0 - configured) / unweighted as f64
+    } else {
+        0.0
+    };
 
     let groups: Vec<GroupScore> = names
         .iter()
@@ -164,20 +175,45 @@ pub fn score(results: &[ScoreInput<'_>], weights: &BTreeMap<String, f64>, thresh
         .filter(|r| r.judgement.critical && r.judgement.classification != Classification::Pass)
         .map(|r| r.name)
         .collect();
-    let nodata = active.iter().filter(|r| r.judgement.classification == Classification::Nodata).count();
+    let nodata = active
+        .iter()
+        .filter(|r| r.judgement.classification == Classification::Nodata)
+        .count();
     let judged = active
         .iter()
         .filter(|r| {
-            matches!(r.judgement.classification, Classification::Pass | Classification::High | Classification::Low | Classification::NodataFail)
+            matches!(
+                r.judgement.classification,
+                Classification::Pass
+                    | Classification::High
+                    | Classification::Low
+                    | Classification::NodataFail
+            )
         })
         .count();
 
     let (total, reason) = if !critical.is_empty() {
-        (0.0, format!("Canary Failed: critical metric failed: {}", critical.join(", ")))
+        (
+            0.0,
+            format!(
+                "Canary Failed: critical metric failed: {}",
+                critical.join(", ")
+            ),
+        )
     } else if !active.is_empty() && nodata * 2 >= active.len() {
-        (0.0, format!("Canary Failed: {nodata} of {} metric results have no data (≥ 50%)", active.len()))
+        (
+            0.0,
+            format!(
+                "Canary Failed: {nodata} of {} metric results have no data (≥ 50%)",
+                active.len()
+            ),
+        )
     } else if judged == 0 {
-        (0.0, "Canary Failed: no metric could be judged (every result is nodata or error)".to_string())
+        (
+            0.0,
+            "Canary Failed: no metric could be judged (every result is nodata or error)"
+                .to_string(),
+        )
     } else {
         let sum: f64 = groups
             .iter()
@@ -185,5 +221,10 @@ pub fn score(results: &[ScoreInput<'_>], weights: &BTreeMap<String, f64>, thresh
             .sum();
         (round_half_up(sum, 2), String::new())
     };
-    Scorecard { score: total, verdict: Verdict::of(total, thresholds), groups, reason }
+    Scorecard {
+        score: total,
+        verdict: Verdict::of(total, thresholds),
+        groups,
+        reason,
+    }
 }

@@ -41,10 +41,20 @@ pub fn zeroin(
     let mut fc = fa;
 
     if fa == 0.0 {
-        return Root { root: a, iterations: 0, precision: 0.0, converged: true };
+        return Root {
+            root: a,
+            iterations: 0,
+            precision: 0.0,
+            converged: true,
+        };
     }
     if fb == 0.0 {
-        return Root { root: b, iterations: 0, precision: 0.0, converged: true };
+        return Root {
+            root: b,
+            iterations: 0,
+            precision: 0.0,
+            converged: true,
+        };
     }
 
     let budget = max_iter + 1;
@@ -113,7 +123,12 @@ pub fn zeroin(
             fc = fa;
         }
     }
-    Root { root: b, iterations: max_iter, precision: (c - b).abs(), converged: false }
+    Root {
+        root: b,
+        iterations: max_iter,
+        precision: (c - b).abs(),
+        converged: false,
+    }
 }
 
 fn clamp_non_finite(v: f64) -> f64 {
@@ -156,7 +171,7 @@ mod tests {
 
     #[test]
     fn reports_non_convergence() {
-        let f = |x: f64| x - 0.123_456;
+        let f = |x: f64| (x - 0.123_456).powi(3) + 0.01 * x;
         let r = zeroin(0.0, 1.0, f(0.0), f(1.0), f, 0.0, 2);
         assert!(!r.converged);
     }

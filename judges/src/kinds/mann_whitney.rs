@@ -48,7 +48,10 @@ fn default_tolerance() -> f64 {
 
 impl Default for MannWhitneyConfig {
     fn default() -> Self {
-        MannWhitneyConfig { confidence: default_confidence(), tolerance: default_tolerance() }
+        MannWhitneyConfig {
+            confidence: default_confidence(),
+            tolerance: default_tolerance(),
+        }
     }
 }
 
@@ -58,7 +61,10 @@ impl MannWhitneyConfig {
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             errors.push(FieldError {
                 field: "confidence",
-                message: format!("must be between 0 and 1 (exclusive), got {}", self.confidence),
+                message: format!(
+                    "must be between 0 and 1 (exclusive), got {}",
+                    self.confidence
+                ),
             });
         }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
@@ -95,32 +101,50 @@ impl Judge for MannWhitneyJudge {
         }
         let (x, y) = (&prep.canary, &prep.baseline);
         if x == y {
-            return prep.judgement(Classification::Pass, "canary and baseline values are identical");
+            return prep.judgement(
+                Classification::Pass,
+                "canary and baseline values are identical",
+            );
         }
         let (x0, y0) = (x[0], y[0]);
         let x_const = x[x.len() - 1] == x0;
         let y_const = y[y.len() - 1] == y0;
         if x_const && y_const && x0 == y0 {
-            return prep.judgement(Classification::Pass, format!("every value of both arms is {}", num(x0)));
+            return prep.judgement(
+                Classification::Pass,
+                format!("every value of both arms is {}", num(x0)),
+            );
         }
         let mw = match MannWhitney::from_sorted(x.clone(), y.clone()) {
             Ok(mw) => mw,
-            Err(e) => return prep.judgement(Classification::Error, format!("Mann-Whitney failed: {e}")),
+            Err(e) => {
+                return prep.judgement(Classification::Error, format!("Mann-Whitney failed: {e}"));
+            }
         };
         let (estimate, ci) = if x_const && y_const {
             (x0 - y0, (x0 - y0, x0 - y0))
         } else {
-            match (mw.estimate(EstimateMode::Kayenta), mw.confidence_interval(self.config.confidence)) {
+            match (
+                mw.estimate(EstimateMode::Kayenta),
+                mw.confidence_interval(self.config.confidence),
+            ) {
                 (Ok(e), Ok(ci)) => (e, ci),
                 (Err(e), _) | (_, Err(e)) => {
-                    return prep.judgement(Classification::Error, format!("Mann-Whitney failed: {e}"));
+                    return prep
+                        .judgement(Classification::Error, format!("Mann-Whitney failed: {e}"));
                 }
             }
         };
         let p_value = mw.p_value();
         let ratio = mean_ratio(prep.canary_summary.mean, prep.baseline_summary.mean);
         let measure = options.effect_size.measure;
-        let effect = effect_size(measure, x, y, prep.canary_summary.mean, prep.baseline_summary.mean);
+        let effect = effect_size(
+            measure,
+            x,
+            y,
+            prep.canary_summary.mean,
+            prep.baseline_summary.mean,
+        );
         let band = self.config.tolerance * estimate.abs();
         let gates = &options.effect_size;
         let conf_pct = num(self.config.confidence * 100.0);
@@ -137,8 +161,11 @@ impl Judge for MannWhitneyJudge {
 
         let up = options.direction.watches_increase() && ci.0 > band;
         let down = options.direction.watches_decrease() && ci.1 < -band;
-        let (classification, critical, reason) = if up && (effect.is_nan() || effect >= gates.allowed_increase()) {
-            let critical = options.critical && (effect.is_nan() || effect >= gates.critical_increase());
+        let (classification, critical, reason) = if up
+            && (effect.is_nan() || effect >= gates.allowed_increase())
+        {
+            let critical =
+                options.critical && (effect.is_nan() || effect >= gates.critical_increase());
             (
                 Classification::High,
                 critical,
@@ -150,7 +177,8 @@ impl Judge for MannWhitneyJudge {
                 ),
             )
         } else if down && (effect.is_nan() || effect <= gates.allowed_decrease()) {
-            let critical = options.critical && (effect.is_nan() || effect <= gates.critical_decrease());
+            let critical =
+                options.critical && (effect.is_nan() || effect <= gates.critical_decrease());
             (
                 Classification::Low,
                 critical,
@@ -195,7 +223,10 @@ impl Judge for MannWhitneyJudge {
             (
                 Classification::Pass,
                 false,
-                format!("no bad shift: {interval} reaches into the tolerance band ±{}", num(band)),
+                format!(
+                    "no bad shift: {interval} reaches into the tolerance band ±{}",
+                    num(band)
+                ),
             )
         };
         let mut j = prep.judgement(classification, reason);
@@ -203,7 +234,10 @@ impl Judge for MannWhitneyJudge {
         j.estimate = Some(estimate);
         j.ci = Some(ci);
         j.p_value = Some(p_value);
-        j.effect_size = Some(EffectSize { measure, value: effect });
+        j.effect_size = Some(EffectSize {
+            measure,
+            value: effect,
+        });
         j.mean_ratio = Some(ratio);
         j
     }

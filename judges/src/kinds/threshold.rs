@@ -135,12 +135,16 @@ impl ThresholdConfig {
     }
 
     fn has_relative(&self) -> bool {
-        self.max_ratio.is_some() || self.min_ratio.is_some() || self.max_increase.is_some() || self.max_decrease.is_some()
+        self.max_ratio.is_some()
+            || self.min_ratio.is_some()
+            || self.max_increase.is_some()
+            || self.max_decrease.is_some()
     }
 
     pub fn validate(&self, options: &MetricOptions) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        let mut err = |field: &'static str, message: String| errors.push(FieldError { field, message });
+        let mut err =
+            |field: &'static str, message: String| errors.push(FieldError { field, message });
         let bounds: [(&'static str, Option<f64>, bool); 6] = [
             ("max", self.max, true),
             ("min", self.min, false),
@@ -174,15 +178,18 @@ impl ThresholdConfig {
                 err(name, "a lower bound never counts when direction = \"increase\"; remove it or change the direction".into());
             }
         }
-        if let (Some(lo), Some(hi)) = (self.min, self.max) {
-            if lo > hi {
-                err("min", format!("min {lo} is above max {hi}"));
-            }
+        if let (Some(lo), Some(hi)) = (self.min, self.max)
+            && lo > hi
+        {
+            err("min", format!("min {lo} is above max {hi}"));
         }
-        if let (Some(lo), Some(hi)) = (self.min_ratio, self.max_ratio) {
-            if lo > hi {
-                err("min_ratio", format!("min_ratio {lo} is above max_ratio {hi}"));
-            }
+        if let (Some(lo), Some(hi)) = (self.min_ratio, self.max_ratio)
+            && lo > hi
+        {
+            err(
+                "min_ratio",
+                format!("min_ratio {lo} is above max_ratio {hi}"),
+            );
         }
         errors
     }
@@ -203,7 +210,9 @@ impl ThresholdJudge {
     fn aggregate(&self, sample: &Sample, sorted: &[f64]) -> Result<Option<f64>, String> {
         match self.config.aggregate {
             Aggregate::Rate => match sample.count_totals() {
-                None => Err("aggregate `rate` needs an event-count metric (events and total)".into()),
+                None => {
+                    Err("aggregate `rate` needs an event-count metric (events and total)".into())
+                }
                 Some((_, total)) if total <= 0.0 => Ok(None),
                 Some((events, total)) => Ok(Some(events / total)),
             },
@@ -249,7 +258,11 @@ impl Judge for ThresholdJudge {
         };
         if baseline.is_none() && c.has_relative() {
             let mut j = prep.no_data(options, "baseline");
-            j.aggregate = Some(AggregateDetail { name, canary, baseline: None });
+            j.aggregate = Some(AggregateDetail {
+                name,
+                canary,
+                baseline: None,
+            });
             return j;
         }
 
@@ -258,31 +271,59 @@ impl Judge for ThresholdJudge {
         let mut ok = Vec::new();
         let mut check = |breached: bool, text: String, upper: bool| {
             if breached {
-                if upper { high.push(text) } else { low.push(text) }
+                if upper {
+                    high.push(text)
+                } else {
+                    low.push(text)
+                }
             } else {
                 ok.push(text);
             }
         };
         if let Some(max) = c.max {
-            check(canary > max, format!("{name} {} vs max {}", num(canary), num(max)), true);
+            check(
+                canary > max,
+                format!("{name} {} vs max {}", num(canary), num(max)),
+                true,
+            );
         }
         if let Some(min) = c.min {
-            check(canary < min, format!("{name} {} vs min {}", num(canary), num(min)), false);
+            check(
+                canary < min,
+                format!("{name} {} vs min {}", num(canary), num(min)),
+                false,
+            );
         }
         if let Some(b) = baseline {
             let r = ratio(canary, b);
             let d = canary - b;
             if let Some(max) = c.max_ratio {
-                check(r > max, format!("ratio {} vs max_ratio {}", num(r), num(max)), true);
+                check(
+                    r > max,
+                    format!("ratio {} vs max_ratio {}", num(r), num(max)),
+                    true,
+                );
             }
             if let Some(min) = c.min_ratio {
-                check(r < min, format!("ratio {} vs min_ratio {}", num(r), num(min)), false);
+                check(
+                    r < min,
+                    format!("ratio {} vs min_ratio {}", num(r), num(min)),
+                    false,
+                );
             }
             if let Some(max) = c.max_increase {
-                check(d > max, format!("increase {} vs max_increase {}", num(d), num(max)), true);
+                check(
+                    d > max,
+                    format!("increase {} vs max_increase {}", num(d), num(max)),
+                    true,
+                );
             }
             if let Some(max) = c.max_decrease {
-                check(-d > max, format!("decrease {} vs max_decrease {}", num(-d), num(max)), false);
+                check(
+                    -d > max,
+                    format!("decrease {} vs max_decrease {}", num(-d), num(max)),
+                    false,
+                );
             }
         }
         let versus = match baseline {
@@ -290,17 +331,33 @@ impl Judge for ThresholdJudge {
             None => format!("canary {name} {}", num(canary)),
         };
         let (classification, reason) = if !high.is_empty() {
-            (Classification::High, format!("{versus}: above bound ({})", high.join("; ")))
+            (
+                Classification::High,
+                format!("{versus}: above bound ({})", high.join("; ")),
+            )
         } else if !low.is_empty() {
-            (Classification::Low, format!("{versus}: below bound ({})", low.join("; ")))
+            (
+                Classification::Low,
+                format!("{versus}: below bound ({})", low.join("; ")),
+            )
         } else {
-            (Classification::Pass, format!("{versus}: within bounds ({})", ok.join("; ")))
+            (
+                Classification::Pass,
+                format!("{versus}: within bounds ({})", ok.join("; ")),
+            )
         };
         let mut j = prep.judgement(classification, reason);
         j.critical = options.critical && classification.is_failure();
         j.estimate = baseline.map(|b| canary - b);
-        j.mean_ratio = Some(mean_ratio(prep.canary_summary.mean, prep.baseline_summary.mean));
-        j.aggregate = Some(AggregateDetail { name, canary, baseline });
+        j.mean_ratio = Some(mean_ratio(
+            prep.canary_summary.mean,
+            prep.baseline_summary.mean,
+        ));
+        j.aggregate = Some(AggregateDetail {
+            name,
+            canary,
+            baseline,
+        });
         j
     }
 }

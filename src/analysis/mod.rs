@@ -1,0 +1,161 @@
+//! One analysis: collected pairs → a judgement per pair → group scores → verdict, as an
+//! [`AnalysisReport`] that carries every number behind the verdict.
+//!
+//! Pairs are judged in parallel (each judge is pure), and the report keeps the config's
+//! metric order, then label order, so output is stable for the same input.
+
+use std::collections::BTreeMap;
+
+use canary_judges::{
+    AggregateDetail, Classification, EffectSizeMeasure, GroupScore, Judge, Judgement, ScoreInput,
+    Summary, Thresholds, Verdict, score,
+};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::collectors::{CollectedPair, Labels, display_name};
+use crate::config::CanaryConfig;
+
+/// Version tag of the JSON schema (docs/output.md). Bumped only on breaking changes.
+pub const REPORT_SCHEMA: &str = "canaryd.analysis.v1";
+
+/// The outcome of one analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalysisReport {
+    pub schema: &'static str,
+    /// The canary config's name.
+    pub config: String,
+    pub verdict: Verdict,
+    pub score: f64,
+    /// Why the score is what it is, when a rule overrode the weighted sum.
+    pub reason: String,
+    pub thresholds: Thresholds,
+    pub groups: Vec<GroupScore>,
+    pub metrics: Vec<MetricReport>,
+}
+
+/// The judgement of one metric pair, flattened for output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricReport {
+    pub metric: String,
+    pub labels: Labels,
+    pub classification: Classification,
+    /// A critical failure: it alone sets the score to 0.
+    pub critical: bool,
+    pub muted: bool,
+    pub groups: Vec<String>,
+    pub judge: &'static str,
+    /// Shift estimate (canary − baseline) or aggregate difference.
+    pub estimate: Option<f64>,
+    pub ci: Option<[f64; 2]>,
+    pub p_value: Option<f64>,
+    pub effect_size: Option<f64>,
+    pub effect_size_measure: Option<EffectSizeMeasure>,
+    /// mean(canary) / mean(baseline).
+    pub mean_ratio: Option<f64>,
+    pub aggregate: Option<AggregateDetail>,
+    pub baseline: Summary,
+    pub canary: Summary,
+    pub reason: String,
+    /// Which data was judged (file selector or query).
+    pub query: String,
+}
+
+impl MetricReport {
+    /// `metric{labels}`.
+    pub fn display_name(&self) -> String {
+        display_name(&self.metric, &self.labels)
+    }
+}
+
+/// NaN and infinities are not numbers a reader can use: report them as absent.
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+/// Judge every pair and score the result. `thresholds` overrides the config's own.
+pub fn analyze(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    thresholds: Option<Thresholds>,
+) -> AnalysisReport {
+    let judges: Vec<Box<dyn Judge>> = config.metrics.iter().map(|m| m.judge.build()).collect();
+    let judgements: Vec<Judgement> = pairs
+        .par_iter()
+        .map(|p| {
+            let metric = &config.metrics[p.metric];
+            let mut j = judges[p.metric].judge(&metric.options, &p.pair);
+            if let Some(note) = &p.note {
+                j.reason = format!("{note}; {}", j.reason);
+            }
+            j
+        })
+        .collect();
+    let names: Vec<String> = pairs
+        .iter()
+        .map(|p| display_name(&config.metrics[p.metric].name, &p.labels))
+        .collect();
+    let inputs: Vec<ScoreInput<'_>> = pairs
+        .iter()
+        .zip(&judgements)
+        .zip(&names)
+        .map(|((p, j), name)| {
+            let m = &config.metrics[p.metric];
+            ScoreInput {
+                name,
+                groups: &m.groups,
+                muted: m.muted,
+                judgement: j,
+            }
+        })
+        .collect();
+    let thresholds = thresholds.unwrap_or(config.thresholds);
+    let card = score(&inputs, &config.group_weights, thresholds);
+
+    let metrics = pairs
+        .iter()
+        .zip(judgements)
+        .map(|(p, j)| {
+            let m = &config.metrics[p.metric];
+            MetricReport {
+                metric: m.name.clone(),
+                labels: p.labels.clone(),
+                classification: j.classification,
+                critical: j.critical,
+                muted: m.muted,
+                groups: m.groups.clone(),
+                judge: m.judge.kind().as_str(),
+                estimate: finite(j.estimate),
+                ci: j.ci.map(|(a, b)| [a, b]),
+                p_value: finite(j.p_value),
+                effect_size: j.effect_size.and_then(|e| finite(Some(e.value))),
+                effect_size_measure: j.effect_size.map(|e| e.measure),
+                mean_ratio: finite(j.mean_ratio),
+                aggregate: j.aggregate,
+                baseline: j.baseline,
+                canary: j.canary,
+                reason: j.reason,
+                query: p.query.clone(),
+            }
+        })
+        .collect();
+    AnalysisReport {
+        schema: REPORT_SCHEMA,
+        config: config.name.clone(),
+        verdict: card.verdict,
+        score: card.score,
+        reason: card.reason,
+        thresholds,
+        groups: card.groups,
+        metrics,
+    }
+}
+
+/// Counts of classifications, for summaries.
+pub fn classification_counts(report: &AnalysisReport) -> BTreeMap<Classification, usize> {
+    let mut counts = BTreeMap::new();
+    for m in &report.metrics {
+        *counts.entry(m.classification).or_insert(0) += 1;
+    }
+    counts
+}

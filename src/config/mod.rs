@@ -1,0 +1,553 @@
+//! Canary configs: which metrics to judge, how, in which groups, and the score thresholds.
+//!
+//! Three spellings are read — canaryd's own format in TOML, JSON or YAML
+//! ([`raw::RawConfig`], documented in `docs/config.md` with a commented example in
+//! `datasets/demo/canary.toml`), and Kayenta's canary-config JSON ([`kayenta`]) — and all
+//! are validated into one [`CanaryConfig`]. Every problem is reported with the file,
+//! `line:column` and the field, and all problems of a file are reported at once.
+
+pub mod kayenta;
+pub mod raw;
+pub mod source;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+use canary_judges::{
+    Aggregate, EffectSizeConfig, EffectSizeMeasure, JudgeConfig, MetricOptions, NanStrategy,
+    Outliers, Thresholds,
+};
+
+use self::source::{DeError, FieldPath, Format, Pos, SourceTree};
+
+/// The group a metric belongs to when it names none.
+pub const DEFAULT_GROUP: &str = "default";
+
+/// A validated canary config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanaryConfig {
+    pub name: String,
+    pub description: Option<String>,
+    pub applications: Vec<String>,
+    /// The config's own thresholds (a request's thresholds take precedence).
+    pub thresholds: Thresholds,
+    /// Configured group weights; groups without one share the remainder.
+    pub group_weights: BTreeMap<String, f64>,
+    pub metrics: Vec<MetricConfig>,
+    /// Kayenta query templates, kept for the Prometheus collector.
+    pub kayenta_templates: BTreeMap<String, String>,
+}
+
+/// Where a metric's observations come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricSource {
+    /// One series of values (files: rows whose `metric` column is this name).
+    Series(String),
+    /// Event counts: events (e.g. errors) out of totals (e.g. requests), per interval.
+    Counts { events: String, total: String },
+}
+
+impl fmt::Display for MetricSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricSource::Series(s) => write!(f, "series `{s}`"),
+            MetricSource::Counts { events, total } => {
+                write!(f, "events `{events}` out of `{total}`")
+            }
+        }
+    }
+}
+
+/// One metric of a validated config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricConfig {
+    pub name: String,
+    pub source: MetricSource,
+    /// Never empty: a metric that names no group is in [`DEFAULT_GROUP`].
+    pub groups: Vec<String>,
+    pub options: MetricOptions,
+    pub muted: bool,
+    pub judge: JudgeConfig,
+    /// The Kayenta query object, when the config came from Kayenta.
+    pub kayenta_query: Option<serde_json::Value>,
+}
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub file: String,
+    pub pos: Option<Pos>,
+    /// The field, as a path (`metrics[2].judge.kind`).
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.pos {
+            Some(p) => write!(
+                f,
+                "{}:{}:{}: {}: {}",
+                self.file, p.line, p.column, self.field, self.message
+            ),
+            None => write!(f, "{}: {}: {}", self.file, self.field, self.message),
+        }
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: unknown config format; use a .toml, .json, .yaml or .yml file")]
+    UnknownFormat { file: String },
+    #[error("{}", display_issues(.0))]
+    Invalid(Vec<ConfigIssue>),
+}
+
+fn display_issues(issues: &[ConfigIssue]) -> String {
+    let mut out = String::new();
+    for (i, issue) in issues.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&issue.to_string());
+    }
+    out
+}
+
+impl ConfigError {
+    /// The individual problems (empty for read and format errors).
+    pub fn issues(&self) -> &[ConfigIssue] {
+        match self {
+            ConfigError::Invalid(issues) => issues,
+            _ => &[],
+        }
+    }
+}
+
+impl CanaryConfig {
+    /// Read and validate a config file; the format follows the extension.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let format = Format::from_path(path)
+            .ok_or_else(|| ConfigError::UnknownFormat { file: file.clone() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Self::parse(&text, format, &file)
+    }
+
+    /// Parse and validate config text; `file` names it in errors.
+    pub fn parse(text: &str, format: Format, file: &str) -> Result<Self, ConfigError> {
+        let tree = SourceTree::parse(text, format);
+        let issue = |path: &FieldPath, message: String, fallback: Option<Pos>| ConfigIssue {
+            file: file.to_string(),
+            pos: tree.as_ref().map(|t| t.locate(path)).or(fallback),
+            field: path.to_string(),
+            message,
+        };
+        let from_de = |e: DeError| {
+            let (path, message) = refine_de_error(e.path, e.message);
+            // The deserialiser's own position is exact for syntax errors; the tree's is
+            // exact for fields (including inside buffered, tagged tables).
+            let pos = match (&tree, e.pos) {
+                (Some(t), _) if !path.0.is_empty() => Some(t.locate(&path)),
+                (_, Some(p)) => Some(p),
+                (Some(t), None) => Some(t.locate(&path)),
+                (None, None) => None,
+            };
+            ConfigError::Invalid(vec![ConfigIssue {
+                file: file.to_string(),
+                pos,
+                field: path.to_string(),
+                message,
+            }])
+        };
+
+        let kayenta = format == Format::Json
+            && serde_json::from_str::<serde_json::Value>(text)
+                .is_ok_and(|doc| kayenta::looks_like_kayenta(&doc));
+        let (config, problems) = if kayenta {
+            let raw: kayenta::KayentaConfig = source::deserialize(text, format).map_err(from_de)?;
+            from_kayenta(raw)
+        } else {
+            let raw: raw::RawConfig = source::deserialize(text, format).map_err(from_de)?;
+            from_raw(raw)
+        };
+        let issues: Vec<ConfigIssue> = problems
+            .into_iter()
+            .map(|(path, message)| issue(&FieldPath::parse(&path), message, None))
+            .collect();
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(issues))
+        }
+    }
+
+    /// Every series name the config reads (for collectors and for spotting typos).
+    pub fn series_names(&self) -> BTreeSet<&str> {
+        let mut out = BTreeSet::new();
+        for m in &self.metrics {
+            match &m.source {
+                MetricSource::Series(s) => {
+                    out.insert(s.as_str());
+                }
+                MetricSource::Counts { events, total } => {
+                    out.insert(events.as_str());
+                    out.insert(total.as_str());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Unknown-field and unknown-variant errors name the offending key inside the table
+/// the path points to; move the path onto that key.
+fn refine_de_error(path: FieldPath, message: String) -> (FieldPath, String) {
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some(end) = rest.find('`')
+    {
+        return (path.key(&rest[..end]), message);
+    }
+    if message.starts_with("unknown variant `")
+        && !matches!(path.0.last(), Some(source::Seg::Key(k)) if k == "kind")
+    {
+        // Internally tagged judge tables report the table, not the `kind` key.
+        if path.0.last() == Some(&source::Seg::Key("judge".into())) {
+            return (
+                path.key("kind"),
+                message.replace("unknown variant", "unknown judge kind"),
+            );
+        }
+    }
+    (path, message)
+}
+
+type Problems = Vec<(String, String)>;
+
+fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
+    let default_judge = raw.judge.clone().unwrap_or_default();
+    let metrics: Vec<MetricConfig> = raw
+        .metrics
+        .iter()
+        .map(|m| MetricConfig {
+            name: m.name.clone(),
+            source: match (&m.events, &m.total) {
+                (Some(e), Some(t)) => MetricSource::Counts {
+                    events: e.clone(),
+                    total: t.clone(),
+                },
+                _ => MetricSource::Series(m.series.clone().unwrap_or_else(|| m.name.clone())),
+            },
+            groups: if m.groups.is_empty() {
+                vec![DEFAULT_GROUP.to_string()]
+            } else {
+                m.groups.clone()
+            },
+            options: MetricOptions {
+                direction: m.direction,
+                nan_strategy: m.nan_strategy,
+                outliers: m.outliers,
+                effect_size: m.effect_size,
+                critical: m.critical,
+                must_have_data: m.must_have_data,
+            },
+            muted: m.muted,
+            judge: m.judge.clone().unwrap_or_else(|| default_judge.clone()),
+            kayenta_query: None,
+        })
+        .collect();
+    let config = CanaryConfig {
+        name: raw.name.clone(),
+        description: raw.description.clone(),
+        applications: raw.applications.clone(),
+        thresholds: raw
+            .thresholds
+            .as_ref()
+            .map(|t| Thresholds {
+                pass: t.pass,
+                marginal: t.marginal,
+            })
+            .unwrap_or_default(),
+        group_weights: raw.groups.clone(),
+        metrics,
+        kayenta_templates: BTreeMap::new(),
+    };
+    let mut problems = Vec::new();
+    for (i, m) in raw.metrics.iter().enumerate() {
+        let at = |f: &str| format!("metrics[{i}].{f}");
+        match (&m.series, &m.events, &m.total) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => problems.push((
+                at("series"),
+                "set either `series` or `events` and `total`, not both".to_string(),
+            )),
+            (_, Some(_), None) => problems.push((
+                at("events"),
+                "`events` needs `total` (the series the events are out of)".into(),
+            )),
+            (_, None, Some(_)) => problems.push((
+                at("total"),
+                "`total` needs `events` (the series of events)".into(),
+            )),
+            _ => {}
+        }
+        if let Some(judge) = &m.judge {
+            for e in judge.validate(&config.metrics[i].options) {
+                problems.push((at(&format!("judge.{}", e.field)), e.message));
+            }
+        } else if raw.judge.is_some() {
+            for e in default_judge.validate(&config.metrics[i].options) {
+                problems.push((
+                    format!("judge.{}", e.field),
+                    format!("{} (default judge, for metric `{}`)", e.message, m.name),
+                ));
+            }
+        }
+    }
+    if let Some(judge) = &raw.judge
+        && raw.metrics.iter().all(|m| m.judge.is_some())
+    {
+        for e in judge.validate(&MetricOptions::default()) {
+            problems.push((format!("judge.{}", e.field), e.message));
+        }
+    }
+    // Group weights for groups no metric lists would silently cap the score.
+    let listed: BTreeSet<&str> = config
+        .metrics
+        .iter()
+        .flat_map(|m| m.groups.iter().map(String::as_str))
+        .collect();
+    for g in raw.groups.keys() {
+        if !listed.contains(g.as_str()) {
+            problems.push((
+                format!("groups.{g}"),
+                format!("no metric is in group `{g}`; its weight could never be earned"),
+            ));
+        }
+    }
+    validate_common(
+        &config,
+        &mut problems,
+        &|i, f| format!("metrics[{i}].{f}"),
+        "groups",
+        "thresholds",
+    );
+    (config, problems)
+}
+
+fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
+    let mut problems = Vec::new();
+    if let Some(j) = &raw.judge
+        && !j.name.starts_with("NetflixACAJudge")
+    {
+        problems.push((
+            "judge.name".to_string(),
+            format!(
+                "unknown Kayenta judge `{}`; canaryd reproduces NetflixACAJudge-v1.0",
+                j.name
+            ),
+        ));
+    }
+    let metrics = raw
+        .metrics
+        .iter()
+        .map(|m| {
+            let c = m.analysis_configurations.clone().unwrap_or_default().canary;
+            let measure = match c.effect_size.as_ref().and_then(|e| e.measure) {
+                Some(kayenta::KayentaMeasure::Cles) => EffectSizeMeasure::Cles,
+                _ => EffectSizeMeasure::MeanRatio,
+            };
+            let effect_size = match &c.effect_size {
+                Some(e) => EffectSizeConfig {
+                    measure,
+                    allowed_increase: e.allowed_increase,
+                    allowed_decrease: e.allowed_decrease,
+                    critical_increase: e.critical_increase,
+                    critical_decrease: e.critical_decrease,
+                },
+                None => EffectSizeConfig::default(),
+            };
+            let outliers = match &c.outliers {
+                Some(o) if matches!(o.strategy, Some(kayenta::KayentaOutlierStrategy::Remove)) => {
+                    Outliers::Remove {
+                        factor: o.outlier_factor.unwrap_or(3.0),
+                    }
+                }
+                _ => Outliers::Keep,
+            };
+            MetricConfig {
+                name: m.name.clone(),
+                source: MetricSource::Series(m.name.clone()),
+                groups: if m.groups.is_empty() {
+                    vec![DEFAULT_GROUP.to_string()]
+                } else {
+                    m.groups.clone()
+                },
+                options: MetricOptions {
+                    direction: match c.direction {
+                        Some(kayenta::KayentaDirection::Increase) => {
+                            canary_judges::Direction::Increase
+                        }
+                        Some(kayenta::KayentaDirection::Decrease) => {
+                            canary_judges::Direction::Decrease
+                        }
+                        _ => canary_judges::Direction::Either,
+                    },
+                    nan_strategy: match c.nan_strategy {
+                        Some(kayenta::KayentaNanStrategy::Replace) => NanStrategy::Replace,
+                        _ => NanStrategy::Remove,
+                    },
+                    outliers,
+                    effect_size,
+                    critical: c.critical.unwrap_or(false),
+                    must_have_data: c.must_have_data.unwrap_or(false),
+                },
+                muted: c.muted.unwrap_or(false),
+                judge: JudgeConfig::default(),
+                kayenta_query: m.query.clone(),
+            }
+        })
+        .collect();
+    let classifier = raw.classifier.clone();
+    let config = CanaryConfig {
+        name: raw.name,
+        description: raw.description,
+        applications: raw.applications,
+        thresholds: classifier
+            .as_ref()
+            .and_then(|c| c.score_thresholds.as_ref())
+            .map(|t| Thresholds {
+                pass: t.pass,
+                marginal: t.marginal,
+            })
+            .unwrap_or_default(),
+        group_weights: classifier.map(|c| c.group_weights).unwrap_or_default(),
+        metrics,
+        kayenta_templates: raw.templates,
+    };
+    validate_common(
+        &config,
+        &mut problems,
+        &kayenta::metric_field_path,
+        "classifier.groupWeights",
+        "classifier.scoreThresholds",
+    );
+    (config, problems)
+}
+
+/// Rules every spelling shares. `metric_path` names a metric's field in the source
+/// format; `groups` and `thresholds` name those tables.
+fn validate_common(
+    config: &CanaryConfig,
+    problems: &mut Problems,
+    metric_path: &dyn Fn(usize, &str) -> String,
+    groups: &str,
+    thresholds: &str,
+) {
+    if config.name.trim().is_empty() {
+        problems.push(("name".into(), "the config needs a name".into()));
+    }
+    if config.metrics.is_empty() {
+        problems.push(("metrics".into(), "the config has no metrics".into()));
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, m) in config.metrics.iter().enumerate() {
+        if m.name.trim().is_empty() {
+            problems.push((metric_path(i, "name"), "a metric needs a name".into()));
+        }
+        if let Some(first) = seen.insert(m.name.as_str(), i) {
+            problems.push((
+                metric_path(i, "name"),
+                format!("duplicate metric name `{}` (also metrics[{first}])", m.name),
+            ));
+            seen.insert(m.name.as_str(), first);
+        }
+        if m.groups.iter().any(|g| g.trim().is_empty()) {
+            problems.push((
+                metric_path(i, "groups"),
+                "group names must not be empty".into(),
+            ));
+        }
+        if let Outliers::Remove { factor } = m.options.outliers
+            && !(factor.is_finite() && factor >= 0.0)
+        {
+            problems.push((
+                metric_path(i, "outliers.factor"),
+                format!("must be a finite number ≥ 0, got {factor}"),
+            ));
+        }
+        let es = &m.options.effect_size;
+        for (name, v) in [
+            ("allowed_increase", es.allowed_increase),
+            ("allowed_decrease", es.allowed_decrease),
+            ("critical_increase", es.critical_increase),
+            ("critical_decrease", es.critical_decrease),
+        ] {
+            let Some(v) = v else { continue };
+            let ok = match es.measure {
+                EffectSizeMeasure::MeanRatio => v.is_finite() && v >= 0.0,
+                EffectSizeMeasure::Cles => (0.0..=1.0).contains(&v),
+            };
+            if !ok {
+                let range = match es.measure {
+                    EffectSizeMeasure::MeanRatio => "a mean ratio ≥ 0",
+                    EffectSizeMeasure::Cles => "a CLES between 0 and 1",
+                };
+                problems.push((
+                    metric_path(i, &format!("effect_size.{name}")),
+                    format!("must be {range}, got {v}"),
+                ));
+            }
+        }
+        if let JudgeConfig::Threshold(t) = &m.judge {
+            let counts = matches!(m.source, MetricSource::Counts { .. });
+            if t.aggregate == Aggregate::Rate && !counts {
+                problems.push((
+                    metric_path(i, "judge.aggregate"),
+                    "aggregate `rate` needs an event-count metric: set `events` and `total`".into(),
+                ));
+            }
+        }
+    }
+    let mut sum = 0.0;
+    for (g, w) in &config.group_weights {
+        if !(w.is_finite() && *w >= 0.0) {
+            problems.push((
+                format!("{groups}.{g}"),
+                format!("group weight must be ≥ 0, got {w}"),
+            ));
+        } else {
+            sum += w;
+        }
+    }
+    if sum > 100.0 + 1e-9 {
+        problems.push((
+            groups.to_string(),
+            format!("group weights sum to {sum}, more than 100"),
+        ));
+    }
+    let t = config.thresholds;
+    for (name, v) in [("pass", t.pass), ("marginal", t.marginal)] {
+        if !(0.0..=100.0).contains(&v) {
+            problems.push((
+                format!("{thresholds}.{name}"),
+                format!("must be between 0 and 100, got {v}"),
+            ));
+        }
+    }
+    if t.marginal > t.pass {
+        problems.push((
+            format!("{thresholds}.marginal"),
+            format!("marginal ({}) is above pass ({})", t.marginal, t.pass),
+        ));
+    }
+}

@@ -1,0 +1,413 @@
+//! Config text in one of three formats, and where things are in it.
+//!
+//! Deserialisation errors and validation errors both name a field by its path
+//! (`metrics[2].judge.kind`). [`SourceTree`] is a format-neutral tree of positions built
+//! from the same text (TOML through `toml`'s spanned parser, JSON and YAML through
+//! `marked_yaml`, since JSON is YAML's flow syntax), so every error can say
+//! `file:line:column`.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+/// The config formats canaryd reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Toml,
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// The format of a file name by its extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "toml" => Some(Format::Toml),
+            "json" => Some(Format::Json),
+            "yaml" | "yml" => Some(Format::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// One step of a field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A field path such as `metrics[2].judge.kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FieldPath(pub Vec<Seg>);
+
+impl FieldPath {
+    pub fn root() -> Self {
+        FieldPath(Vec::new())
+    }
+
+    pub fn key(&self, k: impl Into<String>) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Key(k.into()));
+        p
+    }
+
+    pub fn index(&self, i: usize) -> Self {
+        let mut p = self.clone();
+        p.0.push(Seg::Index(i));
+        p
+    }
+
+    /// Parse a dotted path (`metrics[2].judge`), as written by validation code.
+    pub fn parse(s: &str) -> Self {
+        let mut segs = Vec::new();
+        for part in s.split('.').filter(|p| !p.is_empty()) {
+            let mut rest = part;
+            if let Some(open) = rest.find('[') {
+                if open > 0 {
+                    segs.push(Seg::Key(rest[..open].to_string()));
+                }
+                rest = &rest[open..];
+                while let Some(stripped) = rest.strip_prefix('[') {
+                    let close = stripped.find(']').unwrap_or(stripped.len());
+                    if let Ok(i) = stripped[..close].parse() {
+                        segs.push(Seg::Index(i));
+                    }
+                    rest = stripped.get(close + 1..).unwrap_or("");
+                }
+            } else {
+                segs.push(Seg::Key(rest.to_string()));
+            }
+        }
+        FieldPath(segs)
+    }
+
+    /// From the path `serde_path_to_error` recorded.
+    pub fn from_serde(path: &serde_path_to_error::Path) -> Self {
+        use serde_path_to_error::Segment;
+        let mut segs = Vec::new();
+        for seg in path.iter() {
+            match seg {
+                Segment::Seq { index } => segs.push(Seg::Index(*index)),
+                Segment::Map { key } => segs.push(Seg::Key(key.clone())),
+                Segment::Enum { .. } | Segment::Unknown => {}
+            }
+        }
+        FieldPath(segs)
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("(top level)");
+        }
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Positions of every key and value of a document.
+#[derive(Debug, Clone)]
+pub enum SourceTree {
+    /// Entries: key, position of the key, value.
+    Map(Pos, Vec<(String, Pos, SourceTree)>),
+    Seq(Pos, Vec<SourceTree>),
+    Leaf(Pos),
+}
+
+impl SourceTree {
+    fn pos(&self) -> Pos {
+        match self {
+            SourceTree::Map(p, _) | SourceTree::Seq(p, _) | SourceTree::Leaf(p) => *p,
+        }
+    }
+
+    /// The position of `path`: the key of the last map step (so `metrics[1].name` points
+    /// at `name`), or the element of the last index step. A path that leaves the document
+    /// (a missing field) resolves to the deepest part that exists.
+    pub fn locate(&self, path: &FieldPath) -> Pos {
+        let mut node = self;
+        let mut at = self.pos();
+        for seg in &path.0 {
+            let next = match (node, seg) {
+                (SourceTree::Map(_, entries), Seg::Key(k)) => entries
+                    .iter()
+                    .find(|(key, _, _)| key == k)
+                    .map(|(_, kp, v)| (*kp, v)),
+                (SourceTree::Seq(_, items), Seg::Index(i)) => items.get(*i).map(|v| (v.pos(), v)),
+                _ => None,
+            };
+            match next {
+                Some((p, v)) => {
+                    at = p;
+                    node = v;
+                }
+                None => break,
+            }
+        }
+        at
+    }
+
+    /// Build the tree of `text` in `format`; `None` when the text does not parse (the
+    /// deserialiser then reports the syntax error with its own position).
+    pub fn parse(text: &str, format: Format) -> Option<SourceTree> {
+        match format {
+            Format::Toml => {
+                let lines = LineIndex::new(text);
+                let table = toml::de::DeTable::parse(text).ok()?;
+                Some(toml_table(&lines, table.span().start, table.get_ref()))
+            }
+            Format::Json | Format::Yaml => {
+                let node = marked_yaml::parse_yaml(0, text).ok()?;
+                Some(yaml_node(&node))
+            }
+        }
+    }
+}
+
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    fn pos(&self, offset: usize, text_before: impl Fn(usize, usize) -> usize) -> Pos {
+        let line = self.starts.partition_point(|s| *s <= offset);
+        let start = self.starts[line.saturating_sub(1)];
+        Pos {
+            line: line.max(1),
+            column: text_before(start, offset) + 1,
+        }
+    }
+}
+
+fn toml_table(lines: &LineIndex, at: usize, table: &toml::de::DeTable<'_>) -> SourceTree {
+    let pos = lines.pos(at, |a, b| b - a);
+    let entries = table
+        .iter()
+        .map(|(k, v)| {
+            let kp = lines.pos(k.span().start, |a, b| b - a);
+            (k.get_ref().to_string(), kp, toml_value(lines, v))
+        })
+        .collect();
+    SourceTree::Map(pos, entries)
+}
+
+fn toml_value(lines: &LineIndex, v: &toml::Spanned<toml::de::DeValue<'_>>) -> SourceTree {
+    use toml::de::DeValue;
+    let at = v.span().start;
+    match v.get_ref() {
+        DeValue::Table(t) => toml_table(lines, at, t),
+        DeValue::Array(items) => SourceTree::Seq(
+            lines.pos(at, |a, b| b - a),
+            items.iter().map(|i| toml_value(lines, i)).collect(),
+        ),
+        _ => SourceTree::Leaf(lines.pos(at, |a, b| b - a)),
+    }
+}
+
+fn marker_pos(span: &marked_yaml::Span) -> Pos {
+    span.start()
+        .map(|m| Pos {
+            line: m.line(),
+            column: m.column(),
+        })
+        .unwrap_or(Pos { line: 1, column: 1 })
+}
+
+fn yaml_node(node: &marked_yaml::Node) -> SourceTree {
+    use marked_yaml::Node;
+    match node {
+        Node::Mapping(map) => SourceTree::Map(
+            marker_pos(map.span()),
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_string(), marker_pos(k.span()), yaml_node(v)))
+                .collect(),
+        ),
+        Node::Sequence(seq) => {
+            SourceTree::Seq(marker_pos(seq.span()), seq.iter().map(yaml_node).collect())
+        }
+        Node::Scalar(s) => SourceTree::Leaf(marker_pos(s.span())),
+    }
+}
+
+/// A deserialisation failure with the field it happened at and, when the deserialiser
+/// knows it, its own position.
+#[derive(Debug)]
+pub struct DeError {
+    pub path: FieldPath,
+    pub message: String,
+    pub pos: Option<Pos>,
+}
+
+/// Deserialise `text` in `format` into `T`, tracking the field path of any error.
+pub fn deserialize<T: DeserializeOwned>(text: &str, format: Format) -> Result<T, DeError> {
+    match format {
+        Format::Toml => {
+            let de = toml::de::Deserializer::parse(text)
+                .map_err(|e| toml_error(text, FieldPath::root(), &e))?;
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = FieldPath::from_serde(e.path());
+                toml_error(text, path, e.inner())
+            })
+        }
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = FieldPath::from_serde(e.path());
+                let inner = e.into_inner();
+                DeError {
+                    path,
+                    pos: (inner.line() > 0).then(|| Pos {
+                        line: inner.line(),
+                        column: inner.column(),
+                    }),
+                    message: strip_json_position(&inner.to_string()),
+                }
+            })?;
+            de.end().map_err(|e| DeError {
+                path: FieldPath::root(),
+                pos: Some(Pos {
+                    line: e.line(),
+                    column: e.column(),
+                }),
+                message: strip_json_position(&e.to_string()),
+            })?;
+            Ok(value)
+        }
+        Format::Yaml => {
+            let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
+            let node =
+                marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| DeError {
+                    path: FieldPath::root(),
+                    pos: yaml_load_error_pos(&e),
+                    message: e.to_string(),
+                })?;
+            serde_path_to_error::deserialize(marked_yaml::spanned_serde::NodeDeserializer::new(
+                &node,
+            ))
+            .map_err(|e| {
+                let path = FieldPath::from_serde(e.path());
+                let inner = e.into_inner();
+                DeError {
+                    path,
+                    pos: inner.start_mark().map(|m| Pos {
+                        line: m.line(),
+                        column: m.column(),
+                    }),
+                    message: inner.to_string(),
+                }
+            })
+        }
+    }
+}
+
+fn toml_error(text: &str, path: FieldPath, e: &toml::de::Error) -> DeError {
+    let lines = LineIndex::new(text);
+    DeError {
+        path,
+        pos: e
+            .span()
+            .map(|s| lines.pos(s.start, |a, b| text[a..b].chars().count())),
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn strip_json_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn yaml_load_error_pos(e: &marked_yaml::LoadError) -> Option<Pos> {
+    use marked_yaml::LoadError::*;
+    let m = match e {
+        TopLevelMustBeMapping(m)
+        | TopLevelMustBeSequence(m)
+        | UnexpectedAnchor(m)
+        | MappingKeyMustBeScalar(m)
+        | UnexpectedTag(m) => *m,
+        ScanError(m, _) => *m,
+        DuplicateKey(inner) => *inner.key.span().start()?,
+    };
+    Some(Pos {
+        line: m.line(),
+        column: m.column(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_round_trip_through_text() {
+        let p = FieldPath::parse("metrics[2].judge.kind");
+        assert_eq!(p.to_string(), "metrics[2].judge.kind");
+        assert_eq!(
+            p,
+            FieldPath::root()
+                .key("metrics")
+                .index(2)
+                .key("judge")
+                .key("kind")
+        );
+    }
+
+    #[test]
+    fn locates_toml_keys() {
+        let text = "name = \"x\"\n\n[[metrics]]\nname = \"a\"\n\n[[metrics]]\nname = \"b\"\n  judge = { kind = \"nope\" }\n";
+        let tree = SourceTree::parse(text, Format::Toml).expect("parses");
+        assert_eq!(
+            tree.locate(&FieldPath::parse("metrics[1].name")),
+            Pos { line: 7, column: 1 }
+        );
+        assert_eq!(
+            tree.locate(&FieldPath::parse("metrics[1].judge.kind")),
+            Pos {
+                line: 8,
+                column: 13
+            }
+        );
+        assert_eq!(tree.locate(&FieldPath::parse("metrics[1].missing")).line, 6);
+    }
+
+    #[test]
+    fn locates_json_and_yaml_keys() {
+        let json = "{\n  \"name\": \"x\",\n  \"metrics\": [\n    {\"name\": \"a\"},\n    {\"name\": \"b\", \"groups\": [\"g\"]}\n  ]\n}\n";
+        let tree = SourceTree::parse(json, Format::Json).expect("parses");
+        assert_eq!(
+            tree.locate(&FieldPath::parse("metrics[1].groups")),
+            Pos {
+                line: 5,
+                column: 19
+            }
+        );
+        let yaml = "name: x\nmetrics:\n  - name: a\n  - name: b\n    groups: [g]\n";
+        let tree = SourceTree::parse(yaml, Format::Yaml).expect("parses");
+        assert_eq!(
+            tree.locate(&FieldPath::parse("metrics[1].groups")),
+            Pos { line: 5, column: 5 }
+        );
+    }
+}
