@@ -93,7 +93,23 @@ fn config_error(e: ConfigError) -> CliError {
         ConfigError::Read { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             CliError::new(exit::NO_INPUT, e.to_string())
         }
-        other => CliError::new(exit::CONFIG, format!("invalid canary config:\n{other}")),
+        other => CliError::new(exit::CONFIG, config_message(&other)),
+    }
+}
+
+/// One line for one problem; a list for several.
+pub fn config_message(e: &ConfigError) -> String {
+    match e.issues() {
+        [] => e.to_string(),
+        [one] => format!("invalid canary config: {one}"),
+        many => {
+            let mut s = format!("invalid canary config ({} problems):", many.len());
+            for issue in many {
+                s.push_str("\n  ");
+                s.push_str(&issue.to_string());
+            }
+            s
+        }
     }
 }
 

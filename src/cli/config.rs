@@ -58,7 +58,7 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
             }
             Err(e) => Err(CliError::new(
                 exit::CONFIG,
-                format!("invalid canary config:\n{e}"),
+                super::analyze::config_message(&e),
             )),
         },
     }

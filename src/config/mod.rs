@@ -154,7 +154,7 @@ impl CanaryConfig {
             message,
         };
         let from_de = |e: DeError| {
-            let (path, message) = refine_de_error(e.path, e.message);
+            let (path, message) = refine_de_error(e.path, lowercase_first(&e.message));
             // The deserialiser's own position is exact for syntax errors; the tree's is
             // exact for fields (including inside buffered, tagged tables).
             let pos = match (&tree, e.pos) {
@@ -213,23 +213,43 @@ impl CanaryConfig {
 /// Unknown-field and unknown-variant errors name the offending key inside the table
 /// the path points to; move the path onto that key.
 fn refine_de_error(path: FieldPath, message: String) -> (FieldPath, String) {
+    use source::Seg;
+    let last_key = |p: &FieldPath, k: &str| matches!(p.0.last(), Some(Seg::Key(x)) if x == k);
     if let Some(rest) = message.strip_prefix("unknown field `")
         && let Some(end) = rest.find('`')
+        && !last_key(&path, &rest[..end])
     {
         return (path.key(&rest[..end]), message);
     }
-    if message.starts_with("unknown variant `")
-        && !matches!(path.0.last(), Some(source::Seg::Key(k)) if k == "kind")
-    {
-        // Internally tagged judge tables report the table, not the `kind` key.
-        if path.0.last() == Some(&source::Seg::Key("judge".into())) {
+    if message.starts_with("unknown variant `") {
+        // Judge tables are tagged by `kind`; depending on the format the path ends at the
+        // table or at the key.
+        let in_judge = last_key(&path, "judge")
+            || (last_key(&path, "kind")
+                && path.0.len() >= 2
+                && path.0[path.0.len() - 2] == Seg::Key("judge".into()));
+        if in_judge {
+            let path = if last_key(&path, "kind") {
+                path
+            } else {
+                path.key("kind")
+            };
             return (
-                path.key("kind"),
-                message.replace("unknown variant", "unknown judge kind"),
+                path,
+                message.replacen("unknown variant", "unknown judge kind", 1),
             );
         }
     }
     (path, message)
+}
+
+/// Deserialisers disagree on capitalisation ("Unknown field" vs "unknown field").
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 type Problems = Vec<(String, String)>;

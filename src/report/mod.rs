@@ -60,6 +60,12 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
+/// Scores print like Kayenta rounds them: two decimals.
+fn score_num(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn p_value(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
@@ -90,7 +96,7 @@ fn headline(report: &AnalysisReport) -> String {
     format!(
         "{} — score {} (pass ≥ {}, marginal ≥ {})",
         report.verdict.as_str().to_uppercase(),
-        num(Some(report.score)),
+        score_num(report.score),
         report.thresholds.pass,
         report.thresholds.marginal
     )
@@ -212,7 +218,7 @@ fn markdown(report: &AnalysisReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| metric | result | baseline mean (n) | canary mean (n) | estimate | interval | p-value | ratio | reason |"
+        "\n| metric | result | baseline mean (n) | canary mean (n) | estimate | interval | p-value | mean ratio | reason |"
     );
     let _ = writeln!(out, "|---|---|---:|---:|---:|---|---:|---:|---|");
     for m in ordered(report) {
