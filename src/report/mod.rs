@@ -120,7 +120,7 @@ fn table(report: &AnalysisReport) -> String {
             let score = if g.no_data {
                 "no data".to_string()
             } else {
-                num(Some(g.score))
+                score_num(g.score)
             };
             format!("{} {score} (weight {})", g.name, num(Some(g.weight)))
         })
@@ -201,7 +201,7 @@ fn markdown(report: &AnalysisReport) -> String {
         let score = if g.no_data {
             "no data".to_string()
         } else {
-            num(Some(g.score))
+            score_num(g.score)
         };
         let _ = writeln!(
             out,
