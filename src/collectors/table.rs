@@ -170,35 +170,37 @@ fn polars_message(e: &PolarsError) -> String {
 }
 
 fn read_csv(path: &Path, file: &str) -> Result<DataFrame, FileError> {
-    let overwrite = Schema::from_iter([Field::new("value".into(), DataType::Float64)]);
-    let read = |schema: Option<SchemaRef>| {
+    let malformed = |e: &PolarsError| FileError::Malformed {
+        file: file.to_string(),
+        kind: "CSV",
+        message: polars_message(e),
+    };
+    let read = |schema: Option<SchemaRef>, rows: Option<usize>| {
         CsvReadOptions::default()
             .with_has_header(true)
-            .with_infer_schema_length(Some(1000))
+            .with_n_rows(rows)
+            .with_infer_schema_length(Some(0))
             .with_schema_overwrite(schema)
             .try_into_reader_with_file_path(Some(PathBuf::from(path)))
             .and_then(|r| r.finish())
     };
-    match read(Some(Arc::new(overwrite))) {
+    // The header alone, to type every column: `value` as numbers, everything else as text
+    // (labels are names, not numbers; timestamps are parsed by canaryd). No inference, so
+    // a late odd row can never change a column's type.
+    let header = read(None, Some(0)).map_err(|e| malformed(&e))?;
+    let schema = |value: DataType| -> SchemaRef {
+        Arc::new(Schema::from_iter(header.get_column_names_str().into_iter().map(|name| {
+            let dtype = if name == "value" { value.clone() } else { DataType::String };
+            Field::new(name.into(), dtype)
+        })))
+    };
+    match read(Some(schema(DataType::Float64)), None) {
         Ok(df) => Ok(df),
         Err(first) => {
             // Read again with `value` as text, to name the row that is not a number.
-            let as_text = Schema::from_iter([Field::new("value".into(), DataType::String)]);
-            match read(Some(Arc::new(as_text))) {
-                Ok(df) => {
-                    find_non_numeric(&df, file, Kind::Csv)?;
-                    Err(FileError::Malformed {
-                        file: file.to_string(),
-                        kind: "CSV",
-                        message: polars_message(&first),
-                    })
-                }
-                Err(_) => Err(FileError::Malformed {
-                    file: file.to_string(),
-                    kind: "CSV",
-                    message: polars_message(&first),
-                }),
-            }
+            let df = read(Some(schema(DataType::String)), None).map_err(|_| malformed(&first))?;
+            find_non_numeric(&df, file, Kind::Csv)?;
+            Err(malformed(&first))
         }
     }
 }

@@ -324,20 +324,27 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
             for e in judge.validate(&config.metrics[i].options) {
                 problems.push((at(&format!("judge.{}", e.field)), e.message));
             }
-        } else if raw.judge.is_some() {
-            for e in default_judge.validate(&config.metrics[i].options) {
-                problems.push((
-                    format!("judge.{}", e.field),
-                    format!("{} (default judge, for metric `{}`)", e.message, m.name),
-                ));
-            }
         }
     }
-    if let Some(judge) = &raw.judge
-        && raw.metrics.iter().all(|m| m.judge.is_some())
-    {
-        for e in judge.validate(&MetricOptions::default()) {
-            problems.push((format!("judge.{}", e.field), e.message));
+    // The default judge: its own problems once, then what only some metric's options
+    // (e.g. its direction) make wrong, naming that metric.
+    if raw.judge.is_some() {
+        let general = default_judge.validate(&MetricOptions::default());
+        for e in &general {
+            problems.push((format!("judge.{}", e.field), e.message.clone()));
+        }
+        for (m, metric) in raw.metrics.iter().zip(&config.metrics) {
+            if m.judge.is_some() {
+                continue;
+            }
+            for e in default_judge.validate(&metric.options) {
+                if !general.contains(&e) {
+                    problems.push((
+                        format!("judge.{}", e.field),
+                        format!("{} (for metric `{}`, which uses the default judge)", e.message, m.name),
+                    ));
+                }
+            }
         }
     }
     // Group weights for groups no metric lists would silently cap the score.

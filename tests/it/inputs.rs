@@ -289,3 +289,21 @@ fn broken_pairs_files_name_the_place() {
         "{err}"
     );
 }
+
+#[test]
+fn labels_stay_text_even_when_they_look_numeric() {
+    // `shard` looks numeric for 2,000 rows, then holds text: still one label column.
+    let c = Case::new();
+    let mut text = String::from("metric,shard,value\n");
+    for i in 0..2000 {
+        text.push_str(&format!("lat,{},{}\n", i % 2, 100 + i % 7));
+    }
+    text.push_str("lat,blue,100\nlat,blue,101\n");
+    let f = c.file("shards.csv", &text);
+    let (code, out, err) = analyze(&c.config(), &f, &f, &["-f", "json"]);
+    assert_no_panic(&err);
+    assert_eq!(code, 0, "{err}");
+    for shard in ["\"0\"", "\"1\"", "\"blue\""] {
+        assert!(out.contains(&format!("\"shard\": {shard}")), "{shard} missing:\n{out}");
+    }
+}
