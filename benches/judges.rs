@@ -1,1 +1,187 @@
-fn main() {}
+//! Benchmarks of the issue's performance targets.
+//!
+//! - `mann_whitney/{100,1000,10000,100000}`: `MannWhitney::new` + `test(0.98, R)` (sort,
+//!   estimate, interval, p-value) on unsorted lognormal latency-like data per side, the
+//!   canary shifted ×1.1. `scripts/bench-vs-r.sh` compares these with R's `wilcox.test`.
+//! - `analyze/1000_pairs_x_1000_values`: `analyze_files` end to end (read both CSVs, group,
+//!   judge, score) on 1,000 label sets × 1,000 values per file, the same shape of data as
+//!   `scripts/gen_bench_data.py` writes for `scripts/bench-analyze.sh`.
+//!
+//! Run: `cargo bench --bench judges` (or `-- mann_whitney`, `-- analyze`).
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use canary_judges::mann_whitney::{EstimateMode, MannWhitney};
+use canaryd::cli::analyze::{AnalyzeArgs, analyze_files};
+use canaryd::report::OutputFormat;
+use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
+
+/// A tiny deterministic generator: xorshift64* with Box–Muller normals.
+struct Rng {
+    state: u64,
+    spare: Option<f64>,
+}
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        // Never zero: xorshift would stay at 0.
+        Rng {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            spare: None,
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let mut x = self.state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.state = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in (0, 1): 53 random bits, never 0.
+    fn uniform(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        let r = (-2.0 * self.uniform().ln()).sqrt();
+        let t = std::f64::consts::TAU * self.uniform();
+        self.spare = Some(r * t.sin());
+        r * t.cos()
+    }
+
+    /// Latency-like: lognormal with median `median` ms and log-sd `sigma`.
+    fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
+        median * (sigma * self.normal()).exp()
+    }
+}
+
+/// Median latency (ms) and log-sd of the generated data.
+const MEDIAN: f64 = 100.0;
+const SIGMA: f64 = 0.5;
+/// The canary's slowdown.
+const CANARY_FACTOR: f64 = 1.1;
+
+fn arms(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut rng = Rng::new(seed);
+    let baseline = (0..n).map(|_| rng.lognormal(MEDIAN, SIGMA)).collect();
+    let canary = (0..n)
+        .map(|_| CANARY_FACTOR * rng.lognormal(MEDIAN, SIGMA))
+        .collect();
+    (canary, baseline)
+}
+
+fn mann_whitney(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mann_whitney");
+    for &n in &[100usize, 1_000, 10_000, 100_000] {
+        let (canary, baseline) = arms(n, 42 + n as u64);
+        if n >= 100_000 {
+            // ~50 ms an iteration: flat sampling, 20 samples of equal iteration counts.
+            group.sampling_mode(SamplingMode::Flat);
+            group.sample_size(20);
+            group.warm_up_time(Duration::from_secs(1));
+            group.measurement_time(Duration::from_secs(6));
+        } else if n >= 10_000 {
+            group.sampling_mode(SamplingMode::Auto);
+            group.sample_size(30);
+            group.warm_up_time(Duration::from_secs(1));
+            group.measurement_time(Duration::from_secs(4));
+        } else {
+            group.sampling_mode(SamplingMode::Auto);
+            group.sample_size(100);
+            group.warm_up_time(Duration::from_secs(1));
+            group.measurement_time(Duration::from_secs(3));
+        }
+        group.bench_with_input(
+            BenchmarkId::from_parameter(n),
+            &(canary, baseline),
+            |b, (canary, baseline)| {
+                b.iter(|| {
+                    let mw = MannWhitney::new(black_box(canary), black_box(baseline))
+                        .expect("finite, non-empty arms");
+                    black_box(mw.test(0.98, EstimateMode::R).expect("not all tied"))
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+/// Label sets and values per label set and file of the `analyze` benchmark.
+const PAIRS: usize = 1_000;
+const VALUES: usize = 1_000;
+
+/// One long-format CSV: `api,metric,value`, `PAIRS` APIs × `VALUES` latencies, rows
+/// interleaved by API like a scrape of every API at each step.
+fn write_csv(path: &Path, seed: u64, factor: f64) {
+    let mut rng = Rng::new(seed);
+    let mut s = String::with_capacity(PAIRS * VALUES * 28);
+    s.push_str("api,metric,value\n");
+    for _ in 0..VALUES {
+        for api in 0..PAIRS {
+            let v = factor * rng.lognormal(MEDIAN, SIGMA);
+            writeln!(s, "/api/{api},latency_ms,{v:.3}").expect("writing to a String");
+        }
+    }
+    std::fs::write(path, s).expect("write bench CSV");
+}
+
+const CONFIG: &str = r#"name = "bench"
+
+[[metrics]]
+name = "latency"
+series = "latency_ms"
+direction = "increase"
+judge = { kind = "mann_whitney" }
+"#;
+
+/// The `analyze` inputs in a temporary directory (removed on drop), and the arguments
+/// that read them.
+fn analyze_setup() -> (tempfile::TempDir, AnalyzeArgs) {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let config = dir.path().join("canary.toml");
+    let baseline = dir.path().join("baseline.csv");
+    let canary = dir.path().join("canary.csv");
+    std::fs::write(&config, CONFIG).expect("write config");
+    write_csv(&baseline, 1, 1.0);
+    write_csv(&canary, 2, CANARY_FACTOR);
+    let args = AnalyzeArgs {
+        config,
+        baseline: Some(baseline),
+        canary: Some(canary),
+        pairs: None,
+        format: OutputFormat::Json,
+        pass: None,
+        marginal: None,
+    };
+    // Check the setup once: every label set becomes a judged pair.
+    let (report, _) = analyze_files(&args).expect("analyze the bench data");
+    assert_eq!(report.metrics.len(), PAIRS);
+    (dir, args)
+}
+
+fn analyze(c: &mut Criterion) {
+    let mut group = c.benchmark_group("analyze");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(2));
+    group.measurement_time(Duration::from_secs(10));
+    // Set up lazily: criterion calls the closure only when the filter selects this
+    // benchmark (and then more than once), so `-- mann_whitney` skips writing 55 MB.
+    let mut setup = None;
+    group.bench_function(format!("{PAIRS}_pairs_x_{VALUES}_values"), |b| {
+        let (_, args) = setup.get_or_insert_with(analyze_setup);
+        b.iter(|| black_box(analyze_files(black_box(&*args)).expect("analyze")))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mann_whitney, analyze);
+criterion_main!(benches);

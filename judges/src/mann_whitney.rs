@@ -88,6 +88,17 @@ pub struct MannWhitney {
     x: Vec<f64>,
     /// Baseline values (R's `y`), ascending.
     y: Vec<f64>,
+    /// Σ (t³ − t) over tie groups inside the baseline: constant in the shift.
+    y_ties: u128,
+}
+
+/// The search bracket and the rank statistics at its ends.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    lo: f64,
+    hi: f64,
+    at_lo: RankStats,
+    at_hi: RankStats,
 }
 
 /// Rank statistics of the pooled sample at one shift.
@@ -120,9 +131,11 @@ impl MannWhitney {
         }
         debug_assert!(canary.is_sorted_by(|a, b| a <= b));
         debug_assert!(baseline.is_sorted_by(|a, b| a <= b));
+        let y_ties = tie_term(&baseline);
         Ok(MannWhitney {
             x: canary,
             y: baseline,
+            y_ties,
         })
     }
 
@@ -134,8 +147,29 @@ impl MannWhitney {
         self.y.len() as f64
     }
 
-    /// One linear merge of `x − d` with `y`.
+    /// Rank statistics at shift `d`: a branch-free counting merge for the common case,
+    /// the exact tie-aware merge when ties between the arms (or inside the shifted canary)
+    /// make it necessary. Both give R's numbers exactly; the fast path only applies when
+    /// the tie term is provably the baseline's own.
     fn rank_stats(&self, d: f64) -> RankStats {
+        let (x, y) = (&self.x[..], &self.y[..]);
+        // Σᵢ #{y < xᵢ − d} and Σᵢ #{y ≤ xᵢ − d}, each by one merge that advances either
+        // the canary or the baseline index per step without branching on the data.
+        let below = count_merge(x, y, d, |yv, xd| yv < xd);
+        let at_or_below = count_merge(x, y, d, |yv, xd| yv <= xd);
+        let equal = at_or_below - below;
+        let shifted_canary_has_ties = x.windows(2).any(|w| w[0] - d == w[1] - d);
+        if equal == 0 && !shifted_canary_has_ties {
+            return RankStats {
+                u: below as f64,
+                ties: self.y_ties as f64,
+            };
+        }
+        self.rank_stats_with_ties(d)
+    }
+
+    /// One tie-aware linear merge of `x − d` with `y`.
+    fn rank_stats_with_ties(&self, d: f64) -> RankStats {
         let (x, y) = (&self.x[..], &self.y[..]);
         let (m, n) = (x.len(), y.len());
         let (mut i, mut j) = (0usize, 0usize);
@@ -179,13 +213,17 @@ impl MannWhitney {
         ((m * n / 12.0) * ((m + n + 1.0) - ties / ((m + n) * (m + n - 1.0)))).sqrt()
     }
 
-    /// R's `W(d)`: the standardised rank statistic at shift `d`, with or without the
-    /// continuity correction.
-    pub fn w_at(&self, d: f64, correct: bool) -> f64 {
-        let s = self.rank_stats(d);
+    /// W from rank statistics: standardised, with or without the continuity correction.
+    fn standardise(&self, s: RankStats, correct: bool) -> f64 {
         let dz = s.u - self.m() * self.n() / 2.0;
         let correction = if correct { 0.5 * sign(dz) } else { 0.0 };
         (dz - correction) / self.sigma(s.ties)
+    }
+
+    /// R's `W(d)`: the standardised rank statistic at shift `d`, with or without the
+    /// continuity correction.
+    pub fn w_at(&self, d: f64, correct: bool) -> f64 {
+        self.standardise(self.rank_stats(d), correct)
     }
 
     /// R's W statistic (Σ ranks(canary) − m(m+1)/2) at shift 0.
@@ -195,9 +233,11 @@ impl MannWhitney {
 
     /// Two-sided p-value of "no shift", as R's `wilcox.test(exact = FALSE, correct = TRUE)`.
     pub fn p_value(&self) -> f64 {
-        let s = self.rank_stats(0.0);
-        let z = s.u - self.m() * self.n() / 2.0;
-        let z = (z - 0.5 * sign(z)) / self.sigma(s.ties);
+        self.p_value_of(self.rank_stats(0.0))
+    }
+
+    fn p_value_of(&self, at_zero: RankStats) -> f64 {
+        let z = self.standardise(at_zero, true);
         if z.is_nan() {
             return f64::NAN;
         }
@@ -210,11 +250,30 @@ impl MannWhitney {
         (x[0] - y[y.len() - 1], x[x.len() - 1] - y[0])
     }
 
+    /// Rank statistics at both ends of the bracket.
+    fn ends(&self) -> Ends {
+        let (lo, hi) = self.bracket();
+        Ends {
+            lo,
+            hi,
+            at_lo: self.rank_stats(lo),
+            at_hi: self.rank_stats(hi),
+        }
+    }
+
     /// Confidence interval of the shift at `confidence` (e.g. 0.98).
     pub fn confidence_interval(&self, confidence: f64) -> Result<(f64, f64), MannWhitneyError> {
-        let (lo, hi) = self.bracket();
-        let w_lo = self.w_at(lo, true);
-        let w_hi = self.w_at(hi, true);
+        self.interval_within(&self.ends(), confidence)
+    }
+
+    fn interval_within(
+        &self,
+        ends: &Ends,
+        confidence: f64,
+    ) -> Result<(f64, f64), MannWhitneyError> {
+        let (lo, hi) = (ends.lo, ends.hi);
+        let w_lo = self.standardise(ends.at_lo, true);
+        let w_hi = self.standardise(ends.at_hi, true);
         if w_lo.is_nan() || w_hi.is_nan() {
             return Err(MannWhitneyError::AllTied);
         }
@@ -245,16 +304,19 @@ impl MannWhitney {
 
     /// Location-shift estimate (canary − baseline), R's or Kayenta's.
     pub fn estimate(&self, mode: EstimateMode) -> Result<f64, MannWhitneyError> {
+        self.estimate_within(&self.ends(), mode)
+    }
+
+    fn estimate_within(&self, ends: &Ends, mode: EstimateMode) -> Result<f64, MannWhitneyError> {
         let correct = mode == EstimateMode::Kayenta;
-        let (lo, hi) = self.bracket();
-        let f_lo = self.w_at(lo, correct);
-        let f_hi = self.w_at(hi, correct);
+        let f_lo = self.standardise(ends.at_lo, correct);
+        let f_hi = self.standardise(ends.at_hi, correct);
         if f_lo.is_nan() || f_hi.is_nan() {
             return Err(MannWhitneyError::AllTied);
         }
         Ok(crate::zeroin::zeroin(
-            lo,
-            hi,
+            ends.lo,
+            ends.hi,
             f_lo,
             f_hi,
             |d| self.w_at(d, correct),
@@ -264,17 +326,20 @@ impl MannWhitney {
         .root)
     }
 
-    /// Everything at once: p-value, statistic, estimate and interval.
+    /// Everything at once: p-value, statistic, estimate and interval, each merge at the
+    /// bracket ends and at shift 0 done once.
     pub fn test(
         &self,
         confidence: f64,
         mode: EstimateMode,
     ) -> Result<MannWhitneyResult, MannWhitneyError> {
-        let ci = self.confidence_interval(confidence)?;
-        let estimate = self.estimate(mode)?;
+        let ends = self.ends();
+        let ci = self.interval_within(&ends, confidence)?;
+        let estimate = self.estimate_within(&ends, mode)?;
+        let at_zero = self.rank_stats(0.0);
         Ok(MannWhitneyResult {
-            p_value: self.p_value(),
-            w: self.statistic(),
+            p_value: self.p_value_of(at_zero),
+            w: at_zero.u,
             estimate,
             ci,
         })
@@ -284,6 +349,40 @@ impl MannWhitney {
     pub fn cles(&self) -> f64 {
         self.statistic() / (self.m() * self.n())
     }
+}
+
+/// Σᵢ #{y : before(y, xᵢ − d)} for ascending `x` and `y`, where `before` is `<` or `≤`
+/// (monotone in its second argument). One merge step per element of either array, and the
+/// step chooses which index advances arithmetically, so mispredicted branches do not
+/// dominate when the arms interleave.
+fn count_merge(x: &[f64], y: &[f64], d: f64, before: impl Fn(f64, f64) -> bool) -> u64 {
+    let (m, n) = (x.len(), y.len());
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut total: u64 = 0;
+    while i < m && j < n {
+        let take_y = before(y[j], x[i] - d) as usize;
+        total += ((1 - take_y) * j) as u64;
+        j += take_y;
+        i += 1 - take_y;
+    }
+    // Canary values beyond every baseline value count all n.
+    total + ((m - i) * j) as u64
+}
+
+/// Σ (t³ − t) over runs of equal values in ascending `v`.
+fn tie_term(v: &[f64]) -> u128 {
+    let mut ties: u128 = 0;
+    let mut k = 0;
+    while k < v.len() {
+        let mut e = k + 1;
+        while e < v.len() && v[e] == v[k] {
+            e += 1;
+        }
+        let t = (e - k) as u128;
+        ties += t * t * t - t;
+        k = e;
+    }
+    ties
 }
 
 fn sign(v: f64) -> f64 {
@@ -351,6 +450,39 @@ mod tests {
         let mw = MannWhitney::new(&x, &y).expect("valid");
         for d in [-7.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0, 6.0] {
             assert_eq!(mw.rank_stats(d), naive(&x, &y, d), "d = {d}");
+        }
+    }
+
+    #[test]
+    fn fast_and_tie_aware_merges_agree() {
+        // Continuous data (fast path), integer data (ties across arms) and data whose
+        // shifted canary values collide: every shift in and beyond the bracket.
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let continuous: Vec<f64> = (0..300).map(|_| next() * 100.0).collect();
+        let integers: Vec<f64> = (0..300).map(|_| (next() * 6.0).floor()).collect();
+        let huge: Vec<f64> = (0..50).map(|k| 1e17 + 16.0 * k as f64).collect();
+        for (x, y) in [
+            (&continuous[..150], &continuous[150..]),
+            (&integers[..120], &integers[120..]),
+            (&continuous[..100], &integers[..80]),
+            (&huge[..25], &huge[25..]),
+        ] {
+            let mw = MannWhitney::new(x, y).expect("valid");
+            let (lo, hi) = mw.bracket();
+            for k in 0..=400 {
+                let d = lo - 1.0 + (hi - lo + 2.0) * k as f64 / 400.0;
+                assert_eq!(mw.rank_stats(d), mw.rank_stats_with_ties(d), "d = {d}");
+                assert_eq!(mw.rank_stats(d), naive(x, y, d), "d = {d}");
+            }
+            for d in y.iter().map(|v| x[0] - v) {
+                assert_eq!(mw.rank_stats(d), naive(x, y, d), "tie at d = {d}");
+            }
         }
     }
 

@@ -18,7 +18,8 @@ use super::Labels;
 /// The observations of one series (metric × label set) in file order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SeriesData {
-    /// Unix seconds per value; NaN where the file has no timestamp.
+    /// Unix seconds per value (NaN for an empty cell); empty when the file has no
+    /// `timestamp` column.
     pub timestamps: Vec<f64>,
     pub values: Vec<f64>,
 }
@@ -189,10 +190,16 @@ fn read_csv(path: &Path, file: &str) -> Result<DataFrame, FileError> {
     // a late odd row can never change a column's type.
     let header = read(None, Some(0)).map_err(|e| malformed(&e))?;
     let schema = |value: DataType| -> SchemaRef {
-        Arc::new(Schema::from_iter(header.get_column_names_str().into_iter().map(|name| {
-            let dtype = if name == "value" { value.clone() } else { DataType::String };
-            Field::new(name.into(), dtype)
-        })))
+        Arc::new(Schema::from_iter(
+            header.get_column_names_str().into_iter().map(|name| {
+                let dtype = if name == "value" {
+                    value.clone()
+                } else {
+                    DataType::String
+                };
+                Field::new(name.into(), dtype)
+            }),
+        ))
     };
     match read(Some(schema(DataType::Float64)), None) {
         Ok(df) => Ok(df),
@@ -298,7 +305,7 @@ fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> 
             file,
             kind,
         )?,
-        false => vec![f64::NAN; df.height()],
+        false => Vec::new(),
     };
 
     let label_names: Vec<&String> = names
@@ -319,10 +326,13 @@ fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> 
         .collect::<Result<_, _>>()?;
     let mut label_iters: Vec<_> = label_cas.iter().map(|ca| ca.into_iter()).collect();
 
-    // Group rows by (metric, label values) with one reusable key buffer.
-    let mut index: HashMap<String, usize> = HashMap::new();
+    // Group rows by (metric, label values) with one reusable key buffer. Files are often
+    // written series by series, so a row with the previous row's key skips the lookup.
+    let mut index: HashMap<String, usize, foldhash::fast::RandomState> = HashMap::default();
     let mut groups: Vec<(String, Labels, SeriesData)> = Vec::new();
     let mut key = String::new();
+    let mut previous_key = String::new();
+    let mut previous_slot = usize::MAX;
     let mut cells: Vec<Option<&str>> = Vec::with_capacity(label_iters.len());
     for (row, m) in metric.into_iter().enumerate() {
         let m = m.map(str::trim).unwrap_or("");
@@ -345,22 +355,32 @@ fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> 
             }
             cells.push(cell);
         }
-        let slot = match index.get(key.as_str()) {
-            Some(&slot) => slot,
-            None => {
-                let labels: Labels = label_names
-                    .iter()
-                    .zip(&cells)
-                    .filter_map(|(n, c)| c.map(|c| (n.to_string(), c.to_string())))
-                    .collect();
-                groups.push((m.to_string(), labels, SeriesData::default()));
-                index.insert(key.clone(), groups.len() - 1);
-                groups.len() - 1
+        let slot = if previous_slot != usize::MAX && key == previous_key {
+            previous_slot
+        } else {
+            match index.get(key.as_str()) {
+                Some(&slot) => slot,
+                None => {
+                    let labels: Labels = label_names
+                        .iter()
+                        .zip(&cells)
+                        .filter_map(|(n, c)| c.map(|c| (n.to_string(), c.to_string())))
+                        .collect();
+                    groups.push((m.to_string(), labels, SeriesData::default()));
+                    index.insert(key.clone(), groups.len() - 1);
+                    groups.len() - 1
+                }
             }
         };
+        if slot != previous_slot {
+            std::mem::swap(&mut previous_key, &mut key);
+            previous_slot = slot;
+        }
         let series = &mut groups[slot].2;
         series.values.push(values[row]);
-        series.timestamps.push(timestamps[row]);
+        if let Some(t) = timestamps.get(row) {
+            series.timestamps.push(*t);
+        }
     }
 
     let mut series: HashMap<String, BTreeMap<Labels, SeriesData>> = HashMap::new();

@@ -341,7 +341,10 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
                 if !general.contains(&e) {
                     problems.push((
                         format!("judge.{}", e.field),
-                        format!("{} (for metric `{}`, which uses the default judge)", e.message, m.name),
+                        format!(
+                            "{} (for metric `{}`, which uses the default judge)",
+                            e.message, m.name
+                        ),
                     ));
                 }
             }

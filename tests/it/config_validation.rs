@@ -234,8 +234,14 @@ fn kayenta_configs_are_accepted_and_validated_in_their_own_names() {
 #[test]
 fn a_bad_default_judge_is_reported_once() {
     let text = "name = \"x\"\n[judge]\nkind = \"mann_whitney\"\nconfidence = 1.5\n[[metrics]]\nname = \"a\"\n[[metrics]]\nname = \"b\"\n";
-    assert!(one(text, Format::Toml).starts_with("cfg:4:1: judge.confidence: must be between 0 and 1"));
+    assert!(
+        one(text, Format::Toml).starts_with("cfg:4:1: judge.confidence: must be between 0 and 1")
+    );
     let by_direction = "name = \"x\"\n[judge]\nkind = \"threshold\"\naggregate = \"mean\"\nmin = 1\n[[metrics]]\nname = \"a\"\ndirection = \"increase\"\n[[metrics]]\nname = \"b\"\n";
     let msg = one(by_direction, Format::Toml);
-    assert!(msg.starts_with("cfg:5:1: judge.min: a lower bound never counts") && msg.contains("metric `a`"), "{msg}");
+    assert!(
+        msg.starts_with("cfg:5:1: judge.min: a lower bound never counts")
+            && msg.contains("metric `a`"),
+        "{msg}"
+    );
 }

@@ -304,6 +304,9 @@ fn labels_stay_text_even_when_they_look_numeric() {
     assert_no_panic(&err);
     assert_eq!(code, 0, "{err}");
     for shard in ["\"0\"", "\"1\"", "\"blue\""] {
-        assert!(out.contains(&format!("\"shard\": {shard}")), "{shard} missing:\n{out}");
+        assert!(
+            out.contains(&format!("\"shard\": {shard}")),
+            "{shard} missing:\n{out}"
+        );
     }
 }
