@@ -147,25 +147,33 @@ impl MannWhitney {
         self.y.len() as f64
     }
 
-    /// Rank statistics at shift `d`: a branch-free counting merge for the common case,
-    /// the exact tie-aware merge when ties between the arms (or inside the shifted canary)
-    /// make it necessary. Both give R's numbers exactly; the fast path only applies when
-    /// the tie term is provably the baseline's own.
+    /// Rank statistics at shift `d`. One lean merge counts Σᵢ #{y < xᵢ − d} and notices
+    /// any tie between the arms or inside the shifted canary; without ties that count is
+    /// the statistic and the tie term is the baseline's own. Otherwise the exact tie-aware
+    /// merge runs. Both give R's numbers exactly.
     fn rank_stats(&self, d: f64) -> RankStats {
         let (x, y) = (&self.x[..], &self.y[..]);
-        // Σᵢ #{y < xᵢ − d} and Σᵢ #{y ≤ xᵢ − d}, each by one merge that advances either
-        // the canary or the baseline index per step without branching on the data.
-        let below = count_merge(x, y, d, |yv, xd| yv < xd);
-        let at_or_below = count_merge(x, y, d, |yv, xd| yv <= xd);
-        let equal = at_or_below - below;
-        let shifted_canary_has_ties = x.windows(2).any(|w| w[0] - d == w[1] - d);
-        if equal == 0 && !shifted_canary_has_ties {
-            return RankStats {
-                u: below as f64,
-                ties: self.y_ties as f64,
-            };
+        let n = y.len();
+        let mut j = 0usize;
+        let mut below: u64 = 0;
+        let mut tied = false;
+        let mut previous = f64::NAN;
+        for &xv in x {
+            let xd = xv - d;
+            while j < n && y[j] < xd {
+                j += 1;
+            }
+            below += j as u64;
+            tied |= (j < n && y[j] == xd) | (xd == previous);
+            previous = xd;
         }
-        self.rank_stats_with_ties(d)
+        if tied {
+            return self.rank_stats_with_ties(d);
+        }
+        RankStats {
+            u: below as f64,
+            ties: self.y_ties as f64,
+        }
     }
 
     /// One tie-aware linear merge of `x − d` with `y`.
@@ -349,24 +357,6 @@ impl MannWhitney {
     pub fn cles(&self) -> f64 {
         self.statistic() / (self.m() * self.n())
     }
-}
-
-/// Σᵢ #{y : before(y, xᵢ − d)} for ascending `x` and `y`, where `before` is `<` or `≤`
-/// (monotone in its second argument). One merge step per element of either array, and the
-/// step chooses which index advances arithmetically, so mispredicted branches do not
-/// dominate when the arms interleave.
-fn count_merge(x: &[f64], y: &[f64], d: f64, before: impl Fn(f64, f64) -> bool) -> u64 {
-    let (m, n) = (x.len(), y.len());
-    let (mut i, mut j) = (0usize, 0usize);
-    let mut total: u64 = 0;
-    while i < m && j < n {
-        let take_y = before(y[j], x[i] - d) as usize;
-        total += ((1 - take_y) * j) as u64;
-        j += take_y;
-        i += 1 - take_y;
-    }
-    // Canary values beyond every baseline value count all n.
-    total + ((m - i) * j) as u64
 }
 
 /// Σ (t³ − t) over runs of equal values in ascending `v`.
