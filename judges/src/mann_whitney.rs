@@ -86,7 +86,8 @@ pub struct MannWhitneyResult {
 pub struct MannWhitney {
     /// Canary values (R's `x`), ascending.
     x: Vec<f64>,
-    /// Baseline values (R's `y`), ascending.
+    /// Baseline values (R's `y`), ascending, followed by one +∞ sentinel that ends
+    /// every scan without a bounds test (inputs are finite, so nothing equals it).
     y: Vec<f64>,
     /// Σ (t³ − t) over tie groups inside the baseline: constant in the shift.
     y_ties: u128,
@@ -132,9 +133,11 @@ impl MannWhitney {
         debug_assert!(canary.is_sorted_by(|a, b| a <= b));
         debug_assert!(baseline.is_sorted_by(|a, b| a <= b));
         let y_ties = tie_term(&baseline);
+        let mut y = baseline;
+        y.push(f64::INFINITY);
         Ok(MannWhitney {
             x: canary,
-            y: baseline,
+            y,
             y_ties,
         })
     }
@@ -144,7 +147,12 @@ impl MannWhitney {
     }
 
     fn n(&self) -> f64 {
-        self.y.len() as f64
+        self.baseline().len() as f64
+    }
+
+    /// The baseline values without the sentinel.
+    fn baseline(&self) -> &[f64] {
+        &self.y[..self.y.len() - 1]
     }
 
     /// Rank statistics at shift `d`. One lean merge counts Σᵢ #{y < xᵢ − d} and notices
@@ -152,19 +160,19 @@ impl MannWhitney {
     /// the statistic and the tie term is the baseline's own. Otherwise the exact tie-aware
     /// merge runs. Both give R's numbers exactly.
     fn rank_stats(&self, d: f64) -> RankStats {
+        // `y` ends with +∞, so the scan stops there without testing the index.
         let (x, y) = (&self.x[..], &self.y[..]);
-        let n = y.len();
         let mut j = 0usize;
         let mut below: u64 = 0;
         let mut tied = false;
         let mut previous = f64::NAN;
         for &xv in x {
             let xd = xv - d;
-            while j < n && y[j] < xd {
+            while y[j] < xd {
                 j += 1;
             }
             below += j as u64;
-            tied |= (j < n && y[j] == xd) | (xd == previous);
+            tied |= (y[j] == xd) | (xd == previous);
             previous = xd;
         }
         if tied {
@@ -178,7 +186,7 @@ impl MannWhitney {
 
     /// One tie-aware linear merge of `x − d` with `y`.
     fn rank_stats_with_ties(&self, d: f64) -> RankStats {
-        let (x, y) = (&self.x[..], &self.y[..]);
+        let (x, y) = (&self.x[..], self.baseline());
         let (m, n) = (x.len(), y.len());
         let (mut i, mut j) = (0usize, 0usize);
         // Twice the rank sum excess, kept integral so it is exact.
@@ -254,7 +262,7 @@ impl MannWhitney {
 
     /// The search bracket `[min(x) − max(y), max(x) − min(y)]`.
     pub fn bracket(&self) -> (f64, f64) {
-        let (x, y) = (&self.x, &self.y);
+        let (x, y) = (&self.x, self.baseline());
         (x[0] - y[y.len() - 1], x[x.len() - 1] - y[0])
     }
 

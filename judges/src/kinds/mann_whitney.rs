@@ -121,21 +121,17 @@ impl Judge for MannWhitneyJudge {
                 return prep.judgement(Classification::Error, format!("Mann-Whitney failed: {e}"));
             }
         };
-        let (estimate, ci) = if x_const && y_const {
-            (x0 - y0, (x0 - y0, x0 - y0))
+        let (estimate, ci, p_value) = if x_const && y_const {
+            (x0 - y0, (x0 - y0, x0 - y0), mw.p_value())
         } else {
-            match (
-                mw.estimate(EstimateMode::Kayenta),
-                mw.confidence_interval(self.config.confidence),
-            ) {
-                (Ok(e), Ok(ci)) => (e, ci),
-                (Err(e), _) | (_, Err(e)) => {
+            match mw.test(self.config.confidence, EstimateMode::Kayenta) {
+                Ok(t) => (t.estimate, t.ci, t.p_value),
+                Err(e) => {
                     return prep
                         .judgement(Classification::Error, format!("Mann-Whitney failed: {e}"));
                 }
             }
         };
-        let p_value = mw.p_value();
         let ratio = mean_ratio(prep.canary_summary.mean, prep.baseline_summary.mean);
         let measure = options.effect_size.measure;
         let effect = effect_size(
