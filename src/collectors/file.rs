@@ -64,16 +64,14 @@ impl FileCollector {
         label_sets.extend(b.iter().flat_map(|m| m.keys()));
         label_sets.extend(c.iter().flat_map(|m| m.keys()));
         if label_sets.is_empty() {
-            out.push(CollectedPair {
+            out.push(CollectedPair::missing(
                 metric,
-                labels: Labels::new(),
-                pair: MetricPair::from_values(Vec::new(), Vec::new()),
-                query: format!("metric = {name}"),
-                note: Some(format!(
+                format!("metric = {name}"),
+                format!(
                     "no rows with metric `{name}` in {} nor in {}",
                     self.baseline.file, self.canary.file
-                )),
-            });
+                ),
+            ));
             return;
         }
         for labels in label_sets {
@@ -121,19 +119,14 @@ impl FileCollector {
             )
         };
         if label_sets.is_empty() {
-            out.push(CollectedPair {
+            out.push(CollectedPair::missing(
                 metric,
-                labels: Labels::new(),
-                pair: MetricPair {
-                    baseline: Sample::empty(),
-                    canary: Sample::empty(),
-                },
-                query: query(&Labels::new()),
-                note: Some(format!(
+                query(&Labels::new()),
+                format!(
                     "no rows with metric `{events}` or `{total}` in {} nor in {}",
                     self.baseline.file, self.canary.file
-                )),
-            });
+                ),
+            ));
             return;
         }
         for labels in label_sets {

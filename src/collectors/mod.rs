@@ -35,6 +35,23 @@ pub struct CollectedPair {
     pub note: Option<String>,
 }
 
+impl CollectedPair {
+    /// A pair for a metric with no data at all (no label set on either side), so it is
+    /// still judged — as `nodata` — and its reason says why.
+    pub fn missing(metric: usize, query: String, note: String) -> Self {
+        CollectedPair {
+            metric,
+            labels: Labels::new(),
+            pair: MetricPair {
+                baseline: canary_judges::Sample::empty(),
+                canary: canary_judges::Sample::empty(),
+            },
+            query,
+            note: Some(note),
+        }
+    }
+}
+
 /// A source of metric pairs.
 pub trait Collector {
     /// Collect every metric of `config`, one pair per label set.

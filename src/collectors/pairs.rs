@@ -136,29 +136,22 @@ impl Collector for PairsCollector {
                 })
                 .collect();
             if let MetricSource::Counts { .. } = metric.source {
-                out.push(CollectedPair {
-                    metric: i,
-                    labels: Labels::new(),
-                    pair: MetricPair::from_values(Vec::new(), Vec::new()),
-                    query: format!("pair = {}", metric.name),
-                    note: Some(format!(
+                out.push(CollectedPair::missing(
+                    i,
+                    format!("pair = {}", metric.name),
+                    format!(
                         "{} holds values, not event counts; `{}` needs events and totals",
                         self.file, metric.name
-                    )),
-                });
+                    ),
+                ));
                 continue;
             }
             if matching.is_empty() {
-                out.push(CollectedPair {
-                    metric: i,
-                    labels: Labels::new(),
-                    pair: MetricPair::from_values(Vec::new(), Vec::new()),
-                    query: format!("pair = {}", metric.name),
-                    note: Some(format!(
-                        "no MetricSetPair named `{}` in {}",
-                        metric.name, self.file
-                    )),
-                });
+                out.push(CollectedPair::missing(
+                    i,
+                    format!("pair = {}", metric.name),
+                    format!("no MetricSetPair named `{}` in {}", metric.name, self.file),
+                ));
                 continue;
             }
             for p in matching {
