@@ -155,32 +155,44 @@ impl MannWhitney {
         &self.y[..self.y.len() - 1]
     }
 
-    /// Rank statistics at shift `d`. One lean merge counts Σᵢ #{y < xᵢ − d} and notices
-    /// any tie between the arms or inside the shifted canary; without ties that count is
-    /// the statistic and the tie term is the baseline's own. Otherwise the exact tie-aware
-    /// merge runs. Both give R's numbers exactly.
+    /// Rank statistics at shift `d`. One lean merge counts Σᵢ #{y < xᵢ − d}, the tie
+    /// groups inside the shifted canary, and notices any tie *between* the arms. Without
+    /// such a tie every pooled tie group lies inside one arm, so the tie term is the
+    /// baseline's own plus the shifted canary's, and the count is the statistic.
+    /// Otherwise the exact tie-aware merge runs. Both give R's numbers exactly.
     fn rank_stats(&self, d: f64) -> RankStats {
         // `y` ends with +∞, so the scan stops there without testing the index.
         let (x, y) = (&self.x[..], &self.y[..]);
         let mut j = 0usize;
         let mut below: u64 = 0;
-        let mut tied = false;
+        let mut across = false;
         let mut previous = f64::NAN;
+        let mut run: u128 = 1;
+        let mut x_ties: u128 = 0;
         for &xv in x {
             let xd = xv - d;
             while y[j] < xd {
                 j += 1;
             }
             below += j as u64;
-            tied |= (y[j] == xd) | (xd == previous);
+            across |= y[j] == xd;
+            // Equal canary values stay equal after the shift, and rounding can make
+            // neighbours equal too: count the runs of the shifted values themselves.
+            if xd == previous {
+                run += 1;
+            } else if run > 1 {
+                x_ties += run * run * run - run;
+                run = 1;
+            }
             previous = xd;
         }
-        if tied {
+        x_ties += run * run * run - run;
+        if across {
             return self.rank_stats_with_ties(d);
         }
         RankStats {
             u: below as f64,
-            ties: self.y_ties as f64,
+            ties: (self.y_ties + x_ties) as f64,
         }
     }
 
@@ -465,11 +477,16 @@ mod tests {
         let continuous: Vec<f64> = (0..300).map(|_| next() * 100.0).collect();
         let integers: Vec<f64> = (0..300).map(|_| (next() * 6.0).floor()).collect();
         let huge: Vec<f64> = (0..50).map(|k| 1e17 + 16.0 * k as f64).collect();
+        // Three decimals: repeated values inside an arm, rarely across the arms.
+        let rounded: Vec<f64> = (0..600)
+            .map(|_| (next() * 2000.0).round() / 1000.0)
+            .collect();
         for (x, y) in [
             (&continuous[..150], &continuous[150..]),
             (&integers[..120], &integers[120..]),
             (&continuous[..100], &integers[..80]),
             (&huge[..25], &huge[25..]),
+            (&rounded[..300], &rounded[300..]),
         ] {
             let mw = MannWhitney::new(x, y).expect("valid");
             let (lo, hi) = mw.bracket();
