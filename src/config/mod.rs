@@ -147,9 +147,9 @@ impl CanaryConfig {
     /// Parse and validate config text; `file` names it in errors.
     pub fn parse(text: &str, format: Format, file: &str) -> Result<Self, ConfigError> {
         let tree = SourceTree::parse(text, format);
-        let issue = |path: &FieldPath, message: String, fallback: Option<Pos>| ConfigIssue {
+        let issue = |path: &FieldPath, message: String| ConfigIssue {
             file: file.to_string(),
-            pos: tree.as_ref().map(|t| t.locate(path)).or(fallback),
+            pos: tree.as_ref().map(|t| t.locate(path)),
             field: path.to_string(),
             message,
         };
@@ -183,7 +183,7 @@ impl CanaryConfig {
         };
         let issues: Vec<ConfigIssue> = problems
             .into_iter()
-            .map(|(path, message)| issue(&FieldPath::parse(&path), message, None))
+            .map(|(path, message)| issue(&FieldPath::parse(&path), message))
             .collect();
         if issues.is_empty() {
             Ok(config)
