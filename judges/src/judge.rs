@@ -13,6 +13,7 @@ use crate::kinds::threshold::{ThresholdConfig, ThresholdJudge};
 use crate::options::{MetricOptions, NanStrategy};
 use crate::preprocess::preprocess;
 use crate::sample::{MetricPair, Summary};
+use crate::sequential::{SequentialConfig, SequentialJudge};
 
 /// A statistical judge: classifies one metric pair. Implementations are deterministic
 /// and never panic on any input (empty, NaN, constant, single values).
@@ -38,6 +39,7 @@ pub trait Judge: Send + Sync + std::fmt::Debug {
 pub enum JudgeKind {
     MannWhitney,
     Threshold,
+    Sequential,
 }
 
 impl JudgeKind {
@@ -45,6 +47,7 @@ impl JudgeKind {
         match self {
             JudgeKind::MannWhitney => "mann_whitney",
             JudgeKind::Threshold => "threshold",
+            JudgeKind::Sequential => "sequential",
         }
     }
 }
@@ -69,6 +72,11 @@ pub const JUDGE_KINDS: &[JudgeKindInfo] = &[
         name: "threshold",
         summary: "bounds on the canary's aggregate (mean, median, pNN, max, min, sum, rate), absolute or relative to the baseline",
     },
+    JudgeKindInfo {
+        kind: JudgeKind::Sequential,
+        name: "sequential",
+        summary: "anytime-valid tests (error-rate e-process, CDF bands, quantile and mean sequences) that may decide after every scrape",
+    },
 ];
 
 /// A judge's configuration: which kind, with that kind's options.
@@ -77,6 +85,7 @@ pub const JUDGE_KINDS: &[JudgeKindInfo] = &[
 pub enum JudgeConfig {
     MannWhitney(MannWhitneyConfig),
     Threshold(ThresholdConfig),
+    Sequential(SequentialConfig),
 }
 
 impl Default for JudgeConfig {
@@ -97,6 +106,7 @@ impl JudgeConfig {
         match self {
             JudgeConfig::MannWhitney(_) => JudgeKind::MannWhitney,
             JudgeConfig::Threshold(_) => JudgeKind::Threshold,
+            JudgeConfig::Sequential(_) => JudgeKind::Sequential,
         }
     }
 
@@ -105,15 +115,25 @@ impl JudgeConfig {
         match self {
             JudgeConfig::MannWhitney(c) => c.validate(),
             JudgeConfig::Threshold(c) => c.validate(options),
+            JudgeConfig::Sequential(c) => c.validate(),
         }
     }
 
     /// Build the judge. Call [`JudgeConfig::validate`] first; an invalid config still
     /// builds, and its judge answers `error` where the options make no sense.
     pub fn build(&self) -> Box<dyn Judge> {
+        self.build_for_pairs(1)
+    }
+
+    /// Build the judge for an analysis that judges `pairs` metric pairs with it: judges
+    /// with an analysis-wide error budget (sequential) split it among them.
+    pub fn build_for_pairs(&self, pairs: usize) -> Box<dyn Judge> {
         match self {
             JudgeConfig::MannWhitney(c) => Box::new(MannWhitneyJudge::new(c.clone())),
             JudgeConfig::Threshold(c) => Box::new(ThresholdJudge::new(c.clone())),
+            JudgeConfig::Sequential(c) => {
+                Box::new(SequentialJudge::new(c.clone()).with_pairs(pairs))
+            }
         }
     }
 }

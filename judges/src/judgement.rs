@@ -21,6 +21,9 @@ pub enum Classification {
     NodataFail,
     /// The judge could not compute a result; never fails the canary by itself.
     Error,
+    /// A sequential judge had not decided when the data ended (its horizon); scored like
+    /// nodata: it never promotes.
+    Inconclusive,
 }
 
 impl Classification {
@@ -32,6 +35,7 @@ impl Classification {
             Classification::Nodata => "nodata",
             Classification::NodataFail => "nodata_fail",
             Classification::Error => "error",
+            Classification::Inconclusive => "inconclusive",
         }
     }
 

@@ -20,6 +20,7 @@
 //!   [`zeroin`]: R's Brent–Dekker root finder, which that reproduction depends on.
 //! - [`effect`]: mean ratio and CLES.
 //! - [`judge`]: the [`Judge`] trait, the closed [`JudgeConfig`] enum of kinds and [`kinds`].
+//! - [`sequential`]: anytime-valid tests that may decide after every scrape.
 //! - [`scoring`]: group scores, the total score and the [`Verdict`].
 
 pub mod effect;
@@ -32,6 +33,7 @@ pub mod preprocess;
 pub mod rounding;
 pub mod sample;
 pub mod scoring;
+pub mod sequential;
 pub mod stats;
 pub mod zeroin;
 
@@ -44,3 +46,4 @@ pub use options::{
 };
 pub use sample::{MetricPair, Sample, Summary};
 pub use scoring::{GroupScore, ScoreInput, Scorecard, Thresholds, Verdict, score};
+pub use sequential::{Outcome, SequentialConfig, SequentialJudge, SequentialState};

@@ -11,7 +11,13 @@ pub enum Sample {
     /// Event counts per interval: `events[i]` out of `totals[i]` (errors out of requests).
     /// Judges that compare distributions see the per-interval rates `events[i] / totals[i]`.
     Counts { events: Vec<f64>, totals: Vec<f64> },
+    /// Bucket counts of a histogram (not cumulative): `counts[j]` observations in
+    /// (`bounds[j−1]`, `bounds[j]`]; the last bound may be +∞ (Prometheus `le`).
+    Histogram { bounds: Vec<f64>, counts: Vec<f64> },
 }
+
+/// Cap on the values a histogram expands to for judges that need values.
+const HISTOGRAM_EXPANSION_CAP: f64 = 200_000.0;
 
 impl Sample {
     /// An empty sample (no observations).
@@ -24,6 +30,9 @@ impl Sample {
         match self {
             Sample::Values(v) => v.len(),
             Sample::Counts { events, totals } => events.len().min(totals.len()),
+            Sample::Histogram { counts, .. } => {
+                counts.iter().filter(|c| **c > 0.0).sum::<f64>() as usize
+            }
         }
     }
 
@@ -32,11 +41,40 @@ impl Sample {
         self.len() == 0
     }
 
-    /// The observations as values: the values themselves, or per-interval rates
-    /// (`events / totals`; an interval with zero total gives NaN, left to the NaN strategy).
+    /// The observations as values: the values themselves, per-interval rates
+    /// (`events / totals`; an interval with zero total gives NaN, left to the NaN strategy),
+    /// or a histogram's observations spread evenly inside their buckets — the linear
+    /// interpolation Prometheus' `histogram_quantile` uses — at most 200,000 of them
+    /// (larger histograms are thinned proportionally). The +∞ bucket's observations sit
+    /// at its lower edge.
     pub fn values(&self) -> Vec<f64> {
         match self {
             Sample::Values(v) => v.clone(),
+            Sample::Histogram { bounds, counts } => {
+                let total: f64 = counts.iter().filter(|c| **c > 0.0).sum();
+                let scale = if total > HISTOGRAM_EXPANSION_CAP {
+                    HISTOGRAM_EXPANSION_CAP / total
+                } else {
+                    1.0
+                };
+                let mut out = Vec::new();
+                for (j, (&upper, &c)) in bounds.iter().zip(counts).enumerate() {
+                    let n = (c.max(0.0) * scale).round() as usize;
+                    let lower = if j == 0 {
+                        upper.min(0.0)
+                    } else {
+                        bounds[j - 1]
+                    };
+                    if !upper.is_finite() {
+                        out.extend(std::iter::repeat_n(lower, n));
+                        continue;
+                    }
+                    out.extend(
+                        (0..n).map(|k| lower + (upper - lower) * (k as f64 + 0.5) / n as f64),
+                    );
+                }
+                out
+            }
             Sample::Counts { events, totals } => events
                 .iter()
                 .zip(totals)
@@ -49,7 +87,7 @@ impl Sample {
     /// or `None` for a sample of values.
     pub fn count_totals(&self) -> Option<(f64, f64)> {
         match self {
-            Sample::Values(_) => None,
+            Sample::Values(_) | Sample::Histogram { .. } => None,
             Sample::Counts { events, totals } => {
                 let mut sum = (0.0, 0.0);
                 for (e, t) in events.iter().zip(totals) {

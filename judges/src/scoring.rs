@@ -7,7 +7,8 @@
 //!    100·pass / (pass + high + low + nodata_fail); nodata and error are left out; a group
 //!    with none of those counts is reported as 0 with `no_data` and counts as 100 in the sum.
 //! 3. Any non-muted result that is a critical failure → total 0.
-//! 4. nodata results ≥ 50% of the non-muted results → total 0.
+//! 4. nodata results ≥ 50% of the non-muted results → total 0. A sequential judge's
+//!    `inconclusive` counts as nodata here and in groups: undecided never promotes.
 //! 5. (canaryd) no non-muted result is pass, high, low or nodata_fail → total 0: the
 //!    analysis judged nothing, which must never promote a canary.
 //! 6. Otherwise total = Σ group score × weight / 100, rounded half-up to 2 decimals; groups
@@ -156,7 +157,7 @@ pub fn score(
                     Classification::High => g.high += 1,
                     Classification::Low => g.low += 1,
                     Classification::NodataFail => g.nodata_fail += 1,
-                    Classification::Nodata => g.nodata += 1,
+                    Classification::Nodata | Classification::Inconclusive => g.nodata += 1,
                     Classification::Error => g.error += 1,
                 }
             }
@@ -177,7 +178,12 @@ pub fn score(
         .collect();
     let nodata = active
         .iter()
-        .filter(|r| r.judgement.classification == Classification::Nodata)
+        .filter(|r| {
+            matches!(
+                r.judgement.classification,
+                Classification::Nodata | Classification::Inconclusive
+            )
+        })
         .count();
     let judged = active
         .iter()

@@ -79,7 +79,25 @@ pub fn analyze(
     pairs: &[CollectedPair],
     thresholds: Option<Thresholds>,
 ) -> AnalysisReport {
-    let judges: Vec<Box<dyn Judge>> = config.metrics.iter().map(|m| m.judge.build()).collect();
+    // Judges with an analysis-wide error budget split it among the pairs they judge.
+    let mut pairs_per_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for p in pairs {
+        *pairs_per_kind
+            .entry(config.metrics[p.metric].judge.kind().as_str())
+            .or_default() += 1;
+    }
+    let judges: Vec<Box<dyn Judge>> = config
+        .metrics
+        .iter()
+        .map(|m| {
+            m.judge.build_for_pairs(
+                pairs_per_kind
+                    .get(m.judge.kind().as_str())
+                    .copied()
+                    .unwrap_or(1),
+            )
+        })
+        .collect();
     let judgements: Vec<Judgement> = pairs
         .par_iter()
         .map(|p| {

@@ -40,7 +40,7 @@ fn ordered(report: &AnalysisReport) -> Vec<&MetricReport> {
         Classification::High | Classification::Low | Classification::NodataFail if m.critical => 0,
         Classification::High | Classification::Low | Classification::NodataFail => 1,
         Classification::Nodata if m.critical => 0,
-        Classification::Nodata | Classification::Error => 2,
+        Classification::Nodata | Classification::Inconclusive | Classification::Error => 2,
         Classification::Pass => 3,
     };
     let mut v: Vec<&MetricReport> = report.metrics.iter().collect();

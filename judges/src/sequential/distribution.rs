@@ -1,0 +1,425 @@
+//! Latency-like distributions: is the canary slower (or faster) than the baseline by more
+//! than a tolerance, at any time, with a guaranteed error rate?
+//!
+//! Each arm's empirical CDF carries a time-uniform band (Howard & Ramdas 2022):
+//! |F̂_t(x) − F(x)| ≤ ε_t for all x and all t, except with probability α_arm. From the
+//! two bands follow, simultaneously and at every time,
+//! - bounds on every quantile: Q(p) ∈ [Q̂(p − ε), Q̂(p + ε)], so the ratio
+//!   Q_canary(p) / Q_baseline(p) lies in [Q̂_B(p − ε_B) / Q̂_A(p + ε_A), Q̂_B(p + ε_B) / Q̂_A(p − ε_A)];
+//! - "canary slower beyond tolerance": some p where the canary's lower bound exceeds
+//!   (1 + tol) × the baseline's upper bound — checked at every p, not only configured ones.
+//!
+//! Tail quantiles (p99) get a tighter fixed-quantile confidence sequence: the count of
+//! observations below the true quantile is a binomial process, bounded by the
+//! polynomial-stitching boundary with variance p(1 − p)·t and the sub-gamma scale of each
+//! tail, which adapts to p(1 − p) instead of the uniform band's worst case.
+//!
+//! Data arrive as bucket counts (Prometheus histograms, or raw samples folded into
+//! log-spaced buckets); every bound is rounded outward to a bucket edge, so bucketing
+//! costs width, never validity.
+
+use serde::Serialize;
+
+use super::boundaries::{cdf_band, poly_stitching};
+use super::histogram::{ArmHistogram, Buckets};
+use crate::options::Direction;
+
+/// Polynomial stitching parameters for tail quantiles (confseq's defaults).
+const STITCH_S: f64 = 1.4;
+const STITCH_ETA: f64 = 2.0;
+const STITCH_V_MIN: f64 = 1.0;
+
+/// Bounds on one quantile of both arms and on their ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct QuantileBounds {
+    pub p: f64,
+    /// Whether the fixed-quantile sequence (tail) or the uniform band gave the bounds.
+    pub tail: bool,
+    pub baseline: [f64; 2],
+    pub canary: [f64; 2],
+    /// Bounds on Q_canary(p) / Q_baseline(p).
+    pub ratio: [f64; 2],
+}
+
+/// What the distribution test can say now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// Proven worse than the tolerance allows in a watched direction: higher (slower)
+    /// or lower.
+    Worse { higher: bool },
+    /// Proven within the tolerance at every configured quantile.
+    Within,
+    /// Not enough evidence either way.
+    Undecided,
+}
+
+/// Streaming two-arm distribution test.
+#[derive(Debug, Clone)]
+pub struct DistributionTest {
+    buckets: Buckets,
+    arms: [ArmHistogram; 2],
+    /// α of each arm's uniform band.
+    alpha_band: f64,
+    /// α of each side of each arm's fixed-quantile sequence, per tail quantile.
+    alpha_tail: f64,
+    quantiles: Vec<f64>,
+    tail_quantiles: Vec<f64>,
+    tolerance: f64,
+    direction: Direction,
+}
+
+impl DistributionTest {
+    /// `alpha` is this metric's whole false-alarm budget; it is split between the uniform
+    /// bands (half, or all without tail quantiles) and the tail sequences.
+    pub fn new(
+        buckets: Buckets,
+        alpha: f64,
+        tolerance: f64,
+        quantiles: Vec<f64>,
+        tail_quantiles: Vec<f64>,
+        direction: Direction,
+    ) -> Self {
+        let (band_share, tail_share) = if tail_quantiles.is_empty() {
+            (alpha, 0.0)
+        } else {
+            (alpha / 2.0, alpha / 2.0)
+        };
+        let n = buckets.len();
+        DistributionTest {
+            buckets,
+            arms: [ArmHistogram::new(n), ArmHistogram::new(n)],
+            alpha_band: band_share / 2.0,
+            alpha_tail: if tail_quantiles.is_empty() {
+                0.0
+            } else {
+                tail_share / (4.0 * tail_quantiles.len() as f64)
+            },
+            quantiles,
+            tail_quantiles,
+            tolerance,
+            direction,
+        }
+    }
+
+    pub fn buckets(&self) -> &Buckets {
+        &self.buckets
+    }
+
+    /// Add a batch of bucket counts for arm 0 (baseline) or 1 (canary).
+    pub fn add_counts(&mut self, arm: usize, counts: &[f64]) {
+        self.arms[arm].add_counts(counts);
+    }
+
+    /// Add raw observations to an arm through a bucket index function.
+    pub fn add_values(&mut self, arm: usize, values: &[f64], index: impl Fn(f64) -> usize) {
+        for &v in values {
+            if v.is_finite() {
+                self.arms[arm].add_one(index(v));
+            }
+        }
+    }
+
+    /// Observations so far per arm.
+    pub fn totals(&self) -> [f64; 2] {
+        [self.arms[0].total(), self.arms[1].total()]
+    }
+
+    /// The uniform band half-widths per arm now.
+    pub fn epsilons(&self) -> [f64; 2] {
+        [
+            cdf_band(self.arms[0].total(), self.alpha_band),
+            cdf_band(self.arms[1].total(), self.alpha_band),
+        ]
+    }
+
+    /// Quantile bounds from the uniform band: [largest bound x with F̂(x) + ε < p,
+    /// smallest bound x with F̂(x) − ε ≥ p].
+    fn band_bounds(&self, cum: &[f64], total: f64, eps: f64, p: f64) -> [f64; 2] {
+        if total <= 0.0 {
+            return [self.buckets.floor(), f64::INFINITY];
+        }
+        let bounds = self.buckets.bounds();
+        let below = cum.partition_point(|c| c / total + eps < p);
+        let lo = if below == 0 {
+            self.buckets.floor()
+        } else {
+            bounds[below - 1]
+        };
+        let hi_ix = cum.partition_point(|c| c / total - eps < p);
+        let hi = if hi_ix < bounds.len() {
+            bounds[hi_ix]
+        } else {
+            f64::INFINITY
+        };
+        [lo, hi]
+    }
+
+    /// Quantile bounds from the fixed-quantile sequence (order-statistic indices from the
+    /// stitching boundary, rounded outward to bucket edges).
+    fn tail_bounds(&self, cum: &[f64], total: f64, p: f64) -> [f64; 2] {
+        if total <= 0.0 {
+            return [self.buckets.floor(), f64::INFINITY];
+        }
+        let v = p * (1.0 - p) * total;
+        let up = poly_stitching(
+            v,
+            self.alpha_tail,
+            STITCH_V_MIN,
+            (1.0 - p) / 3.0,
+            STITCH_S,
+            STITCH_ETA,
+        );
+        let down = poly_stitching(
+            v,
+            self.alpha_tail,
+            STITCH_V_MIN,
+            p / 3.0,
+            STITCH_S,
+            STITCH_ETA,
+        );
+        let bounds = self.buckets.bounds();
+        // At least a = ⌊tp − u⁻⌋ + 1 observations lie at or below Q(p): Q(p) ≥ X₍ₐ₎.
+        let a = (total * p - down).floor() + 1.0;
+        let lo = if a <= 0.0 {
+            self.buckets.floor()
+        } else {
+            let below = cum.partition_point(|c| *c < a);
+            if below == 0 {
+                self.buckets.floor()
+            } else {
+                bounds[below - 1]
+            }
+        };
+        // Fewer than b = ⌈tp + u⁺⌉ lie at or below it: Q(p) ≤ X₍b₎.
+        let b = (total * p + up).ceil();
+        let hi = if b > total {
+            f64::INFINITY
+        } else {
+            let ix = cum.partition_point(|c| *c < b);
+            if ix < bounds.len() {
+                bounds[ix]
+            } else {
+                f64::INFINITY
+            }
+        };
+        [lo, hi]
+    }
+
+    /// Bounds on every configured quantile now.
+    pub fn quantile_bounds(&self) -> Vec<QuantileBounds> {
+        let cum = [self.arms[0].cumulative(), self.arms[1].cumulative()];
+        let totals = self.totals();
+        let eps = self.epsilons();
+        let mut ps: Vec<(f64, bool)> = self.quantiles.iter().map(|&p| (p, false)).collect();
+        for &p in &self.tail_quantiles {
+            match ps.iter_mut().find(|(q, _)| *q == p) {
+                Some(entry) => entry.1 = true,
+                None => ps.push((p, true)),
+            }
+        }
+        ps.sort_by(|a, b| a.0.total_cmp(&b.0));
+        ps.into_iter()
+            .map(|(p, tail)| {
+                let arm = |i: usize| {
+                    let band = self.band_bounds(&cum[i], totals[i], eps[i], p);
+                    if tail {
+                        // Both sequences hold simultaneously: intersect them.
+                        let t = self.tail_bounds(&cum[i], totals[i], p);
+                        [band[0].max(t[0]), band[1].min(t[1])]
+                    } else {
+                        band
+                    }
+                };
+                let (a, b) = (arm(0), arm(1));
+                QuantileBounds {
+                    p,
+                    tail,
+                    baseline: a,
+                    canary: b,
+                    ratio: [ratio(b[0], a[1]), ratio(b[1], a[0])],
+                }
+            })
+            .collect()
+    }
+
+    /// Is the canary slower (`slower = true`) or faster than (1 + tol) × the baseline at
+    /// some quantile, by the uniform bands? Checked at every p where a bound changes.
+    pub fn uniform_beyond(&self, slower: bool) -> bool {
+        let (ca, cb) = (self.arms[0].cumulative(), self.arms[1].cumulative());
+        let (ta, tb) = (self.arms[0].total(), self.arms[1].total());
+        if ta <= 0.0 || tb <= 0.0 {
+            return false;
+        }
+        let [ea, eb] = self.epsilons();
+        let x = self.buckets.bounds();
+        let k = 1.0 + self.tolerance;
+        if slower {
+            // For p just above F̂_B(x_j) + ε_B the canary's lower bound is x_j; the
+            // baseline's upper bound there is the first x_i with F̂_A(x_i) − ε_A > that p.
+            let mut i = 0;
+            for j in 0..x.len() {
+                let p = cb[j] / tb + eb;
+                if p >= 1.0 {
+                    break;
+                }
+                while i < x.len() && ca[i] / ta - ea <= p {
+                    i += 1;
+                }
+                if i == x.len() {
+                    break;
+                }
+                if x[j] > k * x[i] {
+                    return true;
+                }
+            }
+            false
+        } else {
+            // Mirror: the canary's upper bound below the baseline's lower bound / k.
+            let mut j = 0;
+            for i in 0..x.len() {
+                let p = ca[i] / ta + ea;
+                if p >= 1.0 {
+                    break;
+                }
+                while j < x.len() && cb[j] / tb - eb <= p {
+                    j += 1;
+                }
+                if j == x.len() {
+                    break;
+                }
+                if k * x[j] < x[i] {
+                    return true;
+                }
+            }
+            false
+        }
+    }
+
+    /// The finding now, in the configured direction.
+    pub fn finding(&self) -> (Finding, Vec<QuantileBounds>) {
+        let bounds = self.quantile_bounds();
+        let k = 1.0 + self.tolerance;
+        let up = self.direction.watches_increase();
+        let down = self.direction.watches_decrease();
+        let slower = up && (self.uniform_beyond(true) || bounds.iter().any(|q| q.ratio[0] > k));
+        let faster =
+            down && (self.uniform_beyond(false) || bounds.iter().any(|q| q.ratio[1] < 1.0 / k));
+        if slower || faster {
+            return (Finding::Worse { higher: slower }, bounds);
+        }
+        let within = !bounds.is_empty()
+            && bounds
+                .iter()
+                .all(|q| (!up || q.ratio[1] <= k) && (!down || q.ratio[0] >= 1.0 / k));
+        (
+            if within {
+                Finding::Within
+            } else {
+                Finding::Undecided
+            },
+            bounds,
+        )
+    }
+}
+
+/// a / b for positive quantities; +∞ when b ≤ 0 < a, 0 when a ≤ 0.
+fn ratio(a: f64, b: f64) -> f64 {
+    if a <= 0.0 {
+        0.0
+    } else if b <= 0.0 {
+        f64::INFINITY
+    } else {
+        a / b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sequential::histogram::LogIndex;
+
+    fn test_with(tail: bool) -> (DistributionTest, LogIndex) {
+        let buckets = Buckets::log_spaced(1e-3, 1e5, 0.01);
+        let ix = LogIndex::new(1e-3, 0.01, &buckets);
+        let tails = if tail { vec![0.99] } else { vec![] };
+        (
+            DistributionTest::new(
+                buckets,
+                0.01,
+                0.1,
+                vec![0.5, 0.9, 0.99],
+                tails,
+                Direction::Increase,
+            ),
+            ix,
+        )
+    }
+
+    /// Deterministic "lognormal" sample by inverse-CDF on a regular grid of probabilities.
+    fn lognormal(n: usize, median: f64) -> Vec<f64> {
+        (0..n)
+            .map(|i| {
+                let u = (i as f64 + 0.5) / n as f64;
+                // Logistic approximation of the normal quantile is plenty for a test.
+                let z = (u / (1.0 - u)).ln() / 1.702;
+                median * (0.5 * z).exp()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn identical_arms_end_within_the_band() {
+        let (mut t, ix) = test_with(true);
+        let v = lognormal(200_000, 100.0);
+        t.add_values(0, &v, |x| ix.index(x));
+        t.add_values(1, &v, |x| ix.index(x));
+        let (finding, bounds) = t.finding();
+        assert_eq!(finding, Finding::Within, "{bounds:?}");
+        for q in &bounds {
+            assert!(q.ratio[0] <= 1.0 && q.ratio[1] >= 1.0, "{q:?}");
+        }
+    }
+
+    #[test]
+    fn a_fifty_percent_slowdown_is_worse_and_ratio_bounds_cover_it() {
+        let (mut t, ix) = test_with(true);
+        t.add_values(0, &lognormal(5_000, 100.0), |x| ix.index(x));
+        t.add_values(1, &lognormal(5_000, 150.0), |x| ix.index(x));
+        let (finding, bounds) = t.finding();
+        assert_eq!(finding, Finding::Worse { higher: true });
+        for q in &bounds {
+            assert!(
+                q.ratio[0] <= 1.5 * 1.011 && q.ratio[1] >= 1.5 / 1.011,
+                "{q:?}"
+            );
+        }
+        assert!(t.uniform_beyond(true));
+        assert!(!t.uniform_beyond(false));
+    }
+
+    #[test]
+    fn tail_sequences_are_tighter_than_the_band_at_p99() {
+        let (mut with_tail, ix) = test_with(true);
+        let (mut band_only, _) = test_with(false);
+        let v = lognormal(50_000, 100.0);
+        for t in [&mut with_tail, &mut band_only] {
+            t.add_values(0, &v, |x| ix.index(x));
+            t.add_values(1, &v, |x| ix.index(x));
+        }
+        let width = |t: &DistributionTest| {
+            let q = t
+                .quantile_bounds()
+                .into_iter()
+                .find(|q| q.p == 0.99)
+                .expect("p99");
+            q.baseline[1] / q.baseline[0]
+        };
+        assert!(
+            width(&with_tail) < width(&band_only),
+            "{} vs {}",
+            width(&with_tail),
+            width(&band_only)
+        );
+    }
+}

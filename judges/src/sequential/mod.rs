@@ -1,0 +1,642 @@
+//! The `sequential` judge: anytime-valid tests that may decide after every scrape with a
+//! guaranteed false-alarm rate — fail fast on a real regression, pass early when the
+//! change is provably inside the deviation band, keep waiting otherwise.
+//!
+//! One state per metric pair, updated with batches (one scrape's worth):
+//! - event counts (errors out of requests) → [`counts::RateRatioTest`];
+//! - distributions (per-request samples or histogram buckets) → [`distribution::DistributionTest`];
+//! - per-interval aggregates → [`mean::MeanTest`].
+//!
+//! Decisions, with tolerance `tol` (the deviation band, e.g. 0.05 = "may rise 5%"):
+//! **fail** when the regression is significant and beyond the band, **pass** when the
+//! confidence sequence lies inside the band, **continue** otherwise; at the horizon
+//! (`max_samples`, or the caller's max duration) **inconclusive**. The false-alarm budget
+//! `alpha` is the whole analysis's: the caller divides it among the metric pairs it judges
+//! sequentially ([`SequentialJudge::with_pairs`]), so the analysis keeps its rate.
+
+pub mod boundaries;
+pub mod counts;
+pub mod distribution;
+pub mod histogram;
+pub mod mean;
+
+use serde::{Deserialize, Serialize};
+
+use self::counts::RateRatioTest;
+use self::distribution::{DistributionTest, Finding, QuantileBounds};
+use self::histogram::{Buckets, LogIndex};
+use self::mean::MeanTest;
+use crate::judge::{FieldError, Judge, JudgeKind};
+use crate::judgement::{Classification, Judgement};
+use crate::kinds::num;
+use crate::options::{Direction, MetricOptions};
+use crate::sample::{MetricPair, Sample, Summary};
+
+/// What the `Values` of a metric are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    /// One value per request (latencies): compared as distributions.
+    #[default]
+    Requests,
+    /// One value per interval and arm (a per-scrape aggregate): compared as paired means.
+    Intervals,
+}
+
+/// Options of the `sequential` judge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequentialConfig {
+    /// False-alarm rate of the whole analysis, at any stopping time (split across pairs).
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Deviation band: the canary may be worse by this fraction without failing
+    /// (error-rate ratio, quantile ratio or mean ratio).
+    #[serde(default = "default_tolerance")]
+    pub tolerance: f64,
+    /// Quantiles compared for distributions.
+    #[serde(default = "default_quantiles")]
+    pub quantiles: Vec<f64>,
+    /// Quantiles that also get the tighter fixed-quantile sequence.
+    #[serde(default = "default_tail_quantiles")]
+    pub tail_quantiles: Vec<f64>,
+    /// How to read plain values: per request or per interval.
+    #[serde(default)]
+    pub values: ValueKind,
+    /// Concentration of the count test's Dirichlet prior (Lindon & Malek's k).
+    #[serde(default = "default_prior_k")]
+    pub prior_k: f64,
+    /// Intervals before the paired-mean test may decide.
+    #[serde(default = "default_burn_in")]
+    pub burn_in: usize,
+    /// Horizon: observations per arm after which an undecided test is inconclusive.
+    #[serde(default)]
+    pub max_samples: Option<f64>,
+    /// Relative bucket width for raw per-request values (0.01 = 1%).
+    #[serde(default = "default_bucket_width")]
+    pub bucket_width: f64,
+}
+
+fn default_alpha() -> f64 {
+    0.01
+}
+fn default_tolerance() -> f64 {
+    0.05
+}
+fn default_quantiles() -> Vec<f64> {
+    vec![0.5, 0.9, 0.99]
+}
+fn default_tail_quantiles() -> Vec<f64> {
+    vec![0.99]
+}
+fn default_prior_k() -> f64 {
+    counts::DEFAULT_PRIOR_K
+}
+fn default_burn_in() -> usize {
+    10
+}
+fn default_bucket_width() -> f64 {
+    0.01
+}
+
+impl Default for SequentialConfig {
+    fn default() -> Self {
+        SequentialConfig {
+            alpha: default_alpha(),
+            tolerance: default_tolerance(),
+            quantiles: default_quantiles(),
+            tail_quantiles: default_tail_quantiles(),
+            values: ValueKind::default(),
+            prior_k: default_prior_k(),
+            burn_in: default_burn_in(),
+            max_samples: None,
+            bucket_width: default_bucket_width(),
+        }
+    }
+}
+
+impl SequentialConfig {
+    pub fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut err =
+            |field: &'static str, message: String| errors.push(FieldError { field, message });
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            err(
+                "alpha",
+                format!("must be between 0 and 1 (exclusive), got {}", self.alpha),
+            );
+        }
+        if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
+            err(
+                "tolerance",
+                format!("must be a finite number ≥ 0, got {}", self.tolerance),
+            );
+        }
+        if self.quantiles.is_empty() {
+            err("quantiles", "needs at least one quantile".into());
+        }
+        for (field, list) in [
+            ("quantiles", &self.quantiles),
+            ("tail_quantiles", &self.tail_quantiles),
+        ] {
+            if let Some(p) = list.iter().find(|p| !(**p > 0.0 && **p < 1.0)) {
+                err(
+                    field,
+                    format!("quantiles are fractions between 0 and 1 (p99 is 0.99), got {p}"),
+                );
+            }
+        }
+        if !(self.prior_k.is_finite() && self.prior_k > 0.0) {
+            err(
+                "prior_k",
+                format!("must be a positive number, got {}", self.prior_k),
+            );
+        }
+        if let Some(m) = self.max_samples
+            && !(m.is_finite() && m > 0.0)
+        {
+            err("max_samples", format!("must be a positive number, got {m}"));
+        }
+        if !(self.bucket_width > 0.0 && self.bucket_width <= 0.5) {
+            err(
+                "bucket_width",
+                format!("must be in (0, 0.5], got {}", self.bucket_width),
+            );
+        }
+        errors
+    }
+}
+
+/// Where a sequential test stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A regression beyond the band is proven.
+    Fail,
+    /// The change is proven inside the band.
+    Pass,
+    /// Not enough evidence yet.
+    Continue,
+    /// The horizon was reached without a decision.
+    Inconclusive,
+}
+
+/// The test behind a metric pair.
+#[derive(Debug, Clone)]
+enum Test {
+    Counts {
+        test: RateRatioTest,
+        fail_above: bool,
+        r_fail: f64,
+        r_pass: f64,
+        either: bool,
+    },
+    Distribution {
+        test: DistributionTest,
+        index: Option<LogIndex>,
+    },
+    Mean(MeanTest),
+}
+
+/// Streaming state of one metric pair under the sequential judge.
+#[derive(Debug, Clone)]
+pub struct SequentialState {
+    test: Option<Test>,
+    alpha: f64,
+    config: SequentialConfig,
+    options: MetricOptions,
+    /// The first decision reached; it stands (stopping is part of the design).
+    decided: Option<Outcome>,
+    /// Observations per arm so far.
+    pub samples: [f64; 2],
+    /// Batches seen so far, and at which one the decision came.
+    pub batches: usize,
+    pub decided_at: Option<usize>,
+    /// For a failure: whether the canary is worse by being higher (else lower).
+    pub fail_higher: bool,
+    /// Running minimum of the anytime-valid p-value of "no regression beyond the band".
+    pub p_value: f64,
+    last_bounds: Vec<QuantileBounds>,
+    error: Option<String>,
+}
+
+/// The sequential judge for one analysis.
+#[derive(Debug, Clone)]
+pub struct SequentialJudge {
+    config: SequentialConfig,
+    /// α of one metric pair.
+    pair_alpha: f64,
+}
+
+impl SequentialJudge {
+    /// A judge whose pairs each get the whole α (a single pair).
+    pub fn new(config: SequentialConfig) -> Self {
+        let pair_alpha = config.alpha;
+        SequentialJudge { config, pair_alpha }
+    }
+
+    /// Split α across the `pairs` metric pairs an analysis judges sequentially
+    /// (Bonferroni: valid for e-processes and confidence sequences alike).
+    pub fn with_pairs(mut self, pairs: usize) -> Self {
+        self.pair_alpha = self.config.alpha / pairs.max(1) as f64;
+        self
+    }
+
+    pub fn pair_alpha(&self) -> f64 {
+        self.pair_alpha
+    }
+
+    /// A fresh state for one metric pair.
+    pub fn start(&self, options: &MetricOptions) -> SequentialState {
+        SequentialState {
+            test: None,
+            alpha: self.pair_alpha,
+            config: self.config.clone(),
+            options: *options,
+            decided: None,
+            samples: [0.0; 2],
+            batches: 0,
+            decided_at: None,
+            fail_higher: options.direction != Direction::Decrease,
+            p_value: 1.0,
+            last_bounds: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl SequentialState {
+    fn make_test(&self, batch: &MetricPair) -> Result<Test, String> {
+        let c = &self.config;
+        let dir = self.options.direction;
+        let k = 1.0 + c.tolerance;
+        Ok(match (&batch.baseline, &batch.canary) {
+            (Sample::Counts { .. }, _) | (_, Sample::Counts { .. }) => {
+                let either = dir == Direction::Either;
+                let (fail_above, r_fail, r_pass) = match dir {
+                    Direction::Decrease => (false, 1.0 / k, 1.0 / k),
+                    _ => (true, k, k),
+                };
+                Test::Counts {
+                    test: RateRatioTest::new(&[k, 1.0 / k], c.prior_k),
+                    fail_above,
+                    r_fail,
+                    r_pass,
+                    either,
+                }
+            }
+            (Sample::Histogram { bounds, .. }, _) | (_, Sample::Histogram { bounds, .. }) => {
+                let floor = if bounds.first().is_some_and(|b| *b > 0.0) {
+                    0.0
+                } else {
+                    f64::NEG_INFINITY
+                };
+                let buckets =
+                    Buckets::new(bounds.clone(), floor).map_err(|e| format!("histogram: {e}"))?;
+                Test::Distribution {
+                    test: DistributionTest::new(
+                        buckets,
+                        self.alpha,
+                        c.tolerance,
+                        c.quantiles.clone(),
+                        c.tail_quantiles.clone(),
+                        dir,
+                    ),
+                    index: None,
+                }
+            }
+            (Sample::Values(_), Sample::Values(_)) => match c.values {
+                ValueKind::Requests => {
+                    let (min, max) = (1e-6, 1e9);
+                    let buckets = Buckets::log_spaced(min, max, c.bucket_width);
+                    let index = LogIndex::new(min, c.bucket_width, &buckets);
+                    Test::Distribution {
+                        test: DistributionTest::new(
+                            buckets,
+                            self.alpha,
+                            c.tolerance,
+                            c.quantiles.clone(),
+                            c.tail_quantiles.clone(),
+                            dir,
+                        ),
+                        index: Some(index),
+                    }
+                }
+                ValueKind::Intervals => {
+                    Test::Mean(MeanTest::new(self.alpha, c.tolerance, dir, c.burn_in, 50.0))
+                }
+            },
+        })
+    }
+
+    /// Add one scrape's worth of data and return where the test stands. Once a decision
+    /// is reached it stands.
+    pub fn update(&mut self, batch: &MetricPair) -> Outcome {
+        if let Some(d) = self.decided {
+            return d;
+        }
+        self.batches += 1;
+        if self.test.is_none() {
+            match self.make_test(batch) {
+                Ok(t) => self.test = Some(t),
+                Err(e) => {
+                    self.error = Some(e);
+                    return Outcome::Continue;
+                }
+            }
+        }
+        let alpha = self.alpha;
+        let threshold = (1.0 / alpha).ln();
+        let outcome = match self.test.as_mut().expect("created above") {
+            Test::Counts {
+                test,
+                fail_above,
+                r_fail,
+                r_pass,
+                either,
+            } => {
+                let (Some(req), Some(err)) = (counts_of(batch, false), counts_of(batch, true))
+                else {
+                    self.error = Some("a count metric needs event counts on both arms".into());
+                    return Outcome::Continue;
+                };
+                test.update(req, err);
+                self.samples = test.requests;
+                let k = 1.0 + self.config.tolerance;
+                if *either {
+                    let t2 = (2.0 / alpha).ln();
+                    let up = test.log_e_value(k, true);
+                    let down = test.log_e_value(1.0 / k, false);
+                    self.p_value = self.p_value.min((-up.max(down)).exp());
+                    if up >= t2 || down >= t2 {
+                        self.fail_higher = up >= t2;
+                        Outcome::Fail
+                    } else if test.log_e_value(k, false) >= t2
+                        && test.log_e_value(1.0 / k, true) >= t2
+                    {
+                        Outcome::Pass
+                    } else {
+                        Outcome::Continue
+                    }
+                } else {
+                    let fail = test.log_e_value(*r_fail, *fail_above);
+                    self.p_value = self.p_value.min((-fail).exp());
+                    if fail >= threshold {
+                        Outcome::Fail
+                    } else if test.log_e_value(*r_pass, !*fail_above) >= threshold {
+                        Outcome::Pass
+                    } else {
+                        Outcome::Continue
+                    }
+                }
+            }
+            Test::Distribution { test, index } => {
+                for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
+                    match sample {
+                        Sample::Histogram { counts, .. } => test.add_counts(arm, counts),
+                        Sample::Values(v) => match index {
+                            Some(ix) => test.add_values(arm, v, |x| ix.index(x)),
+                            None => {
+                                let b = test.buckets().clone();
+                                test.add_values(arm, v, |x| b.index(x));
+                            }
+                        },
+                        Sample::Counts { .. } => {}
+                    }
+                }
+                self.samples = test.totals();
+                let (finding, bounds) = test.finding();
+                self.last_bounds = bounds;
+                match finding {
+                    Finding::Worse { higher } => {
+                        self.fail_higher = higher;
+                        Outcome::Fail
+                    }
+                    Finding::Within => Outcome::Pass,
+                    Finding::Undecided => Outcome::Continue,
+                }
+            }
+            Test::Mean(test) => {
+                if let (Sample::Values(b), Sample::Values(c)) = (&batch.baseline, &batch.canary) {
+                    for (x, y) in b.iter().zip(c) {
+                        test.update(*x, *y);
+                    }
+                }
+                let n = test.intervals() as f64;
+                self.samples = [n, n];
+                match test.finding() {
+                    (Some(higher), _) => {
+                        self.fail_higher = higher;
+                        Outcome::Fail
+                    }
+                    (None, true) => Outcome::Pass,
+                    _ => Outcome::Continue,
+                }
+            }
+        };
+        let outcome = match (outcome, self.config.max_samples) {
+            (Outcome::Continue, Some(max)) if self.samples[0].min(self.samples[1]) >= max => {
+                Outcome::Inconclusive
+            }
+            (o, _) => o,
+        };
+        if outcome != Outcome::Continue {
+            self.decided = Some(outcome);
+            self.decided_at = Some(self.batches);
+        }
+        outcome
+    }
+
+    /// The decision so far (Continue until one is reached).
+    pub fn outcome(&self) -> Outcome {
+        self.decided.unwrap_or(Outcome::Continue)
+    }
+
+    /// Close the test at its horizon: an undecided test becomes inconclusive.
+    pub fn finish(&mut self) -> Outcome {
+        if self.decided.is_none() {
+            self.decided = Some(Outcome::Inconclusive);
+        }
+        self.outcome()
+    }
+
+    /// The numbers behind the current state, as a judgement.
+    pub fn judgement(&self) -> Judgement {
+        let outcome = self.outcome();
+        let mut j = Judgement::bare(Classification::Pass, String::new());
+        if let Some(e) = &self.error {
+            j.classification = Classification::Error;
+            j.reason = e.clone();
+            return j;
+        }
+        let worse_class = if self.fail_higher {
+            Classification::High
+        } else {
+            Classification::Low
+        };
+        j.classification = match outcome {
+            Outcome::Fail => worse_class,
+            Outcome::Pass => Classification::Pass,
+            Outcome::Continue | Outcome::Inconclusive => Classification::Inconclusive,
+        };
+        j.p_value = Some(self.p_value);
+        let band = num(self.config.tolerance * 100.0);
+        let verb = match outcome {
+            Outcome::Fail => "regression beyond the band",
+            Outcome::Pass => "proven inside the band",
+            Outcome::Continue => "not decided yet",
+            Outcome::Inconclusive => "inconclusive at the horizon",
+        };
+        let at = self
+            .decided_at
+            .map(|b| format!(" after {b} batches"))
+            .unwrap_or_default();
+        match &self.test {
+            Some(Test::Counts { test, .. }) => {
+                let (lo, hi) = test.confidence_interval(self.alpha);
+                j.estimate = Some(test.observed_ratio());
+                j.ci = Some((lo, hi));
+                j.mean_ratio = Some(test.observed_ratio());
+                j.baseline = count_summary(test.errors[0], test.requests[0]);
+                j.canary = count_summary(test.errors[1], test.requests[1]);
+                j.reason = format!(
+                    "{verb}{at}: error-rate ratio {} (anytime CI {} .. {}), {} vs {} errors in {} vs {} requests; band ±{band}%, α {}",
+                    num(test.observed_ratio()),
+                    num(lo),
+                    num(hi),
+                    num(test.errors[1]),
+                    num(test.errors[0]),
+                    num(test.requests[1]),
+                    num(test.requests[0]),
+                    num(self.alpha)
+                );
+            }
+            Some(Test::Distribution { test, .. }) => {
+                let totals = test.totals();
+                let parts: Vec<String> = self
+                    .last_bounds
+                    .iter()
+                    .map(|q| {
+                        format!(
+                            "p{} ratio {} .. {}",
+                            num(q.p * 100.0),
+                            num(q.ratio[0]),
+                            num(q.ratio[1])
+                        )
+                    })
+                    .collect();
+                if let Some(q) = self.last_bounds.first() {
+                    j.ci = Some((q.ratio[0], q.ratio[1]));
+                }
+                j.reason = format!(
+                    "{verb}{at}: {} ({} vs {} samples); band ±{band}%, α {}",
+                    parts.join(", "),
+                    num(totals[1]),
+                    num(totals[0]),
+                    num(self.alpha)
+                );
+                j.baseline.count = totals[0] as usize;
+                j.canary.count = totals[1] as usize;
+            }
+            Some(Test::Mean(test)) => {
+                j.mean_ratio = Some(test.mean_ratio());
+                j.estimate = Some(test.mean_ratio());
+                j.reason = format!(
+                    "{verb}{at}: mean ratio {} over {} paired intervals; band ±{band}%, α {}",
+                    num(test.mean_ratio()),
+                    test.intervals(),
+                    num(self.alpha)
+                );
+                j.baseline.count = test.intervals();
+                j.canary.count = test.intervals();
+            }
+            None => {
+                j.classification = Classification::Nodata;
+                j.reason = "no data yet".into();
+            }
+        }
+        j
+    }
+
+    /// Quantile bounds of the last update (distributions only).
+    pub fn quantile_bounds(&self) -> &[QuantileBounds] {
+        &self.last_bounds
+    }
+}
+
+fn count_summary(errors: f64, requests: f64) -> Summary {
+    let rate = if requests > 0.0 {
+        errors / requests
+    } else {
+        0.0
+    };
+    Summary {
+        count: requests as usize,
+        mean: rate,
+        std: 0.0,
+        min: rate,
+        max: rate,
+    }
+}
+
+/// Totals of a batch's counts per arm: requests (`events = false`) or errors.
+fn counts_of(batch: &MetricPair, events: bool) -> Option<[f64; 2]> {
+    let sum = |s: &Sample| match s {
+        Sample::Counts {
+            events: e,
+            totals: t,
+        } => {
+            let v = if events { e } else { t };
+            Some(v.iter().filter(|x| x.is_finite()).sum::<f64>())
+        }
+        _ => None,
+    };
+    Some([sum(&batch.baseline)?, sum(&batch.canary)?])
+}
+
+impl Judge for SequentialJudge {
+    fn kind(&self) -> JudgeKind {
+        JudgeKind::Sequential
+    }
+
+    /// One-shot use (files, `/judge`): the whole pair is one batch; an undecided test
+    /// is inconclusive.
+    fn judge(&self, options: &MetricOptions, pair: &MetricPair) -> Judgement {
+        let missing = match (pair.baseline.is_empty(), pair.canary.is_empty()) {
+            (true, true) => Some("baseline and canary"),
+            (true, false) => Some("baseline"),
+            (false, true) => Some("canary"),
+            (false, false) => None,
+        };
+        if let Some(which) = missing {
+            return no_data(options, which);
+        }
+        let mut state = self.start(options);
+        state.update(pair);
+        state.finish();
+        if state.error.is_none() && state.samples.iter().any(|n| *n <= 0.0) {
+            let which = match (state.samples[0] <= 0.0, state.samples[1] <= 0.0) {
+                (true, true) => "baseline and canary",
+                (true, false) => "baseline",
+                _ => "canary",
+            };
+            return no_data(options, which);
+        }
+        let mut j = state.judgement();
+        j.critical = options.critical && j.classification.is_failure();
+        j
+    }
+}
+
+/// Kayenta's no-data rule (critical → nodata marked critical; must-have-data →
+/// nodata_fail; else nodata), for an arm without usable observations.
+fn no_data(options: &MetricOptions, which: &str) -> Judgement {
+    let class = if options.must_have_data && !options.critical {
+        Classification::NodataFail
+    } else {
+        Classification::Nodata
+    };
+    let mut j = Judgement::bare(class, format!("no usable observations for the {which}"));
+    j.critical = options.critical;
+    j
+}
