@@ -18,10 +18,11 @@
 //!
 //! Cost: O(grid) per batch with errors (nothing for error-free batches); memory O(grid).
 
-/// Grid of log r: from r = e^−6 (errors 400× rarer) to r = e^9 (8,000× more errors).
-const LOG_R_MIN: f64 = -6.0;
+/// Grid of log r: from r = e^−12 (far below any real ratio, so small shares keep their
+/// prior mass) to r = e^9 (8,000× more errors), 0.05 apart.
+const LOG_R_MIN: f64 = -12.0;
 const LOG_R_MAX: f64 = 9.0;
-const GRID: usize = 301;
+const GRID: usize = 421;
 
 /// Lindon & Malek's default prior concentration k (Dirichlet α₀ = k·ρ).
 pub const DEFAULT_PRIOR_K: f64 = 100.0;

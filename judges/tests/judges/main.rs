@@ -3,3 +3,4 @@
 mod conformance;
 mod oracle;
 mod rules;
+mod sequential_fixtures;
