@@ -3,6 +3,9 @@
 //!
 //! Pairs are judged in parallel (each judge is pure), and the report keeps the config's
 //! metric order, then label order, so output is stable for the same input.
+//! [`timeline`] replays pairs with timestamps step by step for sequential judges.
+
+pub mod timeline;
 
 use std::collections::BTreeMap;
 
@@ -79,14 +82,29 @@ pub fn analyze(
     pairs: &[CollectedPair],
     thresholds: Option<Thresholds>,
 ) -> AnalysisReport {
-    // Judges with an analysis-wide error budget split it among the pairs they judge.
+    let judges = build_judges(config, pairs);
+    let judgements: Vec<Judgement> = pairs
+        .par_iter()
+        .map(|p| {
+            with_note(
+                judges[p.metric].judge(&config.metrics[p.metric].options, &p.pair),
+                p,
+            )
+        })
+        .collect();
+    assemble(config, pairs, judgements, thresholds)
+}
+
+/// One judge per metric. Judges with an analysis-wide error budget (sequential) split it
+/// among the pairs of their kind.
+pub(crate) fn build_judges(config: &CanaryConfig, pairs: &[CollectedPair]) -> Vec<Box<dyn Judge>> {
     let mut pairs_per_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
     for p in pairs {
         *pairs_per_kind
             .entry(config.metrics[p.metric].judge.kind().as_str())
             .or_default() += 1;
     }
-    let judges: Vec<Box<dyn Judge>> = config
+    config
         .metrics
         .iter()
         .map(|m| {
@@ -97,18 +115,24 @@ pub fn analyze(
                     .unwrap_or(1),
             )
         })
-        .collect();
-    let judgements: Vec<Judgement> = pairs
-        .par_iter()
-        .map(|p| {
-            let metric = &config.metrics[p.metric];
-            let mut j = judges[p.metric].judge(&metric.options, &p.pair);
-            if let Some(note) = &p.note {
-                j.reason = format!("{note}; {}", j.reason);
-            }
-            j
-        })
-        .collect();
+        .collect()
+}
+
+/// Prefix a judgement's reason with the collector's note (why an arm is empty).
+pub(crate) fn with_note(mut j: Judgement, pair: &CollectedPair) -> Judgement {
+    if let Some(note) = &pair.note {
+        j.reason = format!("{note}; {}", j.reason);
+    }
+    j
+}
+
+/// Score judgements (one per pair, same order) into a report.
+pub(crate) fn assemble(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    judgements: Vec<Judgement>,
+    thresholds: Option<Thresholds>,
+) -> AnalysisReport {
     let names: Vec<String> = pairs
         .iter()
         .map(|p| display_name(&config.metrics[p.metric].name, &p.labels))

@@ -94,6 +94,10 @@ impl FileCollector {
                 ),
                 query: format!("metric = {series}"),
                 note,
+                times: [
+                    bv.map(|s| s.timestamps.clone()).unwrap_or_default(),
+                    cv.map(|s| s.timestamps.clone()).unwrap_or_default(),
+                ],
             });
         }
     }
@@ -130,11 +134,11 @@ impl FileCollector {
             return;
         }
         for labels in label_sets {
-            let side = |set: &SeriesSet| -> Result<Sample, String> {
+            let side = |set: &SeriesSet| -> Result<(Sample, Vec<f64>), String> {
                 let ev = set.metric(events).and_then(|m| m.get(labels));
                 let tot = set.metric(total).and_then(|m| m.get(labels));
                 match (ev, tot) {
-                    (Some(e), Some(t)) => Ok(align_counts(e, t)),
+                    (Some(e), Some(t)) => Ok((align_counts(e, t), counts_times(e, t))),
                     (None, _) => Err(format!(
                         "no `{}` rows in {}",
                         display_name(events, labels),
@@ -153,15 +157,18 @@ impl FileCollector {
                 (Err(x), _) | (_, Err(x)) => Some(x.clone()),
                 _ => None,
             };
+            let (b, bt) = b.unwrap_or_else(|_| (Sample::empty(), Vec::new()));
+            let (c, ct) = c.unwrap_or_else(|_| (Sample::empty(), Vec::new()));
             out.push(CollectedPair {
                 metric,
                 labels: labels.clone(),
                 pair: MetricPair {
-                    baseline: b.unwrap_or_else(|_| Sample::empty()),
-                    canary: c.unwrap_or_else(|_| Sample::empty()),
+                    baseline: b,
+                    canary: c,
                 },
                 query: query(labels),
                 note,
+                times: [bt, ct],
             });
         }
     }
@@ -179,6 +186,22 @@ fn missing_note(
         (true, false) => Some(format!("no `{series}` rows in the baseline ({bfile})")),
         (false, true) => Some(format!("no `{series}` rows in the canary ({cfile})")),
         (false, false) => None,
+    }
+}
+
+/// Timestamps of the intervals [`align_counts`] produces.
+fn counts_times(events: &SeriesData, totals: &SeriesData) -> Vec<f64> {
+    let timed =
+        |s: &SeriesData| !s.timestamps.is_empty() && s.timestamps.iter().all(|t| t.is_finite());
+    if timed(events) && timed(totals) {
+        totals.timestamps.clone()
+    } else {
+        let n = events.values.len().min(totals.values.len());
+        totals
+            .timestamps
+            .get(..n)
+            .map(<[f64]>::to_vec)
+            .unwrap_or_default()
     }
 }
 

@@ -8,6 +8,7 @@
 //! Implementations: [`file::FileCollector`] (CSV/Parquet, long format) and
 //! [`pairs::PairsCollector`] (Kayenta's archived MetricSetPair lists).
 
+pub mod counters;
 pub mod file;
 pub mod pairs;
 pub mod table;
@@ -33,6 +34,9 @@ pub struct CollectedPair {
     pub query: String,
     /// Why an arm is empty, when it is.
     pub note: Option<String>,
+    /// Unix seconds of each observation (values) or interval (counts), baseline then
+    /// canary, aligned with the samples; empty when the source has no timestamps.
+    pub times: [Vec<f64>; 2],
 }
 
 impl CollectedPair {
@@ -48,6 +52,7 @@ impl CollectedPair {
             },
             query,
             note: Some(note),
+            times: [Vec::new(), Vec::new()],
         }
     }
 }

@@ -174,6 +174,7 @@ impl Collector for PairsCollector {
                     ),
                     query: format!("pair = {series}"),
                     note,
+                    times: [Vec::new(), Vec::new()],
                 });
             }
         }

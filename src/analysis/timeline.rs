@@ -1,0 +1,213 @@
+//! Analyses over time: a collected pair split into scrape-step batches, replayed through
+//! the judges in time order. Sequential judges decide at the first step with enough
+//! evidence (and that decision stands); the other judges see all the data at once.
+//! Used by `canaryd replay` for historical deploys, and the basis of live analyses.
+
+use canary_judges::{
+    Judge, JudgeConfig, Judgement, MetricPair, Sample, SequentialJudge, Thresholds,
+};
+use rayon::prelude::*;
+
+use super::{AnalysisReport, assemble, build_judges, with_note};
+use crate::collectors::CollectedPair;
+use crate::config::CanaryConfig;
+
+/// One step's batch: the end of the step (unix seconds) and its data.
+pub type Batch = (f64, MetricPair);
+
+/// The earliest timestamp of any pair (the start of step 0), if any has timestamps.
+pub fn start_time(pairs: &[CollectedPair]) -> Option<f64> {
+    pairs
+        .iter()
+        .flat_map(|p| p.times.iter().flatten())
+        .copied()
+        .filter(|t| t.is_finite())
+        .min_by(f64::total_cmp)
+}
+
+/// Split a pair into batches of `step_s` seconds from `t0`, in time order. Observations
+/// without a timestamp (or a pair without any) form one batch at the end.
+pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
+    let index = |t: f64| {
+        if t.is_finite() {
+            ((t - t0) / step_s).floor().max(0.0) as i64
+        } else {
+            i64::MAX
+        }
+    };
+    let mut keys: Vec<i64> = Vec::new();
+    for (arm, sample) in [&pair.pair.baseline, &pair.pair.canary]
+        .into_iter()
+        .enumerate()
+    {
+        let n = sample_len(sample);
+        for k in 0..n {
+            keys.push(index(pair.times[arm].get(k).copied().unwrap_or(f64::NAN)));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let select = |sample: &Sample, times: &[f64], key: i64| -> Sample {
+        let keep = |k: usize| index(times.get(k).copied().unwrap_or(f64::NAN)) == key;
+        match sample {
+            Sample::Values(v) => Sample::Values(
+                v.iter()
+                    .enumerate()
+                    .filter(|(k, _)| keep(*k))
+                    .map(|(_, x)| *x)
+                    .collect(),
+            ),
+            Sample::Counts { events, totals } => {
+                let idx: Vec<usize> = (0..events.len().min(totals.len()))
+                    .filter(|k| keep(*k))
+                    .collect();
+                Sample::Counts {
+                    events: idx.iter().map(|k| events[*k]).collect(),
+                    totals: idx.iter().map(|k| totals[*k]).collect(),
+                }
+            }
+            Sample::Histogram { .. } => {
+                if key == i64::MAX || times.is_empty() {
+                    sample.clone()
+                } else {
+                    Sample::Histogram {
+                        bounds: vec![],
+                        counts: vec![],
+                    }
+                }
+            }
+        }
+    };
+    keys.into_iter()
+        .map(|key| {
+            let end = if key == i64::MAX {
+                f64::INFINITY
+            } else {
+                t0 + (key + 1) as f64 * step_s
+            };
+            let batch = MetricPair {
+                baseline: select(&pair.pair.baseline, &pair.times[0], key),
+                canary: select(&pair.pair.canary, &pair.times[1], key),
+            };
+            (end, batch)
+        })
+        .collect()
+}
+
+fn sample_len(s: &Sample) -> usize {
+    match s {
+        Sample::Values(v) => v.len(),
+        Sample::Counts { events, totals } => events.len().min(totals.len()),
+        Sample::Histogram { .. } => 1,
+    }
+}
+
+/// Judge one pair over time with a sequential judge: the state sees the batches in order
+/// and stops at its first decision. Returns the judgement and when it was reached (the
+/// end of the deciding step; `None` if undecided).
+pub fn judge_sequentially(
+    judge: &SequentialJudge,
+    pair: &CollectedPair,
+    options: &canary_judges::MetricOptions,
+    t0: f64,
+    step_s: f64,
+) -> (Judgement, Option<f64>) {
+    let steps = batches(pair, t0, step_s);
+    if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() {
+        return (judge.judge(options, &pair.pair), None);
+    }
+    let mut state = judge.start(options);
+    let mut decided = None;
+    for (end, batch) in &steps {
+        let outcome = state.update(batch);
+        if outcome != canary_judges::Outcome::Continue {
+            decided = Some(*end);
+            break;
+        }
+    }
+    state.finish();
+    let mut j = state.judgement();
+    j.critical = options.critical && j.classification.is_failure();
+    (j, decided.filter(|t| t.is_finite()))
+}
+
+/// An analysis replayed over time, and when its sequential judges decided.
+#[derive(Debug, Clone)]
+pub struct TimedAnalysis {
+    pub report: AnalysisReport,
+    /// Seconds from the start to the first failure, or to the moment every sequential
+    /// pair had decided; `None` without sequential pairs or when one never decided.
+    pub decided_after_s: Option<f64>,
+}
+
+/// Analyse pairs with timestamps, stepping sequential judges through `step_s` batches;
+/// the other judges see all the data at once.
+pub fn analyze_over_time(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    thresholds: Option<Thresholds>,
+    step_s: f64,
+) -> TimedAnalysis {
+    let t0 = start_time(pairs).unwrap_or(0.0);
+    let judges = build_judges(config, pairs);
+    let sequential: Vec<Option<SequentialJudge>> = config
+        .metrics
+        .iter()
+        .map(|m| match &m.judge {
+            JudgeConfig::Sequential(c) => {
+                let n = pairs
+                    .iter()
+                    .filter(|p| config.metrics[p.metric].judge.kind() == m.judge.kind())
+                    .count();
+                Some(SequentialJudge::new(c.clone()).with_pairs(n))
+            }
+            _ => None,
+        })
+        .collect();
+    let results: Vec<(Judgement, Option<Option<f64>>)> = pairs
+        .par_iter()
+        .map(|p| {
+            let options = &config.metrics[p.metric].options;
+            match &sequential[p.metric] {
+                Some(seq) => {
+                    let (j, t) = judge_sequentially(seq, p, options, t0, step_s);
+                    (with_note(j, p), Some(t))
+                }
+                None => (with_note(judges[p.metric].judge(options, &p.pair), p), None),
+            }
+        })
+        .collect();
+    let times: Vec<Option<Option<f64>>> = results.iter().map(|r| r.1).collect();
+    let report = assemble(
+        config,
+        pairs,
+        results.into_iter().map(|r| r.0).collect(),
+        thresholds,
+    );
+    let fail_time = report
+        .metrics
+        .iter()
+        .zip(&times)
+        .filter(|(m, _)| m.classification.is_failure())
+        .filter_map(|(_, t)| t.flatten())
+        .min_by(f64::total_cmp);
+    let seq_times: Vec<Option<f64>> = times.iter().filter_map(|t| *t).collect();
+    let decided_after_s = if seq_times.is_empty() {
+        None
+    } else if let Some(f) = fail_time {
+        Some(f - t0)
+    } else if seq_times.iter().all(Option::is_some) {
+        seq_times
+            .iter()
+            .flatten()
+            .copied()
+            .max_by(f64::total_cmp)
+            .map(|t| t - t0)
+    } else {
+        None
+    };
+    TimedAnalysis {
+        report,
+        decided_after_s,
+    }
+}
