@@ -183,5 +183,73 @@ fn analyze(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mann_whitney, analyze);
+/// Sequential distribution test fed one scrape at a time: histogram batches of 1,000
+/// observations per arm over native-histogram-like buckets (factor 2^(1/16), ~250
+/// buckets), with the decision evaluated after every batch — the per-scrape cost of
+/// live judging. Throughput is reported in observations (both arms) per second.
+fn sequential(c: &mut Criterion) {
+    use canary_judges::sequential::SequentialConfig;
+    use canary_judges::{Direction, MetricOptions, MetricPair, Sample, SequentialJudge};
+    let factor = 2f64.powf(1.0 / 16.0);
+    let mut bounds: Vec<f64> = (0..)
+        .map(|k| 0.1 * factor.powi(k))
+        .take_while(|b| *b < 1e5)
+        .collect();
+    bounds.push(f64::INFINITY);
+    let per_batch = 1_000usize;
+    let batches = 200usize;
+    let mut rng = Rng::new(11);
+    let make = |rng: &mut Rng, median: f64| {
+        let mut counts = vec![0.0; bounds.len()];
+        for _ in 0..per_batch {
+            let v = median * (rng.normal()).exp();
+            let j = bounds.partition_point(|b| *b < v).min(bounds.len() - 1);
+            counts[j] += 1.0;
+        }
+        counts
+    };
+    let data: Vec<MetricPair> = (0..batches)
+        .map(|_| MetricPair {
+            baseline: Sample::Histogram {
+                bounds: bounds.clone(),
+                counts: make(&mut rng, 100.0),
+            },
+            canary: Sample::Histogram {
+                bounds: bounds.clone(),
+                counts: make(&mut rng, 100.0),
+            },
+        })
+        .collect();
+    // Tolerance 0 keeps an A/A test undecided, so every batch does the full work.
+    let judge = SequentialJudge::new(SequentialConfig {
+        alpha: 0.01,
+        tolerance: 0.0,
+        ..SequentialConfig::default()
+    });
+    let options = MetricOptions {
+        direction: Direction::Increase,
+        ..MetricOptions::default()
+    };
+    let mut check = judge.start(&options);
+    for batch in &data {
+        check.update(batch);
+    }
+    assert_eq!(check.outcome(), canary_judges::Outcome::Continue, "the benchmark must measure undecided updates");
+    let mut group = c.benchmark_group("sequential");
+    group.throughput(criterion::Throughput::Elements(
+        (2 * per_batch * batches) as u64,
+    ));
+    group.bench_function("histogram_batches", |b| {
+        b.iter(|| {
+            let mut state = judge.start(&options);
+            for batch in &data {
+                black_box(state.update(batch));
+            }
+            black_box(state.samples)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mann_whitney, analyze, sequential);
 criterion_main!(benches);
