@@ -234,7 +234,11 @@ fn sequential(c: &mut Criterion) {
     for batch in &data {
         check.update(batch);
     }
-    assert_eq!(check.outcome(), canary_judges::Outcome::Continue, "the benchmark must measure undecided updates");
+    assert_eq!(
+        check.outcome(),
+        canary_judges::Outcome::Continue,
+        "the benchmark must measure undecided updates"
+    );
     let mut group = c.benchmark_group("sequential");
     group.throughput(criterion::Throughput::Elements(
         (2 * per_batch * batches) as u64,

@@ -11,6 +11,9 @@ pub mod analysis;
 pub mod cli;
 pub mod collectors;
 pub mod config;
+pub mod eval;
+pub mod replay;
 pub mod report;
+pub mod sim;
 
 pub use canary_judges as judges;

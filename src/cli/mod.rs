@@ -4,6 +4,9 @@
 
 pub mod analyze;
 pub mod config;
+pub mod evaluate;
+pub mod replay;
+pub mod simulate;
 
 use std::process::ExitCode;
 
@@ -76,6 +79,12 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// List the judge kinds a canary config can use.
     Judges,
+    /// Simulate a canary deploy from a scenario: requests, Prometheus scrapes, ground truth.
+    Simulate(simulate::SimulateArgs),
+    /// Compare judges on many simulated deploys: false rollbacks, time to detection.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Analyse many historical deploys: one row per deploy, a confusion matrix with labels.
+    Replay(replay::ReplayArgs),
 }
 
 fn judge_kinds_help() -> String {
@@ -137,6 +146,9 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Config(cmd) => config::run(cmd),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Judges => {
             print!("{}", judge_kinds_help());
             Ok(exit::PASS)

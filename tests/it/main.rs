@@ -4,6 +4,7 @@
 mod analyze_cli;
 mod config_validation;
 mod inputs;
+mod simulate_cli;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -39,7 +39,8 @@ pub struct RateRatioTest {
     log_lik: Vec<f64>,
     /// Null ratios followed exactly (not only on the grid), with their log-likelihoods.
     tracked: Vec<(f64, f64)>,
-    prior_k: f64,
+    /// Prior components: (weight, Dirichlet concentration k).
+    prior: Vec<(f64, f64)>,
     prior_set: bool,
     pub errors: [f64; 2],
     pub requests: [f64; 2],
@@ -50,8 +51,17 @@ pub const BASELINE: usize = 0;
 pub const CANARY: usize = 1;
 
 impl RateRatioTest {
-    /// A test that will be asked about the null ratios `nulls` (e.g. 1 + tolerance).
+    /// A test that will be asked about the null ratios `nulls` (e.g. 1 + tolerance), with
+    /// the single Dirichlet prior of concentration `prior_k`.
     pub fn new(nulls: &[f64], prior_k: f64) -> Self {
+        Self::with_prior(nulls, &[(1.0, prior_k)])
+    }
+
+    /// Like [`RateRatioTest::new`] with a mixture of Dirichlet priors `(weight, k)`: a
+    /// mixture of e-processes is an e-process, so a broad component (small k) can catch
+    /// large changes (a crash loop) fast while a concentrated one (k = 100) keeps the power
+    /// for small changes, at the price of at most ln(1/weight) of evidence.
+    pub fn with_prior(nulls: &[f64], prior: &[(f64, f64)]) -> Self {
         let log_r: Vec<f64> = (0..GRID)
             .map(|k| LOG_R_MIN + (LOG_R_MAX - LOG_R_MIN) * k as f64 / (GRID - 1) as f64)
             .collect();
@@ -62,21 +72,36 @@ impl RateRatioTest {
             log_prior: vec![0.0; GRID],
             log_lik: vec![0.0; GRID],
             tracked: nulls.iter().map(|&r0| (r0, 0.0)).collect(),
-            prior_k,
+            prior: prior.to_vec(),
             prior_set: false,
             errors: [0.0; 2],
             requests: [0.0; 2],
         }
     }
 
-    /// The prior on r induced by p ~ Beta(k·ρ_B, k·ρ_A): density of ln r ∝ p^(kρ_B)·(1−p)^(kρ_A).
+    /// The prior on r induced by p ~ Beta(k·ρ_B, k·ρ_A): density of ln r ∝ p^(kρ_B)·(1−p)^(kρ_A),
+    /// each component normalised on the grid before the components are mixed.
     fn set_prior(&mut self, share_b: f64) {
-        let (a, b) = (self.prior_k * share_b, self.prior_k * (1.0 - share_b));
-        for (lp, &lr) in self.log_prior.iter_mut().zip(&self.log_r) {
-            // ln p and ln(1 − p) for p = ρ_B r / (ρ_A + ρ_B r), computed stably.
-            let denom = ln_add((1.0 - share_b).ln(), share_b.ln() + lr);
-            *lp = a * (share_b.ln() + lr - denom) + b * ((1.0 - share_b).ln() - denom);
+        let mut mixed = vec![f64::NEG_INFINITY; GRID];
+        for &(weight, k) in &self.prior {
+            let (a, b) = (k * share_b, k * (1.0 - share_b));
+            let dens: Vec<f64> = self
+                .log_r
+                .iter()
+                .map(|&lr| {
+                    // ln p and ln(1 − p) for p = ρ_B r / (ρ_A + ρ_B r), computed stably.
+                    let denom = ln_add((1.0 - share_b).ln(), share_b.ln() + lr);
+                    a * (share_b.ln() + lr - denom) + b * ((1.0 - share_b).ln() - denom)
+                })
+                .collect();
+            let norm = dens
+                .iter()
+                .fold(f64::NEG_INFINITY, |acc, d| ln_add(acc, *d));
+            for (m, d) in mixed.iter_mut().zip(&dens) {
+                *m = ln_add(*m, weight.ln() + d - norm);
+            }
         }
+        self.log_prior = mixed;
         self.prior_set = true;
     }
 

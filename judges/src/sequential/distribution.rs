@@ -39,6 +39,8 @@ pub struct QuantileBounds {
     pub canary: [f64; 2],
     /// Bounds on Q_canary(p) / Q_baseline(p).
     pub ratio: [f64; 2],
+    /// Point estimate of that ratio (bucket midpoints of the empirical quantiles).
+    pub estimate: f64,
 }
 
 /// What the distribution test can say now.
@@ -206,6 +208,20 @@ impl DistributionTest {
         [lo, hi]
     }
 
+    /// The empirical p-quantile as the geometric midpoint of its bucket (NaN when empty).
+    fn point(&self, cum: &[f64], total: f64, p: f64) -> f64 {
+        if total <= 0.0 {
+            return f64::NAN;
+        }
+        let j = cum.partition_point(|c| *c < p * total).min(cum.len() - 1);
+        let (lo, hi) = (self.buckets.lower_edge(j), self.buckets.bounds()[j]);
+        match (lo > 0.0, hi.is_finite()) {
+            (true, true) => (lo * hi).sqrt(),
+            (_, false) => lo,
+            (false, true) => hi / 2.0,
+        }
+    }
+
     /// Bounds on every configured quantile now.
     pub fn quantile_bounds(&self) -> Vec<QuantileBounds> {
         let cum = [self.arms[0].cumulative(), self.arms[1].cumulative()];
@@ -232,20 +248,25 @@ impl DistributionTest {
                     }
                 };
                 let (a, b) = (arm(0), arm(1));
+                let estimate = ratio(
+                    self.point(&cum[1], totals[1], p),
+                    self.point(&cum[0], totals[0], p),
+                );
                 QuantileBounds {
                     p,
                     tail,
                     baseline: a,
                     canary: b,
                     ratio: [ratio(b[0], a[1]), ratio(b[1], a[0])],
+                    estimate,
                 }
             })
             .collect()
     }
 
-    /// Is the canary slower (`slower = true`) or faster than (1 + tol) × the baseline at
+    /// Is the canary slower (`slower = true`) or faster than `factor` × the baseline at
     /// some quantile, by the uniform bands? Checked at every p where a bound changes.
-    pub fn uniform_beyond(&self, slower: bool) -> bool {
+    pub fn uniform_beyond(&self, slower: bool, factor: f64) -> bool {
         let (ca, cb) = (self.arms[0].cumulative(), self.arms[1].cumulative());
         let (ta, tb) = (self.arms[0].total(), self.arms[1].total());
         if ta <= 0.0 || tb <= 0.0 {
@@ -253,7 +274,7 @@ impl DistributionTest {
         }
         let [ea, eb] = self.epsilons();
         let x = self.buckets.bounds();
-        let k = 1.0 + self.tolerance;
+        let k = factor;
         if slower {
             // For p just above F̂_B(x_j) + ε_B the canary's lower bound is x_j; the
             // baseline's upper bound there is the first x_i with F̂_A(x_i) − ε_A > that p.
@@ -296,15 +317,21 @@ impl DistributionTest {
         }
     }
 
-    /// The finding now, in the configured direction.
+    /// The finding now, in the configured direction: **worse** when a difference in the
+    /// bad direction is significant (a uniform-band sweep or a quantile's interval
+    /// excludes "no change") *and* some configured quantile's estimated ratio lies beyond
+    /// the band; **within** when every configured quantile's interval lies inside it.
     pub fn finding(&self) -> (Finding, Vec<QuantileBounds>) {
         let bounds = self.quantile_bounds();
         let k = 1.0 + self.tolerance;
         let up = self.direction.watches_increase();
         let down = self.direction.watches_decrease();
-        let slower = up && (self.uniform_beyond(true) || bounds.iter().any(|q| q.ratio[0] > k));
-        let faster =
-            down && (self.uniform_beyond(false) || bounds.iter().any(|q| q.ratio[1] < 1.0 / k));
+        let slower = up
+            && (self.uniform_beyond(true, 1.0) || bounds.iter().any(|q| q.ratio[0] > 1.0))
+            && bounds.iter().any(|q| q.estimate > k);
+        let faster = down
+            && (self.uniform_beyond(false, 1.0) || bounds.iter().any(|q| q.ratio[1] < 1.0))
+            && bounds.iter().any(|q| q.estimate < 1.0 / k);
         if slower || faster {
             return (Finding::Worse { higher: slower }, bounds);
         }
@@ -394,8 +421,8 @@ mod tests {
                 "{q:?}"
             );
         }
-        assert!(t.uniform_beyond(true));
-        assert!(!t.uniform_beyond(false));
+        assert!(t.uniform_beyond(true, 1.05));
+        assert!(!t.uniform_beyond(false, 1.05));
     }
 
     #[test]

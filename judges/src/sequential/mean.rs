@@ -18,6 +18,9 @@ pub struct MeanTest {
     burn_in: usize,
     /// Intervals at which the boundary is tightest.
     t_opt: f64,
+    /// canary − baseline (significance), canary − (1 + tol)·baseline and
+    /// canary − baseline / (1 + tol) (the band's edges).
+    diff: Welford,
     up: Welford,
     down: Welford,
     pub baseline_sum: f64,
@@ -63,6 +66,7 @@ impl MeanTest {
             direction,
             burn_in: burn_in.max(2),
             t_opt,
+            diff: Welford::default(),
             up: Welford::default(),
             down: Welford::default(),
             baseline_sum: 0.0,
@@ -76,6 +80,7 @@ impl MeanTest {
             return;
         }
         let k = 1.0 + self.tolerance;
+        self.diff.push(canary - baseline);
         self.up.push(canary - k * baseline);
         self.down.push(canary - baseline / k);
         self.baseline_sum += baseline;
@@ -95,7 +100,9 @@ impl MeanTest {
         (w.mean - half, w.mean + half)
     }
 
-    /// (worse, within): proven beyond the band (`Some(higher)`), proven inside it.
+    /// (worse, within): worse (`Some(higher)`) when the mean difference is significant in
+    /// a watched direction and the mean ratio lies beyond the band; within when the
+    /// interval for the band's edge shows the canary inside it.
     pub fn finding(&self) -> (Option<bool>, bool) {
         let (up, down) = (
             self.direction.watches_increase(),
@@ -106,11 +113,14 @@ impl MeanTest {
         } else {
             self.alpha
         };
-        let (u_lo, u_hi) = self.interval(&self.up, alpha);
-        let (d_lo, d_hi) = self.interval(&self.down, alpha);
-        let higher = up && u_lo > 0.0;
-        let lower = down && d_hi < 0.0;
+        let k = 1.0 + self.tolerance;
+        let ratio = self.mean_ratio();
+        let (lo, hi) = self.interval(&self.diff, alpha);
+        let higher = up && lo > 0.0 && ratio > k;
+        let lower = down && hi < 0.0 && ratio < 1.0 / k;
         let worse = (higher || lower).then_some(higher);
+        let u_hi = self.interval(&self.up, alpha).1;
+        let d_lo = self.interval(&self.down, alpha).0;
         let within = (!up || u_hi < 0.0) && (!down || d_lo > 0.0);
         (worse, within && worse.is_none())
     }

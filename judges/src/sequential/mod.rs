@@ -63,9 +63,14 @@ pub struct SequentialConfig {
     /// How to read plain values: per request or per interval.
     #[serde(default)]
     pub values: ValueKind,
-    /// Concentration of the count test's Dirichlet prior (Lindon & Malek's k).
+    /// Concentration of the count test's Dirichlet prior (Lindon & Malek's k); half the
+    /// prior mass.
     #[serde(default = "default_prior_k")]
     pub prior_k: f64,
+    /// Concentration of the broad half of the count prior, for large changes (a crash
+    /// loop is caught within a few errors).
+    #[serde(default = "default_broad_prior_k")]
+    pub broad_prior_k: f64,
     /// Intervals before the paired-mean test may decide.
     #[serde(default = "default_burn_in")]
     pub burn_in: usize,
@@ -92,6 +97,9 @@ fn default_tail_quantiles() -> Vec<f64> {
 fn default_prior_k() -> f64 {
     counts::DEFAULT_PRIOR_K
 }
+fn default_broad_prior_k() -> f64 {
+    2.0
+}
 fn default_burn_in() -> usize {
     10
 }
@@ -108,6 +116,7 @@ impl Default for SequentialConfig {
             tail_quantiles: default_tail_quantiles(),
             values: ValueKind::default(),
             prior_k: default_prior_k(),
+            broad_prior_k: default_broad_prior_k(),
             burn_in: default_burn_in(),
             max_samples: None,
             bucket_width: default_bucket_width(),
@@ -186,10 +195,6 @@ pub enum Outcome {
 enum Test {
     Counts {
         test: RateRatioTest,
-        fail_above: bool,
-        r_fail: f64,
-        r_pass: f64,
-        either: bool,
     },
     Distribution {
         test: DistributionTest,
@@ -271,20 +276,12 @@ impl SequentialState {
         let dir = self.options.direction;
         let k = 1.0 + c.tolerance;
         Ok(match (&batch.baseline, &batch.canary) {
-            (Sample::Counts { .. }, _) | (_, Sample::Counts { .. }) => {
-                let either = dir == Direction::Either;
-                let (fail_above, r_fail, r_pass) = match dir {
-                    Direction::Decrease => (false, 1.0 / k, 1.0 / k),
-                    _ => (true, k, k),
-                };
-                Test::Counts {
-                    test: RateRatioTest::new(&[k, 1.0 / k], c.prior_k),
-                    fail_above,
-                    r_fail,
-                    r_pass,
-                    either,
-                }
-            }
+            (Sample::Counts { .. }, _) | (_, Sample::Counts { .. }) => Test::Counts {
+                test: RateRatioTest::with_prior(
+                    &[1.0, k, 1.0 / k],
+                    &[(0.5, c.prior_k), (0.5, c.broad_prior_k)],
+                ),
+            },
             (Sample::Histogram { bounds, .. }, _) | (_, Sample::Histogram { bounds, .. }) => {
                 let floor = if bounds.first().is_some_and(|b| *b > 0.0) {
                     0.0
@@ -348,13 +345,7 @@ impl SequentialState {
         let alpha = self.alpha;
         let threshold = (1.0 / alpha).ln();
         let outcome = match self.test.as_mut().expect("created above") {
-            Test::Counts {
-                test,
-                fail_above,
-                r_fail,
-                r_pass,
-                either,
-            } => {
+            Test::Counts { test } => {
                 let (Some(req), Some(err)) = (counts_of(batch, false), counts_of(batch, true))
                 else {
                     self.error = Some("a count metric needs event counts on both arms".into());
@@ -363,31 +354,41 @@ impl SequentialState {
                 test.update(req, err);
                 self.samples = test.requests;
                 let k = 1.0 + self.config.tolerance;
-                if *either {
-                    let t2 = (2.0 / alpha).ln();
-                    let up = test.log_e_value(k, true);
-                    let down = test.log_e_value(1.0 / k, false);
-                    self.p_value = self.p_value.min((-up.max(down)).exp());
-                    if up >= t2 || down >= t2 {
-                        self.fail_higher = up >= t2;
-                        Outcome::Fail
-                    } else if test.log_e_value(k, false) >= t2
-                        && test.log_e_value(1.0 / k, true) >= t2
-                    {
-                        Outcome::Pass
-                    } else {
-                        Outcome::Continue
-                    }
+                let (up, down) = (
+                    self.options.direction.watches_increase(),
+                    self.options.direction.watches_decrease(),
+                );
+                // Both directions watched: each side gets half the budget.
+                let thr = if up && down {
+                    (2.0 / alpha).ln()
                 } else {
-                    let fail = test.log_e_value(*r_fail, *fail_above);
-                    self.p_value = self.p_value.min((-fail).exp());
-                    if fail >= threshold {
-                        Outcome::Fail
-                    } else if test.log_e_value(*r_pass, !*fail_above) >= threshold {
-                        Outcome::Pass
-                    } else {
-                        Outcome::Continue
-                    }
+                    threshold
+                };
+                let ratio = test.observed_ratio();
+                // Fail: "no change" rejected in a watched direction and the observed ratio
+                // beyond the band. Pass: "at the band's edge or worse" rejected.
+                let e_up = if up {
+                    test.log_e_value(1.0, true)
+                } else {
+                    f64::NEG_INFINITY
+                };
+                let e_down = if down {
+                    test.log_e_value(1.0, false)
+                } else {
+                    f64::NEG_INFINITY
+                };
+                self.p_value = self.p_value.min((-e_up.max(e_down)).exp().min(1.0));
+                let higher = e_up >= thr && ratio > k;
+                let lower = e_down >= thr && ratio < 1.0 / k;
+                let within = (!up || test.log_e_value(k, false) >= thr)
+                    && (!down || test.log_e_value(1.0 / k, true) >= thr);
+                if higher || lower {
+                    self.fail_higher = higher;
+                    Outcome::Fail
+                } else if within {
+                    Outcome::Pass
+                } else {
+                    Outcome::Continue
                 }
             }
             Test::Distribution { test, index } => {

@@ -1,0 +1,368 @@
+//! The evaluation harness: every judge, side by side, on thousands of simulated deploys,
+//! deciding after every scrape (continuous monitoring) — measured honestly: false
+//! rollbacks where nothing changed (with a Clopper–Pearson bound), time to detection and
+//! the bad requests served before rollback where something did.
+//!
+//! Runs are independent and seeded from (base seed, scenario, run index), so the numbers
+//! are the same for the same seed whatever the thread count; every judge sees the very
+//! same simulated deploy.
+
+pub mod monitors;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use statrs::distribution::{Beta, ContinuousCDF};
+
+use self::monitors::{Decision, MonitorSettings};
+use crate::sim::generate::simulate;
+use crate::sim::scenario::Scenario;
+use crate::sim::{BASELINE, CANARY, SimRun};
+
+/// What to evaluate.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    pub runs: usize,
+    pub seed: u64,
+    /// Monitor names (see [`monitors::MONITORS`]).
+    pub judges: Vec<String>,
+    pub settings: MonitorSettings,
+}
+
+/// One run's outcome under one judge.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunOutcome {
+    pub decision: Decision,
+    /// Seconds from the start to the decision (the horizon when undecided).
+    pub decided_s: f64,
+    /// Canary requests served from the regression's onset (or the start) to the decision.
+    pub canary_requests: f64,
+    /// Baseline requests over the same span.
+    pub baseline_requests: f64,
+    /// Canary bad requests (errors, or slower than the baseline's p99) beyond what the
+    /// baseline's rate would give, from onset to the decision.
+    pub excess_bad: f64,
+}
+
+/// Summary of one scenario × judge.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub scenario: String,
+    pub judge: String,
+    pub runs: usize,
+    /// Whether the scenario holds a real regression.
+    pub regression: bool,
+    pub fail_rate: f64,
+    pub pass_rate: f64,
+    pub inconclusive_rate: f64,
+    /// No-change scenarios: the fail rate and its one-sided 95% Clopper–Pearson upper bound.
+    pub false_rollback: Option<[f64; 2]>,
+    /// Regression scenarios: median and p90 canary requests from onset to rollback.
+    pub detection_requests: Option<[f64; 2]>,
+    /// Regression scenarios: median and p90 seconds from onset to rollback.
+    pub detection_seconds: Option<[f64; 2]>,
+    /// Median excess bad requests served before rollback (runs that rolled back).
+    pub excess_bad_median: Option<f64>,
+    /// Passed runs: median seconds to promotion.
+    pub promotion_seconds: Option<f64>,
+}
+
+/// Results of one evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub seed: u64,
+    pub runs: usize,
+    pub alpha: f64,
+    pub tolerance: f64,
+    pub error_tolerance: f64,
+    pub cells: Vec<Cell>,
+}
+
+/// A well-mixed 64-bit seed from parts (SplitMix64 finaliser).
+pub fn mix_seed(parts: &[u64]) -> u64 {
+    let mut z: u64 = 0x9E37_79B9_7F4A_7C15;
+    for p in parts {
+        z = z.wrapping_add(*p).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}
+
+fn name_hash(name: &str) -> u64 {
+    // FNV-1a: stable across runs and platforms (std's hasher is randomised).
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Watch one run with one monitor.
+pub fn watch(run: &SimRun, monitor: &mut dyn monitors::Monitor, warmup_s: f64) -> RunOutcome {
+    let onset = if run.truth.regression {
+        run.truth.onset_s
+    } else {
+        0.0
+    };
+    let mut decided: Option<(Decision, f64)> = None;
+    let mut req = [0.0, 0.0];
+    let mut bad = [0.0, 0.0];
+    let bad_from = run
+        .buckets_ms
+        .partition_point(|b| *b <= run.truth.bad_latency_ms);
+    let mut total = [[0.0; 2]; 2]; // [arm][requests, bad] over the whole run, for the baseline rate
+    for step in &run.steps {
+        if !step.scraped {
+            continue;
+        }
+        let step_bad = |arm: usize| {
+            let a = &step.arms[arm];
+            a.errors + a.latency_buckets.iter().skip(bad_from).sum::<f64>()
+        };
+        for arm in [BASELINE, CANARY] {
+            total[arm][0] += step.arms[arm].requests;
+            total[arm][1] += step_bad(arm);
+        }
+        if decided.is_some() {
+            continue;
+        }
+        if step.t_s > onset {
+            for arm in [BASELINE, CANARY] {
+                req[arm] += step.arms[arm].requests;
+                bad[arm] += step_bad(arm);
+            }
+        }
+        if step.t_s <= warmup_s {
+            continue;
+        }
+        if let Some(d) = monitor.observe(run, step) {
+            decided = Some((d, step.t_s));
+        }
+    }
+    let (decision, decided_s) = match decided {
+        Some(d) => d,
+        None => (monitor.finish(), run.steps.last().map_or(0.0, |s| s.t_s)),
+    };
+    let base_rate = if total[BASELINE][0] > 0.0 {
+        total[BASELINE][1] / total[BASELINE][0]
+    } else {
+        0.0
+    };
+    RunOutcome {
+        decision,
+        decided_s,
+        canary_requests: req[CANARY],
+        baseline_requests: req[BASELINE],
+        excess_bad: (bad[CANARY] - base_rate * req[CANARY]).max(0.0),
+    }
+}
+
+/// Evaluate every judge on every scenario; `progress` is called after each run.
+pub fn evaluate(
+    scenarios: &[Scenario],
+    options: &EvalOptions,
+    progress: &(dyn Fn() + Sync),
+) -> EvalReport {
+    let jobs: Vec<(usize, usize)> = (0..scenarios.len())
+        .flat_map(|s| (0..options.runs).map(move |r| (s, r)))
+        .collect();
+    let outcomes: Vec<Vec<RunOutcome>> = jobs
+        .par_iter()
+        .map(|&(s, r)| {
+            let scenario = &scenarios[s];
+            let seed = mix_seed(&[options.seed, name_hash(&scenario.name), r as u64]);
+            let run = simulate(scenario, seed, false);
+            let settings = settings_for(scenario, &options.settings);
+            let out = options
+                .judges
+                .iter()
+                .map(|name| {
+                    let mut m = monitors::build(name, &settings)
+                        .expect("judge names are checked before evaluating");
+                    watch(&run, m.as_mut(), settings.warmup_s)
+                })
+                .collect();
+            progress();
+            out
+        })
+        .collect();
+    let mut cells = Vec::new();
+    for (s, scenario) in scenarios.iter().enumerate() {
+        for (j, judge) in options.judges.iter().enumerate() {
+            let runs: Vec<RunOutcome> = (0..options.runs)
+                .map(|r| outcomes[s * options.runs + r][j])
+                .collect();
+            let regression = simulate_truth(scenario);
+            cells.push(summarise(&scenario.name, judge, regression, &runs));
+        }
+    }
+    EvalReport {
+        seed: options.seed,
+        runs: options.runs,
+        alpha: options.settings.alpha,
+        tolerance: options.settings.tolerance,
+        error_tolerance: options.settings.error_tolerance,
+        cells,
+    }
+}
+
+/// Per-scenario evaluation settings: the scenario's warm-up, when it sets one.
+fn settings_for(scenario: &Scenario, base: &MonitorSettings) -> MonitorSettings {
+    let e = &scenario.evaluation;
+    MonitorSettings {
+        warmup_s: scenario.warmup_s().unwrap_or(base.warmup_s),
+        tolerance: e.latency_tolerance.unwrap_or(base.tolerance),
+        error_tolerance: e.error_tolerance.unwrap_or(base.error_tolerance),
+        quantiles: e
+            .quantiles
+            .clone()
+            .unwrap_or_else(|| base.quantiles.clone()),
+        tail_quantiles: e
+            .tail_quantiles
+            .clone()
+            .unwrap_or_else(|| base.tail_quantiles.clone()),
+        ..base.clone()
+    }
+}
+
+fn simulate_truth(scenario: &Scenario) -> bool {
+    scenario.is_regression()
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    canary_judges::stats::percentile_sorted(sorted, q)
+}
+
+/// One-sided 95% Clopper–Pearson upper bound of a proportion x / n.
+pub fn clopper_pearson_upper(x: usize, n: usize) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    if x >= n {
+        return 1.0;
+    }
+    Beta::new((x + 1) as f64, (n - x) as f64)
+        .map(|b| b.inverse_cdf(0.95))
+        .unwrap_or(1.0)
+}
+
+fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome]) -> Cell {
+    let n = runs.len();
+    let count = |d: Decision| runs.iter().filter(|r| r.decision == d).count();
+    let (fails, passes, inconclusive) = (
+        count(Decision::Fail),
+        count(Decision::Pass),
+        count(Decision::Inconclusive),
+    );
+    let rate = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let failed: Vec<&RunOutcome> = runs
+        .iter()
+        .filter(|r| r.decision == Decision::Fail)
+        .collect();
+    let sorted = |f: &dyn Fn(&RunOutcome) -> f64, set: &[&RunOutcome]| {
+        let mut v: Vec<f64> = set.iter().map(|r| f(r)).collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let pair = |v: Vec<f64>| (!v.is_empty()).then(|| [quantile(&v, 0.5), quantile(&v, 0.9)]);
+    let passed: Vec<&RunOutcome> = runs
+        .iter()
+        .filter(|r| r.decision == Decision::Pass)
+        .collect();
+    Cell {
+        scenario: scenario.to_string(),
+        judge: judge.to_string(),
+        runs: n,
+        regression,
+        fail_rate: rate(fails),
+        pass_rate: rate(passes),
+        inconclusive_rate: rate(inconclusive),
+        false_rollback: (!regression).then(|| [rate(fails), clopper_pearson_upper(fails, n)]),
+        detection_requests: if regression {
+            pair(sorted(&|r| r.canary_requests, &failed))
+        } else {
+            None
+        },
+        detection_seconds: if regression {
+            pair(sorted(&|r| r.decided_s, &failed))
+        } else {
+            None
+        },
+        excess_bad_median: (regression && !failed.is_empty())
+            .then(|| quantile(&sorted(&|r| r.excess_bad, &failed), 0.5)),
+        promotion_seconds: (!passed.is_empty())
+            .then(|| quantile(&sorted(&|r| r.decided_s, &passed), 0.5)),
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+fn int(v: f64) -> String {
+    if v.is_finite() {
+        format!("{}", v.round() as i64)
+    } else {
+        "-".into()
+    }
+}
+
+/// The report as a Markdown table.
+pub fn markdown(report: &EvalReport) -> String {
+    let mut out = format!(
+        "Evaluation: {} runs per cell, seed {}; sequential α = {} for the whole analysis, latency band ±{}% and error-rate band +{}% unless a scenario sets its own.\n\n",
+        report.runs,
+        report.seed,
+        report.alpha,
+        report.tolerance * 100.0,
+        report.error_tolerance * 100.0
+    );
+    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | detection: requests median (p90) | detection: seconds median (p90) | excess bad (median) | promotion s (median) |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for c in &report.cells {
+        let fr = c
+            .false_rollback
+            .map(|[r, ub]| format!("{} ({})", pct(r), pct(ub)))
+            .unwrap_or_else(|| "-".into());
+        let dr = c
+            .detection_requests
+            .map(|[m, p]| format!("{} ({})", int(m), int(p)))
+            .unwrap_or_else(|| "-".into());
+        let ds = c
+            .detection_seconds
+            .map(|[m, p]| format!("{} ({})", int(m), int(p)))
+            .unwrap_or_else(|| "-".into());
+        let ex = c.excess_bad_median.map(int).unwrap_or_else(|| "-".into());
+        let ps = c.promotion_seconds.map(int).unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {fr} | {dr} | {ds} | {ex} | {ps} |\n",
+            c.scenario,
+            c.judge,
+            pct(c.fail_rate),
+            pct(c.pass_rate),
+            pct(c.inconclusive_rate)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clopper_pearson_known_values() {
+        // 0 of 2000: 1 − 0.05^(1/2000) ≈ 0.001497.
+        assert!((clopper_pearson_upper(0, 2000) - 0.001_497).abs() < 2e-6);
+        assert_eq!(clopper_pearson_upper(5, 5), 1.0);
+        let ub = clopper_pearson_upper(20, 2000);
+        assert!(ub > 0.01 && ub < 0.0145, "{ub}");
+    }
+
+    #[test]
+    fn seeds_are_stable_and_distinct() {
+        assert_eq!(mix_seed(&[1, 2, 3]), mix_seed(&[1, 2, 3]));
+        assert_ne!(mix_seed(&[1, 2, 3]), mix_seed(&[1, 2, 4]));
+        // FNV-1a of "a", as published.
+        assert_eq!(name_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

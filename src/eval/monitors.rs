@@ -1,0 +1,355 @@
+//! The judges the evaluation harness compares, each watching a simulated deploy scrape by
+//! scrape the way it is used in production:
+//!
+//! - `sequential`: canaryd's anytime-valid judge on the latency histogram and the error
+//!   counts, deciding after every scrape (α split over the two metrics).
+//! - `mann_whitney_intervals`: Kayenta's judge run at the end of every analysis interval
+//!   (5 minutes by default) on all per-scrape data so far; the canary fails as soon as an
+//!   interval scores at or below the marginal threshold (Kayenta's multi-interval mode).
+//! - `mann_whitney_once`: the same judge once, at the horizon.
+//! - `threshold`: Flagger-style checks every 60 s on the last interval: canary error rate
+//!   at most 1% and canary p99 at most 1.2× the baseline's; two failed checks roll back.
+
+use std::collections::BTreeMap;
+
+use canary_judges::sequential::Outcome;
+use canary_judges::{
+    Direction, Judge, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, MetricPair, Sample,
+    ScoreInput, SequentialConfig, SequentialJudge, SequentialState, Thresholds, Verdict, score,
+};
+
+use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
+
+/// A monitor's decision about a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Roll back.
+    Fail,
+    /// Promote.
+    Pass,
+    /// No decision by the horizon.
+    Inconclusive,
+}
+
+/// Settings shared by the monitors of one scenario.
+#[derive(Debug, Clone)]
+pub struct MonitorSettings {
+    /// Seconds of data ignored after the start (the analysis' warm-up).
+    pub warmup_s: f64,
+    /// Sequential judge: deviation band for latency quantiles.
+    pub tolerance: f64,
+    /// Sequential judge: deviation band for the error-rate ratio.
+    pub error_tolerance: f64,
+    /// Sequential judge: quantiles compared, and those with fixed-quantile sequences.
+    pub quantiles: Vec<f64>,
+    pub tail_quantiles: Vec<f64>,
+    /// False-alarm budget of the sequential judge (whole analysis).
+    pub alpha: f64,
+    /// Kayenta analysis interval, seconds.
+    pub mw_interval_s: f64,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        let seq = SequentialConfig::default();
+        MonitorSettings {
+            warmup_s: 0.0,
+            tolerance: 0.05,
+            error_tolerance: 1.0,
+            quantiles: seq.quantiles,
+            tail_quantiles: seq.tail_quantiles,
+            alpha: 0.01,
+            mw_interval_s: 300.0,
+        }
+    }
+}
+
+/// Something that watches a deploy scrape by scrape.
+pub trait Monitor {
+    /// Observe one successful scrape (after warm-up); `Some` once decided.
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision>;
+    /// The decision at the horizon, if none came earlier.
+    fn finish(&mut self) -> Decision;
+}
+
+/// The monitor kinds, by name (the `--judges` list).
+pub const MONITORS: &[&str] = &[
+    "sequential",
+    "mann_whitney_intervals",
+    "mann_whitney_once",
+    "threshold",
+];
+
+/// Build a monitor by name.
+pub fn build(name: &str, settings: &MonitorSettings) -> Option<Box<dyn Monitor>> {
+    Some(match name {
+        "sequential" => Box::new(SequentialMonitor::new(settings)),
+        "mann_whitney_intervals" => Box::new(KayentaMonitor::new(settings, true)),
+        "mann_whitney_once" => Box::new(KayentaMonitor::new(settings, false)),
+        "threshold" => Box::new(ThresholdMonitor::default()),
+        _ => return None,
+    })
+}
+
+fn increase() -> MetricOptions {
+    MetricOptions {
+        direction: Direction::Increase,
+        ..MetricOptions::default()
+    }
+}
+
+/// canaryd's sequential judge on latency (histogram) and errors (counts).
+pub struct SequentialMonitor {
+    latency: SequentialState,
+    errors: SequentialState,
+}
+
+impl SequentialMonitor {
+    pub fn new(s: &MonitorSettings) -> Self {
+        let latency = SequentialConfig {
+            alpha: s.alpha,
+            tolerance: s.tolerance,
+            quantiles: s.quantiles.clone(),
+            tail_quantiles: s.tail_quantiles.clone(),
+            ..SequentialConfig::default()
+        };
+        let errors = SequentialConfig {
+            alpha: s.alpha,
+            tolerance: s.error_tolerance,
+            ..SequentialConfig::default()
+        };
+        // Two metric pairs share the analysis' α.
+        SequentialMonitor {
+            latency: SequentialJudge::new(latency)
+                .with_pairs(2)
+                .start(&increase()),
+            errors: SequentialJudge::new(errors)
+                .with_pairs(2)
+                .start(&increase()),
+        }
+    }
+}
+
+impl Monitor for SequentialMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        let hist = |a: &ArmStep| Sample::Histogram {
+            bounds: run.buckets_ms.clone(),
+            counts: a.latency_buckets.clone(),
+        };
+        let counts = |a: &ArmStep| Sample::Counts {
+            events: vec![a.errors],
+            totals: vec![a.requests],
+        };
+        let [b, c] = &step.arms;
+        let lat = self.latency.update(&MetricPair {
+            baseline: hist(b),
+            canary: hist(c),
+        });
+        let err = self.errors.update(&MetricPair {
+            baseline: counts(b),
+            canary: counts(c),
+        });
+        match (lat, err) {
+            (Outcome::Fail, _) | (_, Outcome::Fail) => Some(Decision::Fail),
+            (Outcome::Pass, Outcome::Pass) => Some(Decision::Pass),
+            _ => None,
+        }
+    }
+
+    fn finish(&mut self) -> Decision {
+        Decision::Inconclusive
+    }
+}
+
+/// Per-scrape aggregates both Kayenta-style monitors judge: mean latency and error rate.
+#[derive(Default)]
+struct IntervalSeries {
+    latency: [Vec<f64>; 2],
+    error_rate: [Vec<f64>; 2],
+}
+
+impl IntervalSeries {
+    fn push(&mut self, step: &SimStep) {
+        for arm in [BASELINE, CANARY] {
+            let a = &step.arms[arm];
+            if a.requests > 0.0 {
+                self.latency[arm].push(a.latency_sum_ms / a.requests);
+                self.error_rate[arm].push(a.errors / a.requests);
+            }
+        }
+    }
+
+    /// Kayenta's score for the data so far: two metrics in two equally weighted groups.
+    fn score(&self, judge: &MannWhitneyJudge) -> f64 {
+        let lat = judge.judge_values(&increase(), &self.latency[BASELINE], &self.latency[CANARY]);
+        let err = judge.judge_values(
+            &increase(),
+            &self.error_rate[BASELINE],
+            &self.error_rate[CANARY],
+        );
+        let (g1, g2) = (vec!["latency".to_string()], vec!["errors".to_string()]);
+        let inputs = [
+            ScoreInput {
+                name: "latency",
+                groups: &g1,
+                muted: false,
+                judgement: &lat,
+            },
+            ScoreInput {
+                name: "errors",
+                groups: &g2,
+                muted: false,
+                judgement: &err,
+            },
+        ];
+        score(&inputs, &BTreeMap::new(), Thresholds::default()).score
+    }
+}
+
+/// Kayenta's NetflixACAJudge, at every interval or once at the horizon.
+pub struct KayentaMonitor {
+    judge: MannWhitneyJudge,
+    series: IntervalSeries,
+    every_interval: bool,
+    interval_s: f64,
+    next_check_s: f64,
+    started_s: Option<f64>,
+}
+
+impl KayentaMonitor {
+    pub fn new(s: &MonitorSettings, every_interval: bool) -> Self {
+        KayentaMonitor {
+            judge: MannWhitneyJudge::new(MannWhitneyConfig::default()),
+            series: IntervalSeries::default(),
+            every_interval,
+            interval_s: s.mw_interval_s,
+            next_check_s: f64::INFINITY,
+            started_s: None,
+        }
+    }
+}
+
+impl Monitor for KayentaMonitor {
+    fn observe(&mut self, _run: &SimRun, step: &SimStep) -> Option<Decision> {
+        let start = *self.started_s.get_or_insert(step.t_s);
+        if self.next_check_s.is_infinite() {
+            self.next_check_s = start + self.interval_s;
+        }
+        self.series.push(step);
+        if self.every_interval && step.t_s >= self.next_check_s - 1e-9 {
+            self.next_check_s += self.interval_s;
+            if self.series.score(&self.judge) <= Thresholds::default().marginal {
+                return Some(Decision::Fail);
+            }
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Decision {
+        match Verdict::of(self.series.score(&self.judge), Thresholds::default()) {
+            Verdict::Pass => Decision::Pass,
+            Verdict::Marginal => Decision::Inconclusive,
+            Verdict::Fail => Decision::Fail,
+        }
+    }
+}
+
+/// Flagger-style checks on the last 60 s.
+#[derive(Default)]
+pub struct ThresholdMonitor {
+    window: Vec<[ArmStep; 2]>,
+    window_start_s: Option<f64>,
+    failed_checks: u32,
+}
+
+/// Flagger's defaults: one failed check is allowed, the second rolls back.
+const THRESHOLD_CHECK_S: f64 = 60.0;
+const THRESHOLD_FAILED_CHECKS: u32 = 2;
+const THRESHOLD_MAX_ERROR_RATE: f64 = 0.01;
+const THRESHOLD_MAX_P99_RATIO: f64 = 1.2;
+
+/// p99 of summed bucket counts, by linear interpolation inside the bucket (as
+/// Prometheus' `histogram_quantile`).
+pub fn histogram_quantile(bounds: &[f64], counts: &[f64], q: f64) -> f64 {
+    let total: f64 = counts.iter().sum();
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let mut acc = 0.0;
+    for (j, (&upper, &c)) in bounds.iter().zip(counts).enumerate() {
+        if acc + c >= rank && c > 0.0 {
+            let lower = if j == 0 { 0.0 } else { bounds[j - 1] };
+            if !upper.is_finite() {
+                return lower;
+            }
+            return lower + (upper - lower) * (rank - acc) / c;
+        }
+        acc += c;
+    }
+    bounds
+        .iter()
+        .rev()
+        .find(|b| b.is_finite())
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+impl Monitor for ThresholdMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        let start = *self.window_start_s.get_or_insert(step.t_s - run.step_s);
+        self.window.push(step.arms.clone());
+        if step.t_s - start < THRESHOLD_CHECK_S - 1e-9 {
+            return None;
+        }
+        let n = run.buckets_ms.len();
+        let mut sums = [(0.0, 0.0, vec![0.0; n]), (0.0, 0.0, vec![0.0; n])];
+        for arms in &self.window {
+            for arm in [BASELINE, CANARY] {
+                let a = &arms[arm];
+                sums[arm].0 += a.requests;
+                sums[arm].1 += a.errors;
+                for (s, c) in sums[arm].2.iter_mut().zip(&a.latency_buckets) {
+                    *s += c;
+                }
+            }
+        }
+        self.window.clear();
+        self.window_start_s = Some(step.t_s);
+        let (c_req, c_err, c_hist) = &sums[CANARY];
+        let error_rate = if *c_req > 0.0 { c_err / c_req } else { 0.0 };
+        let p99_c = histogram_quantile(&run.buckets_ms, c_hist, 0.99);
+        let p99_b = histogram_quantile(&run.buckets_ms, &sums[BASELINE].2, 0.99);
+        let latency_bad =
+            p99_c.is_finite() && p99_b.is_finite() && p99_c > THRESHOLD_MAX_P99_RATIO * p99_b;
+        if error_rate > THRESHOLD_MAX_ERROR_RATE || latency_bad {
+            self.failed_checks += 1;
+            if self.failed_checks >= THRESHOLD_FAILED_CHECKS {
+                return Some(Decision::Fail);
+            }
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Decision {
+        Decision::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantile_interpolates_like_prometheus() {
+        let bounds = [1.0, 2.0, 4.0, f64::INFINITY];
+        let counts = [10.0, 10.0, 0.0, 0.0];
+        assert_eq!(histogram_quantile(&bounds, &counts, 0.5), 1.0);
+        assert_eq!(histogram_quantile(&bounds, &counts, 0.75), 1.5);
+        assert!(histogram_quantile(&bounds, &[0.0; 4], 0.5).is_nan());
+        assert_eq!(
+            histogram_quantile(&bounds, &[0.0, 0.0, 0.0, 5.0], 0.99),
+            4.0
+        );
+    }
+}
