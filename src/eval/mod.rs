@@ -96,8 +96,49 @@ fn name_hash(name: &str) -> u64 {
     })
 }
 
+/// Per successful scrape and arm: requests and "bad" requests (errors, or slower than the
+/// baseline's nominal p99), computed once per run and shared by every judge.
+pub struct RunTotals {
+    steps: Vec<[[f64; 2]; 2]>,
+    base_bad_rate: f64,
+}
+
+impl RunTotals {
+    pub fn of(run: &SimRun) -> Self {
+        let bad_from = run
+            .buckets_ms
+            .partition_point(|b| *b <= run.truth.bad_latency_ms);
+        let steps: Vec<[[f64; 2]; 2]> = run
+            .steps
+            .iter()
+            .map(|step| {
+                [BASELINE, CANARY].map(|arm| {
+                    let a = &step.arms[arm];
+                    let slow: f64 = a
+                        .latency_buckets
+                        .get(bad_from..)
+                        .map_or(0.0, |b| b.iter().sum());
+                    [a.requests, a.errors + slow]
+                })
+            })
+            .collect();
+        let (req, bad) = steps.iter().fold((0.0, 0.0), |acc, s| {
+            (acc.0 + s[BASELINE][0], acc.1 + s[BASELINE][1])
+        });
+        RunTotals {
+            steps,
+            base_bad_rate: if req > 0.0 { bad / req } else { 0.0 },
+        }
+    }
+}
+
 /// Watch one run with one monitor.
-pub fn watch(run: &SimRun, monitor: &mut dyn monitors::Monitor, warmup_s: f64) -> RunOutcome {
+pub fn watch(
+    run: &SimRun,
+    totals: &RunTotals,
+    monitor: &mut dyn monitors::Monitor,
+    warmup_s: f64,
+) -> RunOutcome {
     let onset = if run.truth.regression {
         run.truth.onset_s
     } else {
@@ -106,29 +147,14 @@ pub fn watch(run: &SimRun, monitor: &mut dyn monitors::Monitor, warmup_s: f64) -
     let mut decided: Option<(Decision, f64)> = None;
     let mut req = [0.0, 0.0];
     let mut bad = [0.0, 0.0];
-    let bad_from = run
-        .buckets_ms
-        .partition_point(|b| *b <= run.truth.bad_latency_ms);
-    let mut total = [[0.0; 2]; 2]; // [arm][requests, bad] over the whole run, for the baseline rate
-    for step in &run.steps {
+    for (step, t) in run.steps.iter().zip(&totals.steps) {
         if !step.scraped {
-            continue;
-        }
-        let step_bad = |arm: usize| {
-            let a = &step.arms[arm];
-            a.errors + a.latency_buckets.iter().skip(bad_from).sum::<f64>()
-        };
-        for arm in [BASELINE, CANARY] {
-            total[arm][0] += step.arms[arm].requests;
-            total[arm][1] += step_bad(arm);
-        }
-        if decided.is_some() {
             continue;
         }
         if step.t_s > onset {
             for arm in [BASELINE, CANARY] {
-                req[arm] += step.arms[arm].requests;
-                bad[arm] += step_bad(arm);
+                req[arm] += t[arm][0];
+                bad[arm] += t[arm][1];
             }
         }
         if step.t_s <= warmup_s {
@@ -136,23 +162,19 @@ pub fn watch(run: &SimRun, monitor: &mut dyn monitors::Monitor, warmup_s: f64) -
         }
         if let Some(d) = monitor.observe(run, step) {
             decided = Some((d, step.t_s));
+            break;
         }
     }
     let (decision, decided_s) = match decided {
         Some(d) => d,
         None => (monitor.finish(), run.steps.last().map_or(0.0, |s| s.t_s)),
     };
-    let base_rate = if total[BASELINE][0] > 0.0 {
-        total[BASELINE][1] / total[BASELINE][0]
-    } else {
-        0.0
-    };
     RunOutcome {
         decision,
         decided_s,
         canary_requests: req[CANARY],
         baseline_requests: req[BASELINE],
-        excess_bad: (bad[CANARY] - base_rate * req[CANARY]).max(0.0),
+        excess_bad: (bad[CANARY] - totals.base_bad_rate * req[CANARY]).max(0.0),
     }
 }
 
@@ -171,6 +193,7 @@ pub fn evaluate(
             let scenario = &scenarios[s];
             let seed = mix_seed(&[options.seed, name_hash(&scenario.name), r as u64]);
             let run = simulate(scenario, seed, false);
+            let totals = RunTotals::of(&run);
             let settings = settings_for(scenario, &options.settings);
             let out = options
                 .judges
@@ -178,7 +201,7 @@ pub fn evaluate(
                 .map(|name| {
                     let mut m = monitors::build(name, &settings)
                         .expect("judge names are checked before evaluating");
-                    watch(&run, m.as_mut(), settings.warmup_s)
+                    watch(&run, &totals, m.as_mut(), settings.warmup_s)
                 })
                 .collect();
             progress();
@@ -216,10 +239,10 @@ fn settings_for(scenario: &Scenario, base: &MonitorSettings) -> MonitorSettings 
             .quantiles
             .clone()
             .unwrap_or_else(|| base.quantiles.clone()),
-        tail_quantiles: e
-            .tail_quantiles
+        fixed_quantiles: e
+            .fixed_quantiles
             .clone()
-            .unwrap_or_else(|| base.tail_quantiles.clone()),
+            .unwrap_or_else(|| base.fixed_quantiles.clone()),
         ..base.clone()
     }
 }

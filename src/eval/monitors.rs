@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use canary_judges::sequential::Outcome;
 use canary_judges::{
-    Direction, Judge, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, MetricPair, Sample,
-    ScoreInput, SequentialConfig, SequentialJudge, SequentialState, Thresholds, Verdict, score,
+    Direction, Judge, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, ScoreInput,
+    SequentialConfig, SequentialJudge, SequentialState, Thresholds, Verdict, score,
 };
 
 use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
@@ -42,7 +42,7 @@ pub struct MonitorSettings {
     pub error_tolerance: f64,
     /// Sequential judge: quantiles compared, and those with fixed-quantile sequences.
     pub quantiles: Vec<f64>,
-    pub tail_quantiles: Vec<f64>,
+    pub fixed_quantiles: Vec<f64>,
     /// False-alarm budget of the sequential judge (whole analysis).
     pub alpha: f64,
     /// Kayenta analysis interval, seconds.
@@ -57,7 +57,7 @@ impl Default for MonitorSettings {
             tolerance: 0.05,
             error_tolerance: 1.0,
             quantiles: seq.quantiles,
-            tail_quantiles: seq.tail_quantiles,
+            fixed_quantiles: seq.fixed_quantiles,
             alpha: 0.01,
             mw_interval_s: 300.0,
         }
@@ -110,7 +110,7 @@ impl SequentialMonitor {
             alpha: s.alpha,
             tolerance: s.tolerance,
             quantiles: s.quantiles.clone(),
-            tail_quantiles: s.tail_quantiles.clone(),
+            fixed_quantiles: s.fixed_quantiles.clone(),
             ..SequentialConfig::default()
         };
         let errors = SequentialConfig {
@@ -132,23 +132,13 @@ impl SequentialMonitor {
 
 impl Monitor for SequentialMonitor {
     fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
-        let hist = |a: &ArmStep| Sample::Histogram {
-            bounds: run.buckets_ms.clone(),
-            counts: a.latency_buckets.clone(),
-        };
-        let counts = |a: &ArmStep| Sample::Counts {
-            events: vec![a.errors],
-            totals: vec![a.requests],
-        };
         let [b, c] = &step.arms;
-        let lat = self.latency.update(&MetricPair {
-            baseline: hist(b),
-            canary: hist(c),
-        });
-        let err = self.errors.update(&MetricPair {
-            baseline: counts(b),
-            canary: counts(c),
-        });
+        let lat =
+            self.latency
+                .update_histograms(&run.buckets_ms, &b.latency_buckets, &c.latency_buckets);
+        let err = self
+            .errors
+            .update_counts([b.requests, c.requests], [b.errors, c.errors]);
         match (lat, err) {
             (Outcome::Fail, _) | (_, Outcome::Fail) => Some(Decision::Fail),
             (Outcome::Pass, Outcome::Pass) => Some(Decision::Pass),

@@ -29,7 +29,7 @@
 //!
 //! - `[evaluation]`: how `canaryd evaluate` analyses the scenario: `warmup_s` (0, data
 //!   ignored after the start) and the sequential judge's `latency_tolerance`,
-//!   `error_tolerance`, `quantiles` and `tail_quantiles` (defaults from the command line).
+//!   `error_tolerance`, `quantiles` and `fixed_quantiles` (defaults from the command line).
 //!
 //!   Both warps are monotone (validation refuses a factor that would reorder quantiles),
 //!   so quantiles map exactly, conditional on host and step.
@@ -77,7 +77,7 @@ pub struct Evaluation {
     /// Sequential judge: quantiles compared (default p50, p90, p99).
     pub quantiles: Option<Vec<f64>>,
     /// Sequential judge: tail quantiles with fixed-quantile sequences (default p99).
-    pub tail_quantiles: Option<Vec<f64>>,
+    pub fixed_quantiles: Option<Vec<f64>>,
 }
 
 impl Scenario {

@@ -106,8 +106,9 @@ impl RateRatioTest {
     }
 
     /// Add one scrape interval: requests and errors per arm (`[baseline, canary]`).
-    /// Intervals without requests on an arm use the shares seen so far.
-    pub fn update(&mut self, requests: [f64; 2], errors: [f64; 2]) {
+    /// Intervals without requests on an arm use the shares seen so far. Returns whether
+    /// the e-values changed (they do only when errors arrive, or the prior is set).
+    pub fn update(&mut self, requests: [f64; 2], errors: [f64; 2]) -> bool {
         let (req, err) = (requests.map(|v| v.max(0.0)), errors.map(|v| v.max(0.0)));
         self.requests[0] += req[0];
         self.requests[1] += req[1];
@@ -118,14 +119,16 @@ impl RateRatioTest {
         } else if self.requests[0] > 0.0 && self.requests[1] > 0.0 {
             self.requests[1] / (self.requests[0] + self.requests[1])
         } else {
-            return; // no exposure on one arm yet: nothing can be learned
+            return false; // no exposure on one arm yet: nothing can be learned
         };
+        let mut changed = false;
         if !self.prior_set {
             self.set_prior(share_b);
+            changed = true;
         }
         let total = err[0] + err[1];
         if total == 0.0 {
-            return;
+            return changed;
         }
         let (ln_a, ln_b) = ((1.0 - share_b).ln(), share_b.ln());
         for k in 0..GRID {
@@ -135,6 +138,7 @@ impl RateRatioTest {
             let lr = r0.ln();
             *ll += err[1] * lr - total * ln_add(ln_a, ln_b + lr);
         }
+        true
     }
 
     fn null_log_lik(&self, r0: f64) -> f64 {

@@ -66,7 +66,7 @@ pub struct DistributionTest {
     /// α of each side of each arm's fixed-quantile sequence, per tail quantile.
     alpha_tail: f64,
     quantiles: Vec<f64>,
-    tail_quantiles: Vec<f64>,
+    fixed_quantiles: Vec<f64>,
     tolerance: f64,
     direction: Direction,
 }
@@ -79,10 +79,10 @@ impl DistributionTest {
         alpha: f64,
         tolerance: f64,
         quantiles: Vec<f64>,
-        tail_quantiles: Vec<f64>,
+        fixed_quantiles: Vec<f64>,
         direction: Direction,
     ) -> Self {
-        let (band_share, tail_share) = if tail_quantiles.is_empty() {
+        let (band_share, tail_share) = if fixed_quantiles.is_empty() {
             (alpha, 0.0)
         } else {
             (alpha / 2.0, alpha / 2.0)
@@ -92,13 +92,13 @@ impl DistributionTest {
             buckets,
             arms: [ArmHistogram::new(n), ArmHistogram::new(n)],
             alpha_band: band_share / 2.0,
-            alpha_tail: if tail_quantiles.is_empty() {
+            alpha_tail: if fixed_quantiles.is_empty() {
                 0.0
             } else {
-                tail_share / (4.0 * tail_quantiles.len() as f64)
+                tail_share / (4.0 * fixed_quantiles.len() as f64)
             },
             quantiles,
-            tail_quantiles,
+            fixed_quantiles,
             tolerance,
             direction,
         }
@@ -228,7 +228,7 @@ impl DistributionTest {
         let totals = self.totals();
         let eps = self.epsilons();
         let mut ps: Vec<(f64, bool)> = self.quantiles.iter().map(|&p| (p, false)).collect();
-        for &p in &self.tail_quantiles {
+        for &p in &self.fixed_quantiles {
             match ps.iter_mut().find(|(q, _)| *q == p) {
                 Some(entry) => entry.1 = true,
                 None => ps.push((p, true)),
@@ -265,56 +265,42 @@ impl DistributionTest {
     }
 
     /// Is the canary slower (`slower = true`) or faster than `factor` × the baseline at
-    /// some quantile, by the uniform bands? Checked at every p where a bound changes.
+    /// some quantile, by the uniform bands? Slower beyond `factor` means F_A(x) > F_B(factor·x)
+    /// for some x: proven when F̂_A(x) − ε_A > F̂_B(x′) + ε_B at a bucket bound x, with x′
+    /// the first bound ≥ factor·x (F_B(factor·x) ≤ F_B(x′)). With factor 1 the two CDFs are
+    /// compared at the same bounds, so bucketing costs nothing. Faster mirrors it.
     pub fn uniform_beyond(&self, slower: bool, factor: f64) -> bool {
-        let (ca, cb) = (self.arms[0].cumulative(), self.arms[1].cumulative());
         let (ta, tb) = (self.arms[0].total(), self.arms[1].total());
         if ta <= 0.0 || tb <= 0.0 {
             return false;
         }
         let [ea, eb] = self.epsilons();
-        let x = self.buckets.bounds();
-        let k = factor;
-        if slower {
-            // For p just above F̂_B(x_j) + ε_B the canary's lower bound is x_j; the
-            // baseline's upper bound there is the first x_i with F̂_A(x_i) − ε_A > that p.
-            let mut i = 0;
-            for j in 0..x.len() {
-                let p = cb[j] / tb + eb;
-                if p >= 1.0 {
-                    break;
-                }
-                while i < x.len() && ca[i] / ta - ea <= p {
-                    i += 1;
-                }
-                if i == x.len() {
-                    break;
-                }
-                if x[j] > k * x[i] {
-                    return true;
-                }
-            }
-            false
+        let (ca, cb) = (self.arms[0].cumulative(), self.arms[1].cumulative());
+        // `hi` is the arm that must be proven to have more mass below x.
+        let (hi, hi_t, hi_e, lo, lo_t, lo_e) = if slower {
+            (&ca, ta, ea, &cb, tb, eb)
         } else {
-            // Mirror: the canary's upper bound below the baseline's lower bound / k.
-            let mut j = 0;
-            for i in 0..x.len() {
-                let p = ca[i] / ta + ea;
-                if p >= 1.0 {
-                    break;
-                }
-                while j < x.len() && cb[j] / tb - eb <= p {
-                    j += 1;
-                }
-                if j == x.len() {
-                    break;
-                }
-                if k * x[j] < x[i] {
-                    return true;
-                }
+            (&cb, tb, eb, &ca, ta, ea)
+        };
+        let x = self.buckets.bounds();
+        let mut j = 0;
+        for i in 0..x.len() {
+            let lower_bound_hi = hi[i] / hi_t - hi_e;
+            if lower_bound_hi <= 0.0 {
+                continue;
             }
-            false
+            let target = factor * x[i];
+            while j < x.len() && x[j] < target {
+                j += 1;
+            }
+            if j == x.len() {
+                break;
+            }
+            if lower_bound_hi > lo[j] / lo_t + lo_e {
+                return true;
+            }
         }
+        false
     }
 
     /// The finding now, in the configured direction: **worse** when a difference in the

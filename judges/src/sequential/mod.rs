@@ -57,9 +57,10 @@ pub struct SequentialConfig {
     /// Quantiles compared for distributions.
     #[serde(default = "default_quantiles")]
     pub quantiles: Vec<f64>,
-    /// Quantiles that also get the tighter fixed-quantile sequence.
-    #[serde(default = "default_tail_quantiles")]
-    pub tail_quantiles: Vec<f64>,
+    /// Quantiles that also get a fixed-quantile confidence sequence: tighter than the
+    /// uniform band for one quantile (the more so in the tail), at a share of α.
+    #[serde(default = "default_fixed_quantiles")]
+    pub fixed_quantiles: Vec<f64>,
     /// How to read plain values: per request or per interval.
     #[serde(default)]
     pub values: ValueKind,
@@ -91,7 +92,7 @@ fn default_tolerance() -> f64 {
 fn default_quantiles() -> Vec<f64> {
     vec![0.5, 0.9, 0.99]
 }
-fn default_tail_quantiles() -> Vec<f64> {
+fn default_fixed_quantiles() -> Vec<f64> {
     vec![0.99]
 }
 fn default_prior_k() -> f64 {
@@ -113,7 +114,7 @@ impl Default for SequentialConfig {
             alpha: default_alpha(),
             tolerance: default_tolerance(),
             quantiles: default_quantiles(),
-            tail_quantiles: default_tail_quantiles(),
+            fixed_quantiles: default_fixed_quantiles(),
             values: ValueKind::default(),
             prior_k: default_prior_k(),
             broad_prior_k: default_broad_prior_k(),
@@ -146,7 +147,7 @@ impl SequentialConfig {
         }
         for (field, list) in [
             ("quantiles", &self.quantiles),
-            ("tail_quantiles", &self.tail_quantiles),
+            ("fixed_quantiles", &self.fixed_quantiles),
         ] {
             if let Some(p) = list.iter().find(|p| !(**p > 0.0 && **p < 1.0)) {
                 err(
@@ -193,8 +194,11 @@ pub enum Outcome {
 /// The test behind a metric pair.
 #[derive(Debug, Clone)]
 enum Test {
+    /// `cached`: the last e-values (fail up, fail down, pass up, pass down), reused until
+    /// new events arrive.
     Counts {
         test: RateRatioTest,
+        cached: Option<[f64; 4]>,
     },
     Distribution {
         test: DistributionTest,
@@ -281,6 +285,7 @@ impl SequentialState {
                     &[1.0, k, 1.0 / k],
                     &[(0.5, c.prior_k), (0.5, c.broad_prior_k)],
                 ),
+                cached: None,
             },
             (Sample::Histogram { bounds, .. }, _) | (_, Sample::Histogram { bounds, .. }) => {
                 let floor = if bounds.first().is_some_and(|b| *b > 0.0) {
@@ -296,7 +301,7 @@ impl SequentialState {
                         self.alpha,
                         c.tolerance,
                         c.quantiles.clone(),
-                        c.tail_quantiles.clone(),
+                        c.fixed_quantiles.clone(),
                         dir,
                     ),
                     index: None,
@@ -313,7 +318,7 @@ impl SequentialState {
                             self.alpha,
                             c.tolerance,
                             c.quantiles.clone(),
-                            c.tail_quantiles.clone(),
+                            c.fixed_quantiles.clone(),
                             dir,
                         ),
                         index: Some(index),
@@ -332,64 +337,25 @@ impl SequentialState {
         if let Some(d) = self.decided {
             return d;
         }
-        self.batches += 1;
         if self.test.is_none() {
             match self.make_test(batch) {
                 Ok(t) => self.test = Some(t),
                 Err(e) => {
+                    self.batches += 1;
                     self.error = Some(e);
                     return Outcome::Continue;
                 }
             }
         }
-        let alpha = self.alpha;
-        let threshold = (1.0 / alpha).ln();
-        let outcome = match self.test.as_mut().expect("created above") {
-            Test::Counts { test } => {
+        match self.test.as_mut().expect("created above") {
+            Test::Counts { .. } => {
                 let (Some(req), Some(err)) = (counts_of(batch, false), counts_of(batch, true))
                 else {
+                    self.batches += 1;
                     self.error = Some("a count metric needs event counts on both arms".into());
                     return Outcome::Continue;
                 };
-                test.update(req, err);
-                self.samples = test.requests;
-                let k = 1.0 + self.config.tolerance;
-                let (up, down) = (
-                    self.options.direction.watches_increase(),
-                    self.options.direction.watches_decrease(),
-                );
-                // Both directions watched: each side gets half the budget.
-                let thr = if up && down {
-                    (2.0 / alpha).ln()
-                } else {
-                    threshold
-                };
-                let ratio = test.observed_ratio();
-                // Fail: "no change" rejected in a watched direction and the observed ratio
-                // beyond the band. Pass: "at the band's edge or worse" rejected.
-                let e_up = if up {
-                    test.log_e_value(1.0, true)
-                } else {
-                    f64::NEG_INFINITY
-                };
-                let e_down = if down {
-                    test.log_e_value(1.0, false)
-                } else {
-                    f64::NEG_INFINITY
-                };
-                self.p_value = self.p_value.min((-e_up.max(e_down)).exp().min(1.0));
-                let higher = e_up >= thr && ratio > k;
-                let lower = e_down >= thr && ratio < 1.0 / k;
-                let within = (!up || test.log_e_value(k, false) >= thr)
-                    && (!down || test.log_e_value(1.0 / k, true) >= thr);
-                if higher || lower {
-                    self.fail_higher = higher;
-                    Outcome::Fail
-                } else if within {
-                    Outcome::Pass
-                } else {
-                    Outcome::Continue
-                }
+                self.update_counts(req, err)
             }
             Test::Distribution { test, index } => {
                 for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
@@ -405,17 +371,9 @@ impl SequentialState {
                         Sample::Counts { .. } => {}
                     }
                 }
-                self.samples = test.totals();
-                let (finding, bounds) = test.finding();
-                self.last_bounds = bounds;
-                match finding {
-                    Finding::Worse { higher } => {
-                        self.fail_higher = higher;
-                        Outcome::Fail
-                    }
-                    Finding::Within => Outcome::Pass,
-                    Finding::Undecided => Outcome::Continue,
-                }
+                self.batches += 1;
+                let outcome = self.decide_distribution();
+                self.settle(outcome)
             }
             Test::Mean(test) => {
                 if let (Sample::Values(b), Sample::Values(c)) = (&batch.baseline, &batch.canary) {
@@ -425,16 +383,163 @@ impl SequentialState {
                 }
                 let n = test.intervals() as f64;
                 self.samples = [n, n];
-                match test.finding() {
+                self.batches += 1;
+                let outcome = match test.finding() {
                     (Some(higher), _) => {
                         self.fail_higher = higher;
                         Outcome::Fail
                     }
                     (None, true) => Outcome::Pass,
                     _ => Outcome::Continue,
-                }
+                };
+                self.settle(outcome)
+            }
+        }
+    }
+
+    /// Add one scrape of an event-count metric: requests and events (errors) per arm,
+    /// `[baseline, canary]` — [`SequentialState::update`] without building a batch.
+    pub fn update_counts(&mut self, requests: [f64; 2], events: [f64; 2]) -> Outcome {
+        if let Some(d) = self.decided {
+            return d;
+        }
+        if self.test.is_none() {
+            let k = 1.0 + self.config.tolerance;
+            self.test = Some(Test::Counts {
+                test: RateRatioTest::with_prior(
+                    &[1.0, k, 1.0 / k],
+                    &[(0.5, self.config.prior_k), (0.5, self.config.broad_prior_k)],
+                ),
+                cached: None,
+            });
+        }
+        self.batches += 1;
+        let alpha = self.alpha;
+        let k = 1.0 + self.config.tolerance;
+        let (up, down) = (
+            self.options.direction.watches_increase(),
+            self.options.direction.watches_decrease(),
+        );
+        let Some(Test::Counts { test, cached }) = self.test.as_mut() else {
+            self.error = Some("a count metric was given a distribution".into());
+            return Outcome::Continue;
+        };
+        let changed = test.update(requests, events);
+        self.samples = test.requests;
+        // Both directions watched: each side gets half the budget.
+        let thr = if up && down {
+            (2.0 / alpha).ln()
+        } else {
+            (1.0 / alpha).ln()
+        };
+        // The e-values change only when errors arrive; reuse them otherwise.
+        let [e_up, e_down, pass_up, pass_down] = match (*cached, changed) {
+            (Some(c), false) => c,
+            _ => {
+                let v = [
+                    if up {
+                        test.log_e_value(1.0, true)
+                    } else {
+                        f64::NEG_INFINITY
+                    },
+                    if down {
+                        test.log_e_value(1.0, false)
+                    } else {
+                        f64::NEG_INFINITY
+                    },
+                    if up {
+                        test.log_e_value(k, false)
+                    } else {
+                        f64::INFINITY
+                    },
+                    if down {
+                        test.log_e_value(1.0 / k, true)
+                    } else {
+                        f64::INFINITY
+                    },
+                ];
+                *cached = Some(v);
+                v
             }
         };
+        let ratio = test.observed_ratio();
+        self.p_value = self.p_value.min((-e_up.max(e_down)).exp().min(1.0));
+        // Fail: "no change" rejected in a watched direction and the observed ratio beyond
+        // the band. Pass: "at the band's edge or worse" rejected.
+        let higher = e_up >= thr && ratio > k;
+        let lower = e_down >= thr && ratio < 1.0 / k;
+        let outcome = if higher || lower {
+            self.fail_higher = higher;
+            Outcome::Fail
+        } else if pass_up >= thr && pass_down >= thr {
+            Outcome::Pass
+        } else {
+            Outcome::Continue
+        };
+        self.settle(outcome)
+    }
+
+    /// Add one scrape of a histogram: bucket counts per arm over `bounds` —
+    /// [`SequentialState::update`] without building a batch.
+    pub fn update_histograms(
+        &mut self,
+        bounds: &[f64],
+        baseline: &[f64],
+        canary: &[f64],
+    ) -> Outcome {
+        if let Some(d) = self.decided {
+            return d;
+        }
+        if self.test.is_none() {
+            let batch = MetricPair {
+                baseline: Sample::Histogram {
+                    bounds: bounds.to_vec(),
+                    counts: Vec::new(),
+                },
+                canary: Sample::Histogram {
+                    bounds: bounds.to_vec(),
+                    counts: Vec::new(),
+                },
+            };
+            match self.make_test(&batch) {
+                Ok(t) => self.test = Some(t),
+                Err(e) => {
+                    self.batches += 1;
+                    self.error = Some(e);
+                    return Outcome::Continue;
+                }
+            }
+        }
+        self.batches += 1;
+        let Some(Test::Distribution { test, .. }) = self.test.as_mut() else {
+            self.error = Some("a distribution metric was given counts".into());
+            return Outcome::Continue;
+        };
+        test.add_counts(0, baseline);
+        test.add_counts(1, canary);
+        let outcome = self.decide_distribution();
+        self.settle(outcome)
+    }
+
+    fn decide_distribution(&mut self) -> Outcome {
+        let Some(Test::Distribution { test, .. }) = self.test.as_ref() else {
+            return Outcome::Continue;
+        };
+        self.samples = test.totals();
+        let (finding, bounds) = test.finding();
+        self.last_bounds = bounds;
+        match finding {
+            Finding::Worse { higher } => {
+                self.fail_higher = higher;
+                Outcome::Fail
+            }
+            Finding::Within => Outcome::Pass,
+            Finding::Undecided => Outcome::Continue,
+        }
+    }
+
+    /// Apply the horizon and make a decision stand.
+    fn settle(&mut self, outcome: Outcome) -> Outcome {
         let outcome = match (outcome, self.config.max_samples) {
             (Outcome::Continue, Some(max)) if self.samples[0].min(self.samples[1]) >= max => {
                 Outcome::Inconclusive
