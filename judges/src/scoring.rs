@@ -7,13 +7,16 @@
 //!    100·pass / (pass + high + low + nodata_fail); nodata and error are left out; a group
 //!    with none of those counts is reported as 0 with `no_data` and counts as 100 in the sum.
 //! 3. Any non-muted result that is a critical failure → total 0.
-//! 4. nodata results ≥ 50% of the non-muted results → total 0. A sequential judge's
-//!    `inconclusive` counts as nodata here and in groups: undecided never promotes.
+//! 4. nodata results ≥ 50% of the non-muted results → total 0.
 //! 5. (canaryd) no non-muted result is pass, high, low or nodata_fail → total 0: the
 //!    analysis judged nothing, which must never promote a canary.
 //! 6. Otherwise total = Σ group score × weight / 100, rounded half-up to 2 decimals; groups
 //!    without a configured weight share 100 − Σ configured weights equally.
-//! 7. Verdict: ≥ pass → pass, ≥ marginal → marginal, else fail.
+//! 7. (canaryd) A sequential judge's `inconclusive` (undecided at its horizon) is left out
+//!    of group scores like nodata, and caps the total at the marginal threshold: an
+//!    undecided canary is never promoted, and tools that read only the score (Argo
+//!    Rollouts) see "inconclusive". With nothing else judged, the total is that cap too.
+//! 8. Verdict: ≥ pass → pass, ≥ marginal → marginal, else fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -101,6 +104,7 @@ pub struct GroupScore {
     pub nodata_fail: usize,
     pub nodata: usize,
     pub error: usize,
+    pub inconclusive: usize,
 }
 
 /// Scores and verdict of one analysis.
@@ -150,6 +154,7 @@ pub fn score(
                 nodata_fail: 0,
                 nodata: 0,
                 error: 0,
+                inconclusive: 0,
             };
             for r in active.iter().filter(|r| r.groups.iter().any(|x| x == name)) {
                 match r.judgement.classification {
@@ -157,7 +162,8 @@ pub fn score(
                     Classification::High => g.high += 1,
                     Classification::Low => g.low += 1,
                     Classification::NodataFail => g.nodata_fail += 1,
-                    Classification::Nodata | Classification::Inconclusive => g.nodata += 1,
+                    Classification::Nodata => g.nodata += 1,
+                    Classification::Inconclusive => g.inconclusive += 1,
                     Classification::Error => g.error += 1,
                 }
             }
@@ -178,12 +184,11 @@ pub fn score(
         .collect();
     let nodata = active
         .iter()
-        .filter(|r| {
-            matches!(
-                r.judgement.classification,
-                Classification::Nodata | Classification::Inconclusive
-            )
-        })
+        .filter(|r| r.judgement.classification == Classification::Nodata)
+        .count();
+    let inconclusive = active
+        .iter()
+        .filter(|r| r.judgement.classification == Classification::Inconclusive)
         .count();
     let judged = active
         .iter()
@@ -214,7 +219,7 @@ pub fn score(
                 active.len()
             ),
         )
-    } else if judged == 0 {
+    } else if judged == 0 && inconclusive == 0 {
         (
             0.0,
             "Canary Failed: no metric could be judged (every result is nodata or error)"
@@ -225,7 +230,22 @@ pub fn score(
             .iter()
             .map(|g| (g.weight / 100.0) * if g.no_data { 100.0 } else { g.score })
             .sum();
-        (round_half_up(sum, 2), String::new())
+        let total = round_half_up(sum, 2);
+        if inconclusive > 0 && (judged == 0 || total > thresholds.marginal) {
+            (
+                if judged == 0 {
+                    thresholds.marginal
+                } else {
+                    total.min(thresholds.marginal)
+                },
+                format!(
+                    "Canary Inconclusive: {inconclusive} of {} metric results undecided at the horizon",
+                    active.len()
+                ),
+            )
+        } else {
+            (total, String::new())
+        }
     };
     Scorecard {
         score: total,

@@ -79,7 +79,7 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
     let mut scenarios = Vec::new();
     for path in &args.scenarios {
         let s = Scenario::load(path).map_err(|e| {
-            let code = if e.to_string().contains("not found") {
+            let code = if e.is_missing() {
                 exit::NO_INPUT
             } else {
                 exit::CONFIG

@@ -3,6 +3,7 @@
 
 mod analyze_cli;
 mod config_validation;
+mod evaluate_replay;
 mod inputs;
 mod simulate_cli;
 

@@ -796,3 +796,64 @@ fn verdict_thresholds() {
     assert_eq!(Verdict::of(60.0, t), Verdict::Marginal);
     assert_eq!(Verdict::of(59.99, t), Verdict::Fail);
 }
+
+#[test]
+fn scoring_inconclusive_caps_at_marginal() {
+    use Classification::*;
+    let grp = g(&["x"]);
+    let (p, i) = (j(Pass), j(Inconclusive));
+    // Every other metric passes: the canary is still not promoted.
+    let results = [
+        ScoreInput {
+            name: "a",
+            groups: &grp,
+            muted: false,
+            judgement: &p,
+        },
+        ScoreInput {
+            name: "b",
+            groups: &grp,
+            muted: false,
+            judgement: &i,
+        },
+    ];
+    let card = score(&results, &BTreeMap::new(), Thresholds::default());
+    assert_eq!((card.score, card.verdict), (75.0, Verdict::Marginal));
+    assert!(
+        card.reason.contains("Canary Inconclusive"),
+        "{}",
+        card.reason
+    );
+    assert_eq!(card.groups[0].inconclusive, 1);
+    // Nothing but undecided results: marginal, not a failure and not a pass.
+    let only = [ScoreInput {
+        name: "b",
+        groups: &grp,
+        muted: false,
+        judgement: &i,
+    }];
+    assert_eq!(
+        score(&only, &BTreeMap::new(), Thresholds::default()).verdict,
+        Verdict::Marginal
+    );
+    // A real failure still fails.
+    let h = j(High);
+    let failing = [
+        ScoreInput {
+            name: "a",
+            groups: &grp,
+            muted: false,
+            judgement: &h,
+        },
+        ScoreInput {
+            name: "b",
+            groups: &grp,
+            muted: false,
+            judgement: &i,
+        },
+    ];
+    assert_eq!(
+        score(&failing, &BTreeMap::new(), Thresholds::default()).verdict,
+        Verdict::Fail
+    );
+}
