@@ -184,18 +184,13 @@ fn analyze(c: &mut Criterion) {
 }
 
 /// Sequential distribution test fed one scrape at a time: histogram batches of 1,000
-/// observations per arm over native-histogram-like buckets (factor 2^(1/16), ~250
-/// buckets), with the decision evaluated after every batch — the per-scrape cost of
-/// live judging. Throughput is reported in observations (both arms) per second.
+/// observations per arm over the simulator's buckets (native-histogram schema 7, 2,554
+/// buckets), with the decision evaluated after every batch — the per-scrape cost of live
+/// judging. Throughput is reported in observations (both arms) per second.
 fn sequential(c: &mut Criterion) {
     use canary_judges::sequential::SequentialConfig;
     use canary_judges::{Direction, MetricOptions, MetricPair, Sample, SequentialJudge};
-    let factor = 2f64.powf(1.0 / 16.0);
-    let mut bounds: Vec<f64> = (0..)
-        .map(|k| 0.1 * factor.powi(k))
-        .take_while(|b| *b < 1e5)
-        .collect();
-    bounds.push(f64::INFINITY);
+    let bounds = canaryd::sim::generate::bucket_bounds_ms();
     let per_batch = 1_000usize;
     let batches = 200usize;
     let mut rng = Rng::new(11);

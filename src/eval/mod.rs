@@ -32,6 +32,8 @@ pub struct EvalOptions {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunOutcome {
     pub decision: Decision,
+    /// The decision came before the regression's onset (a false alarm, not a detection).
+    pub before_onset: bool,
     /// Seconds from the start to the decision (the horizon when undecided).
     pub decided_s: f64,
     /// Canary requests served from the regression's onset (or the start) to the decision.
@@ -56,6 +58,8 @@ pub struct Cell {
     pub inconclusive_rate: f64,
     /// No-change scenarios: the fail rate and its one-sided 95% Clopper–Pearson upper bound.
     pub false_rollback: Option<[f64; 2]>,
+    /// Regression scenarios: runs that failed before the regression began (false alarms).
+    pub fail_before_onset: Option<f64>,
     /// Regression scenarios: median and p90 canary requests from onset to rollback.
     pub detection_requests: Option<[f64; 2]>,
     /// Regression scenarios: median and p90 seconds from onset to rollback.
@@ -171,6 +175,7 @@ pub fn watch(
     };
     RunOutcome {
         decision,
+        before_onset: run.truth.regression && decided_s <= onset,
         decided_s,
         canary_requests: req[CANARY],
         baseline_requests: req[BASELINE],
@@ -277,10 +282,15 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
         count(Decision::Inconclusive),
     );
     let rate = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    // A rollback before the regression began is a false alarm, not a detection.
     let failed: Vec<&RunOutcome> = runs
         .iter()
-        .filter(|r| r.decision == Decision::Fail)
+        .filter(|r| r.decision == Decision::Fail && !r.before_onset)
         .collect();
+    let early = runs
+        .iter()
+        .filter(|r| r.decision == Decision::Fail && r.before_onset)
+        .count();
     let sorted = |f: &dyn Fn(&RunOutcome) -> f64, set: &[&RunOutcome]| {
         let mut v: Vec<f64> = set.iter().map(|r| f(r)).collect();
         v.sort_by(f64::total_cmp);
@@ -300,6 +310,7 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
         pass_rate: rate(passes),
         inconclusive_rate: rate(inconclusive),
         false_rollback: (!regression).then(|| [rate(fails), clopper_pearson_upper(fails, n)]),
+        fail_before_onset: regression.then(|| rate(early)),
         detection_requests: if regression {
             pair(sorted(&|r| r.canary_requests, &failed))
         } else {
@@ -339,13 +350,14 @@ pub fn markdown(report: &EvalReport) -> String {
         report.tolerance * 100.0,
         report.error_tolerance * 100.0
     );
-    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | detection: requests median (p90) | detection: seconds median (p90) | excess bad (median) | promotion s (median) |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | excess bad (median) | promotion s (median) |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &report.cells {
         let fr = c
             .false_rollback
             .map(|[r, ub]| format!("{} ({})", pct(r), pct(ub)))
             .unwrap_or_else(|| "-".into());
+        let early = c.fail_before_onset.map(pct).unwrap_or_else(|| "-".into());
         let dr = c
             .detection_requests
             .map(|[m, p]| format!("{} ({})", int(m), int(p)))
@@ -357,7 +369,7 @@ pub fn markdown(report: &EvalReport) -> String {
         let ex = c.excess_bad_median.map(int).unwrap_or_else(|| "-".into());
         let ps = c.promotion_seconds.map(int).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {fr} | {dr} | {ds} | {ex} | {ps} |\n",
+            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {ex} | {ps} |\n",
             c.scenario,
             c.judge,
             pct(c.fail_rate),
