@@ -7,6 +7,9 @@
 //! - distributions (per-request samples or histogram buckets) → [`distribution::DistributionTest`];
 //! - per-interval aggregates → [`mean::MeanTest`].
 //!
+//! Event counts are judged one-sided by default ("the canary has more errors"), also when
+//! the metric's direction is `either`; `decrease` watches for fewer events instead.
+//!
 //! Decisions, with tolerance `tol` (the deviation band, e.g. 0.05 = "may rise 5%"):
 //! **fail** when the regression is significant and beyond the band, **pass** when the
 //! confidence sequence lies inside the band, **continue** otherwise; at the horizon
@@ -41,6 +44,19 @@ pub enum ValueKind {
     Requests,
     /// One value per interval and arm (a per-scrape aggregate): compared as paired means.
     Intervals,
+}
+
+/// What an undecided test becomes at its horizon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InconclusiveAction {
+    /// `inconclusive`: never promotes; caps the analysis at marginal (a person decides).
+    #[default]
+    Hold,
+    /// Counts as a failure (`high`/`low` in the watched direction): roll back.
+    Fail,
+    /// Counts as a pass: promote what could not be shown worse (for low-risk changes).
+    Pass,
 }
 
 /// Options of the `sequential` judge.
@@ -78,6 +94,9 @@ pub struct SequentialConfig {
     /// Horizon: observations per arm after which an undecided test is inconclusive.
     #[serde(default)]
     pub max_samples: Option<f64>,
+    /// What an undecided test becomes at its horizon: `hold` (inconclusive), `fail`, `pass`.
+    #[serde(default)]
+    pub on_inconclusive: InconclusiveAction,
     /// Relative bucket width for raw per-request values (0.01 = 1%).
     #[serde(default = "default_bucket_width")]
     pub bucket_width: f64,
@@ -120,6 +139,7 @@ impl Default for SequentialConfig {
             broad_prior_k: default_broad_prior_k(),
             burn_in: default_burn_in(),
             max_samples: None,
+            on_inconclusive: InconclusiveAction::default(),
             bucket_width: default_bucket_width(),
         }
     }
@@ -416,10 +436,12 @@ impl SequentialState {
         self.batches += 1;
         let alpha = self.alpha;
         let k = 1.0 + self.config.tolerance;
-        let (up, down) = (
-            self.options.direction.watches_increase(),
-            self.options.direction.watches_decrease(),
-        );
+        // Event counts are errors unless the metric says fewer events are bad: one-sided
+        // "the canary has more events" by default, also for `either`.
+        let (up, down) = match self.options.direction {
+            Direction::Decrease => (false, true),
+            _ => (true, false),
+        };
         let Some(Test::Counts { test, cached }) = self.test.as_mut() else {
             self.error = Some("a count metric was given a distribution".into());
             return Outcome::Continue;
@@ -580,10 +602,14 @@ impl SequentialState {
         } else {
             Classification::Low
         };
-        j.classification = match outcome {
-            Outcome::Fail => worse_class,
-            Outcome::Pass => Classification::Pass,
-            Outcome::Continue | Outcome::Inconclusive => Classification::Inconclusive,
+        j.classification = match (outcome, self.config.on_inconclusive) {
+            (Outcome::Fail, _) => worse_class,
+            (Outcome::Pass, _) => Classification::Pass,
+            (Outcome::Continue, _) | (Outcome::Inconclusive, InconclusiveAction::Hold) => {
+                Classification::Inconclusive
+            }
+            (Outcome::Inconclusive, InconclusiveAction::Fail) => worse_class,
+            (Outcome::Inconclusive, InconclusiveAction::Pass) => Classification::Pass,
         };
         j.p_value = Some(self.p_value);
         let band = num(self.config.tolerance * 100.0);

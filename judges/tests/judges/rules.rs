@@ -857,3 +857,103 @@ fn scoring_inconclusive_caps_at_marginal() {
         Verdict::Fail
     );
 }
+
+// Sequential judge rules.
+mod sequential {
+    use canary_judges::sequential::{InconclusiveAction, SequentialConfig};
+    use canary_judges::{
+        Classification, Direction, Judge, MetricOptions, MetricPair, Sample, SequentialJudge,
+    };
+
+    fn counts(base: [f64; 2], canary: [f64; 2]) -> MetricPair {
+        MetricPair {
+            baseline: Sample::Counts {
+                events: vec![base[0]],
+                totals: vec![base[1]],
+            },
+            canary: Sample::Counts {
+                events: vec![canary[0]],
+                totals: vec![canary[1]],
+            },
+        }
+    }
+
+    #[test]
+    fn counts_are_one_sided_by_default() {
+        let judge = SequentialJudge::new(SequentialConfig::default());
+        let either = MetricOptions {
+            direction: Direction::Either,
+            ..MetricOptions::default()
+        };
+        let more = judge.judge(&either, &counts([10.0, 100_000.0], [60.0, 100_000.0]));
+        assert_eq!(more.classification, Classification::High, "{}", more.reason);
+        let fewer = judge.judge(&either, &counts([60.0, 100_000.0], [10.0, 100_000.0]));
+        assert_ne!(
+            fewer.classification,
+            Classification::Low,
+            "fewer errors are never bad: {}",
+            fewer.reason
+        );
+        let decrease = MetricOptions {
+            direction: Direction::Decrease,
+            ..MetricOptions::default()
+        };
+        let watched = judge.judge(&decrease, &counts([60.0, 100_000.0], [10.0, 100_000.0]));
+        assert_eq!(
+            watched.classification,
+            Classification::Low,
+            "{}",
+            watched.reason
+        );
+    }
+
+    #[test]
+    fn a_zero_error_baseline_does_not_hide_canary_errors() {
+        let judge = SequentialJudge::new(SequentialConfig::default());
+        let j = judge.judge(
+            &MetricOptions::default(),
+            &counts([0.0, 50_000.0], [25.0, 50_000.0]),
+        );
+        assert_eq!(j.classification, Classification::High, "{}", j.reason);
+        assert!(j.p_value.expect("p") < 0.01);
+    }
+
+    #[test]
+    fn the_inconclusive_action_is_configured() {
+        // Too little data to decide either way.
+        let pair = MetricPair::from_values(vec![100.0, 110.0, 95.0], vec![105.0, 98.0, 102.0]);
+        for (action, expected) in [
+            (InconclusiveAction::Hold, Classification::Inconclusive),
+            (InconclusiveAction::Fail, Classification::High),
+            (InconclusiveAction::Pass, Classification::Pass),
+        ] {
+            let judge = SequentialJudge::new(SequentialConfig {
+                on_inconclusive: action,
+                ..SequentialConfig::default()
+            });
+            let j = judge.judge(&MetricOptions::default(), &pair);
+            assert_eq!(j.classification, expected, "{action:?}: {}", j.reason);
+        }
+    }
+
+    #[test]
+    fn alpha_is_split_across_pairs() {
+        let judge = SequentialJudge::new(SequentialConfig {
+            alpha: 0.01,
+            ..SequentialConfig::default()
+        });
+        assert_eq!(judge.clone().with_pairs(4).pair_alpha(), 0.0025);
+        assert_eq!(judge.with_pairs(0).pair_alpha(), 0.01);
+    }
+
+    #[test]
+    fn options_are_validated() {
+        let bad = SequentialConfig {
+            alpha: 1.5,
+            quantiles: vec![99.0],
+            ..SequentialConfig::default()
+        };
+        let fields: Vec<&str> = bad.validate().iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["alpha", "quantiles"]);
+    }
+}
