@@ -295,18 +295,33 @@ impl SequentialJudge {
 }
 
 impl SequentialState {
+    fn distribution_test(&self, buckets: Buckets, index: Option<LogIndex>) -> Test {
+        let c = &self.config;
+        let test = DistributionTest::new(
+            buckets,
+            self.alpha,
+            c.tolerance,
+            c.quantiles.clone(),
+            c.fixed_quantiles.clone(),
+            self.options.direction,
+        );
+        Test::Distribution { test, index }
+    }
+
+    fn counts_test(&self) -> Test {
+        let k = 1.0 + self.config.tolerance;
+        let prior = [(0.5, self.config.prior_k), (0.5, self.config.broad_prior_k)];
+        Test::Counts {
+            test: RateRatioTest::with_prior(&[1.0, k, 1.0 / k], &prior),
+            cached: None,
+        }
+    }
+
     fn make_test(&self, batch: &MetricPair) -> Result<Test, String> {
         let c = &self.config;
         let dir = self.options.direction;
-        let k = 1.0 + c.tolerance;
         Ok(match (&batch.baseline, &batch.canary) {
-            (Sample::Counts { .. }, _) | (_, Sample::Counts { .. }) => Test::Counts {
-                test: RateRatioTest::with_prior(
-                    &[1.0, k, 1.0 / k],
-                    &[(0.5, c.prior_k), (0.5, c.broad_prior_k)],
-                ),
-                cached: None,
-            },
+            (Sample::Counts { .. }, _) | (_, Sample::Counts { .. }) => self.counts_test(),
             (Sample::Histogram { bounds, .. }, _) | (_, Sample::Histogram { bounds, .. }) => {
                 let floor = if bounds.first().is_some_and(|b| *b > 0.0) {
                     0.0
@@ -315,34 +330,14 @@ impl SequentialState {
                 };
                 let buckets =
                     Buckets::new(bounds.clone(), floor).map_err(|e| format!("histogram: {e}"))?;
-                Test::Distribution {
-                    test: DistributionTest::new(
-                        buckets,
-                        self.alpha,
-                        c.tolerance,
-                        c.quantiles.clone(),
-                        c.fixed_quantiles.clone(),
-                        dir,
-                    ),
-                    index: None,
-                }
+                self.distribution_test(buckets, None)
             }
             (Sample::Values(_), Sample::Values(_)) => match c.values {
                 ValueKind::Requests => {
                     let (min, max) = (1e-6, 1e9);
                     let buckets = Buckets::log_spaced(min, max, c.bucket_width);
                     let index = LogIndex::new(min, c.bucket_width, &buckets);
-                    Test::Distribution {
-                        test: DistributionTest::new(
-                            buckets,
-                            self.alpha,
-                            c.tolerance,
-                            c.quantiles.clone(),
-                            c.fixed_quantiles.clone(),
-                            dir,
-                        ),
-                        index: Some(index),
-                    }
+                    self.distribution_test(buckets, Some(index))
                 }
                 ValueKind::Intervals => {
                     Test::Mean(MeanTest::new(self.alpha, c.tolerance, dir, c.burn_in, 50.0))
@@ -424,14 +419,7 @@ impl SequentialState {
             return d;
         }
         if self.test.is_none() {
-            let k = 1.0 + self.config.tolerance;
-            self.test = Some(Test::Counts {
-                test: RateRatioTest::with_prior(
-                    &[1.0, k, 1.0 / k],
-                    &[(0.5, self.config.prior_k), (0.5, self.config.broad_prior_k)],
-                ),
-                cached: None,
-            });
+            self.test = Some(self.counts_test());
         }
         self.batches += 1;
         let alpha = self.alpha;
