@@ -8,6 +8,7 @@
 //! is the command line on top of all of it.
 
 pub mod analysis;
+pub mod api;
 pub mod cli;
 pub mod collectors;
 pub mod config;
@@ -15,5 +16,7 @@ pub mod eval;
 pub mod replay;
 pub mod report;
 pub mod sim;
+pub mod store;
+pub mod telemetry;
 
 pub use canary_judges as judges;

@@ -104,13 +104,15 @@ fn sample_len(s: &Sample) -> usize {
 
 /// Judge one pair over time with a sequential judge: the state sees the batches in order
 /// and stops at its first decision. Returns the judgement and when it was reached (the
-/// end of the deciding step; `None` if undecided).
+/// end of the deciding step; `None` if undecided). At the `horizon` an undecided test is
+/// closed (inconclusive, then its configured action); before it, it stays undecided.
 pub fn judge_sequentially(
     judge: &SequentialJudge,
     pair: &CollectedPair,
     options: &canary_judges::MetricOptions,
     t0: f64,
     step_s: f64,
+    horizon: bool,
 ) -> (Judgement, Option<f64>) {
     let steps = batches(pair, t0, step_s);
     if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() {
@@ -125,7 +127,9 @@ pub fn judge_sequentially(
             break;
         }
     }
-    state.finish();
+    if horizon {
+        state.finish();
+    }
     let mut j = state.judgement();
     j.critical = options.critical && j.classification.is_failure();
     (j, decided.filter(|t| t.is_finite()))
@@ -149,6 +153,19 @@ pub fn analyze_over_time(
     step_s: f64,
 ) -> TimedAnalysis {
     let t0 = start_time(pairs).unwrap_or(0.0);
+    analyze_from(config, pairs, thresholds, t0, step_s, true)
+}
+
+/// [`analyze_over_time`] from a given start `t0`; before the `horizon` undecided
+/// sequential pairs stay undecided (a live analysis between intervals).
+pub fn analyze_from(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    thresholds: Option<Thresholds>,
+    t0: f64,
+    step_s: f64,
+    horizon: bool,
+) -> TimedAnalysis {
     let judges = build_judges(config, pairs);
     let sequential: Vec<Option<SequentialJudge>> = config
         .metrics
@@ -170,7 +187,7 @@ pub fn analyze_over_time(
             let options = &config.metrics[p.metric].options;
             match &sequential[p.metric] {
                 Some(seq) => {
-                    let (j, t) = judge_sequentially(seq, p, options, t0, step_s);
+                    let (j, t) = judge_sequentially(seq, p, options, t0, step_s, horizon);
                     (with_note(j, p), Some(t))
                 }
                 None => (with_note(judges[p.metric].judge(options, &p.pair), p), None),

@@ -10,7 +10,7 @@ use crate::analysis::{AnalysisReport, analyze};
 use crate::collectors::file::FileCollector;
 use crate::collectors::pairs::PairsCollector;
 use crate::collectors::table::FileError;
-use crate::collectors::{CollectError, Collector};
+use crate::collectors::{CollectError, CollectRequest, collect_blocking};
 use crate::config::{CanaryConfig, ConfigError};
 use crate::report::{OutputFormat, render};
 
@@ -133,6 +133,15 @@ pub fn verdict_code(v: Verdict) -> u8 {
     }
 }
 
+/// Files hold their own window and carry no scopes.
+fn files_request() -> CollectRequest {
+    CollectRequest {
+        baseline: Default::default(),
+        canary: Default::default(),
+        window: None,
+    }
+}
+
 /// Load, collect and judge; the report without printing it.
 pub fn analyze_files(args: &AnalyzeArgs) -> Result<(AnalysisReport, Vec<String>), CliError> {
     let config = CanaryConfig::load(&args.config).map_err(config_error)?;
@@ -147,7 +156,7 @@ pub fn analyze_files(args: &AnalyzeArgs) -> Result<(AnalysisReport, Vec<String>)
                     c.file
                 ));
             }
-            c.collect(&config).map_err(collect_error)?
+            collect_blocking(&c, &config, &files_request()).map_err(collect_error)?
         }
         (None, Some(b), Some(k)) => {
             let c = FileCollector::open(b, k).map_err(collect_error)?;
@@ -156,7 +165,7 @@ pub fn analyze_files(args: &AnalyzeArgs) -> Result<(AnalysisReport, Vec<String>)
                     "metric `{name}` in the input files is not in the config; it was ignored"
                 ));
             }
-            c.collect(&config).map_err(collect_error)?
+            collect_blocking(&c, &config, &files_request()).map_err(collect_error)?
         }
         _ => {
             return Err(CliError::new(

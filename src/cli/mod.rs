@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod config;
 pub mod evaluate;
 pub mod replay;
+pub mod serve;
 pub mod simulate;
 
 use std::process::ExitCode;
@@ -85,6 +86,8 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Analyse many historical deploys: one row per deploy, a confusion matrix with labels.
     Replay(replay::ReplayArgs),
+    /// Run the daemon: HTTP API (own and Kayenta dialect), live analyses against Prometheus.
+    Serve(serve::ServeArgs),
 }
 
 fn judge_kinds_help() -> String {
@@ -149,6 +152,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Simulate(args) => simulate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Judges => {
             print!("{}", judge_kinds_help());
             Ok(exit::PASS)

@@ -6,7 +6,9 @@ use std::path::Path;
 use canary_judges::{MetricPair, Sample};
 
 use super::table::{SeriesData, SeriesSet, read_series};
-use super::{CollectError, CollectedPair, Collector, Labels, display_name};
+use super::{
+    CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, display_name,
+};
 use crate::config::{CanaryConfig, MetricSource};
 
 /// Baseline and canary series read from files.
@@ -42,7 +44,19 @@ impl FileCollector {
 }
 
 impl Collector for FileCollector {
-    fn collect(&self, config: &CanaryConfig) -> Result<Vec<CollectedPair>, CollectError> {
+    fn collect<'a>(
+        &'a self,
+        config: &'a CanaryConfig,
+        _request: &'a CollectRequest,
+    ) -> CollectFuture<'a> {
+        let pairs = self.read(config);
+        Box::pin(std::future::ready(pairs))
+    }
+}
+
+impl FileCollector {
+    /// Every metric of `config`, one pair per label set (the files hold one window).
+    pub fn read(&self, config: &CanaryConfig) -> Result<Vec<CollectedPair>, CollectError> {
         let mut out = Vec::new();
         for (i, metric) in config.metrics.iter().enumerate() {
             match &metric.source {

@@ -5,16 +5,23 @@
 //! against `latency{api=/checkout}` of the canary. A label set present on one side only
 //! becomes a pair with an empty arm — `nodata` — and its note says which side had nothing.
 //!
-//! Implementations: [`file::FileCollector`] (CSV/Parquet, long format) and
-//! [`pairs::PairsCollector`] (Kayenta's archived MetricSetPair lists).
+//! Implementations: [`file::FileCollector`] (CSV/Parquet, long format),
+//! [`pairs::PairsCollector`] (Kayenta's archived MetricSetPair lists) and
+//! [`prometheus::PrometheusCollector`] (range queries against a Prometheus API).
 
 pub mod counters;
 pub mod file;
 pub mod pairs;
+pub mod prometheus;
+pub mod promql;
 pub mod table;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
 
 use canary_judges::MetricPair;
 
@@ -57,10 +64,81 @@ impl CollectedPair {
     }
 }
 
+/// Which instances a query selects: Kayenta's scope, location and extended parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    /// `${scope}` in templates: usually the version or server group.
+    pub scope: String,
+    /// `${location}`: region, zone or cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// `${api}`: the API (route) an analysis is limited to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// Any further `${name}` (Kayenta's `extendedScopeParams`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+}
+
+impl Scope {
+    /// The value of a template variable, if the scope defines it.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        match name {
+            "scope" => Some(self.scope.as_str()),
+            "location" => self.location.as_deref(),
+            "api" => self.api.as_deref(),
+            other => self.params.get(other).map(String::as_str),
+        }
+    }
+}
+
+/// A time window read at a fixed step: unix seconds, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: f64,
+    pub end: f64,
+    /// Seconds between points; each point covers the `step` seconds before it.
+    pub step: f64,
+}
+
+/// What to collect besides the config: both scopes and the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectRequest {
+    pub baseline: Scope,
+    pub canary: Scope,
+    /// `None` for sources that hold one window already (files).
+    pub window: Option<Window>,
+}
+
+/// The future a [`Collector`] returns.
+pub type CollectFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<CollectedPair>, CollectError>> + Send + 'a>>;
+
 /// A source of metric pairs.
-pub trait Collector {
+pub trait Collector: Send + Sync {
     /// Collect every metric of `config`, one pair per label set.
-    fn collect(&self, config: &CanaryConfig) -> Result<Vec<CollectedPair>, CollectError>;
+    fn collect<'a>(
+        &'a self,
+        config: &'a CanaryConfig,
+        request: &'a CollectRequest,
+    ) -> CollectFuture<'a>;
+}
+
+/// Run a collector to completion on the current thread (for the command line).
+pub fn collect_blocking(
+    collector: &dyn Collector,
+    config: &CanaryConfig,
+    request: &CollectRequest,
+) -> Result<Vec<CollectedPair>, CollectError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CollectError::Unavailable {
+            query: String::new(),
+            message: format!("cannot start the I/O runtime: {e}"),
+        })?
+        .block_on(collector.collect(config, request))
 }
 
 /// A collector failure (as opposed to missing data, which is a `nodata` pair).
@@ -70,6 +148,23 @@ pub enum CollectError {
     File(#[from] table::FileError),
     #[error("{0}")]
     Pairs(String),
+    /// The query cannot be built: a template variable is missing or unsafe. Bad input.
+    #[error("metric `{metric}`: {message}")]
+    Query { metric: String, message: String },
+    /// The metric source rejected the query (4xx other than 429): bad input, not an outage.
+    #[error("query rejected: {message} (query: {query})")]
+    Rejected { query: String, message: String },
+    /// The metric source could not be reached or kept failing (network, 5xx, 429) after
+    /// retries: an outage, which holds an analysis instead of deciding it.
+    #[error("metric source unavailable: {message} (query: {query})")]
+    Unavailable { query: String, message: String },
+}
+
+impl CollectError {
+    /// True for outages (retry later), false for bad input.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, CollectError::Unavailable { .. })
+    }
 }
 
 /// `name{a="x", b="y"}` — a metric and label set as people read them.

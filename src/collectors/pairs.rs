@@ -9,7 +9,9 @@ use std::path::Path;
 use canary_judges::MetricPair;
 use serde::Deserialize;
 
-use super::{CollectError, CollectedPair, Collector, Labels, display_name};
+use super::{
+    CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, display_name,
+};
 use crate::config::{CanaryConfig, MetricSource};
 
 /// One archived pair.
@@ -124,7 +126,19 @@ impl PairsCollector {
 }
 
 impl Collector for PairsCollector {
-    fn collect(&self, config: &CanaryConfig) -> Result<Vec<CollectedPair>, CollectError> {
+    fn collect<'a>(
+        &'a self,
+        config: &'a CanaryConfig,
+        _request: &'a CollectRequest,
+    ) -> CollectFuture<'a> {
+        let pairs = self.read(config);
+        Box::pin(std::future::ready(pairs))
+    }
+}
+
+impl PairsCollector {
+    /// Every metric of `config`, one pair per label set (the files hold one window).
+    pub fn read(&self, config: &CanaryConfig) -> Result<Vec<CollectedPair>, CollectError> {
         let mut out = Vec::new();
         for (i, metric) in config.metrics.iter().enumerate() {
             let matching: Vec<&MetricSetPair> = self

@@ -166,6 +166,12 @@ pub fn metric_field_path(i: usize, field: &str) -> String {
     let opt = |name: &str| format!("metrics[{i}].analysisConfigurations.canary.{name}");
     match field {
         "name" | "groups" | "series" => format!("metrics[{i}].{field}"),
+        q if q == "query" || q.starts_with("query.") => {
+            format!(
+                "metrics[{i}].{}",
+                q.replace("group_by_fields", "groupByFields")
+            )
+        }
         "outliers.factor" => opt("outliers.outlierFactor"),
         "effect_size.allowed_increase" => opt("effectSize.allowedIncrease"),
         "effect_size.allowed_decrease" => opt("effectSize.allowedDecrease"),

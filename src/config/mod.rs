@@ -6,7 +6,9 @@
 //! are validated into one [`CanaryConfig`]. Every problem is reported with the file,
 //! `line:column` and the field, and all problems of a file are reported at once.
 
+pub mod daemon;
 pub mod kayenta;
+pub mod query;
 pub mod raw;
 pub mod source;
 
@@ -71,6 +73,16 @@ pub struct MetricConfig {
     pub judge: JudgeConfig,
     /// The Kayenta query object, when the config came from Kayenta.
     pub kayenta_query: Option<serde_json::Value>,
+    /// What the Prometheus collector runs; `None` for metrics only files provide.
+    pub query: Option<query::PromQuery>,
+}
+
+impl MetricConfig {
+    /// True when the metric's observations are event counts (errors out of requests).
+    pub fn is_counts(&self) -> bool {
+        matches!(self.source, MetricSource::Counts { .. })
+            || matches!(self.query, Some(query::PromQuery::Ratio { .. }))
+    }
 }
 
 /// One problem in a config file.
@@ -284,6 +296,7 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
             muted: m.muted,
             judge: m.judge.clone().unwrap_or_else(|| default_judge.clone()),
             kayenta_query: None,
+            query: m.query.clone(),
         })
         .collect();
     let config = CanaryConfig {
@@ -443,10 +456,20 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
                 },
                 muted: c.muted.unwrap_or(false),
                 judge: JudgeConfig::default(),
+                query: None,
                 kayenta_query: m.query.clone(),
             }
         })
         .collect();
+    let mut metrics: Vec<MetricConfig> = metrics;
+    for (i, m) in metrics.iter_mut().enumerate() {
+        if let Some(q) = &m.kayenta_query {
+            match query::PromQuery::from_kayenta(q) {
+                Ok(q) => m.query = Some(q),
+                Err(e) => problems.push((kayenta::metric_field_path(i, "query"), e)),
+            }
+        }
+    }
     let classifier = raw.classifier.clone();
     let config = CanaryConfig {
         name: raw.name,
@@ -539,12 +562,19 @@ fn validate_common(
             }
         }
         if let JudgeConfig::Threshold(t) = &m.judge {
-            let counts = matches!(m.source, MetricSource::Counts { .. });
+            let counts = m.is_counts();
             if t.aggregate == Aggregate::Rate && !counts {
                 problems.push((
                     metric_path(i, "judge.aggregate"),
-                    "aggregate `rate` needs an event-count metric: set `events` and `total`".into(),
+                    "aggregate `rate` needs an event-count metric: set `events` and `total` \
+                     or a `ratio` query"
+                        .into(),
                 ));
+            }
+        }
+        if let Some(q) = &m.query {
+            for (field, message) in q.problems(&config.kayenta_templates) {
+                problems.push((metric_path(i, &format!("query.{field}")), message));
             }
         }
     }

@@ -63,4 +63,7 @@ pub struct RawMetric {
     pub muted: bool,
     #[serde(default)]
     pub judge: Option<JudgeConfig>,
+    /// The Prometheus query (for `canaryd serve` and Prometheus windows).
+    #[serde(default)]
+    pub query: Option<super::query::PromQuery>,
 }

@@ -28,6 +28,25 @@ impl Format {
             _ => None,
         }
     }
+
+    /// The format by name (`toml`, `json`, `yaml` or `yml`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "toml" => Some(Format::Toml),
+            "json" => Some(Format::Json),
+            "yaml" | "yml" => Some(Format::Yaml),
+            _ => None,
+        }
+    }
+
+    /// The format's name, as stored.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Toml => "toml",
+            Format::Json => "json",
+            Format::Yaml => "yaml",
+        }
+    }
 }
 
 /// One step of a field path.

@@ -14,7 +14,6 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::timeline::analyze_over_time;
-use crate::collectors::Collector;
 use crate::collectors::file::FileCollector;
 use crate::config::CanaryConfig;
 
@@ -173,7 +172,7 @@ pub fn replay_one(
         let b = data_file(&deploy.dir, "baseline").ok_or("no baseline.csv or baseline.parquet")?;
         let c = data_file(&deploy.dir, "canary").ok_or("no canary.csv or canary.parquet")?;
         let collector = FileCollector::open(&b, &c).map_err(|e| e.to_string())?;
-        let pairs = collector.collect(config).map_err(|e| e.to_string())?;
+        let pairs = collector.read(config).map_err(|e| e.to_string())?;
         let timed = analyze_over_time(config, &pairs, thresholds, step_s);
         row.verdict = Some(timed.report.verdict);
         row.score = Some(timed.report.score);

@@ -1,0 +1,746 @@
+//! Analyses the daemon runs: a retrospective window judged once, or a live canary judged
+//! every interval while it runs, each interval's judgement stored before the next.
+//!
+//! Live schedule: the canary starts at `start` (default: when the analysis is created);
+//! data before `start + warmup` is never judged; interval `k` covers
+//! `[start + warmup, start + warmup + (k+1)·interval]` (cumulative, capped at
+//! `start + max_duration`) and is judged `lag` seconds after its end, when the metric
+//! source has the data. Every interval re-reads the whole window so far: a restarted
+//! daemon rebuilds the same state from the source, and sequential judges replay the
+//! window step by step (their decisions hold at any stopping time).
+//!
+//! Stopping: at the last interval; earlier when a sequential judge's decision makes the
+//! verdict `fail`, or when every metric is judged sequentially and all have decided.
+//! Mann-Whitney and threshold verdicts are the last interval's, unless `fail_fast` asks
+//! to stop at the first failing interval (Spinnaker's habit; it raises false alarms).
+//!
+//! Failure principles: an outage of the metric source is recorded as that interval's
+//! outcome and never decides anything; the analysis goes on and judges again when the
+//! source is back. At the last interval an outage is retried until `outage_grace_s`,
+//! then the analysis ends in `error` without a verdict. A query the source rejects, or a
+//! config that cannot be built into queries, ends the analysis in `error` at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use canary_judges::{JudgeKind, Thresholds, Verdict};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::timeline::analyze_from;
+use crate::collectors::promql::build;
+use crate::collectors::{CollectRequest, Collector, Scope, Window};
+use crate::config::CanaryConfig;
+use crate::config::source::Format;
+use crate::store::{AnalysisRecord, AnalysisStatus, IntervalRecord, Store};
+use crate::telemetry::Telemetry;
+
+/// Unix seconds now.
+pub fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    (now_s() * 1000.0) as i64
+}
+
+/// A duration in seconds, written as a number of seconds or a string like `"90s"`,
+/// `"5m"`, `"1h 30m"`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Seconds(pub f64);
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Num(f64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Num(n) if n.is_finite() && n >= 0.0 => Ok(Seconds(n)),
+            Either::Num(n) => Err(serde::de::Error::custom(format!(
+                "a duration must be a finite number of seconds ≥ 0, got {n}"
+            ))),
+            Either::Text(t) => humantime::parse_duration(&t)
+                .map(|d| Seconds(d.as_secs_f64()))
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{t}` is not a duration ({e}); write e.g. \"30s\", \"5m\" or 300"
+                    ))
+                }),
+        }
+    }
+}
+
+/// A point in time, written as RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Timestamp(pub f64);
+
+impl Timestamp {
+    /// RFC 3339 in UTC, to the millisecond.
+    pub fn rfc3339(self) -> String {
+        let ms = (self.0 * 1000.0).round() as i64;
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_else(|| self.0.to_string())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Num(f64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Num(n) if n.is_finite() => Ok(Timestamp(n)),
+            Either::Num(n) => Err(serde::de::Error::custom(format!("invalid time {n}"))),
+            Either::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|dt| Timestamp(dt.timestamp_millis() as f64 / 1000.0))
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{t}` is not an RFC 3339 time ({e}); write e.g. 2026-11-26T10:00:00Z"
+                    ))
+                }),
+        }
+    }
+}
+
+fn default_step() -> Seconds {
+    Seconds(60.0)
+}
+
+fn default_live_step() -> Seconds {
+    Seconds(10.0)
+}
+
+/// Which time the analysis judges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum WindowSpec {
+    /// A past window, judged once.
+    Retrospective {
+        start: Timestamp,
+        end: Timestamp,
+        #[serde(default = "default_step")]
+        step: Seconds,
+    },
+    /// A running canary, judged every interval.
+    Live {
+        /// When the canary started receiving traffic (default: now).
+        #[serde(default)]
+        start: Option<Timestamp>,
+        interval: Seconds,
+        max_duration: Seconds,
+        #[serde(default)]
+        warmup: Option<Seconds>,
+        #[serde(default = "default_live_step")]
+        step: Seconds,
+        /// Wait after an interval's end before reading it (default: one step).
+        #[serde(default)]
+        lag: Option<Seconds>,
+        /// Stop at the first failing interval even for non-sequential judges.
+        #[serde(default)]
+        fail_fast: bool,
+    },
+}
+
+/// One judgement to make: the window so far and when to read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub index: i64,
+    pub start: f64,
+    pub end: f64,
+    /// Wall-clock time (unix seconds) at which to read it.
+    pub due: f64,
+    pub last: bool,
+}
+
+/// Most points per series one range query may return (Prometheus refuses more).
+const MAX_POINTS: f64 = 11_000.0;
+
+impl WindowSpec {
+    pub fn step(&self) -> f64 {
+        match self {
+            WindowSpec::Retrospective { step, .. } | WindowSpec::Live { step, .. } => step.0,
+        }
+    }
+
+    /// Fill in defaults that depend on the creation time.
+    pub fn resolve(mut self, now: f64) -> Self {
+        if let WindowSpec::Live { start, .. } = &mut self
+            && start.is_none()
+        {
+            *start = Some(Timestamp(now));
+        }
+        self
+    }
+
+    /// Problems with the window: (field below `window`, message).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let step = self.step();
+        if step < 1.0 {
+            out.push(("step".into(), format!("must be at least 1 s, got {step}")));
+        }
+        match self {
+            WindowSpec::Retrospective { start, end, .. } => {
+                if end.0 <= start.0 {
+                    out.push(("end".into(), "must be after `start`".into()));
+                } else if step >= 1.0 && (end.0 - start.0) / step > MAX_POINTS {
+                    out.push((
+                        "step".into(),
+                        format!(
+                            "{step} s gives more than {MAX_POINTS} points over the window; use a longer step"
+                        ),
+                    ));
+                }
+            }
+            WindowSpec::Live {
+                interval,
+                max_duration,
+                warmup,
+                ..
+            } => {
+                let warm = warmup.map_or(0.0, |w| w.0);
+                if interval.0 < step {
+                    out.push((
+                        "interval".into(),
+                        format!("must be at least one step ({step} s)"),
+                    ));
+                }
+                if max_duration.0 <= warm {
+                    out.push((
+                        "max_duration".into(),
+                        "must be longer than the warm-up".into(),
+                    ));
+                } else if step >= 1.0 && (max_duration.0 - warm) / step > MAX_POINTS {
+                    out.push((
+                        "step".into(),
+                        format!("more than {MAX_POINTS} points; use a longer step"),
+                    ));
+                } else if interval.0 > 0.0 && (max_duration.0 - warm) / interval.0 > 10_000.0 {
+                    out.push(("interval".into(), "more than 10,000 intervals".into()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every interval, in order.
+    pub fn intervals(&self) -> Vec<Interval> {
+        match self {
+            WindowSpec::Retrospective { start, end, .. } => vec![Interval {
+                index: 0,
+                start: start.0,
+                end: end.0,
+                due: end.0,
+                last: true,
+            }],
+            WindowSpec::Live {
+                start,
+                interval,
+                max_duration,
+                warmup,
+                step,
+                lag,
+                ..
+            } => {
+                let t0 = start.map_or(0.0, |s| s.0);
+                let s = t0 + warmup.map_or(0.0, |w| w.0);
+                let horizon = t0 + max_duration.0;
+                let lag = lag.map_or(step.0, |l| l.0);
+                if interval.0 <= 0.0 || horizon <= s {
+                    return Vec::new();
+                }
+                let n = ((horizon - s) / interval.0 - 1e-9).ceil().max(1.0) as i64;
+                (0..n)
+                    .map(|k| {
+                        let end = (s + (k + 1) as f64 * interval.0).min(horizon);
+                        Interval {
+                            index: k,
+                            start: s,
+                            end,
+                            due: end + lag,
+                            last: k == n - 1,
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// What a caller asks the daemon to judge (stored with the analysis).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRequest {
+    pub baseline: Scope,
+    pub canary: Scope,
+    pub window: WindowSpec,
+    /// Overrides the config's thresholds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+}
+
+/// A problem with a request: the field (dotted path) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl AnalysisRequest {
+    /// Check the request against the config: the window, and that every metric's query
+    /// builds for both scopes.
+    pub fn validate(&self, config: &CanaryConfig) -> Result<(), Vec<Invalid>> {
+        let mut out: Vec<Invalid> = self
+            .window
+            .problems()
+            .into_iter()
+            .map(|(f, message)| Invalid {
+                field: format!("window.{f}"),
+                message,
+            })
+            .collect();
+        if let Some(t) = self.thresholds
+            && !(0.0..=100.0).contains(&t.marginal)
+                | !(0.0..=100.0).contains(&t.pass)
+                | (t.marginal > t.pass)
+        {
+            out.push(Invalid {
+                field: "thresholds".into(),
+                message: format!(
+                    "need 0 ≤ marginal ≤ pass ≤ 100, got pass {} marginal {}",
+                    t.pass, t.marginal
+                ),
+            });
+        }
+        let step = self.window.step().round().max(1.0) as u64;
+        for (i, m) in config.metrics.iter().enumerate() {
+            let Some(q) = &m.query else {
+                out.push(Invalid {
+                    field: format!("config.metrics[{i}].query"),
+                    message: format!(
+                        "metric `{}` has no Prometheus query; the daemon reads Prometheus",
+                        m.name
+                    ),
+                });
+                continue;
+            };
+            for (side, scope) in [("baseline", &self.baseline), ("canary", &self.canary)] {
+                if let Err(e) = build(q, scope, step, &config.kayenta_templates) {
+                    out.push(Invalid {
+                        field: side.to_string(),
+                        message: format!("metric `{}`: {e}", m.name),
+                    });
+                }
+            }
+        }
+        if out.is_empty() { Ok(()) } else { Err(out) }
+    }
+}
+
+/// Knobs of the runner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunnerSettings {
+    /// Seconds between attempts while the metric source is down at the last interval.
+    pub outage_retry_s: f64,
+    /// How long past its due time the last interval waits for the source, then `error`.
+    pub outage_grace_s: f64,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        RunnerSettings {
+            outage_retry_s: 15.0,
+            outage_grace_s: 600.0,
+        }
+    }
+}
+
+/// Runs stored analyses: one task per running analysis.
+pub struct Runner {
+    store: Arc<dyn Store>,
+    collector: Arc<dyn Collector>,
+    telemetry: Arc<Telemetry>,
+    settings: RunnerSettings,
+    tasks: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+}
+
+/// Run a store call off the async threads.
+pub async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> T + Send + 'static,
+{
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+impl Runner {
+    pub fn new(
+        store: Arc<dyn Store>,
+        collector: Arc<dyn Collector>,
+        telemetry: Arc<Telemetry>,
+        settings: RunnerSettings,
+    ) -> Arc<Self> {
+        Arc::new(Runner {
+            store,
+            collector,
+            telemetry,
+            settings,
+            tasks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Start a task for every analysis the store says is running (after a restart).
+    pub async fn resume_all(self: &Arc<Self>) -> Result<usize, crate::store::StoreError> {
+        let running = blocking(&self.store, |s| s.unfinished_analyses()).await?;
+        let n = running.len();
+        for a in running {
+            tracing::info!(analysis = %a.id, next_interval = a.next_interval, "resuming analysis");
+            self.submit(a.id);
+        }
+        Ok(n)
+    }
+
+    /// Run a stored analysis (idempotent: one task per analysis).
+    pub fn submit(self: &Arc<Self>, id: String) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.retain(|_, h| !h.is_finished());
+        if tasks.contains_key(&id) {
+            return;
+        }
+        let me = Arc::clone(self);
+        let task_id = id.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = me.drive(&task_id).await {
+                tracing::error!(analysis = %task_id, error = %e, "analysis task stopped");
+            }
+            me.tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&task_id);
+        });
+        tasks.insert(id, handle.abort_handle());
+    }
+
+    /// Stop the task of an analysis (after the store marked it cancelled).
+    pub fn stop(&self, id: &str) {
+        if let Some(h) = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+        {
+            h.abort();
+        }
+    }
+
+    /// Analyses with a task.
+    pub fn active(&self) -> usize {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.retain(|_, h| !h.is_finished());
+        tasks.len()
+    }
+
+    async fn finish_error(&self, mut rec: AnalysisRecord, message: String) -> Result<(), String> {
+        tracing::warn!(analysis = %rec.id, error = %message, "analysis ended in error");
+        rec.status = AnalysisStatus::Error;
+        rec.error = Some(message);
+        rec.verdict = None;
+        rec.updated_ms = now_ms();
+        blocking(&self.store, move |s| s.finish_analysis(&rec))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn drive(&self, id: &str) -> Result<(), String> {
+        let id = id.to_string();
+        // When the metric source first failed at the last interval (grace is counted
+        // from then, or from the due time if later).
+        let mut outage_since: Option<f64> = None;
+        loop {
+            let key = id.clone();
+            let Some(mut rec) = blocking(&self.store, move |s| s.get_analysis(&key))
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                return Ok(());
+            };
+            if rec.status.is_final() {
+                return Ok(());
+            }
+            let format = Format::from_name(&rec.config_format).unwrap_or(Format::Json);
+            let config = match CanaryConfig::parse(&rec.config_body, format, &rec.config_name) {
+                Ok(c) => c,
+                Err(e) => return self.finish_error(rec, format!("config: {e}")).await,
+            };
+            let request: AnalysisRequest = match serde_json::from_value(rec.request.clone()) {
+                Ok(r) => r,
+                Err(e) => return self.finish_error(rec, format!("stored request: {e}")).await,
+            };
+            let plan = request.window.intervals();
+            let Some(iv) = plan.get(rec.next_interval as usize).copied() else {
+                return self
+                    .finish_error(rec, "no interval left to judge".into())
+                    .await;
+            };
+            let wait = iv.due - now_s();
+            if wait > 0.0 {
+                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            }
+            let step = request.window.step();
+            let collect_request = CollectRequest {
+                baseline: request.baseline.clone(),
+                canary: request.canary.clone(),
+                window: Some(Window {
+                    start: iv.start,
+                    end: iv.end,
+                    step,
+                }),
+            };
+            let collected = self.collector.collect(&config, &collect_request).await;
+            let pairs = match collected {
+                Ok(p) => p,
+                Err(e) if e.is_outage() => {
+                    self.telemetry
+                        .intervals
+                        .get_or_create(&crate::telemetry::OutcomeLabels {
+                            outcome: "outage".into(),
+                        })
+                        .inc();
+                    if iv.last {
+                        // Hold: retry until the grace period ends, never decide on no data.
+                        let since = *outage_since.get_or_insert_with(|| now_s().max(iv.due));
+                        if now_s() > since + self.settings.outage_grace_s {
+                            return self
+                                .finish_error(
+                                    rec,
+                                    format!(
+                                        "the metric source was unavailable at the end of the analysis; no verdict: {e}"
+                                    ),
+                                )
+                                .await;
+                        }
+                        rec.error = Some(format!("waiting for the metric source: {e}"));
+                        rec.updated_ms = now_ms();
+                        let r = rec.clone();
+                        blocking(&self.store, move |s| s.update_analysis(&r))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        tokio::time::sleep(Duration::from_secs_f64(self.settings.outage_retry_s))
+                            .await;
+                        continue;
+                    }
+                    let interval = IntervalRecord {
+                        analysis_id: rec.id.clone(),
+                        index: iv.index,
+                        at_ms: (iv.end * 1000.0) as i64,
+                        outcome: "outage".into(),
+                        verdict: None,
+                        score: None,
+                        report: None,
+                        error: Some(e.to_string()),
+                    };
+                    rec.next_interval = iv.index + 1;
+                    rec.error = Some(format!("interval {} not judged: {e}", iv.index));
+                    rec.updated_ms = now_ms();
+                    tracing::warn!(analysis = %rec.id, interval = iv.index, error = %e, "metric source outage; holding");
+                    blocking(&self.store, move |s| s.record_interval(&rec, &interval))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    continue;
+                }
+                Err(e) => {
+                    self.telemetry
+                        .intervals
+                        .get_or_create(&crate::telemetry::OutcomeLabels {
+                            outcome: "error".into(),
+                        })
+                        .inc();
+                    return self.finish_error(rec, e.to_string()).await;
+                }
+            };
+            let started = std::time::Instant::now();
+            let cfg = config.clone();
+            let thresholds = request.thresholds;
+            let timed = tokio::task::spawn_blocking(move || {
+                analyze_from(&cfg, &pairs, thresholds, iv.start, step, iv.last)
+            })
+            .await
+            .map_err(|e| format!("judging failed: {e}"))?;
+            self.telemetry
+                .judge_seconds
+                .observe(started.elapsed().as_secs_f64());
+            self.telemetry
+                .intervals
+                .get_or_create(&crate::telemetry::OutcomeLabels {
+                    outcome: "judged".into(),
+                })
+                .inc();
+            let report = &timed.report;
+            let all_sequential = config
+                .metrics
+                .iter()
+                .all(|m| m.judge.kind() == JudgeKind::Sequential);
+            let fail_fast = matches!(
+                request.window,
+                WindowSpec::Live {
+                    fail_fast: true,
+                    ..
+                }
+            );
+            let early = !iv.last
+                && ((timed.decided_after_s.is_some()
+                    && (report.verdict == Verdict::Fail || all_sequential))
+                    || (fail_fast && report.verdict == Verdict::Fail));
+            let done = iv.last || early;
+            let report_json = serde_json::to_value(report).map_err(|e| e.to_string())?;
+            let interval = IntervalRecord {
+                analysis_id: rec.id.clone(),
+                index: iv.index,
+                at_ms: (iv.end * 1000.0) as i64,
+                outcome: "judged".into(),
+                verdict: Some(report.verdict.as_str().into()),
+                score: Some(report.score),
+                report: Some(report_json.clone()),
+                error: None,
+            };
+            rec.next_interval = iv.index + 1;
+            rec.report = Some(report_json);
+            rec.error = None;
+            rec.updated_ms = now_ms();
+            if done {
+                rec.status = AnalysisStatus::Succeeded;
+                rec.verdict = Some(report.verdict.as_str().into());
+                rec.score = Some(report.score);
+            }
+            tracing::info!(
+                analysis = %rec.id, interval = iv.index, verdict = report.verdict.as_str(),
+                score = report.score, done, early, "interval judged"
+            );
+            let recorded = blocking(&self.store, move |s| s.record_interval(&rec, &interval))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !recorded {
+                tracing::warn!(analysis = %id, interval = iv.index, "interval already recorded; not judged twice");
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Create a stored analysis and return its record (the caller submits it to the runner).
+#[allow(clippy::too_many_arguments)]
+pub fn new_record(
+    config: &CanaryConfig,
+    config_id: Option<String>,
+    format: Format,
+    body: String,
+    application: Option<String>,
+    request: &AnalysisRequest,
+    dialect: &str,
+) -> AnalysisRecord {
+    let now = now_ms();
+    AnalysisRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        config_id,
+        config_name: config.name.clone(),
+        application: application.or_else(|| config.applications.first().cloned()),
+        config_format: format.name().into(),
+        config_body: body,
+        request: serde_json::to_value(request).unwrap_or(serde_json::Value::Null),
+        dialect: dialect.into(),
+        status: AnalysisStatus::Running,
+        verdict: None,
+        score: None,
+        report: None,
+        error: None,
+        next_interval: 0,
+        created_ms: now,
+        updated_ms: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_windows_grow_by_interval_after_the_warmup() {
+        let w: WindowSpec = serde_json::from_value(serde_json::json!({
+            "mode": "live", "start": 1000, "interval": "1m", "max_duration": "5m30s",
+            "warmup": 30, "step": "10s"
+        }))
+        .unwrap();
+        assert!(w.problems().is_empty());
+        let ivs = w.intervals();
+        assert_eq!(ivs.len(), 5);
+        assert_eq!(ivs[0].start, 1030.0);
+        assert_eq!(ivs[0].end, 1090.0);
+        assert_eq!(ivs[0].due, 1100.0);
+        assert_eq!(ivs[4].end, 1330.0);
+        assert!(ivs[4].last && !ivs[3].last);
+    }
+
+    #[test]
+    fn windows_are_checked() {
+        let w: WindowSpec = serde_json::from_value(serde_json::json!({
+            "mode": "retrospective", "start": "2026-11-26T10:00:00Z",
+            "end": "2026-11-26T09:00:00Z"
+        }))
+        .unwrap();
+        assert_eq!(w.problems()[0].0, "end");
+        let e = serde_json::from_value::<WindowSpec>(serde_json::json!({
+            "mode": "live", "interval": "often", "max_duration": 60
+        }))
+        .unwrap_err();
+        assert!(e.to_string().contains("`often` is not a duration"), "{e}");
+        let w: WindowSpec = serde_json::from_value(serde_json::json!({
+            "mode": "live", "interval": 5, "max_duration": 60, "step": 10
+        }))
+        .unwrap();
+        assert_eq!(w.problems()[0].0, "interval");
+    }
+
+    #[test]
+    fn timestamps_read_rfc3339_and_unix_seconds() {
+        let t: Timestamp =
+            serde_json::from_value(serde_json::json!("2026-11-26T10:00:00Z")).unwrap();
+        assert_eq!(t.0, 1_795_687_200.0);
+        assert_eq!(t.rfc3339(), "2026-11-26T10:00:00.000Z");
+        let u: Timestamp = serde_json::from_value(serde_json::json!(1_795_687_200)).unwrap();
+        assert_eq!(t, u);
+    }
+}

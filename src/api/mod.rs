@@ -1,0 +1,382 @@
+//! The daemon's HTTP API (axum): canaryd's own API under `/api/v1` ([`v1`]), Kayenta's
+//! REST dialect at the root ([`kayenta`]), `/metrics`, `/healthz` and `/readyz`.
+//!
+//! Rules every endpoint shares:
+//! - one error envelope, `{"error": {"code", "message", "details"}}`; bad input is a 4xx
+//!   that names the field, never a 500;
+//! - bodies over the size limit are refused (413), requests over the time limit end in 503;
+//! - when tokens are configured, GETs need a token with the `read` or `write` role and
+//!   every other method one with `write` (`Authorization: Bearer …`); health, readiness,
+//!   `/metrics` and the OpenAPI document stay open;
+//! - the API reads the store and submits work to the runner; it never queries metric
+//!   sources itself.
+
+pub mod kayenta;
+pub mod openapi;
+pub mod v1;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::analysis::live::{Runner, blocking};
+use crate::collectors::prometheus::Secret;
+use crate::store::{Store, StoreError};
+use crate::telemetry::{HttpLabels, Telemetry};
+
+/// A token's permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Read,
+    Write,
+}
+
+/// A configured API token.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub name: String,
+    pub role: Role,
+    pub secret: Secret,
+}
+
+/// HTTP limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub runner: Arc<Runner>,
+    pub telemetry: Arc<Telemetry>,
+    pub tokens: Arc<Vec<Token>>,
+}
+
+/// An error answer: status, machine-readable code, message and details.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} `{id}`"),
+        )
+        .details(json!({ "id": id }))
+    }
+
+    /// A 422 naming one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("{field}: {message}"),
+        )
+        .details(json!({ "fields": [{ "field": field, "message": message }] }))
+    }
+
+    /// A 422 naming several fields.
+    pub fn invalid_fields(fields: Vec<(String, String)>) -> Self {
+        let message = fields
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let list: Vec<Value> = fields
+            .iter()
+            .map(|(f, m)| json!({ "field": f, "message": m }))
+            .collect();
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+            .details(json!({ "fields": list }))
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("not found: {what}"),
+            ),
+            StoreError::Conflict(what) => ApiError::new(StatusCode::CONFLICT, "conflict", what),
+            StoreError::Backend(m) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                format!("the store failed: {m}"),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": {
+            "code": self.code, "message": self.message, "details": self.details,
+        }});
+        let mut r = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A JSON body whose errors name the field (`baseline.scope: missing field`).
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = raw_body(req, state).await?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+/// The request body, with a size-limit refusal as an envelope.
+pub async fn raw_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<axum::body::Bytes> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| {
+            let status = e.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "body_too_large"
+            } else {
+                "bad_body"
+            };
+            ApiError::new(status, code, e.body_text())
+        })
+}
+
+/// Parse JSON, naming the failing field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "the request needs a JSON body",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_json",
+                format!("the body is not valid JSON: {inner}"),
+            )
+        } else {
+            let field = if field == "." {
+                "body".to_string()
+            } else {
+                field
+            };
+            ApiError::invalid(&field, inner.to_string())
+        }
+    })
+}
+
+/// Build the whole router.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let open = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/health", get(kayenta::health))
+        .route("/api/v1/openapi.json", get(openapi::document));
+    let guarded = v1::routes()
+        .merge(kayenta::routes())
+        .layer(middleware::from_fn_with_state(state.clone(), authorize));
+    // A route layer runs after routing, so the matched route names the metric series.
+    open.merge(guarded)
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), limits.request_timeout),
+            observe,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}
+
+/// Time limit, request-duration metrics and a log line per request.
+async fn observe(
+    State((state, timeout)): State<(AppState, Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let path = req.uri().path().to_string();
+    let response = match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} s", timeout.as_secs_f64()),
+        )
+        .into_response(),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .telemetry
+        .http_seconds
+        .get_or_create(&HttpLabels {
+            method: method.to_string(),
+            route,
+            status: response.status().as_u16().to_string(),
+        })
+        .observe(seconds);
+    tracing::debug!(%method, path, status = response.status().as_u16(), ms = seconds * 1000.0, "request");
+    response
+}
+
+/// Equal in constant time for equal lengths.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.tokens.is_empty() {
+        return next.run(req).await;
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this endpoint needs `Authorization: Bearer <token>`",
+        )
+        .into_response();
+    };
+    let token = state
+        .tokens
+        .iter()
+        .find(|t| same(t.secret.expose().as_bytes(), presented.as_bytes()));
+    let Some(token) = token else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token")
+            .into_response();
+    };
+    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
+    if !reading && token.role != Role::Write {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("token `{}` may read but not write", token.name),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match blocking(&state.store, |s| s.ping()).await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("the store is not reachable: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match blocking(&state.store, |s| s.count_by_status()).await {
+        Ok(counts) => {
+            let counts: Vec<(String, Option<String>, u64)> = counts
+                .into_iter()
+                .map(|(s, v, n)| (s.as_str().to_string(), v, n))
+                .collect();
+            state.telemetry.set_analysis_counts(&counts);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count analyses for /metrics"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.telemetry.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,621 @@
+//! canaryd's own API under `/api/v1` (described by `/api/v1/openapi.json`).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use canary_judges::{MetricPair, Sample, Thresholds};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, AppState, Body, parse_json, raw_body};
+use crate::analysis::analyze;
+use crate::analysis::live::{AnalysisRequest, Timestamp, WindowSpec, blocking, new_record, now_ms};
+use crate::collectors::{CollectedPair, Labels, Scope};
+use crate::config::source::Format;
+use crate::config::{CanaryConfig, ConfigError};
+use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, IntervalRecord};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/configs", get(list_configs).post(create_config))
+        .route(
+            "/api/v1/configs/{name}",
+            get(get_config).put(put_config).delete(delete_config),
+        )
+        .route("/api/v1/analyses", get(list_analyses).post(create_analysis))
+        .route("/api/v1/analyses/{id}", get(get_analysis))
+        .route("/api/v1/analyses/{id}/cancel", post(cancel_analysis))
+        .route("/api/v1/judge", post(judge))
+}
+
+fn ms_to_iso(ms: i64) -> String {
+    Timestamp(ms as f64 / 1000.0).rfc3339()
+}
+
+// ---------------------------------------------------------------- configs
+
+/// Config problems as `(field, message)`, prefixed for where the config sat.
+pub fn config_problems(e: &ConfigError, prefix: &str) -> Vec<(String, String)> {
+    let issues = e.issues();
+    if issues.is_empty() {
+        return vec![(prefix.trim_end_matches('.').to_string(), e.to_string())];
+    }
+    issues
+        .iter()
+        .map(|i| {
+            let at = i
+                .pos
+                .map(|p| format!(" (line {}, column {})", p.line, p.column))
+                .unwrap_or_default();
+            (format!("{prefix}{}", i.field), format!("{}{at}", i.message))
+        })
+        .collect()
+}
+
+/// The format of a config body from its Content-Type (JSON by default).
+fn body_format(headers: &HeaderMap) -> ApiResult<Format> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match ct.as_str() {
+        "" | "application/json" | "text/json" => Ok(Format::Json),
+        "application/toml" | "text/toml" | "text/x-toml" => Ok(Format::Toml),
+        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(Format::Yaml),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("configs are JSON, TOML or YAML; got Content-Type `{other}`"),
+        )),
+    }
+}
+
+/// Parse and validate a config body; 422 naming every problem.
+pub fn parse_config(text: &str, format: Format, prefix: &str) -> ApiResult<CanaryConfig> {
+    CanaryConfig::parse(text, format, "config")
+        .map_err(|e| ApiError::invalid_fields(config_problems(&e, prefix)))
+}
+
+#[derive(Serialize)]
+struct ConfigView {
+    id: String,
+    name: String,
+    applications: Vec<String>,
+    format: String,
+    created: String,
+    updated: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<Value>,
+}
+
+fn config_view(r: &ConfigRecord, with_body: bool) -> ConfigView {
+    ConfigView {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        applications: r.applications.clone(),
+        format: r.format.clone(),
+        created: ms_to_iso(r.created_ms),
+        updated: ms_to_iso(r.updated_ms),
+        config: with_body.then(|| body_value(r)),
+    }
+}
+
+/// A stored config body as JSON when it is JSON, else as its text.
+pub fn body_value(r: &ConfigRecord) -> Value {
+    if r.format == "json" {
+        serde_json::from_str(&r.body).unwrap_or_else(|_| Value::String(r.body.clone()))
+    } else {
+        Value::String(r.body.clone())
+    }
+}
+
+/// A config by name, or else by id.
+pub async fn find_config(state: &AppState, key: &str) -> ApiResult<Option<ConfigRecord>> {
+    let k = key.to_string();
+    Ok(
+        blocking(&state.store, move |s| match s.get_config_by_name(&k)? {
+            Some(c) => Ok(Some(c)),
+            None => s.get_config(&k),
+        })
+        .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppFilter {
+    application: Option<String>,
+}
+
+async fn list_configs(
+    State(state): State<AppState>,
+    Query(q): Query<AppFilter>,
+) -> ApiResult<Json<Value>> {
+    let list = blocking(&state.store, move |s| {
+        s.list_configs(q.application.as_deref())
+    })
+    .await?;
+    let items: Vec<ConfigView> = list.iter().map(|r| config_view(r, false)).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn create_config(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let format = body_format(req.headers())?;
+    let bytes = raw_body(req, &state).await?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8"))?;
+    let config = parse_config(&text, format, "")?;
+    let now = now_ms();
+    let rec = ConfigRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: config.name.clone(),
+        applications: config.applications.clone(),
+        format: format.name().into(),
+        body: text,
+        created_ms: now,
+        updated_ms: now,
+    };
+    let name = rec.name.clone();
+    if find_config(&state, &name).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("a config named `{name}` exists; PUT /api/v1/configs/{name} replaces it"),
+        )
+        .details(json!({ "field": "name" })));
+    }
+    let r = rec.clone();
+    blocking(&state.store, move |s| s.put_config(&r)).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/configs/{}", rec.name))],
+        Json(config_view(&rec, false)),
+    )
+        .into_response())
+}
+
+async fn get_config(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConfigView>> {
+    let rec = find_config(&state, &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("config", &name))?;
+    Ok(Json(config_view(&rec, true)))
+}
+
+async fn put_config(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let format = body_format(req.headers())?;
+    let bytes = raw_body(req, &state).await?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8"))?;
+    let config = parse_config(&text, format, "")?;
+    let existing = find_config(&state, &name).await?;
+    if existing.as_ref().is_none_or(|e| e.name != config.name) && config.name != name {
+        return Err(ApiError::invalid(
+            "name",
+            format!(
+                "the body names `{}` but the path names `{name}`",
+                config.name
+            ),
+        ));
+    }
+    let now = now_ms();
+    let created = existing.is_none();
+    let rec = ConfigRecord {
+        id: existing
+            .as_ref()
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        name: config.name.clone(),
+        applications: config.applications.clone(),
+        format: format.name().into(),
+        body: text,
+        created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
+        updated_ms: now,
+    };
+    let r = rec.clone();
+    blocking(&state.store, move |s| s.put_config(&r)).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(config_view(&rec, false))).into_response())
+}
+
+async fn delete_config(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let rec = find_config(&state, &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("config", &name))?;
+    blocking(&state.store, move |s| s.delete_config(&rec.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------- analyses
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateAnalysis {
+    /// A stored config's name (or id), or a config inline (canaryd or Kayenta JSON).
+    config: Value,
+    #[serde(default)]
+    application: Option<String>,
+    baseline: Scope,
+    canary: Scope,
+    window: WindowSpec,
+    #[serde(default)]
+    thresholds: Option<Thresholds>,
+}
+
+/// A config for a new analysis: by reference or inline. (config, stored id, format, text)
+pub async fn resolve_config(
+    state: &AppState,
+    config: &Value,
+    field: &str,
+) -> ApiResult<(CanaryConfig, Option<String>, Format, String)> {
+    match config {
+        Value::String(name) => {
+            let rec = find_config(state, name).await?.ok_or_else(|| {
+                ApiError::invalid(field, format!("no stored config named `{name}`"))
+            })?;
+            let format = Format::from_name(&rec.format).unwrap_or(Format::Json);
+            let config = parse_config(&rec.body, format, &format!("{field}."))?;
+            Ok((config, Some(rec.id), format, rec.body))
+        }
+        Value::Object(_) => {
+            let text = config.to_string();
+            let parsed = parse_config(&text, Format::Json, &format!("{field}."))?;
+            Ok((parsed, None, Format::Json, text))
+        }
+        _ => Err(ApiError::invalid(
+            field,
+            "give a stored config's name or the config itself as an object",
+        )),
+    }
+}
+
+/// Validate, store and start an analysis; the stored record.
+pub async fn start_analysis(
+    state: &AppState,
+    config: (CanaryConfig, Option<String>, Format, String),
+    application: Option<String>,
+    request: AnalysisRequest,
+    dialect: &str,
+) -> ApiResult<AnalysisRecord> {
+    let (config, config_id, format, body) = config;
+    let request = AnalysisRequest {
+        window: request.window.resolve(crate::analysis::live::now_s()),
+        ..request
+    };
+    request.validate(&config).map_err(|problems| {
+        ApiError::invalid_fields(problems.into_iter().map(|p| (p.field, p.message)).collect())
+    })?;
+    let rec = new_record(
+        &config,
+        config_id,
+        format,
+        body,
+        application,
+        &request,
+        dialect,
+    );
+    let r = rec.clone();
+    blocking(&state.store, move |s| s.insert_analysis(&r)).await?;
+    state.runner.submit(rec.id.clone());
+    Ok(rec)
+}
+
+async fn create_analysis(
+    State(state): State<AppState>,
+    Body(body): Body<CreateAnalysis>,
+) -> ApiResult<Response> {
+    let config = resolve_config(&state, &body.config, "config").await?;
+    let request = AnalysisRequest {
+        baseline: body.baseline,
+        canary: body.canary,
+        window: body.window,
+        thresholds: body.thresholds,
+    };
+    let rec = start_analysis(&state, config, body.application, request, "canaryd").await?;
+    let view = analysis_view(&rec, &[], false);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/v1/analyses/{}", rec.id))],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// The queries an analysis ran, from its latest report.
+fn queries_of(report: &Option<Value>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(ms) = report
+        .as_ref()
+        .and_then(|r| r.get("metrics"))
+        .and_then(Value::as_array)
+    {
+        for m in ms {
+            if let Some(q) = m.get("query").and_then(Value::as_str)
+                && !out.iter().any(|x| x == q)
+            {
+                out.push(q.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// An analysis as the API shows it.
+pub fn analysis_view(rec: &AnalysisRecord, intervals: &[IntervalRecord], full: bool) -> Value {
+    let planned = serde_json::from_value::<AnalysisRequest>(rec.request.clone())
+        .map(|r| r.window.intervals().len())
+        .unwrap_or(0);
+    let intervals: Vec<Value> = intervals
+        .iter()
+        .map(|i| {
+            let mut v = json!({
+                "index": i.index, "at": ms_to_iso(i.at_ms), "outcome": i.outcome,
+                "verdict": i.verdict, "score": i.score, "error": i.error,
+            });
+            if full {
+                v["report"] = i.report.clone().unwrap_or(Value::Null);
+            }
+            v
+        })
+        .collect();
+    json!({
+        "id": rec.id,
+        "status": rec.status.as_str(),
+        "verdict": rec.verdict,
+        "score": rec.score,
+        "config": rec.config_name,
+        "config_id": rec.config_id,
+        "application": rec.application,
+        "dialect": rec.dialect,
+        "created": ms_to_iso(rec.created_ms),
+        "updated": ms_to_iso(rec.updated_ms),
+        "error": rec.error,
+        "request": rec.request,
+        "planned_intervals": planned,
+        "judged_intervals": rec.next_interval,
+        "queries": queries_of(&rec.report),
+        "report": rec.report,
+        "intervals": intervals,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    application: Option<String>,
+    status: Option<String>,
+    config: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn list_analyses(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let status = match &q.status {
+        None => None,
+        Some(s) => Some(s.parse::<AnalysisStatus>().map_err(|_| {
+            ApiError::invalid(
+                "status",
+                format!("`{s}` is not one of running, succeeded, error, cancelled"),
+            )
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let query = AnalysisQuery {
+        application: q.application,
+        status,
+        config_name: q.config,
+        limit,
+        offset: q.offset.unwrap_or(0),
+    };
+    let offset = query.offset;
+    let (items, total) = blocking(&state.store, move |s| s.list_analyses(&query)).await?;
+    let items: Vec<Value> = items
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "status": r.status.as_str(), "verdict": r.verdict, "score": r.score,
+                "config": r.config_name, "application": r.application, "dialect": r.dialect,
+                "created": ms_to_iso(r.created_ms), "updated": ms_to_iso(r.updated_ms),
+                "error": r.error,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "items": items, "total": total, "limit": limit, "offset": offset }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetQuery {
+    /// `full`: every interval's report, not only the latest.
+    intervals: Option<String>,
+}
+
+async fn get_analysis(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<GetQuery>,
+) -> ApiResult<Json<Value>> {
+    let full = match q.intervals.as_deref() {
+        None | Some("summary") => false,
+        Some("full") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "intervals",
+                format!("`{other}` is not `summary` or `full`"),
+            ));
+        }
+    };
+    let key = id.clone();
+    let (rec, intervals) = blocking(&state.store, move |s| {
+        let rec = s.get_analysis(&key)?;
+        let iv = match &rec {
+            Some(_) => s.intervals(&key)?,
+            None => Vec::new(),
+        };
+        Ok::<_, crate::store::StoreError>((rec, iv))
+    })
+    .await?;
+    let rec = rec.ok_or_else(|| ApiError::not_found("analysis", &id))?;
+    Ok(Json(analysis_view(&rec, &intervals, full)))
+}
+
+async fn cancel_analysis(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let key = id.clone();
+    let rec = blocking(&state.store, move |s| s.get_analysis(&key))
+        .await?
+        .ok_or_else(|| ApiError::not_found("analysis", &id))?;
+    if rec.status.is_final() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_final",
+            format!("analysis `{id}` is already {}", rec.status.as_str()),
+        ));
+    }
+    let mut rec = rec;
+    rec.status = AnalysisStatus::Cancelled;
+    rec.updated_ms = now_ms();
+    rec.error = Some("cancelled by request".into());
+    let r = rec.clone();
+    let changed = blocking(&state.store, move |s| s.finish_analysis(&r)).await?;
+    state.runner.stop(&id);
+    if !changed {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_final",
+            format!("analysis `{id}` finished meanwhile"),
+        ));
+    }
+    Ok(Json(analysis_view(&rec, &[], false)))
+}
+
+// ---------------------------------------------------------------- judge
+
+/// One arm's data inline: values, event counts, or histogram buckets.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InlineSample {
+    Values(Vec<Option<f64>>),
+    Counts { events: Vec<f64>, totals: Vec<f64> },
+    Histogram { bounds: Vec<f64>, counts: Vec<f64> },
+}
+
+impl From<InlineSample> for Sample {
+    fn from(s: InlineSample) -> Self {
+        match s {
+            // `null` stands for NaN (JSON has no NaN), left to the NaN strategy.
+            InlineSample::Values(v) => {
+                Sample::Values(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+            }
+            InlineSample::Counts { events, totals } => Sample::Counts { events, totals },
+            InlineSample::Histogram { bounds, counts } => Sample::Histogram { bounds, counts },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InlinePair {
+    metric: String,
+    #[serde(default)]
+    labels: Labels,
+    baseline: InlineSample,
+    canary: InlineSample,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JudgeRequest {
+    config: Value,
+    #[serde(default)]
+    thresholds: Option<Thresholds>,
+    pairs: Vec<InlinePair>,
+}
+
+async fn judge(
+    State(state): State<AppState>,
+    Body(body): Body<JudgeRequest>,
+) -> ApiResult<Json<Value>> {
+    let (config, ..) = resolve_config(&state, &body.config, "config").await?;
+    let index: BTreeMap<&str, usize> = config
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
+    let mut pairs = Vec::with_capacity(body.pairs.len());
+    let mut seen = vec![false; config.metrics.len()];
+    for (k, p) in body.pairs.into_iter().enumerate() {
+        let Some(&i) = index.get(p.metric.as_str()) else {
+            return Err(ApiError::invalid(
+                &format!("pairs[{k}].metric"),
+                format!("`{}` is not a metric of config `{}`", p.metric, config.name),
+            ));
+        };
+        seen[i] = true;
+        pairs.push(CollectedPair {
+            metric: i,
+            labels: p.labels,
+            pair: MetricPair {
+                baseline: p.baseline.into(),
+                canary: p.canary.into(),
+            },
+            query: "inline".into(),
+            note: None,
+            times: [Vec::new(), Vec::new()],
+        });
+    }
+    for (i, s) in seen.iter().enumerate() {
+        if !s {
+            pairs.push(CollectedPair::missing(
+                i,
+                "inline".into(),
+                "the request gave no data for this metric".into(),
+            ));
+        }
+    }
+    let thresholds = body.thresholds;
+    let report = tokio::task::spawn_blocking(move || analyze(&config, &pairs, thresholds))
+        .await
+        .map_err(|e| ApiError::internal(format!("judging failed: {e}")))?;
+    Ok(Json(
+        serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?,
+    ))
+}
+
+/// Parse a JSON body (for handlers that read the body themselves).
+pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    parse_json(bytes)
+}

@@ -1,0 +1,220 @@
+//! `canaryd serve`: the daemon. HTTP API (own + Kayenta dialect), live analyses against
+//! Prometheus, SQLite store; resumes running analyses after a restart.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliError, exit};
+use crate::analysis::live::{Runner, RunnerSettings, now_ms};
+use crate::api::{self, AppState, Limits};
+use crate::collectors::Collector;
+use crate::collectors::prometheus::PrometheusCollector;
+use crate::config::CanaryConfig;
+use crate::config::daemon::{DaemonConfig, LogFormat};
+use crate::config::source::Format;
+use crate::store::{ConfigRecord, SqliteStore, Store};
+use crate::telemetry::Telemetry;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Daemon config (TOML, docs/serve.md); flags below override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Directory of the SQLite store [default: ./data].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Prometheus base URL [default: http://127.0.0.1:9090].
+    #[arg(long)]
+    pub prometheus: Option<String>,
+    /// Log format [default: text]; the level follows RUST_LOG (default info).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    // A second init (tests running serve in-process) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub fn run(args: ServeArgs) -> Result<u8, CliError> {
+    let mut config = match &args.config {
+        Some(p) => DaemonConfig::load(p).map_err(|e| CliError::new(exit::CONFIG, e))?,
+        None => DaemonConfig::default(),
+    };
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if let Some(d) = args.data_dir {
+        config.data_dir = d;
+    }
+    if let Some(p) = args.prometheus {
+        config.prometheus.url = p;
+    }
+    if let Some(f) = args.log_format {
+        config.log_format = f;
+    }
+    init_tracing(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(exit::INTERNAL, format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(serve(config, shutdown_signal()))?;
+    Ok(exit::PASS)
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Store the canary config files named in the daemon config (create or replace by name).
+fn preload_configs(store: &dyn Store, files: &[PathBuf]) -> Result<(), CliError> {
+    for f in files {
+        let config =
+            CanaryConfig::load(f).map_err(|e| CliError::new(exit::CONFIG, e.to_string()))?;
+        let format = Format::from_path(f).unwrap_or(Format::Json);
+        let body = std::fs::read_to_string(f)
+            .map_err(|e| CliError::new(exit::NO_INPUT, format!("{}: {e}", f.display())))?;
+        let existing = store
+            .get_config_by_name(&config.name)
+            .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
+        let now = now_ms();
+        let rec = ConfigRecord {
+            id: existing
+                .as_ref()
+                .map(|e| e.id.clone())
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            name: config.name.clone(),
+            applications: config.applications.clone(),
+            format: format.name().into(),
+            body,
+            created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
+            updated_ms: now,
+        };
+        store
+            .put_config(&rec)
+            .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
+        tracing::info!(config = %rec.name, file = %f.display(), "config loaded");
+    }
+    Ok(())
+}
+
+/// Run the daemon until `shutdown` resolves.
+pub async fn serve(
+    config: DaemonConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), CliError> {
+    let tokens = config
+        .resolve_tokens()
+        .map_err(|e| CliError::new(exit::CONFIG, e))?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| {
+        CliError::new(
+            exit::INTERNAL,
+            format!(
+                "cannot open the store in {}: {e}",
+                config.data_dir.display()
+            ),
+        )
+    })?);
+    preload_configs(store.as_ref(), &config.configs)?;
+    let telemetry = Arc::new(Telemetry::new());
+    let collector = PrometheusCollector::new(config.prometheus.clone())
+        .map_err(|e| CliError::new(exit::CONFIG, e))?
+        .with_observer(telemetry.clone());
+    let collector: Arc<dyn Collector> = Arc::new(collector);
+    let runner = Runner::new(
+        store.clone(),
+        collector,
+        telemetry.clone(),
+        RunnerSettings {
+            outage_retry_s: config.live.outage_retry_s,
+            outage_grace_s: config.live.outage_grace_s,
+        },
+    );
+    let resumed = runner
+        .resume_all()
+        .await
+        .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
+    if tokens.is_empty() {
+        tracing::warn!(
+            "no API tokens configured: every endpoint is open to anyone who can connect"
+        );
+    }
+    let state = AppState {
+        store,
+        runner,
+        telemetry,
+        tokens: Arc::new(tokens),
+    };
+    let limits = Limits {
+        body_bytes: config.http.body_limit_bytes,
+        request_timeout: Duration::from_secs_f64(config.http.request_timeout_s),
+    };
+    let app = api::router(state, limits);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| {
+            CliError::new(
+                exit::USAGE,
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
+    let addr: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
+    tracing::info!(
+        %addr, data_dir = %config.data_dir.display(), prometheus = %config.prometheus.url,
+        resumed, "canaryd listening"
+    );
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    let grace = Duration::from_secs_f64(config.http.shutdown_timeout_s);
+    tokio::select! {
+        r = server => r.map_err(|e| CliError::new(exit::INTERNAL, format!("server failed: {e}")))?,
+        _ = async {
+            let _ = stop_rx.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("requests still in flight after {} s; closing", grace.as_secs_f64());
+        }
+    }
+    tracing::info!("stopped; running analyses continue at the next start");
+    Ok(())
+}

@@ -1,0 +1,858 @@
+//! The Prometheus collector: range queries for both scopes of every metric, turned into
+//! [`CollectedPair`]s.
+//!
+//! - Retries with exponential backoff on network errors, HTTP 5xx and 429 (and Prometheus'
+//!   own `timeout` / `unavailable` / `internal` errors); other 4xx are bad queries and fail
+//!   at once. What is still failing after the retries is an outage
+//!   ([`CollectError::Unavailable`]), which holds an analysis instead of deciding it.
+//! - Bearer or basic auth; secrets never appear in `Debug`, logs or API output.
+//! - At most `max_concurrent` queries in flight per collector.
+//! - Per kind (see [`PromQuery`](crate::config::query::PromQuery)): `promql` and `kayenta` series become value samples (one
+//!   value per step); `histogram` bucket increases are summed over the window into one
+//!   distribution; `ratio` increases become per-step event counts. NaN and ±Inf values
+//!   become NaN, which the metric's NaN strategy removes or replaces.
+//! - Pairing: by the `split_by` labels (Kayenta: `groupByFields`); a label set seen on one
+//!   side only is `nodata` for that pair, and an empty result is `nodata` whose reason
+//!   quotes the query.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use canary_judges::{MetricPair, Sample};
+use futures_util::future::join_all;
+use prometheus_http_query::{Client, Error as PromError};
+use serde::{Deserialize, Serialize, Serializer};
+use tokio::sync::Semaphore;
+
+use super::promql::{BuiltQuery, build};
+use super::{
+    CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, Scope, Window,
+};
+use crate::config::CanaryConfig;
+
+/// A secret string: shown as `***` everywhere.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// How canaryd authenticates to Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PrometheusAuth {
+    Bearer { token: Secret },
+    Basic { username: String, password: Secret },
+}
+
+/// Where Prometheus is and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9090` (a path prefix is kept).
+    pub url: String,
+    /// Per-query timeout, seconds (also sent to Prometheus as the query timeout).
+    pub timeout_s: f64,
+    /// Retries after the first attempt, for outages only.
+    pub retries: u32,
+    /// First backoff, milliseconds; doubled on each retry.
+    pub backoff_ms: u64,
+    /// Queries in flight at once.
+    pub max_concurrent: usize,
+    pub auth: Option<PrometheusAuth>,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            url: "http://127.0.0.1:9090".into(),
+            timeout_s: 30.0,
+            retries: 3,
+            backoff_ms: 250,
+            max_concurrent: 8,
+            auth: None,
+        }
+    }
+}
+
+/// What happened to one query, for the daemon's own metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryOutcome {
+    Ok,
+    Rejected,
+    Unavailable,
+}
+
+/// Receives the duration and outcome of every query (the daemon's `/metrics`).
+pub trait QueryObserver: Send + Sync {
+    fn observe(&self, seconds: f64, outcome: QueryOutcome);
+}
+
+/// One returned series: labels (without `__name__`) and (unix seconds, value) points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Reads metric pairs from a Prometheus HTTP API.
+pub struct PrometheusCollector {
+    client: Client,
+    config: PrometheusConfig,
+    auth_header: Option<reqwest::header::HeaderValue>,
+    permits: Arc<Semaphore>,
+    observer: Option<Arc<dyn QueryObserver>>,
+}
+
+impl fmt::Debug for PrometheusCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrometheusCollector")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrometheusCollector {
+    /// A collector for `config`; fails on a malformed URL or settings.
+    pub fn new(config: PrometheusConfig) -> Result<Self, String> {
+        if !(config.timeout_s.is_finite() && config.timeout_s > 0.0) {
+            return Err(format!(
+                "prometheus.timeout_s must be > 0, got {}",
+                config.timeout_s
+            ));
+        }
+        if config.max_concurrent == 0 {
+            return Err("prometheus.max_concurrent must be at least 1".into());
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs_f64(config.timeout_s))
+            .connect_timeout(Duration::from_secs_f64(config.timeout_s.min(5.0)))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let client = Client::from(http, &config.url)
+            .map_err(|e| format!("prometheus.url `{}`: {e}", config.url))?;
+        let auth_header = match &config.auth {
+            None => None,
+            Some(auth) => {
+                let text = match auth {
+                    PrometheusAuth::Bearer { token } => format!("Bearer {}", token.expose()),
+                    PrometheusAuth::Basic { username, password } => {
+                        use base64::Engine as _;
+                        let raw = format!("{username}:{}", password.expose());
+                        format!(
+                            "Basic {}",
+                            base64::engine::general_purpose::STANDARD.encode(raw)
+                        )
+                    }
+                };
+                let mut v = reqwest::header::HeaderValue::from_str(&text)
+                    .map_err(|_| "prometheus.auth holds characters not allowed in a header")?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+        };
+        Ok(PrometheusCollector {
+            client,
+            permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            config,
+            auth_header,
+            observer: None,
+        })
+    }
+
+    /// Report every query's duration and outcome to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn QueryObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub fn config(&self) -> &PrometheusConfig {
+        &self.config
+    }
+
+    /// Is Prometheus answering (`/-/ready`)?
+    pub async fn ready(&self) -> bool {
+        self.client.is_server_ready().await.unwrap_or(false)
+    }
+
+    /// One range query, with retries for outages.
+    pub async fn range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: f64,
+    ) -> Result<Vec<Series>, CollectError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| CollectError::Unavailable {
+                query: query.to_string(),
+                message: "the collector is shutting down".into(),
+            })?;
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let mut q = self
+                .client
+                .query_range(query, start, end, step)
+                .timeout((self.config.timeout_s * 1000.0) as i64);
+            if let Some(h) = &self.auth_header {
+                q = q.header(reqwest::header::AUTHORIZATION, h.clone());
+            }
+            let result = q.post().await;
+            let seconds = started.elapsed().as_secs_f64();
+            let err = match result {
+                Ok(r) => {
+                    self.observe(seconds, QueryOutcome::Ok);
+                    return series_of(r.into_inner().0, query);
+                }
+                Err(e) => e,
+            };
+            let (retry, message) = classify(&err);
+            if retry && attempt < self.config.retries {
+                tracing::debug!(query, attempt, error = %message, "query failed; retrying");
+                let backoff = self.config.backoff_ms.saturating_mul(1 << attempt.min(16));
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
+                attempt += 1;
+                continue;
+            }
+            if retry {
+                self.observe(seconds, QueryOutcome::Unavailable);
+                return Err(CollectError::Unavailable {
+                    query: query.to_string(),
+                    message: format!("{message} (after {} attempts)", attempt + 1),
+                });
+            }
+            self.observe(seconds, QueryOutcome::Rejected);
+            return Err(CollectError::Rejected {
+                query: query.to_string(),
+                message,
+            });
+        }
+    }
+
+    fn observe(&self, seconds: f64, outcome: QueryOutcome) {
+        if let Some(o) = &self.observer {
+            o.observe(seconds, outcome);
+        }
+    }
+
+    async fn collect_metric(
+        &self,
+        config: &CanaryConfig,
+        metric: usize,
+        request: &CollectRequest,
+        window: Window,
+    ) -> Result<Vec<CollectedPair>, CollectError> {
+        let m = &config.metrics[metric];
+        let query = m.query.as_ref().ok_or_else(|| CollectError::Query {
+            metric: m.name.clone(),
+            message: "the metric has no `query`; Prometheus analyses need one per metric".into(),
+        })?;
+        let step = window.step.round().max(1.0) as u64;
+        let built = |scope: &Scope| {
+            build(query, scope, step, &config.kayenta_templates).map_err(|e| CollectError::Query {
+                metric: m.name.clone(),
+                message: e.to_string(),
+            })
+        };
+        let b = built(&request.baseline)?;
+        let c = built(&request.canary)?;
+        let split = query.split_by();
+        let (start, end) = (window.start.floor() as i64, window.end.ceil() as i64);
+        // Increases cover the `step` before each point: start one step in, so the
+        // points tile (start, end].
+        let inc_start = (start + step as i64).min(end);
+        match (&b, &c) {
+            (BuiltQuery::Series(qb), BuiltQuery::Series(qc)) => {
+                let (sb, sc) = tokio::try_join!(
+                    self.range(qb, start, end, step as f64),
+                    self.range(qc, start, end, step as f64)
+                )?;
+                Ok(series_pairs(metric, split, [qb, qc], sb, sc))
+            }
+            (BuiltQuery::Histogram(qb), BuiltQuery::Histogram(qc)) => {
+                let (sb, sc) = tokio::try_join!(
+                    self.range(qb, inc_start, end, step as f64),
+                    self.range(qc, inc_start, end, step as f64)
+                )?;
+                Ok(histogram_pairs(metric, split, [qb, qc], sb, sc))
+            }
+            (
+                BuiltQuery::Ratio {
+                    errors: eb,
+                    total: tb,
+                },
+                BuiltQuery::Ratio {
+                    errors: ec,
+                    total: tc,
+                },
+            ) => {
+                let s = step as f64;
+                let (e_b, t_b, e_c, t_c) = tokio::try_join!(
+                    self.range(eb, inc_start, end, s),
+                    self.range(tb, inc_start, end, s),
+                    self.range(ec, inc_start, end, s),
+                    self.range(tc, inc_start, end, s)
+                )?;
+                Ok(ratio_pairs(
+                    metric,
+                    split,
+                    [[eb, tb], [ec, tc]],
+                    [e_b, e_c],
+                    [t_b, t_c],
+                ))
+            }
+            _ => unreachable!("both scopes build the same kind"),
+        }
+    }
+}
+
+impl Collector for PrometheusCollector {
+    fn collect<'a>(
+        &'a self,
+        config: &'a CanaryConfig,
+        request: &'a CollectRequest,
+    ) -> CollectFuture<'a> {
+        Box::pin(async move {
+            let window = request.window.ok_or_else(|| CollectError::Query {
+                metric: String::new(),
+                message: "a Prometheus analysis needs a time window".into(),
+            })?;
+            if !(window.end > window.start && window.step > 0.0) {
+                return Err(CollectError::Query {
+                    metric: String::new(),
+                    message: format!(
+                        "empty window: start {} end {} step {}",
+                        window.start, window.end, window.step
+                    ),
+                });
+            }
+            let results = join_all(
+                (0..config.metrics.len()).map(|i| self.collect_metric(config, i, request, window)),
+            )
+            .await;
+            let mut out = Vec::new();
+            for r in results {
+                out.extend(r?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// (retry?, message) for a failed query.
+fn classify(e: &PromError) -> (bool, String) {
+    match e {
+        PromError::Prometheus(p) => {
+            let retry = p.is_timeout() || p.is_canceled() || p.is_internal() || p.is_unavailable();
+            (
+                retry,
+                format!("Prometheus {}: {}", p.error_type(), p.message()),
+            )
+        }
+        PromError::Client(c) => match c.inner() {
+            Some(re) => match re.status() {
+                Some(s) if s.as_u16() == 429 || s.is_server_error() => {
+                    (true, format!("HTTP {s} from Prometheus"))
+                }
+                Some(s) if s.as_u16() == 401 || s.as_u16() == 403 => (
+                    false,
+                    format!("HTTP {s} from Prometheus: check prometheus.auth"),
+                ),
+                Some(s) => (false, format!("HTTP {s} from Prometheus")),
+                None => (true, format!("{c}: {}", error_chain(re))),
+            },
+            None => (false, c.to_string()),
+        },
+        other => (false, other.to_string()),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+fn series_of(
+    data: prometheus_http_query::response::Data,
+    query: &str,
+) -> Result<Vec<Series>, CollectError> {
+    use prometheus_http_query::response::Data;
+    let finite_or_nan = |v: f64| if v.is_finite() { v } else { f64::NAN };
+    match data {
+        Data::Matrix(m) => Ok(m
+            .into_iter()
+            .map(|rv| {
+                let (labels, samples) = rv.into_inner();
+                let mut labels: Labels = labels.into_iter().collect();
+                labels.remove("__name__");
+                Series {
+                    labels,
+                    points: samples
+                        .iter()
+                        .map(|s| (s.timestamp(), finite_or_nan(s.value())))
+                        .collect(),
+                }
+            })
+            .collect()),
+        Data::Scalar(s) => Ok(vec![Series {
+            labels: Labels::new(),
+            points: vec![(s.timestamp(), finite_or_nan(s.value()))],
+        }]),
+        Data::Vector(_) => Err(CollectError::Rejected {
+            query: query.to_string(),
+            message: "expected a range vector".into(),
+        }),
+    }
+}
+
+fn project(labels: &Labels, split: &[String]) -> Labels {
+    labels
+        .iter()
+        .filter(|(k, _)| split.iter().any(|s| s == *k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn query_text(queries: &[&String]) -> String {
+    match queries {
+        [b, c] => format!("baseline: {b}; canary: {c}"),
+        _ => queries
+            .iter()
+            .map(|q| q.as_str())
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// Which side lacks data, as a pair's note.
+fn side_note(b_empty: bool, c_empty: bool, queries: [&String; 2]) -> Option<String> {
+    match (b_empty, c_empty) {
+        (true, true) => Some(format!(
+            "neither query returned data (baseline: {}; canary: {})",
+            queries[0], queries[1]
+        )),
+        (true, false) => Some(format!("baseline query returned no data: {}", queries[0])),
+        (false, true) => Some(format!("canary query returned no data: {}", queries[1])),
+        (false, false) => None,
+    }
+}
+
+/// Group series by pair key. With no split labels and at most one series per side, the
+/// two series pair whatever their labels.
+fn keyed<'s>(split: &[String], sides: [&'s [Series]; 2]) -> BTreeMap<Labels, [Vec<&'s Series>; 2]> {
+    let single = split.is_empty() && sides.iter().all(|s| s.len() <= 1);
+    let mut out: BTreeMap<Labels, [Vec<&'s Series>; 2]> = BTreeMap::new();
+    for (side, series) in sides.into_iter().enumerate() {
+        for s in series {
+            let key = if single {
+                Labels::new()
+            } else if split.is_empty() {
+                s.labels.clone()
+            } else {
+                project(&s.labels, split)
+            };
+            out.entry(key).or_default()[side].push(s);
+        }
+    }
+    out
+}
+
+/// Value series (promql, kayenta): one value per step.
+pub fn series_pairs(
+    metric: usize,
+    split: &[String],
+    queries: [&String; 2],
+    baseline: Vec<Series>,
+    canary: Vec<Series>,
+) -> Vec<CollectedPair> {
+    let text = query_text(&queries);
+    let groups = keyed(split, [&baseline, &canary]);
+    if groups.is_empty() {
+        return vec![CollectedPair::missing(
+            metric,
+            text,
+            side_note(true, true, queries).unwrap_or_default(),
+        )];
+    }
+    groups
+        .into_iter()
+        .map(|(labels, [b, c])| {
+            let flat = |ss: &[&Series]| {
+                let mut pts: Vec<(f64, f64)> =
+                    ss.iter().flat_map(|s| s.points.iter().copied()).collect();
+                pts.sort_by(|x, y| x.0.total_cmp(&y.0));
+                pts
+            };
+            let (pb, pc) = (flat(&b), flat(&c));
+            let note = side_note(pb.is_empty(), pc.is_empty(), queries);
+            CollectedPair {
+                metric,
+                labels,
+                pair: MetricPair {
+                    baseline: Sample::Values(pb.iter().map(|p| p.1).collect()),
+                    canary: Sample::Values(pc.iter().map(|p| p.1).collect()),
+                },
+                query: text.clone(),
+                note,
+                times: [
+                    pb.iter().map(|p| p.0).collect(),
+                    pc.iter().map(|p| p.0).collect(),
+                ],
+            }
+        })
+        .collect()
+}
+
+/// Parse an `le` label: a number or `+Inf`.
+fn parse_le(le: &str) -> Option<f64> {
+    match le {
+        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
+        s => s.parse::<f64>().ok().filter(|v| !v.is_nan()),
+    }
+}
+
+/// Cumulative per-`le` increases, summed over the window, into bucket counts.
+fn histogram_of(series: &[&Series]) -> Sample {
+    let mut cumulative: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
+    for s in series {
+        let Some(le) = s.labels.get("le").and_then(|l| parse_le(l)) else {
+            continue;
+        };
+        let total: f64 = s.points.iter().map(|p| p.1).filter(|v| v.is_finite()).sum();
+        // Order bounds by value; the key is the float's order-preserving bits.
+        let key = if le.is_sign_negative() {
+            !le.to_bits()
+        } else {
+            le.to_bits() | (1 << 63)
+        };
+        cumulative.entry(key).or_insert((le, 0.0)).1 += total;
+    }
+    let mut bounds = Vec::with_capacity(cumulative.len());
+    let mut counts = Vec::with_capacity(cumulative.len());
+    let mut below = 0.0;
+    for (le, cum) in cumulative.into_values() {
+        bounds.push(le);
+        // Extrapolated increases are not exactly monotone in `le`; never negative.
+        counts.push((cum - below).max(0.0));
+        below = below.max(cum);
+    }
+    if counts.iter().sum::<f64>() <= 0.0 {
+        return Sample::empty();
+    }
+    Sample::Histogram { bounds, counts }
+}
+
+/// Histogram kind: one distribution per pair over the whole window.
+pub fn histogram_pairs(
+    metric: usize,
+    split: &[String],
+    queries: [&String; 2],
+    baseline: Vec<Series>,
+    canary: Vec<Series>,
+) -> Vec<CollectedPair> {
+    let text = query_text(&queries);
+    // Series differ by `le` within a pair: key by the split labels only.
+    let mut groups: BTreeMap<Labels, [Vec<&Series>; 2]> = BTreeMap::new();
+    for (side, series) in [&baseline, &canary].into_iter().enumerate() {
+        for s in series {
+            groups.entry(project(&s.labels, split)).or_default()[side].push(s);
+        }
+    }
+    if groups.is_empty() {
+        return vec![CollectedPair::missing(
+            metric,
+            text,
+            side_note(true, true, queries).unwrap_or_default(),
+        )];
+    }
+    groups
+        .into_iter()
+        .map(|(labels, [b, c])| {
+            let (hb, hc) = (histogram_of(&b), histogram_of(&c));
+            CollectedPair {
+                metric,
+                labels,
+                note: side_note(hb.is_empty(), hc.is_empty(), queries),
+                pair: MetricPair {
+                    baseline: hb,
+                    canary: hc,
+                },
+                query: text.clone(),
+                times: [Vec::new(), Vec::new()],
+            }
+        })
+        .collect()
+}
+
+/// Ratio kind: per-step events out of totals. A side whose total has data but whose
+/// error query returned nothing had no errors (counters of errors often do not exist
+/// until the first error).
+pub fn ratio_pairs(
+    metric: usize,
+    split: &[String],
+    queries: [[&String; 2]; 2],
+    errors: [Vec<Series>; 2],
+    totals: [Vec<Series>; 2],
+) -> Vec<CollectedPair> {
+    let text = format!(
+        "baseline errors: {}; baseline total: {}; canary errors: {}; canary total: {}",
+        queries[0][0], queries[0][1], queries[1][0], queries[1][1]
+    );
+    let key = |s: &Series| project(&s.labels, split);
+    let mut keys: std::collections::BTreeSet<Labels> = std::collections::BTreeSet::new();
+    for side in &totals {
+        keys.extend(side.iter().map(key));
+    }
+    for side in &errors {
+        keys.extend(side.iter().map(key));
+    }
+    if keys.is_empty() {
+        return vec![CollectedPair::missing(
+            metric,
+            text,
+            side_note(true, true, [queries[0][1], queries[1][1]]).unwrap_or_default(),
+        )];
+    }
+    keys.into_iter()
+        .map(|labels| {
+            let side = |i: usize| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+                let mut steps: BTreeMap<u64, (f64, f64, f64)> = BTreeMap::new();
+                for s in totals[i].iter().filter(|s| key(s) == labels) {
+                    for &(t, v) in &s.points {
+                        if v.is_finite() {
+                            let e = steps.entry(t.to_bits()).or_insert((t, 0.0, 0.0));
+                            e.2 += v.max(0.0);
+                        }
+                    }
+                }
+                for s in errors[i].iter().filter(|s| key(s) == labels) {
+                    for &(t, v) in &s.points {
+                        if v.is_finite()
+                            && let Some(e) = steps.get_mut(&t.to_bits())
+                        {
+                            e.1 += v.max(0.0);
+                        }
+                    }
+                }
+                let mut rows: Vec<(f64, f64, f64)> = steps.into_values().collect();
+                rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+                (
+                    rows.iter().map(|r| r.0).collect(),
+                    // Extrapolation can put errors a hair above the total.
+                    rows.iter().map(|r| r.1.min(r.2)).collect(),
+                    rows.iter().map(|r| r.2).collect(),
+                )
+            };
+            let (tb, eb, nb) = side(0);
+            let (tc, ec, nc) = side(1);
+            CollectedPair {
+                metric,
+                labels,
+                note: side_note(nb.is_empty(), nc.is_empty(), [queries[0][1], queries[1][1]]),
+                pair: MetricPair {
+                    baseline: Sample::Counts {
+                        events: eb,
+                        totals: nb,
+                    },
+                    canary: Sample::Counts {
+                        events: ec,
+                        totals: nc,
+                    },
+                },
+                query: text.clone(),
+                times: [tb, tc],
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(labels: &[(&str, &str)], points: &[(f64, f64)]) -> Series {
+        Series {
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            points: points.to_vec(),
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = PrometheusConfig {
+            auth: Some(PrometheusAuth::Basic {
+                username: "u".into(),
+                password: Secret::new("hunter2"),
+            }),
+            ..Default::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&c).unwrap().contains("hunter2"));
+        let col = PrometheusCollector::new(c).unwrap();
+        assert!(!format!("{col:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn series_pair_by_split_labels_and_report_missing_sides() {
+        let q = ["qb".to_string(), "qc".to_string()];
+        let b = vec![
+            s(
+                &[("route", "/a"), ("version", "v1")],
+                &[(1.0, 1.0), (2.0, 2.0)],
+            ),
+            s(&[("route", "/b"), ("version", "v1")], &[(1.0, 3.0)]),
+        ];
+        let c = vec![s(
+            &[("route", "/a"), ("version", "v2")],
+            &[(1.0, 5.0), (2.0, f64::NAN)],
+        )];
+        let pairs = series_pairs(0, &["route".into()], [&q[0], &q[1]], b, c);
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[0].labels["route"], "/a");
+        assert_eq!(pairs[0].note, None);
+        let Sample::Values(cv) = &pairs[0].pair.canary else {
+            panic!()
+        };
+        assert_eq!(cv[0], 5.0);
+        assert!(cv[1].is_nan());
+        assert_eq!(pairs[1].labels["route"], "/b");
+        assert!(
+            pairs[1]
+                .note
+                .as_ref()
+                .unwrap()
+                .contains("canary query returned no data: qc")
+        );
+        let empty = series_pairs(3, &[], [&q[0], &q[1]], vec![], vec![]);
+        assert_eq!(empty.len(), 1);
+        assert!(empty[0].pair.baseline.is_empty());
+        assert!(empty[0].note.as_ref().unwrap().contains("qb"));
+    }
+
+    #[test]
+    fn single_series_pair_whatever_their_labels() {
+        let q = ["qb".to_string(), "qc".to_string()];
+        let pairs = series_pairs(
+            0,
+            &[],
+            [&q[0], &q[1]],
+            vec![s(&[("version", "v1")], &[(1.0, 1.0)])],
+            vec![s(&[("version", "v2")], &[(1.0, 2.0)])],
+        );
+        assert_eq!(pairs.len(), 1);
+        assert!(pairs[0].labels.is_empty());
+    }
+
+    #[test]
+    fn histograms_sum_increases_and_decumulate() {
+        let q = ["qb".to_string(), "qc".to_string()];
+        let b = vec![
+            s(&[("le", "0.1"), ("route", "/a")], &[(1.0, 5.0), (2.0, 5.0)]),
+            s(
+                &[("le", "+Inf"), ("route", "/a")],
+                &[(1.0, 8.0), (2.0, 12.0)],
+            ),
+            s(&[("le", "0.5"), ("route", "/a")], &[(1.0, 7.0), (2.0, 9.5)]),
+        ];
+        let pairs = histogram_pairs(0, &["route".into()], [&q[0], &q[1]], b, vec![]);
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(
+            pairs[0].pair.baseline,
+            Sample::Histogram {
+                bounds: vec![0.1, 0.5, f64::INFINITY],
+                counts: vec![10.0, 6.5, 3.5]
+            }
+        );
+        assert!(pairs[0].pair.canary.is_empty());
+        assert!(pairs[0].note.as_ref().unwrap().contains("canary"));
+    }
+
+    #[test]
+    fn ratio_without_error_series_means_zero_errors() {
+        let q = ["eb", "tb", "ec", "tc"].map(String::from);
+        let totals = [
+            vec![s(&[("route", "/a")], &[(10.0, 100.0), (20.0, 100.0)])],
+            vec![s(&[("route", "/a")], &[(10.0, 50.0), (20.0, 50.0)])],
+        ];
+        let errors = [vec![], vec![s(&[("route", "/a")], &[(20.0, 50.4)])]];
+        let pairs = ratio_pairs(
+            0,
+            &["route".into()],
+            [[&q[0], &q[1]], [&q[2], &q[3]]],
+            errors,
+            totals,
+        );
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(
+            pairs[0].pair.baseline,
+            Sample::Counts {
+                events: vec![0.0, 0.0],
+                totals: vec![100.0, 100.0]
+            }
+        );
+        assert_eq!(
+            pairs[0].pair.canary,
+            Sample::Counts {
+                events: vec![0.0, 50.0],
+                totals: vec![50.0, 50.0]
+            }
+        );
+        assert_eq!(pairs[0].times[1], vec![10.0, 20.0]);
+        assert_eq!(pairs[0].note, None);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_prometheus_is_an_outage_after_retries() {
+        // A port nobody listens on: bind, read the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let c = PrometheusCollector::new(PrometheusConfig {
+            url: format!("http://127.0.0.1:{port}"),
+            retries: 2,
+            backoff_ms: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let e = c.range("up", 0, 10, 1.0).await.unwrap_err();
+        assert!(e.is_outage(), "{e}");
+        assert!(e.to_string().contains("after 3 attempts"), "{e}");
+    }
+}

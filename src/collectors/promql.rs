@@ -1,0 +1,368 @@
+//! PromQL built from canary configs: template expansion with safe values, and the queries
+//! of each [`PromQuery`] kind.
+//!
+//! A `${name}` in a template is replaced by the scope's value, escaped for where it sits:
+//! inside a `"…"` or `'…'` string literal the value is escaped (`\`, the quote, newlines,
+//! tabs); inside a raw `` `…` `` literal nothing can be escaped, so a value holding a
+//! backtick is rejected; outside any literal (a duration, a label name, a number) only
+//! `[A-Za-z0-9_:.]` is allowed. Control characters are rejected everywhere. An undefined
+//! variable is an error, never an empty string.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::Scope;
+use crate::config::query::PromQuery;
+
+/// Why a query could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("undefined variable `${{{0}}}` (the scope has no such value)")]
+    Undefined(String),
+    #[error("unclosed `${{` at byte {0}")]
+    Unclosed(usize),
+    #[error("the value {value:?} of `${{{name}}}` cannot be made safe here: {why}")]
+    Unsafe {
+        name: String,
+        value: String,
+        why: &'static str,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Double,
+    Single,
+    Raw,
+}
+
+/// Expand `${name}` in `template` from `scope`.
+pub fn expand(template: &str, scope: &Scope) -> Result<String, TemplateError> {
+    let bytes = template.as_bytes();
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut quote = Quote::None;
+    let mut i = 0;
+    let mut plain_start = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            out.push_str(&template[plain_start..i]);
+            let close = template[i + 2..]
+                .find('}')
+                .ok_or(TemplateError::Unclosed(i))?;
+            let name = &template[i + 2..i + 2 + close];
+            let value = scope
+                .var(name)
+                .ok_or_else(|| TemplateError::Undefined(name.to_string()))?;
+            push_escaped(&mut out, name, value, quote)?;
+            i += 2 + close + 1;
+            plain_start = i;
+            continue;
+        }
+        match (quote, b) {
+            (Quote::None, b'"') => quote = Quote::Double,
+            (Quote::None, b'\'') => quote = Quote::Single,
+            (Quote::None, b'`') => quote = Quote::Raw,
+            (Quote::Double, b'"') | (Quote::Single, b'\'') | (Quote::Raw, b'`') => {
+                quote = Quote::None
+            }
+            (Quote::Double | Quote::Single, b'\\') => i += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&template[plain_start.min(template.len())..]);
+    Ok(out)
+}
+
+fn push_escaped(
+    out: &mut String,
+    name: &str,
+    value: &str,
+    quote: Quote,
+) -> Result<(), TemplateError> {
+    let unsafe_ = |why| TemplateError::Unsafe {
+        name: name.to_string(),
+        value: value.to_string(),
+        why,
+    };
+    match quote {
+        Quote::None => {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.'))
+            {
+                return Err(unsafe_(
+                    "outside a string literal only letters, digits, `_`, `:` and `.` are allowed",
+                ));
+            }
+            out.push_str(value);
+        }
+        Quote::Raw => {
+            if value.contains('`') {
+                return Err(unsafe_("a raw `…` string cannot hold a backtick"));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(unsafe_("control characters are not allowed"));
+            }
+            out.push_str(value);
+        }
+        Quote::Double | Quote::Single => {
+            let q = if quote == Quote::Double { '"' } else { '\'' };
+            for c in value.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    c if c == q => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c if c.is_control() => {
+                        return Err(unsafe_("control characters are not allowed"));
+                    }
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The PromQL a query kind runs for one scope. `step_s` is the range of each point's
+/// `increase` (histogram and ratio kinds), so consecutive points tile the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuiltQuery {
+    /// One query; every series is a pair candidate.
+    Series(String),
+    /// Per-step bucket increases, by `le` and the split labels.
+    Histogram(String),
+    /// Per-step error and total increases, by the split labels.
+    Ratio { errors: String, total: String },
+}
+
+impl BuiltQuery {
+    /// Every query text, for reports.
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            BuiltQuery::Series(q) | BuiltQuery::Histogram(q) => vec![q.as_str()],
+            BuiltQuery::Ratio { errors, total } => vec![errors.as_str(), total.as_str()],
+        }
+    }
+}
+
+fn by_clause(labels: &[String]) -> String {
+    if labels.is_empty() {
+        String::new()
+    } else {
+        format!(" by ({})", labels.join(", "))
+    }
+}
+
+/// Build the query of `query` for `scope`.
+pub fn build(
+    query: &PromQuery,
+    scope: &Scope,
+    step_s: u64,
+    templates: &BTreeMap<String, String>,
+) -> Result<BuiltQuery, TemplateError> {
+    match query {
+        PromQuery::Promql { template, .. } => Ok(BuiltQuery::Series(expand(template, scope)?)),
+        PromQuery::Histogram {
+            base,
+            filter,
+            split_by,
+        } => {
+            let mut by = vec!["le".to_string()];
+            by.extend(split_by.iter().cloned());
+            let filter = expand(filter, scope)?;
+            Ok(BuiltQuery::Histogram(format!(
+                "sum{}(increase({base}_bucket{{{filter}}}[{step_s}s]))",
+                by_clause(&by)
+            )))
+        }
+        PromQuery::Ratio {
+            errors,
+            total,
+            split_by,
+        } => {
+            let by = by_clause(split_by);
+            let one = |selector: &str| -> Result<String, TemplateError> {
+                let s = expand(selector, scope)?;
+                Ok(format!("sum{by}(increase({s}[{step_s}s]))"))
+            };
+            Ok(BuiltQuery::Ratio {
+                errors: one(errors)?,
+                total: one(total)?,
+            })
+        }
+        PromQuery::Kayenta {
+            metric_name,
+            label_bindings,
+            group_by_fields,
+            custom_inline_template,
+            custom_filter_template,
+        } => {
+            if let Some(t) = custom_inline_template {
+                let body = t.strip_prefix("PromQL:").ok_or_else(|| {
+                    TemplateError::Invalid(
+                        "a customInlineTemplate must start with `PromQL:`".to_string(),
+                    )
+                })?;
+                return Ok(BuiltQuery::Series(expand(body, scope)?));
+            }
+            let name = custom_filter_template.as_ref().ok_or_else(|| {
+                TemplateError::Invalid(
+                    "without a customFilterTemplate baseline and canary would read the same \
+                     series; name a template (e.g. `version=\"${scope}\"`) or use a `PromQL:` \
+                     customInlineTemplate"
+                        .to_string(),
+                )
+            })?;
+            let filter = templates.get(name).ok_or_else(|| {
+                TemplateError::Invalid(format!("no template named `{name}` in `templates`"))
+            })?;
+            let mut matchers = vec![expand(filter, scope)?];
+            matchers.extend(label_bindings.iter().cloned());
+            let mut q = String::new();
+            let _ = write!(q, "avg({metric_name}{{{}}})", matchers.join(", "));
+            q.push_str(&by_clause(group_by_fields));
+            Ok(BuiltQuery::Series(q))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(v: &str) -> Scope {
+        Scope {
+            scope: v.into(),
+            location: Some("eu-west-1".into()),
+            api: Some("/checkout".into()),
+            params: [("namespace".to_string(), "prod".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn variables_expand_inside_and_outside_literals() {
+        let q = expand(
+            "rate(x{version=\"${scope}\", region='${location}', ns=`${namespace}`, route=\"${api}\"}[${namespace}])",
+            &scope("v2"),
+        )
+        .unwrap();
+        assert_eq!(
+            q,
+            "rate(x{version=\"v2\", region='eu-west-1', ns=`prod`, route=\"/checkout\"}[prod])"
+        );
+    }
+
+    #[test]
+    fn values_are_escaped_for_their_literal() {
+        let s = scope("a\"b\\c\nd");
+        assert_eq!(
+            expand("x{v=\"${scope}\"}", &s).unwrap(),
+            r#"x{v="a\"b\\c\nd"}"#
+        );
+        let s = scope("it's");
+        assert_eq!(expand("x{v='${scope}'}", &s).unwrap(), r"x{v='it\'s'}");
+        // An escaped quote inside a literal does not end it.
+        assert_eq!(
+            expand(r#"x{v="q\"${scope}"}"#, &s).unwrap(),
+            r#"x{v="q\"it's"}"#
+        );
+    }
+
+    #[test]
+    fn values_that_cannot_be_made_safe_are_rejected() {
+        // An injection attempt outside a literal.
+        let e = expand("x[${scope}]", &scope("5m]) or vector(1")).unwrap_err();
+        assert!(matches!(e, TemplateError::Unsafe { .. }), "{e}");
+        assert!(expand("x{v=`${scope}`}", &scope("a`b")).is_err());
+        assert!(expand("x{v=\"${scope}\"}", &scope("a\u{0}b")).is_err());
+        assert!(expand("x[${scope}]", &scope("")).is_err());
+        assert_eq!(
+            expand("x{v=\"${nope}\"}", &scope("v")).unwrap_err(),
+            TemplateError::Undefined("nope".into())
+        );
+        assert_eq!(
+            expand("x{v=\"${scope", &scope("v")).unwrap_err(),
+            TemplateError::Unclosed(5)
+        );
+    }
+
+    #[test]
+    fn kinds_build_their_queries() {
+        let s = scope("v2");
+        let h = PromQuery::Histogram {
+            base: "http_request_duration_seconds".into(),
+            filter: "version=\"${scope}\"".into(),
+            split_by: vec!["route".into()],
+        };
+        assert_eq!(
+            build(&h, &s, 10, &BTreeMap::new()).unwrap(),
+            BuiltQuery::Histogram(
+                "sum by (le, route)(increase(http_request_duration_seconds_bucket{version=\"v2\"}[10s]))"
+                    .into()
+            )
+        );
+        let r = PromQuery::Ratio {
+            errors: "http_requests_total{version=\"${scope}\", code=~\"5..\"}".into(),
+            total: "http_requests_total{version=\"${scope}\"}".into(),
+            split_by: vec![],
+        };
+        let BuiltQuery::Ratio { errors, total } = build(&r, &s, 60, &BTreeMap::new()).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            errors,
+            "sum(increase(http_requests_total{version=\"v2\", code=~\"5..\"}[60s]))"
+        );
+        assert_eq!(
+            total,
+            "sum(increase(http_requests_total{version=\"v2\"}[60s]))"
+        );
+
+        let k = PromQuery::Kayenta {
+            metric_name: "http_server_requests_seconds_count".into(),
+            label_bindings: vec!["status=~\"5..\"".into()],
+            group_by_fields: vec!["uri".into()],
+            custom_inline_template: None,
+            custom_filter_template: Some("f".into()),
+        };
+        let templates = [("f".to_string(), "app=\"${scope}\"".to_string())].into();
+        assert_eq!(
+            build(&k, &s, 60, &templates).unwrap(),
+            BuiltQuery::Series(
+                "avg(http_server_requests_seconds_count{app=\"v2\", status=~\"5..\"}) by (uri)"
+                    .into()
+            )
+        );
+        let inline = PromQuery::Kayenta {
+            metric_name: String::new(),
+            label_bindings: vec![],
+            group_by_fields: vec![],
+            custom_inline_template: Some("PromQL:sum(up{job=\"${scope}\"})".into()),
+            custom_filter_template: None,
+        };
+        assert_eq!(
+            build(&inline, &s, 60, &templates).unwrap(),
+            BuiltQuery::Series("sum(up{job=\"v2\"})".into())
+        );
+        let no_filter = PromQuery::Kayenta {
+            metric_name: "m".into(),
+            label_bindings: vec![],
+            group_by_fields: vec![],
+            custom_inline_template: None,
+            custom_filter_template: None,
+        };
+        assert!(build(&no_filter, &s, 60, &templates).is_err());
+    }
+}
