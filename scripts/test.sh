@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the test suite needs (Debian names). Real services that tests start
-# themselves get added here.
-packages=()
+# System packages the test suite needs (Debian names): real services that tests start
+# themselves on free loopback ports. Tests fail (never skip) without them unless
+# CANARYD_SKIP_SERVICE_TESTS=1.
+packages=(prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -135,33 +135,93 @@ fn default_live_step() -> Seconds {
 
 /// Which time the analysis judges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "mode", rename_all = "snake_case", try_from = "RawWindow")]
 pub enum WindowSpec {
     /// A past window, judged once.
     Retrospective {
         start: Timestamp,
         end: Timestamp,
-        #[serde(default = "default_step")]
         step: Seconds,
     },
     /// A running canary, judged every interval.
     Live {
         /// When the canary started receiving traffic (default: now).
-        #[serde(default)]
         start: Option<Timestamp>,
         interval: Seconds,
         max_duration: Seconds,
-        #[serde(default)]
         warmup: Option<Seconds>,
-        #[serde(default = "default_live_step")]
         step: Seconds,
         /// Wait after an interval's end before reading it (default: one step).
-        #[serde(default)]
         lag: Option<Seconds>,
         /// Stop at the first failing interval even for non-sequential judges.
-        #[serde(default)]
         fail_fast: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Mode {
+    Retrospective,
+    Live,
+}
+
+/// A window as written: a flat object, so that a bad value names its own field.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    mode: Mode,
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    step: Option<Seconds>,
+    interval: Option<Seconds>,
+    max_duration: Option<Seconds>,
+    warmup: Option<Seconds>,
+    lag: Option<Seconds>,
+    #[serde(default)]
+    fail_fast: bool,
+}
+
+impl TryFrom<RawWindow> for WindowSpec {
+    type Error = String;
+
+    fn try_from(w: RawWindow) -> Result<Self, String> {
+        match w.mode {
+            Mode::Retrospective => {
+                for (name, set) in [
+                    ("interval", w.interval.is_some()),
+                    ("max_duration", w.max_duration.is_some()),
+                    ("warmup", w.warmup.is_some()),
+                    ("lag", w.lag.is_some()),
+                    ("fail_fast", w.fail_fast),
+                ] {
+                    if set {
+                        return Err(format!(
+                            "`{name}` belongs to live windows; a retrospective window has start, end and step"
+                        ));
+                    }
+                }
+                Ok(WindowSpec::Retrospective {
+                    start: w.start.ok_or("a retrospective window needs `start`")?,
+                    end: w.end.ok_or("a retrospective window needs `end`")?,
+                    step: w.step.unwrap_or_else(default_step),
+                })
+            }
+            Mode::Live => {
+                if w.end.is_some() {
+                    return Err("a live window ends after `max_duration`, not at `end`".into());
+                }
+                Ok(WindowSpec::Live {
+                    start: w.start,
+                    interval: w.interval.ok_or("a live window needs `interval`")?,
+                    max_duration: w.max_duration.ok_or("a live window needs `max_duration`")?,
+                    warmup: w.warmup,
+                    step: w.step.unwrap_or_else(default_live_step),
+                    lag: w.lag,
+                    fail_fast: w.fail_fast,
+                })
+            }
+        }
+    }
 }
 
 /// One judgement to make: the window so far and when to read it.
@@ -551,12 +611,16 @@ impl Runner {
                                 )
                                 .await;
                         }
-                        rec.error = Some(format!("waiting for the metric source: {e}"));
-                        rec.updated_ms = now_ms();
-                        let r = rec.clone();
-                        blocking(&self.store, move |s| s.update_analysis(&r))
-                            .await
-                            .map_err(|e| e.to_string())?;
+                        let note = format!("waiting for the metric source: {e}");
+                        let key = rec.id.clone();
+                        let running = blocking(&self.store, move |s| {
+                            s.note_running(&key, Some(&note), now_ms())
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                        if !running {
+                            return Ok(());
+                        }
                         tokio::time::sleep(Duration::from_secs_f64(self.settings.outage_retry_s))
                             .await;
                         continue;

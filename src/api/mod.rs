@@ -219,12 +219,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
                 format!("the body is not valid JSON: {inner}"),
             )
         } else {
-            let field = if field == "." {
-                "body".to_string()
-            } else {
-                field
+            let message = inner.to_string();
+            // "missing field `x`" belongs to `x`, not to the object that lacks it.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next());
+            let field = match (field.as_str(), missing) {
+                (".", Some(m)) => m.to_string(),
+                (".", None) => "body".to_string(),
+                (p, Some(m)) => format!("{p}.{m}"),
+                (p, None) => p.to_string(),
             };
-            ApiError::invalid(&field, inner.to_string())
+            ApiError::invalid(&field, message)
         }
     })
 }

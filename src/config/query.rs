@@ -198,13 +198,11 @@ impl PromQuery {
                         format!("no template named `{name}` in `templates`"),
                     ));
                 }
-                if custom_inline_template.is_none() {
-                    if !metric_ok(metric_name) {
-                        out.push((
-                            "metricName".into(),
-                            format!("`{metric_name}` is not a Prometheus metric name"),
-                        ));
-                    }
+                if custom_inline_template.is_none() && !metric_ok(metric_name) {
+                    out.push((
+                        "metricName".into(),
+                        format!("`{metric_name}` is not a Prometheus metric name"),
+                    ));
                 }
             }
         }

@@ -5,7 +5,11 @@ mod analyze_cli;
 mod config_validation;
 mod evaluate_replay;
 mod inputs;
+mod prometheus_harness;
+mod serve_api;
+mod serve_prometheus;
 mod simulate_cli;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,213 @@
+//! The persistent store of `canaryd serve`: canary configs, analyses and the intervals
+//! judged for them.
+//!
+//! [`Store`] is synchronous — the server calls it from `tokio::task::spawn_blocking` — and
+//! object safe, so the daemon holds an `Arc<dyn Store>`. [`SqliteStore`] is the
+//! implementation (one SQLite file in WAL mode); the records here are plain data, with the
+//! JSON parts (`request`, `report`) kept as the caller wrote them.
+//!
+//! Restart safety rests on [`Store::record_interval`]: an interval and the analysis state
+//! it produced are written in one transaction, and an interval already recorded is never
+//! recorded (or applied) again.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use sqlite::SqliteStore;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A uniqueness rule was broken, e.g. a config name already used by another id.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// SQLite or I/O failed; the message is kept.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A stored canary config: the text as written (re-parsed by the caller on load).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRecord {
+    pub id: String,
+    /// Unique among configs.
+    pub name: String,
+    pub applications: Vec<String>,
+    /// `"toml"`, `"json"` or `"yaml"`.
+    pub format: String,
+    pub body: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// Where an analysis is in its life; every status but `Running` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisStatus {
+    Running,
+    Succeeded,
+    Error,
+    Cancelled,
+}
+
+impl AnalysisStatus {
+    pub const ALL: [Self; 4] = [Self::Running, Self::Succeeded, Self::Error, Self::Cancelled];
+
+    /// The name used in the API, the database and metrics labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub const fn is_final(self) -> bool {
+        !matches!(self, Self::Running)
+    }
+}
+
+impl fmt::Display for AnalysisStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no [`AnalysisStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown analysis status {0:?} (expected running, succeeded, error or cancelled)")]
+pub struct ParseStatusError(pub String);
+
+impl FromStr for AnalysisStatus {
+    type Err = ParseStatusError;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| ParseStatusError(s.to_owned()))
+    }
+}
+
+/// One analysis: what was asked (a snapshot of the config and the request) and where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisRecord {
+    pub id: String,
+    /// The stored config it was created from, if any; that config may since be deleted.
+    pub config_id: Option<String>,
+    pub config_name: String,
+    pub application: Option<String>,
+    pub config_format: String,
+    /// Snapshot of the config text at creation.
+    pub config_body: String,
+    /// Scopes, window, thresholds… as the caller stores it.
+    pub request: serde_json::Value,
+    /// `"canaryd"` or `"kayenta"`.
+    pub dialect: String,
+    pub status: AnalysisStatus,
+    /// `"pass"`, `"marginal"` or `"fail"`.
+    pub verdict: Option<String>,
+    pub score: Option<f64>,
+    pub report: Option<serde_json::Value>,
+    pub error: Option<String>,
+    /// Index of the next interval to judge.
+    pub next_interval: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// The outcome of judging one interval of an analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalRecord {
+    pub analysis_id: String,
+    pub index: i64,
+    /// End of the interval, unix milliseconds.
+    pub at_ms: i64,
+    /// `"judged"`, `"outage"`, `"error"` (free text kind).
+    pub outcome: String,
+    pub verdict: Option<String>,
+    pub score: Option<f64>,
+    pub report: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+/// Filters and paging of [`Store::list_analyses`]; the filters combine with AND.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalysisQuery {
+    pub application: Option<String>,
+    pub status: Option<AnalysisStatus>,
+    pub config_name: Option<String>,
+    /// 0 means [`AnalysisQuery::DEFAULT_LIMIT`]; capped at [`AnalysisQuery::MAX_LIMIT`].
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl AnalysisQuery {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 1000;
+
+    /// The page size actually used.
+    pub fn effective_limit(&self) -> u32 {
+        match self.limit {
+            0 => Self::DEFAULT_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
+/// Persistence of configs, analyses and intervals.
+pub trait Store: Send + Sync {
+    /// A trivial query, for health checks.
+    fn ping(&self) -> Result<()>;
+
+    /// Inserts or replaces by id; [`StoreError::Conflict`] if `name` belongs to another id.
+    fn put_config(&self, rec: &ConfigRecord) -> Result<()>;
+    fn get_config(&self, id: &str) -> Result<Option<ConfigRecord>>;
+    fn get_config_by_name(&self, name: &str) -> Result<Option<ConfigRecord>>;
+    /// Sorted by name; with `application`, only the configs whose applications contain it.
+    fn list_configs(&self, application: Option<&str>) -> Result<Vec<ConfigRecord>>;
+    /// False when absent.
+    fn delete_config(&self, id: &str) -> Result<bool>;
+
+    /// [`StoreError::Conflict`] on a duplicate id.
+    fn insert_analysis(&self, rec: &AnalysisRecord) -> Result<()>;
+    fn get_analysis(&self, id: &str) -> Result<Option<AnalysisRecord>>;
+    /// Newest first (`created_ms` descending, then id), plus the total number matching.
+    fn list_analyses(&self, q: &AnalysisQuery) -> Result<(Vec<AnalysisRecord>, u64)>;
+    /// Analyses still running, oldest first.
+    fn unfinished_analyses(&self) -> Result<Vec<AnalysisRecord>>;
+
+    /// Atomically (one transaction): insert `interval` unless (analysis_id, index) exists, and
+    /// if inserted, write `analysis` (all mutable fields: status, verdict, score, report, error,
+    /// next_interval, updated_ms). Returns false — and changes nothing — when that interval was
+    /// already recorded (a restarted daemon never judges an interval twice).
+    ///
+    /// Like [`Store::finish_analysis`], it never moves a final analysis back: when the stored
+    /// analysis is already final (cancelled while the interval was judged), the interval is
+    /// recorded but the analysis row is left as it is.
+    fn record_interval(&self, analysis: &AnalysisRecord, interval: &IntervalRecord)
+    -> Result<bool>;
+    /// Write the mutable fields of an analysis (finish, cancel, error); [`StoreError::NotFound`]
+    /// when absent.
+    fn update_analysis(&self, rec: &AnalysisRecord) -> Result<()>;
+    /// Finish only if still running (compare-and-set): returns false when the analysis was
+    /// already final (e.g. cancelled meanwhile); [`StoreError::NotFound`] when absent.
+    fn finish_analysis(&self, rec: &AnalysisRecord) -> Result<bool>;
+    /// The intervals of an analysis, by index.
+    /// Set the note (`error`) of a running analysis; false when it is no longer running.
+    fn note_running(&self, analysis_id: &str, note: Option<&str>, updated_ms: i64) -> Result<bool>;
+    fn intervals(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>>;
+
+    /// (status, verdict, count) of all analyses, for `/metrics`.
+    fn count_by_status(&self) -> Result<Vec<(AnalysisStatus, Option<String>, u64)>>;
+}
