@@ -36,12 +36,24 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
                     c.thresholds.marginal
                 );
                 for m in &c.metrics {
+                    let source = match &m.query {
+                        Some(q) if q.split_by().is_empty() => {
+                            format!("{}, prometheus {}", m.source, q.kind())
+                        }
+                        Some(q) => format!(
+                            "{}, prometheus {} by {}",
+                            m.source,
+                            q.kind(),
+                            q.split_by().join(",")
+                        ),
+                        None => m.source.to_string(),
+                    };
                     println!(
                         "  {:<24} {:<13} groups {:<20} {}{}{}",
                         m.name,
                         m.judge.kind().as_str(),
                         m.groups.join(","),
-                        m.source,
+                        source,
                         if m.options.critical { ", critical" } else { "" },
                         if m.muted { ", muted" } else { "" }
                     );
