@@ -355,4 +355,27 @@ async fn judge_openapi_metrics_and_kayenta_configs() {
     );
     let (s, _) = d.delete(&format!("/canaryConfig/{id}")).await;
     assert_eq!(s, 204);
+
+    // `POST /canary` with the config inline. Prometheus is unreachable: the execution stays
+    // incomplete, with no result and no score — an outage never passes.
+    let scope = |s: &str| json!({"scope": s, "start": "2026-11-26T10:00:00Z", "end": "2026-11-26T10:30:00Z", "step": 60});
+    let (s, b) = d.post("/canary?application=shop&metricsAccountName=prom", &json!({
+        "canaryConfig": kayenta,
+        "executionRequest": {"scopes": {"default": {"controlScope": scope("v1"), "experimentScope": scope("v2")}},
+                             "thresholds": {"pass": 90, "marginal": 50}}
+    })).await;
+    assert_eq!(s, 200, "{b}");
+    let execution = b["canaryExecutionId"].as_str().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (s, st) = d.get(&format!("/canary/{execution}")).await;
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(
+        (st["complete"].as_bool(), st["status"].as_str()),
+        (Some(false), Some("running")),
+        "{st}"
+    );
+    assert!(st["result"].is_null(), "{st}");
+    assert_eq!(st["startTimeIso"], "2026-11-26T10:00:00.000Z");
+    let (s, b) = d.get("/canary/unknown-id").await;
+    assert_eq!((s, error_code(&b)), (404, "not_found"));
 }
