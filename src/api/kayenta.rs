@@ -18,9 +18,7 @@ use canary_judges::Thresholds;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::v1::{
-    analysis_view, body_value, find_config, parse_config, resolve_config, start_analysis,
-};
+use super::v1::{body_value, find_config, parse_config, resolve_config, start_analysis};
 use super::{ApiError, ApiResult, AppState, Body, parse_json, raw_body};
 use crate::analysis::live::{AnalysisRequest, Seconds, Timestamp, WindowSpec, blocking, now_ms};
 use crate::collectors::Scope;
@@ -406,7 +404,6 @@ async fn status(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
         "application": rec.application,
         "startTimeIso": start.map(|t| t.rfc3339()),
         "endTimeIso": end.map(|t| t.rfc3339()),
-        "canaryd": analysis_view(&rec, &[], false)["status"],
     });
     if rec.status == AnalysisStatus::Succeeded
         && let Some(report) = &rec.report

@@ -1,0 +1,1044 @@
+//! `canaryd serve` against its targets, end to end: the release binary, a real Prometheus
+//! (2.42, `/usr/bin/prometheus`), HTTP on loopback. Plain `fn main` (harness = false).
+//!
+//! 1. Judging throughput: 100 gauge metrics × 20 APIs (`route`) × 2 versions, one hour at
+//!    10 s, backfilled into a fresh TSDB with `promtool`; one retrospective analysis over the
+//!    hour (2,000 metric pairs, Mann–Whitney) from POST until GET says it is no longer
+//!    running. Median of 3; the split into judging (the daemon's
+//!    `canaryd_judge_duration_seconds`) and the rest, and the 200 range queries timed
+//!    directly against Prometheus with the collector's concurrency.
+//! 2. Start to `/readyz`: spawn with an empty data directory, poll every 2 ms. Median of 5.
+//! 3. RSS (`VmRSS` of `/proc/<pid>/status`): idle after start, then with 100 live analyses
+//!    (6 pairs each, interval 10 s) against a Prometheus scraping two simulated versions
+//!    every second, once every analysis has judged an interval (and again after two).
+//! 4. `GET /api/v1/analyses/{id}` latency from an open-loop client: one request every 2 ms
+//!    whatever the answers (500/s) for 10 s; latency counts from the scheduled send time.
+//!    On a small retrospective analysis (6 pairs; quiet, then with the 100 live analyses
+//!    running), on a finished live analysis of 6 pairs with 60 judged intervals (the summary
+//!    view lists every interval), and on the 2,000-pair analysis of 1.
+//!
+//! Run: `cargo bench --bench serve` (or `scripts/bench-serve.sh`); about 90 s once built.
+//! Progress goes to stderr, the summary (Markdown) to stdout. `CANARYD_BIN` overrides the
+//! daemon binary. Under `cargo test --benches` (no `--bench` argument) it does nothing.
+
+#[path = "../tests/it/support/prometheus.rs"]
+#[allow(dead_code, unused_imports, unused_macros)]
+mod prometheus;
+#[path = "../tests/it/support/target.rs"]
+#[allow(dead_code, unused_imports)]
+mod target;
+
+use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal};
+use serde_json::{Value, json};
+
+use prometheus::{Prometheus, backfill};
+use target::{Behaviour, Target};
+
+const METRICS: usize = 100;
+const ROUTES: usize = 20;
+const POINTS: i64 = 360;
+const STEP_S: i64 = 10;
+const JUDGE_RUNS: usize = 3;
+const READY_RUNS: usize = 5;
+const LIVE_ANALYSES: usize = 100;
+const GET_RATE: f64 = 500.0;
+const GET_FOR: Duration = Duration::from_secs(10);
+/// Requests the load client keeps in flight at most; beyond, a scheduled request is
+/// counted as not sent (the daemon is saturated).
+const MAX_IN_FLIGHT: usize = 256;
+/// The collector's default `prometheus.max_concurrent`.
+const COLLECTOR_CONCURRENCY: usize = 8;
+const SMALL_APIS: [&str; 3] = ["/checkout", "/search", "/login"];
+
+const SMALL_TOML: &str = r#"
+name = "shop-small"
+applications = ["shop"]
+
+[[metrics]]
+name = "latency"
+direction = "increase"
+[metrics.query]
+kind = "histogram"
+base = "http_request_duration_seconds"
+filter = 'version="${scope}"'
+split_by = ["route"]
+
+[[metrics]]
+name = "errors"
+direction = "increase"
+[metrics.query]
+kind = "ratio"
+errors = 'http_requests_total{version="${scope}", code="500"}'
+total = 'http_requests_total{version="${scope}"}'
+split_by = ["route"]
+"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if !args.iter().any(|a| a == "--bench") {
+        eprintln!(
+            "serve bench: run it with `cargo bench --bench serve`; nothing to do in test mode"
+        );
+        return;
+    }
+    if let Some(filter) = args.iter().find(|a| !a.starts_with('-'))
+        && !"serve".contains(filter.as_str())
+    {
+        eprintln!("serve bench: filtered out by `{filter}`");
+        return;
+    }
+    assert!(Prometheus::available(), "prometheus/promtool not installed");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    runtime.block_on(async {
+        judging_and_big_get(&mut summary).await;
+        start_to_ready(&mut summary);
+        live_rss_and_small_get(&mut summary).await;
+    });
+    println!("\n## canaryd serve — measured vs target\n");
+    println!("{}", summary.markdown());
+    println!(
+        "\nbinary: {} · {} cores · bench wall time {:.0} s",
+        daemon_bin().display(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 1 + 4 (big): judging throughput, GET latency on the 2,000-pair analysis.
+
+async fn judging_and_big_get(summary: &mut Summary) {
+    let end = (now_s() as i64 / STEP_S) * STEP_S - 300;
+    let start = end - (POINTS - 1) * STEP_S;
+    let t = Instant::now();
+    let text = openmetrics(end);
+    let generated = t.elapsed();
+    let storage = tempfile::tempdir().expect("a TSDB dir");
+    let t = Instant::now();
+    tokio::task::block_in_place(|| backfill(&text, storage.path()));
+    eprintln!(
+        "[1] {:.0} MB of OpenMetrics ({} series × {POINTS} points) in {:.1} s; promtool backfill {:.1} s",
+        text.len() as f64 / 1e6,
+        2 * METRICS * ROUTES,
+        generated.as_secs_f64(),
+        t.elapsed().as_secs_f64()
+    );
+    drop(text);
+    let prom = Prometheus::start_with_storage(storage.path(), &[], 15).await;
+    let series = prom
+        .query("count(last_over_time(bench_metric_000[1h]))")
+        .await;
+    eprintln!(
+        "[1] prometheus up at {}: {} series of bench_metric_000",
+        prom.url(),
+        series
+            .first()
+            .map_or(Value::Null, |s| s["value"][1].clone())
+    );
+
+    let d = Daemon::start(&prom.url()).await;
+    let (s, b) = d.post_toml("/api/v1/configs", &big_config()).await;
+    assert_eq!(s, 201, "{b}");
+    let request = json!({
+        "config": "bench-100", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+        "window": {"mode": "retrospective", "start": start, "end": end, "step": "10s"},
+    });
+    let mut runs = Vec::new();
+    let mut last_id = String::new();
+    for run in 0..JUDGE_RUNS {
+        let before = d.telemetry().await;
+        let t = Instant::now();
+        let (s, b) = d.post("/api/v1/analyses", &request).await;
+        assert_eq!(s, 201, "{b}");
+        let id = b["id"].as_str().expect("an id").to_string();
+        let done = d
+            .wait_final(&id, Duration::from_millis(10), Duration::from_secs(120))
+            .await;
+        let client = t.elapsed();
+        let after = d.telemetry().await;
+        assert_eq!(done["status"], "succeeded", "{}", d.log_tail());
+        let metrics = done["report"]["metrics"].as_array().map_or(0, Vec::len);
+        assert_eq!(metrics, METRICS * ROUTES, "metric pairs in the report");
+        let server = iso_s(&done["updated"]) - iso_s(&done["created"]);
+        let judge = after.judge_sum - before.judge_sum;
+        let queries = after.query_count - before.query_count;
+        let query_sum = after.query_sum - before.query_sum;
+        eprintln!(
+            "[1] run {}: {:.3} s (client, POST→final GET), {:.3} s in the daemon (created→updated): \
+             judging {:.3} s, the rest (queries, parsing, store) {:.3} s; {queries:.0} queries \
+             summing {query_sum:.2} s; verdict {} score {}; {}",
+            run + 1,
+            client.as_secs_f64(),
+            server,
+            judge,
+            server - judge,
+            done["verdict"],
+            done["score"],
+            classes(&done["report"]),
+        );
+        runs.push(JudgeRun {
+            client: client.as_secs_f64(),
+            server,
+            judge,
+        });
+        last_id = id;
+    }
+    let direct = direct_queries(&prom.url(), start, end).await;
+    let rss_after = d.mem();
+    long_live_get(&d, start, end, summary).await;
+
+    let path = format!("/api/v1/analyses/{last_id}");
+    let size = d.get_bytes(&path).await;
+    let serial = d.serial_gets(&path, 20).await;
+    eprintln!(
+        "[4] 2,000-pair analysis, one GET at a time: median {:.1} ms, max {:.1} ms",
+        percentile(&serial, 0.5),
+        percentile(&serial, 1.0)
+    );
+    eprintln!(
+        "[4] GET latency on the 2,000-pair analysis ({:.0} KB per answer), {GET_RATE}/s for {GET_FOR:?}",
+        size as f64 / 1024.0
+    );
+    let big = fixed_rate(&format!("{}{path}", d.url), GET_RATE, GET_FOR).await;
+    eprintln!("[4] {big}");
+    let rss_loaded = d.mem();
+    eprintln!("[4] after that load: {rss_loaded}");
+
+    let median = |f: fn(&JudgeRun) -> f64| median(runs.iter().map(f).collect());
+    let list = runs
+        .iter()
+        .map(|r| format!("{:.2}", r.client))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let wall = median(|r| r.client);
+    summary.row(
+        "1. Judge 100 metrics × 20 APIs (2,000 pairs), 1 h @ 10 s, real Prometheus",
+        format!("{wall:.2} s median (runs {list} s)"),
+        "≤ 5 s",
+        Some(wall <= 5.0),
+    );
+    summary.row(
+        "1a. … of which judging+scoring (daemon's judge histogram)",
+        format!(
+            "{:.2} s; collect+store {:.2} s (daemon-side total {:.2} s)",
+            median(|r| r.judge),
+            median(|r| r.server - r.judge),
+            median(|r| r.server)
+        ),
+        "—",
+        None,
+    );
+    summary.row(
+        "1b. … the 200 range queries alone, direct to Prometheus (8 at a time)",
+        format!("{direct:.2} s median of 3"),
+        "—",
+        None,
+    );
+    summary.row(
+        "3c. RSS after judging the 2,000 pairs (3 runs)",
+        rss_after.to_string(),
+        "—",
+        None,
+    );
+    summary.row(
+        &format!(
+            "4c. GET analysis, 2,000 pairs ({:.0} KB) @ {GET_RATE}/s",
+            size as f64 / 1024.0
+        ),
+        format!(
+            "{}; one at a time: {:.0} ms median",
+            big.short(),
+            percentile(&serial, 0.5)
+        ),
+        "(p99 ≤ 10 ms is for typical analyses)",
+        None,
+    );
+}
+
+/// A finished live analysis of 6 pairs with 60 judged intervals (the hour of data, judged
+/// every minute; it catches up at once because the hour is past), and GET latency on it:
+/// the summary view lists every interval.
+async fn long_live_get(d: &Daemon, start: i64, end: i64, summary: &mut Summary) {
+    let mut config = String::from("name = \"bench-small\"\napplications = [\"bench\"]\n");
+    for m in 0..3 {
+        let _ = write!(
+            config,
+            "\n[[metrics]]\nname = \"m{m:03}\"\n[metrics.query]\nkind = \"promql\"\n\
+             template = 'bench_metric_{m:03}{{version=\"${{scope}}\", route=~\"/api/r0[01]\"}}'\n\
+             split_by = [\"route\"]\n"
+        );
+    }
+    let (s, b) = d.post_toml("/api/v1/configs", &config).await;
+    assert_eq!(s, 201, "{b}");
+    let t = Instant::now();
+    let (s, b) = d
+        .post(
+            "/api/v1/analyses",
+            &json!({
+                "config": "bench-small", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+                "window": {"mode": "live", "start": start, "interval": "60s",
+                           "max_duration": end - start, "step": "10s"},
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["id"].as_str().expect("an id").to_string();
+    let done = d
+        .wait_final(&id, Duration::from_millis(50), Duration::from_secs(120))
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let intervals = done["intervals"].as_array().map_or(0, Vec::len);
+    let pairs = done["report"]["metrics"].as_array().map_or(0, Vec::len);
+    let path = format!("/api/v1/analyses/{id}");
+    let size = d.get_bytes(&path).await;
+    let serial = d.serial_gets(&path, 50).await;
+    eprintln!(
+        "[4] live analysis, {pairs} pairs, {intervals} intervals judged in {:.1} s ({}); \
+         {size} B per answer; one GET at a time: median {:.2} ms, max {:.2} ms; {GET_RATE}/s for {GET_FOR:?}",
+        t.elapsed().as_secs_f64(),
+        classes(&done["report"]),
+        percentile(&serial, 0.5),
+        percentile(&serial, 1.0)
+    );
+    let load = fixed_rate(&format!("{}{path}", d.url), GET_RATE, GET_FOR).await;
+    eprintln!("[4] {load}");
+    summary.row(
+        &format!(
+            "4b. GET finished live analysis, {pairs} pairs × {intervals} intervals ({size} B) @ {GET_RATE}/s"
+        ),
+        format!(
+            "{}; one at a time: {:.2} ms median",
+            load.short(),
+            percentile(&serial, 0.5)
+        ),
+        "p99 ≤ 10 ms",
+        Some(load.p(0.99) <= 10.0 && load.healthy()),
+    );
+}
+
+struct JudgeRun {
+    client: f64,
+    server: f64,
+    judge: f64,
+}
+
+/// One hour of gauges: `bench_metric_NNN{version, route}`, lognormal noise around a
+/// per-metric level; the canary is 30% higher on one API in twenty.
+fn openmetrics(end: i64) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5e7e);
+    let mut out = String::with_capacity(100 << 20);
+    for m in 0..METRICS {
+        let name = format!("bench_metric_{m:03}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for version in ["v1", "v2"] {
+            for r in 0..ROUTES {
+                let shifted = version == "v2" && (m + r) % 20 == 7;
+                let level = (10.0 + m as f64).ln() + if shifted { 0.3_f64.ln_1p() } else { 0.0 };
+                let noise = LogNormal::new(level, 0.25).expect("a valid lognormal");
+                for k in 0..POINTS {
+                    let t = end - (POINTS - 1 - k) * STEP_S;
+                    let v = noise.sample(&mut rng);
+                    let _ = writeln!(
+                        out,
+                        "{name}{{version=\"{version}\",route=\"/api/r{r:02}\"}} {v:.4} {t}"
+                    );
+                }
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+fn big_config() -> String {
+    let mut t = String::from("name = \"bench-100\"\napplications = [\"bench\"]\n");
+    for m in 0..METRICS {
+        let _ = write!(
+            t,
+            "\n[[metrics]]\nname = \"m{m:03}\"\n[metrics.query]\nkind = \"promql\"\n\
+             template = 'bench_metric_{m:03}{{version=\"${{scope}}\"}}'\nsplit_by = [\"route\"]\n"
+        );
+    }
+    t
+}
+
+/// Counts of each classification in a report.
+fn classes(report: &Value) -> String {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for m in report["metrics"].as_array().into_iter().flatten() {
+        let c = m["classification"].as_str().unwrap_or("?").to_string();
+        *counts.entry(c).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(c, n)| format!("{n} {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The daemon's 200 range queries (both versions of 100 metrics), `COLLECTOR_CONCURRENCY`
+/// at a time, answers parsed; median wall time of 3.
+async fn direct_queries(prom: &str, start: i64, end: i64) -> f64 {
+    let http = reqwest::Client::new();
+    let url = format!("{prom}/api/v1/query_range");
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let permits = Arc::new(tokio::sync::Semaphore::new(COLLECTOR_CONCURRENCY));
+        let mut tasks = Vec::new();
+        for m in 0..METRICS {
+            for v in ["v1", "v2"] {
+                let (http, url, permits) = (http.clone(), url.clone(), permits.clone());
+                let query = format!("bench_metric_{m:03}{{version=\"{v}\"}}");
+                tasks.push(tokio::spawn(async move {
+                    let _p = permits.acquire().await.expect("open semaphore");
+                    let form = [
+                        ("query", query),
+                        ("start", start.to_string()),
+                        ("end", end.to_string()),
+                        ("step", STEP_S.to_string()),
+                    ];
+                    let body: Value = http
+                        .post(&url)
+                        .form(&form)
+                        .send()
+                        .await
+                        .expect("Prometheus answers")
+                        .json()
+                        .await
+                        .expect("JSON");
+                    body["data"]["result"].as_array().map_or(0, Vec::len)
+                }));
+            }
+        }
+        let mut series = 0;
+        for task in tasks {
+            series += task.await.expect("query task");
+        }
+        assert_eq!(series, 2 * METRICS * ROUTES, "series from Prometheus");
+        times.push(t.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "[1] 200 range queries direct to Prometheus, {COLLECTOR_CONCURRENCY} at a time: {} s",
+        times
+            .iter()
+            .map(|t| format!("{t:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    median(times)
+}
+
+// ---------------------------------------------------------------------------------------
+// 2: start to /readyz.
+
+fn start_to_ready(summary: &mut Summary) {
+    let mut times = Vec::new();
+    for _ in 0..READY_RUNS {
+        let mut d = Daemon::spawn("http://127.0.0.1:9");
+        let ready = poll_ready(&mut d, Duration::from_millis(2));
+        times.push(ready.as_secs_f64() * 1000.0);
+    }
+    eprintln!(
+        "[2] spawn → first 200 from /readyz (ms): {}",
+        times
+            .iter()
+            .map(|t| format!("{t:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let list = times
+        .iter()
+        .map(|t| format!("{t:.0}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    summary.row(
+        "2. Spawn → first 200 from /readyz, empty data dir (poll 2 ms)",
+        format!("{:.0} ms median (runs {list} ms)", median(times)),
+        "none given",
+        None,
+    );
+}
+
+/// Time from spawn until `/readyz` answers 200, polling every `every` with plain TCP.
+fn poll_ready(d: &mut Daemon, every: Duration) -> Duration {
+    let deadline = d.spawned + Duration::from_secs(15);
+    loop {
+        let tick = Instant::now();
+        if http_status(d.addr, "/readyz") == Some(200) {
+            return d.spawned.elapsed();
+        }
+        if let Ok(Some(status)) = d.child.try_wait() {
+            panic!("canaryd exited with {status}:\n{}", d.log_tail());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready in 15 s:\n{}",
+            d.log_tail()
+        );
+        std::thread::sleep(every.saturating_sub(tick.elapsed()));
+    }
+}
+
+/// The status of a `GET path` over a fresh connection; `None` when nothing answers.
+fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(100)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------
+// 3 + 4 (small): RSS idle and with 100 live analyses; GET latency on a 6-pair analysis.
+
+async fn live_rss_and_small_get(summary: &mut Summary) {
+    let v1 = Target::start("v1", &SMALL_APIS, Behaviour::default()).await;
+    let v2 = Target::start("v2", &SMALL_APIS, Behaviour::default()).await;
+    let prom = Prometheus::start(&[("v1", v1.addr()), ("v2", v2.addr())], 1).await;
+    let d = Daemon::start(&prom.url()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = d.mem();
+    eprintln!("[3] idle after start: {idle}");
+    summary.row(
+        "3a. RSS idle after start",
+        idle.to_string(),
+        "≤ 40 MiB",
+        Some(idle.rss_kib <= 40 * 1024),
+    );
+
+    prom.wait_for_samples("http_requests_total", 12, Duration::from_secs(30))
+        .await;
+    let first = now_s();
+    let (s, b) = d.post_toml("/api/v1/configs", SMALL_TOML).await;
+    assert_eq!(s, 201, "{b}");
+    tokio::time::sleep(Duration::from_secs_f64((first + 14.0 - now_s()).max(0.0))).await;
+    let (s, b) = d
+        .post(
+            "/api/v1/analyses",
+            &json!({
+                "config": "shop-small", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+                "window": {"mode": "retrospective", "start": now_s() - 13.0, "end": now_s() - 1.0, "step": "2s"},
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let small_id = b["id"].as_str().expect("an id").to_string();
+    let small = d
+        .wait_final(
+            &small_id,
+            Duration::from_millis(50),
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(small["status"], "succeeded", "{small}");
+    let pairs = small["report"]["metrics"].as_array().map_or(0, Vec::len);
+    let path = format!("/api/v1/analyses/{small_id}");
+    let size = d.get_bytes(&path).await;
+    eprintln!(
+        "[4] small analysis: {pairs} pairs ({}), verdict {}, {size} B per answer; {GET_RATE}/s for {GET_FOR:?}",
+        classes(&small["report"]),
+        small["verdict"]
+    );
+    let url = format!("{}{path}", d.url);
+    let quiet = fixed_rate(&url, GET_RATE, GET_FOR).await;
+    eprintln!("[4] quiet: {quiet}");
+    summary.row(
+        &format!("4. GET analysis, {pairs} pairs ({size} B) @ {GET_RATE}/s, 10 s, idle daemon"),
+        quiet.short(),
+        "p99 ≤ 10 ms",
+        Some(quiet.p(0.99) <= 10.0 && quiet.healthy()),
+    );
+
+    let live = json!({
+        "config": "shop-small", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+        "window": {"mode": "live", "interval": "10s", "max_duration": "10m", "step": "2s", "lag": "2s"},
+    });
+    let t = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..LIVE_ANALYSES {
+        let (s, b) = d.post("/api/v1/analyses", &live).await;
+        assert_eq!(s, 201, "{b}");
+        ids.push(b["id"].as_str().expect("an id").to_string());
+    }
+    eprintln!(
+        "[3] {LIVE_ANALYSES} live analyses created in {:.2} s; {} right after",
+        t.elapsed().as_secs_f64(),
+        d.mem()
+    );
+    d.wait_judged(&ids, 1, Duration::from_secs(60)).await;
+    let one = d.mem();
+    eprintln!(
+        "[3] every live analysis judged ≥ 1 interval after {:.1} s: {one}",
+        t.elapsed().as_secs_f64()
+    );
+    let loaded = fixed_rate(&url, GET_RATE, GET_FOR).await;
+    eprintln!("[4] with {LIVE_ANALYSES} live analyses running: {loaded}");
+    d.wait_judged(&ids, 2, Duration::from_secs(60)).await;
+    let two = d.mem();
+    eprintln!(
+        "[3] every live analysis judged ≥ 2 intervals after {:.1} s: {two}",
+        t.elapsed().as_secs_f64()
+    );
+    let telemetry = d.telemetry().await;
+    eprintln!(
+        "[3] daemon telemetry: {:.0} queries summing {:.1} s, judging {:.2} s in all",
+        telemetry.query_count, telemetry.query_sum, telemetry.judge_sum
+    );
+    let worst = one.rss_kib.max(two.rss_kib);
+    summary.row(
+        "3b. RSS with 100 live analyses (6 pairs each), after 1 / 2 judged intervals each",
+        format!("{one} / {two}"),
+        "≤ 100 MiB",
+        Some(worst <= 100 * 1024),
+    );
+    summary.row(
+        "4a. GET same small analysis @ 500/s while the 100 live analyses run",
+        loaded.short(),
+        "p99 ≤ 10 ms",
+        Some(loaded.p(0.99) <= 10.0 && loaded.healthy()),
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The daemon process.
+
+fn daemon_bin() -> PathBuf {
+    std::env::var_os("CANARYD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_canaryd")))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// `canaryd serve` on a free port with a fresh data directory; killed on drop.
+struct Daemon {
+    child: Child,
+    spawned: Instant,
+    addr: SocketAddr,
+    url: String,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    /// Spawn without waiting.
+    fn spawn(prometheus: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("a daemon dir");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let config = dir.path().join("canaryd.toml");
+        let text = format!(
+            "listen = \"{addr}\"\ndata_dir = \"{}\"\n\n[prometheus]\nurl = \"{prometheus}\"\n\n\
+             [live]\noutage_retry_s = 1\noutage_grace_s = 30\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&config, text).expect("write the daemon config");
+        let log = std::fs::File::create(dir.path().join("canaryd.log")).expect("daemon log");
+        let spawned = Instant::now();
+        let child = Command::new(daemon_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", daemon_bin().display()));
+        Daemon {
+            child,
+            spawned,
+            addr,
+            url: format!("http://{addr}"),
+            dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    /// Spawn and wait until ready.
+    async fn start(prometheus: &str) -> Daemon {
+        let mut d = Daemon::spawn(prometheus);
+        tokio::task::block_in_place(|| poll_ready(&mut d, Duration::from_millis(20)));
+        d
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.path().join("canaryd.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    fn mem(&self) -> Mem {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/<pid>/status");
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Mem {
+            rss_kib: kib("VmRSS:"),
+            hwm_kib: kib("VmHWM:"),
+            threads: kib("Threads:"),
+        }
+    }
+
+    async fn answer(r: reqwest::RequestBuilder) -> (u16, Value) {
+        let resp = r.send().await.expect("the daemon answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        Self::answer(self.http.get(format!("{}{path}", self.url))).await
+    }
+
+    async fn get_bytes(&self, path: &str) -> usize {
+        let r = self.http.get(format!("{}{path}", self.url)).send().await;
+        r.expect("the daemon answers")
+            .bytes()
+            .await
+            .expect("a body")
+            .len()
+    }
+
+    /// Latencies (ms, sorted) of `n` GETs of `path`, one after the other.
+    async fn serial_gets(&self, path: &str, n: usize) -> Vec<f64> {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            self.get_bytes(path).await;
+            out.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        out.sort_by(f64::total_cmp);
+        out
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        Self::answer(self.http.post(format!("{}{path}", self.url)).json(body)).await
+    }
+
+    async fn post_toml(&self, path: &str, body: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/toml")
+            .body(body.to_string());
+        Self::answer(r).await
+    }
+
+    /// Poll an analysis every `every` until it is no longer running.
+    async fn wait_final(&self, id: &str, every: Duration, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let (s, b) = self.get(&format!("/api/v1/analyses/{id}")).await;
+            assert_eq!(s, 200, "{b}");
+            if b["status"] != "running" {
+                return b;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "{id} still running after {timeout:?}:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// Wait until every analysis has judged at least `n` intervals.
+    async fn wait_judged(&self, ids: &[String], n: u64, timeout: Duration) {
+        let started = Instant::now();
+        loop {
+            let mut behind = 0;
+            for id in ids {
+                let (_, b) = self.get(&format!("/api/v1/analyses/{id}")).await;
+                let judged = b["intervals"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|i| i["outcome"] == "judged")
+                    .count() as u64;
+                if judged < n {
+                    behind += 1;
+                }
+            }
+            if behind == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "{behind} analyses have judged fewer than {n} intervals after {timeout:?}:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Judge and query totals from `/metrics`.
+    async fn telemetry(&self) -> Telemetry {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("/metrics text");
+        let value = |prefix: &str| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(prefix))
+                .filter_map(|rest| rest.trim().split(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>()
+        };
+        Telemetry {
+            judge_sum: value("canaryd_judge_duration_seconds_sum"),
+            query_sum: value("canaryd_query_duration_seconds_sum{outcome=\"ok\"}"),
+            query_count: value("canaryd_query_duration_seconds_count{outcome=\"ok\"}"),
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Telemetry {
+    judge_sum: f64,
+    query_sum: f64,
+    query_count: f64,
+}
+
+struct Mem {
+    rss_kib: u64,
+    hwm_kib: u64,
+    threads: u64,
+}
+
+impl std::fmt::Display for Mem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RSS {:.1} MiB (peak {:.1} MiB, {} threads)",
+            self.rss_kib as f64 / 1024.0,
+            self.hwm_kib as f64 / 1024.0,
+            self.threads
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Open-loop fixed-rate GET client.
+
+struct Load {
+    /// Milliseconds from each request's scheduled send time to its whole answer, sorted.
+    latencies: Vec<f64>,
+    scheduled: usize,
+    /// Not sent: `MAX_IN_FLIGHT` requests were already waiting.
+    skipped: usize,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Load {
+    fn p(&self, q: f64) -> f64 {
+        percentile(&self.latencies, q)
+    }
+
+    fn healthy(&self) -> bool {
+        self.skipped == 0 && self.errors == 0
+    }
+
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn short(&self) -> String {
+        let mut s = format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {:.0}/s achieved",
+            self.p(0.5),
+            self.p(0.99),
+            self.p(1.0),
+            self.rate()
+        );
+        if !self.healthy() {
+            let _ = write!(s, "; {} not sent, {} errors", self.skipped, self.errors);
+        }
+        s
+    }
+}
+
+impl std::fmt::Display for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} scheduled, {} answered 200 in {:.2} s ({:.0}/s), {} not sent, {} errors; \
+             p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+            self.scheduled,
+            self.latencies.len(),
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.skipped,
+            self.errors,
+            self.p(0.5),
+            self.p(0.9),
+            self.p(0.99),
+            self.p(0.999),
+            self.p(1.0)
+        )
+    }
+}
+
+/// GET `url` at `rate` per second for `duration`, each request sent at its scheduled time
+/// whether or not earlier ones have answered.
+async fn fixed_rate(url: &str, rate: f64, duration: Duration) -> Load {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client");
+    let _ = http
+        .get(url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status());
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let n = (rate * duration.as_secs_f64()).round() as usize;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let begin = tokio::time::Instant::now() + Duration::from_millis(20);
+    let mut tasks = Vec::with_capacity(n);
+    let mut skipped = 0;
+    for i in 0..n {
+        let due = begin + period.mul_f64(i as f64);
+        tokio::time::sleep_until(due).await;
+        if in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
+            skipped += 1;
+            continue;
+        }
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let (http, url, in_flight) = (http.clone(), url.to_string(), in_flight.clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = match http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            };
+            let ms = due.elapsed().as_secs_f64() * 1000.0;
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            ok.then_some(ms)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut errors = 0;
+    for t in tasks {
+        match t.await {
+            Ok(Some(ms)) => latencies.push(ms),
+            _ => errors += 1,
+        }
+    }
+    let elapsed = begin.elapsed();
+    latencies.sort_by(f64::total_cmp);
+    Load {
+        latencies,
+        scheduled: n,
+        skipped,
+        errors,
+        elapsed,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Small helpers.
+
+#[derive(Default)]
+struct Summary {
+    rows: Vec<[String; 4]>,
+}
+
+impl Summary {
+    fn row(&mut self, what: &str, measured: String, target: &str, met: Option<bool>) {
+        let met = match met {
+            Some(true) => "yes",
+            Some(false) => "**NO**",
+            None => "—",
+        };
+        self.rows
+            .push([what.into(), measured, target.into(), met.into()]);
+    }
+
+    fn markdown(&self) -> String {
+        let mut s = String::from("| measurement | measured | target | met |\n|---|---|---|---|\n");
+        let mut rows: Vec<&[String; 4]> = self.rows.iter().collect();
+        rows.sort_by(|a, b| a[0].cmp(&b[0]));
+        for [a, b, c, d] in rows {
+            let _ = writeln!(s, "| {a} | {b} | {c} | {d} |");
+        }
+        s
+    }
+}
+
+fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// An RFC 3339 time as unix seconds.
+fn iso_s(v: &Value) -> f64 {
+    let text = v.as_str().expect("an RFC 3339 time");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("an RFC 3339 time")
+        .timestamp_millis() as f64
+        / 1000.0
+}
+
+/// Nearest-rank percentile of sorted values (`q = 1` is the maximum).
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    percentile(&v, 0.5)
+}
