@@ -54,6 +54,9 @@ pub struct Token {
 pub struct Limits {
     pub body_bytes: usize,
     pub request_timeout: Duration,
+    /// Requests handled at once; more are refused with 503 `overloaded` at once, so an
+    /// overload costs neither memory nor latency for the requests already admitted.
+    pub max_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
         Limits {
             body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
+            max_in_flight: 256,
         }
     }
 }
@@ -249,7 +253,11 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     // A route layer runs after routing, so the matched route names the metric series.
     open.merge(guarded)
         .route_layer(middleware::from_fn_with_state(
-            (state.clone(), limits.request_timeout),
+            (
+                state.clone(),
+                limits.request_timeout,
+                Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
+            ),
             observe,
         ))
         .fallback(not_found)
@@ -270,13 +278,25 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Time limit, request-duration metrics and a log line per request.
+/// Admission (at most `max_in_flight` at once), time limit, request-duration metrics and
+/// a log line per request.
 async fn observe(
-    State((state, timeout)): State<(AppState, Duration)>,
+    State((state, timeout, in_flight)): State<(AppState, Duration, Arc<tokio::sync::Semaphore>)>,
     req: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let Ok(_permit) = in_flight.try_acquire() else {
+        let mut r = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests in flight; retry shortly",
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
     let method = req.method().clone();
     let route = req
         .extensions()

@@ -479,7 +479,8 @@ async fn get_analysis(
     let (rec, intervals) = blocking(&state.store, move |s| {
         let rec = s.get_analysis(&key)?;
         let iv = match &rec {
-            Some(_) => s.intervals(&key)?,
+            Some(_) if full => s.intervals(&key)?,
+            Some(_) => s.interval_summaries(&key)?,
             None => Vec::new(),
         };
         Ok::<_, crate::store::StoreError>((rec, iv))

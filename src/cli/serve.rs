@@ -182,6 +182,7 @@ pub async fn serve(
     let limits = Limits {
         body_bytes: config.http.body_limit_bytes,
         request_timeout: Duration::from_secs_f64(config.http.request_timeout_s),
+        max_in_flight: config.http.max_in_flight,
     };
     let app = api::router(state, limits);
     let listener = tokio::net::TcpListener::bind(&config.listen)

@@ -28,6 +28,8 @@ pub struct HttpSettings {
     pub request_timeout_s: f64,
     /// Longest the daemon waits for in-flight requests at shutdown, seconds.
     pub shutdown_timeout_s: f64,
+    /// Requests handled at once; more get 503 `overloaded` at once.
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpSettings {
@@ -36,6 +38,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 1 << 20,
             request_timeout_s: 30.0,
             shutdown_timeout_s: 10.0,
+            max_in_flight: 256,
         }
     }
 }
@@ -136,6 +139,9 @@ impl DaemonConfig {
         let h = &self.http;
         if h.body_limit_bytes == 0 {
             return Err("http.body_limit_bytes must be > 0".into());
+        }
+        if h.max_in_flight == 0 {
+            return Err("http.max_in_flight must be > 0".into());
         }
         for (name, v) in [
             ("http.request_timeout_s", h.request_timeout_s),

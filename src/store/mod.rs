@@ -207,6 +207,9 @@ pub trait Store: Send + Sync {
     /// Set the note (`error`) of a running analysis; false when it is no longer running.
     fn note_running(&self, analysis_id: &str, note: Option<&str>, updated_ms: i64) -> Result<bool>;
     fn intervals(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>>;
+    /// The intervals without their reports (`report` is `None`): what summaries need,
+    /// without reading and parsing every interval's report.
+    fn interval_summaries(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>>;
 
     /// (status, verdict, count) of all analyses, for `/metrics`.
     fn count_by_status(&self) -> Result<Vec<(AnalysisStatus, Option<String>, u64)>>;

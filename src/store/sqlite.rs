@@ -562,6 +562,18 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn interval_summaries(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>> {
+        let conn = self.conn();
+        let rows = conn
+            .prepare_cached(
+                "SELECT analysis_id, idx, at_ms, outcome, verdict, score, NULL, error \
+                 FROM intervals WHERE analysis_id = ?1 ORDER BY idx",
+            )?
+            .query_map([analysis_id], interval_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     fn intervals(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>> {
         let conn = self.conn();
         let rows = conn
@@ -905,6 +917,30 @@ mod tests {
             })
             .unwrap();
         assert_eq!(recs.len(), 1_000);
+    }
+
+    #[test]
+    fn summaries_are_intervals_without_reports() {
+        let store = store();
+        let rec = analysis("s1", "shop", "checkout", 10);
+        store.insert_analysis(&rec).unwrap();
+        let first = interval("s1", 0);
+        assert!(first.report.is_some());
+        assert!(
+            store
+                .record_interval(&advanced(rec, &first), &first)
+                .unwrap()
+        );
+        let full = store.intervals("s1").unwrap();
+        let summary = store.interval_summaries("s1").unwrap();
+        assert_eq!(full.len(), 1);
+        assert_eq!(
+            summary,
+            vec![IntervalRecord {
+                report: None,
+                ..full[0].clone()
+            }]
+        );
     }
 
     #[test]
