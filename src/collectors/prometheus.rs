@@ -836,6 +836,111 @@ mod tests {
         assert_eq!(pairs[0].note, None);
     }
 
+    /// A fake Prometheus: answers `script[n]` (status) to the n-th query (then 200), and
+    /// records the authorization header and the most queries in flight at once.
+    #[derive(Default)]
+    struct Fake {
+        script: Vec<u16>,
+        calls: std::sync::atomic::AtomicUsize,
+        in_flight: std::sync::atomic::AtomicUsize,
+        max_in_flight: std::sync::atomic::AtomicUsize,
+        auth: std::sync::Mutex<Option<String>>,
+    }
+
+    async fn fake(script: Vec<u16>) -> (String, Arc<Fake>) {
+        use axum::http::{HeaderMap, StatusCode};
+        use std::sync::atomic::Ordering::SeqCst;
+        let state = Arc::new(Fake {
+            script,
+            ..Default::default()
+        });
+        let handler = |axum::extract::State(f): axum::extract::State<Arc<Fake>>,
+                       headers: HeaderMap| async move {
+            let n = f.calls.fetch_add(1, SeqCst);
+            let now = f.in_flight.fetch_add(1, SeqCst) + 1;
+            f.max_in_flight.fetch_max(now, SeqCst);
+            *f.auth.lock().unwrap() = headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_string());
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            f.in_flight.fetch_sub(1, SeqCst);
+            let status = f.script.get(n).copied().unwrap_or(200);
+            let body = if status == 200 {
+                serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [
+                    {"metric": {"route": "/a"}, "values": [[10, "1.5"], [20, "NaN"]]}]}})
+            } else if status == 400 {
+                serde_json::json!({"status": "error", "errorType": "bad_data", "error": "parse error"})
+            } else {
+                serde_json::json!({"status": "error", "errorType": "unavailable", "error": "busy"})
+            };
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body))
+        };
+        let app = axum::Router::new()
+            .route("/api/v1/query_range", axum::routing::post(handler))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, state)
+    }
+
+    fn collector(url: String, max_concurrent: usize) -> PrometheusCollector {
+        PrometheusCollector::new(PrometheusConfig {
+            url,
+            retries: 3,
+            backoff_ms: 1,
+            max_concurrent,
+            auth: Some(PrometheusAuth::Bearer {
+                token: Secret::new("t0ken"),
+            }),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn server_errors_and_429_are_retried_other_4xx_are_not() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (url, f) = fake(vec![503, 429, 500]).await;
+        let series = collector(url, 8).range("up", 0, 20, 10.0).await.unwrap();
+        assert_eq!(f.calls.load(SeqCst), 4, "three failures, then the answer");
+        assert_eq!(series[0].labels["route"], "/a");
+        assert_eq!(series[0].points[0], (10.0, 1.5));
+        assert!(series[0].points[1].1.is_nan());
+        assert_eq!(f.auth.lock().unwrap().as_deref(), Some("Bearer t0ken"));
+
+        let (url, f) = fake(vec![400]).await;
+        let e = collector(url, 8)
+            .range("up{", 0, 20, 10.0)
+            .await
+            .unwrap_err();
+        assert_eq!(f.calls.load(SeqCst), 1, "a bad query is not retried");
+        assert!(matches!(e, CollectError::Rejected { .. }), "{e}");
+        assert!(
+            e.to_string().contains("parse error") && e.to_string().contains("up{"),
+            "{e}"
+        );
+
+        let (url, f) = fake(vec![503; 10]).await;
+        let e = collector(url, 8)
+            .range("up", 0, 20, 10.0)
+            .await
+            .unwrap_err();
+        assert_eq!(f.calls.load(SeqCst), 4);
+        assert!(e.is_outage(), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_queries_are_capped() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let (url, f) = fake(vec![]).await;
+        let c = collector(url, 2);
+        let all = join_all((0..8).map(|_| c.range("up", 0, 20, 10.0))).await;
+        assert!(all.iter().all(Result::is_ok));
+        assert_eq!(f.calls.load(SeqCst), 8);
+        assert_eq!(f.max_in_flight.load(SeqCst), 2);
+    }
+
     #[tokio::test]
     async fn an_unreachable_prometheus_is_an_outage_after_retries() {
         // A port nobody listens on: bind, read the port, close.

@@ -379,3 +379,56 @@ async fn judge_openapi_metrics_and_kayenta_configs() {
     let (s, b) = d.get("/canary/unknown-id").await;
     assert_eq!((s, error_code(&b)), (404, "not_found"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_beyond_max_in_flight_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[http]\nmax_in_flight = 1\nbody_limit_bytes = 33554432\n";
+    let d = Daemon::start(dir.path(), NO_PROMETHEUS, extra).await;
+    // A judge of 300,000 values per side keeps the one slot busy for a while.
+    let base: Vec<f64> = (0..300_000).map(|i| (i % 1000) as f64).collect();
+    let canary: Vec<f64> = base.iter().map(|v| v + 0.5).collect();
+    let body = json!({
+        "config": {"name": "big", "metrics": [{"name": "latency", "judge": {"kind": "mann_whitney"}}]},
+        "pairs": [{"metric": "latency", "baseline": base, "canary": canary}]
+    });
+    let slow = {
+        let url = format!("{}/api/v1/judge", d.url);
+        tokio::spawn(async move {
+            // It may itself meet the slot taken by a probe below: then it tries again.
+            loop {
+                let status = reqwest::Client::new()
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16());
+                if status.as_ref().is_ok_and(|s| *s == 503) {
+                    continue;
+                }
+                return status;
+            }
+        })
+    };
+    // While it runs, another request is refused with 503 and Retry-After.
+    let started = std::time::Instant::now();
+    let mut refused = None;
+    while refused.is_none() && !slow.is_finished() {
+        let r = reqwest::get(format!("{}/api/v1/configs", d.url))
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            let retry = r.headers().get("retry-after").cloned();
+            let b: Value = r.json().await.unwrap();
+            refused = Some((retry, b));
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let (retry, b) = refused.expect("a request was refused while the slot was busy");
+    assert_eq!(error_code(&b), "overloaded", "{b}");
+    assert_eq!(retry.unwrap(), "1");
+    assert_eq!(slow.await.unwrap().unwrap(), 200);
+    let (s, _) = d.get("/api/v1/configs").await;
+    assert_eq!(s, 200, "admitted again once the slot is free");
+}
