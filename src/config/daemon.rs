@@ -109,13 +109,8 @@ impl DaemonConfig {
     pub fn load(path: &Path) -> Result<Self, String> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {file}: {e}"))?;
-        let mut config: DaemonConfig = source::deserialize(&text, Format::Toml).map_err(|e| {
-            let at = e
-                .pos
-                .map(|p| format!("{}:{}:", p.line, p.column))
-                .unwrap_or_default();
-            format!("{file}:{at} {}: {}", e.path, e.message)
-        })?;
+        let mut config: DaemonConfig = source::deserialize(&text, Format::Toml)
+            .map_err(|e| super::locate_de_error(&text, Format::Toml, &file, e))?;
         // Relative paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new("."));
         for c in &mut config.configs {

@@ -224,7 +224,7 @@ impl CanaryConfig {
 
 /// Unknown-field and unknown-variant errors name the offending key inside the table
 /// the path points to; move the path onto that key.
-fn refine_de_error(path: FieldPath, message: String) -> (FieldPath, String) {
+pub(crate) fn refine_de_error(path: FieldPath, message: String) -> (FieldPath, String) {
     use source::Seg;
     let last_key = |p: &FieldPath, k: &str| matches!(p.0.last(), Some(Seg::Key(x)) if x == k);
     if let Some(rest) = message.strip_prefix("unknown field `")
@@ -253,6 +253,23 @@ fn refine_de_error(path: FieldPath, message: String) -> (FieldPath, String) {
         }
     }
     (path, message)
+}
+
+/// A deserialisation error of `text` as `file:line:column: field: message`, with the
+/// position of the field itself (also inside tagged tables).
+pub(crate) fn locate_de_error(text: &str, format: Format, file: &str, e: DeError) -> String {
+    let tree = SourceTree::parse(text, format);
+    let (path, message) = refine_de_error(e.path, lowercase_first(&e.message));
+    let pos = match (&tree, e.pos) {
+        (Some(t), _) if !path.0.is_empty() => Some(t.locate(&path)),
+        (_, Some(p)) => Some(p),
+        (Some(t), None) => Some(t.locate(&path)),
+        (None, None) => None,
+    };
+    match pos {
+        Some(p) => format!("{file}:{}:{}: {path}: {message}", p.line, p.column),
+        None => format!("{file}: {path}: {message}"),
+    }
 }
 
 /// Deserialisers disagree on capitalisation ("Unknown field" vs "unknown field").

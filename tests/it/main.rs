@@ -6,6 +6,7 @@ mod config_validation;
 mod evaluate_replay;
 mod inputs;
 mod prometheus_harness;
+mod routers;
 mod serve_api;
 mod serve_prometheus;
 mod simulate_cli;

@@ -5,5 +5,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod haproxy;
 pub mod prometheus;
 pub mod target;
+pub mod web;

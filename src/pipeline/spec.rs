@@ -1,0 +1,702 @@
+//! Pipeline specs (TOML): targets with their routers and the ordered stages that move
+//! traffic to a canary, gated on analyses, smoke tests, people and time windows.
+//! Strategies (`canary`, `red_black`, `rolling_red_black`) are presets that expand into
+//! stages. Written form: [`RawPipeline`]; validated: [`Pipeline`]. Reference:
+//! docs/pipelines.md.
+
+use serde::{Deserialize, Serialize};
+
+use super::window::{RawWindow, Window};
+use crate::analysis::live::Seconds;
+use crate::config::source::{self, Format};
+use crate::routers::RouterConfig;
+
+fn default_steps() -> Vec<f64> {
+    vec![1.0, 5.0, 25.0, 50.0, 100.0]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What an analysis stage does when its judges stay undecided at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInconclusive {
+    /// Roll back (the default: missing evidence never promotes).
+    #[default]
+    Rollback,
+    /// Wait for a person's judgment.
+    Hold,
+    /// Run the analysis once more for the same duration, then roll back.
+    Extend,
+}
+
+/// What happens when a stage's deadline passes without a decision (no data, an outage,
+/// nobody judged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDeadline {
+    #[default]
+    Rollback,
+    /// Go on to the next stage (only for manual judgments and smoke tests that say so).
+    Proceed,
+}
+
+/// An analysis as written in a stage or a strategy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSpec {
+    /// A stored canary config's name.
+    pub config: String,
+    pub duration: Seconds,
+    pub interval: Seconds,
+    #[serde(default)]
+    pub warmup: Option<Seconds>,
+    #[serde(default)]
+    pub step: Option<Seconds>,
+    #[serde(default)]
+    pub on_inconclusive: OnInconclusive,
+    /// How long no data or an outage may hold the stage (default: twice the duration).
+    #[serde(default)]
+    pub deadline: Option<Seconds>,
+}
+
+/// An HTTP smoke test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCheck {
+    pub url: String,
+    #[serde(default = "default_status")]
+    pub expect_status: u16,
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+/// A smoke test: an HTTP request or a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeSpec {
+    #[serde(default)]
+    pub http: Option<HttpCheck>,
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub expect_exit: i32,
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_smoke_timeout")]
+    pub timeout: Seconds,
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+fn default_smoke_timeout() -> Seconds {
+    Seconds(30.0)
+}
+
+/// A stage as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawStage {
+    Traffic {
+        percent: f64,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        window: Option<RawWindow>,
+    },
+    Analysis {
+        config: String,
+        duration: Seconds,
+        interval: Seconds,
+        #[serde(default)]
+        warmup: Option<Seconds>,
+        #[serde(default)]
+        step: Option<Seconds>,
+        #[serde(default)]
+        on_inconclusive: OnInconclusive,
+        #[serde(default)]
+        deadline: Option<Seconds>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        window: Option<RawWindow>,
+    },
+    SmokeTest {
+        #[serde(default)]
+        http: Option<HttpCheck>,
+        #[serde(default)]
+        command: Option<Vec<String>>,
+        #[serde(default)]
+        expect_exit: i32,
+        #[serde(default = "default_retries")]
+        retries: u32,
+        #[serde(default = "default_smoke_timeout")]
+        timeout: Seconds,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        window: Option<RawWindow>,
+    },
+    ManualJudgment {
+        message: String,
+        /// Who may approve or reject; empty: anyone with a write token.
+        #[serde(default)]
+        approvers: Vec<String>,
+        timeout: Seconds,
+        #[serde(default)]
+        on_timeout: OnDeadline,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        window: Option<RawWindow>,
+    },
+    Wait {
+        duration: Seconds,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        window: Option<RawWindow>,
+    },
+    /// Take the baseline group out of service (the end of a promotion).
+    DisableBaseline {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        window: Option<RawWindow>,
+    },
+}
+
+/// A gate between traffic steps of a rolling red/black.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Gate {
+    Analysis(AnalysisSpec),
+    SmokeTest(SmokeSpec),
+    ManualJudgment {
+        message: String,
+        #[serde(default)]
+        approvers: Vec<String>,
+        timeout: Seconds,
+        #[serde(default)]
+        on_timeout: OnDeadline,
+    },
+    Wait {
+        duration: Seconds,
+    },
+}
+
+/// Presets that expand into stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Strategy {
+    /// Traffic steps with an analysis after every step below 100%.
+    Canary {
+        #[serde(default = "default_steps")]
+        steps: Vec<f64>,
+        analysis: AnalysisSpec,
+        #[serde(default = "yes")]
+        disable_baseline: bool,
+    },
+    /// Validate the new group, cut over to 100%, keep the old group enabled but idle for
+    /// `keep_old_for` (instant rollback), then take it out of service if `scale_down`.
+    RedBlack {
+        #[serde(default)]
+        smoke_test: Option<SmokeSpec>,
+        #[serde(default)]
+        analysis: Option<AnalysisSpec>,
+        keep_old_for: Seconds,
+        #[serde(default = "yes")]
+        scale_down: bool,
+    },
+    /// Traffic steps with a gate between each.
+    RollingRedBlack {
+        #[serde(default = "default_steps")]
+        steps: Vec<f64>,
+        gate: Gate,
+        #[serde(default = "yes")]
+        disable_baseline: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub name: String,
+    pub router: RouterConfig,
+}
+
+/// A pipeline as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// When the whole pipeline may move traffic.
+    #[serde(default)]
+    pub window: Option<RawWindow>,
+    /// In order: the next target starts when the previous one finished.
+    pub targets: Vec<RawTarget>,
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+    #[serde(default)]
+    pub stages: Vec<RawStage>,
+}
+
+/// What a validated stage does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageKind {
+    Traffic {
+        percent: f64,
+    },
+    Analysis(AnalysisSpec),
+    SmokeTest(SmokeSpec),
+    ManualJudgment {
+        message: String,
+        approvers: Vec<String>,
+        timeout: f64,
+        on_timeout: OnDeadline,
+    },
+    Wait {
+        duration: f64,
+    },
+    DisableBaseline,
+}
+
+impl StageKind {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StageKind::Traffic { .. } => "traffic",
+            StageKind::Analysis(_) => "analysis",
+            StageKind::SmokeTest(_) => "smoke_test",
+            StageKind::ManualJudgment { .. } => "manual_judgment",
+            StageKind::Wait { .. } => "wait",
+            StageKind::DisableBaseline => "disable_baseline",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub kind: StageKind,
+    pub window: Option<Window>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub name: String,
+    pub router: RouterConfig,
+}
+
+/// A validated pipeline: every target runs the same stages, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    pub name: String,
+    pub description: Option<String>,
+    pub window: Option<Window>,
+    pub targets: Vec<Target>,
+    pub stages: Vec<Stage>,
+}
+
+/// (field path, message)
+pub type Problem = (String, String);
+
+fn gate_stage(gate: &Gate) -> StageKind {
+    match gate {
+        Gate::Analysis(a) => StageKind::Analysis(a.clone()),
+        Gate::SmokeTest(s) => StageKind::SmokeTest(s.clone()),
+        Gate::ManualJudgment {
+            message,
+            approvers,
+            timeout,
+            on_timeout,
+        } => StageKind::ManualJudgment {
+            message: message.clone(),
+            approvers: approvers.clone(),
+            timeout: timeout.0,
+            on_timeout: *on_timeout,
+        },
+        Gate::Wait { duration } => StageKind::Wait {
+            duration: duration.0,
+        },
+    }
+}
+
+fn pct(p: f64) -> String {
+    let s = format!("{p}");
+    format!("{s}%")
+}
+
+/// Expand a strategy into stages (name, kind).
+pub fn expand(strategy: &Strategy) -> Vec<(String, StageKind)> {
+    let mut out = Vec::new();
+    match strategy {
+        Strategy::Canary {
+            steps,
+            analysis,
+            disable_baseline,
+        } => {
+            for &p in steps {
+                out.push((
+                    format!("traffic {}", pct(p)),
+                    StageKind::Traffic { percent: p },
+                ));
+                if p < 100.0 {
+                    out.push((
+                        format!("analysis at {}", pct(p)),
+                        StageKind::Analysis(analysis.clone()),
+                    ));
+                }
+            }
+            if *disable_baseline {
+                out.push(("disable baseline".into(), StageKind::DisableBaseline));
+            }
+        }
+        Strategy::RedBlack {
+            smoke_test,
+            analysis,
+            keep_old_for,
+            scale_down,
+        } => {
+            if let Some(s) = smoke_test {
+                out.push(("smoke test".into(), StageKind::SmokeTest(s.clone())));
+            }
+            out.push(("cut over".into(), StageKind::Traffic { percent: 100.0 }));
+            if let Some(a) = analysis {
+                out.push((
+                    "analysis after cut-over".into(),
+                    StageKind::Analysis(a.clone()),
+                ));
+            }
+            out.push((
+                "keep old group idle".into(),
+                StageKind::Wait {
+                    duration: keep_old_for.0,
+                },
+            ));
+            if *scale_down {
+                out.push(("disable baseline".into(), StageKind::DisableBaseline));
+            }
+        }
+        Strategy::RollingRedBlack {
+            steps,
+            gate,
+            disable_baseline,
+        } => {
+            for (i, &p) in steps.iter().enumerate() {
+                out.push((
+                    format!("traffic {}", pct(p)),
+                    StageKind::Traffic { percent: p },
+                ));
+                if i + 1 < steps.len() {
+                    out.push((format!("gate after {}", pct(p)), gate_stage(gate)));
+                }
+            }
+            if *disable_baseline {
+                out.push(("disable baseline".into(), StageKind::DisableBaseline));
+            }
+        }
+    }
+    out
+}
+
+fn window(raw: &Option<RawWindow>, field: &str, problems: &mut Vec<Problem>) -> Option<Window> {
+    raw.as_ref().and_then(|w| match Window::parse(w) {
+        Ok(w) => Some(w),
+        Err((f, m)) => {
+            problems.push((format!("{field}.{f}"), m));
+            None
+        }
+    })
+}
+
+fn check_analysis(a: &AnalysisSpec, field: &str, problems: &mut Vec<Problem>) {
+    if a.config.trim().is_empty() {
+        problems.push((
+            format!("{field}.config"),
+            "name a stored canary config".into(),
+        ));
+    }
+    if a.interval.0 <= 0.0 {
+        problems.push((format!("{field}.interval"), "must be > 0".into()));
+    }
+    if a.duration.0 < a.interval.0 {
+        problems.push((
+            format!("{field}.duration"),
+            "must be at least one interval".into(),
+        ));
+    }
+    if let Some(w) = a.warmup
+        && w.0 >= a.duration.0
+    {
+        problems.push((
+            format!("{field}.warmup"),
+            "must be shorter than the duration".into(),
+        ));
+    }
+}
+
+fn check_smoke(s: &SmokeSpec, field: &str, problems: &mut Vec<Problem>) {
+    match (&s.http, &s.command) {
+        (None, None) | (Some(_), Some(_)) => problems.push((
+            field.to_string(),
+            "a smoke test is either `http` or `command`".into(),
+        )),
+        (Some(h), None) if !(h.url.starts_with("http://") || h.url.starts_with("https://")) => {
+            problems.push((
+                format!("{field}.http.url"),
+                format!("`{}` is not an http(s) URL", h.url),
+            ));
+        }
+        (None, Some(c)) if c.is_empty() => {
+            problems.push((format!("{field}.command"), "the command is empty".into()))
+        }
+        _ => {}
+    }
+}
+
+impl Pipeline {
+    /// Parse and validate TOML; every problem names its field (with line and column when
+    /// the parser knows them).
+    pub fn parse(text: &str, file: &str) -> Result<Pipeline, Vec<String>> {
+        let raw: RawPipeline = source::deserialize(text, Format::Toml)
+            .map_err(|e| vec![crate::config::locate_de_error(text, Format::Toml, file, e)])?;
+        Self::validate(&raw).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|(f, m)| format!("{file}: {f}: {m}"))
+                .collect()
+        })
+    }
+
+    /// Validate a written pipeline.
+    pub fn validate(raw: &RawPipeline) -> Result<Pipeline, Vec<Problem>> {
+        let mut problems: Vec<Problem> = Vec::new();
+        if raw.name.trim().is_empty() {
+            problems.push(("name".into(), "the pipeline needs a name".into()));
+        }
+        if raw.targets.is_empty() {
+            problems.push((
+                "targets".into(),
+                "name at least one target and its router".into(),
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, t) in raw.targets.iter().enumerate() {
+            if !names.insert(t.name.as_str()) {
+                problems.push((
+                    format!("targets[{i}].name"),
+                    format!("duplicate target `{}`", t.name),
+                ));
+            }
+            for (f, m) in t.router.problems() {
+                problems.push((format!("targets[{i}].router.{f}"), m));
+            }
+        }
+        let pipeline_window = window(&raw.window, "window", &mut problems);
+        let mut stages = Vec::new();
+        match (&raw.strategy, raw.stages.is_empty()) {
+            (Some(_), false) => problems.push((
+                "stages".into(),
+                "give a `strategy` or `stages`, not both".into(),
+            )),
+            (None, true) => problems.push((
+                "stages".into(),
+                "give a `strategy` (canary, red_black, rolling_red_black) or `stages`".into(),
+            )),
+            (Some(strategy), true) => {
+                match strategy {
+                    Strategy::Canary {
+                        steps, analysis, ..
+                    } => {
+                        check_steps(steps, "strategy.steps", &mut problems);
+                        check_analysis(analysis, "strategy.analysis", &mut problems);
+                    }
+                    Strategy::RedBlack {
+                        smoke_test,
+                        analysis,
+                        ..
+                    } => {
+                        if let Some(s) = smoke_test {
+                            check_smoke(s, "strategy.smoke_test", &mut problems);
+                        }
+                        if let Some(a) = analysis {
+                            check_analysis(a, "strategy.analysis", &mut problems);
+                        }
+                    }
+                    Strategy::RollingRedBlack { steps, gate, .. } => {
+                        check_steps(steps, "strategy.steps", &mut problems);
+                        match gate {
+                            Gate::Analysis(a) => check_analysis(a, "strategy.gate", &mut problems),
+                            Gate::SmokeTest(s) => check_smoke(s, "strategy.gate", &mut problems),
+                            _ => {}
+                        }
+                    }
+                }
+                stages = expand(strategy)
+                    .into_iter()
+                    .map(|(name, kind)| Stage {
+                        name,
+                        kind,
+                        window: None,
+                    })
+                    .collect();
+            }
+            (None, false) => {
+                for (i, s) in raw.stages.iter().enumerate() {
+                    let field = format!("stages[{i}]");
+                    let (name, kind, w) = match s {
+                        RawStage::Traffic {
+                            percent,
+                            name,
+                            window,
+                        } => {
+                            if !(0.0..=100.0).contains(percent) {
+                                problems.push((
+                                    format!("{field}.percent"),
+                                    format!("must be between 0 and 100, got {percent}"),
+                                ));
+                            }
+                            let n = name
+                                .clone()
+                                .unwrap_or_else(|| format!("traffic {}", pct(*percent)));
+                            (n, StageKind::Traffic { percent: *percent }, window)
+                        }
+                        RawStage::Analysis {
+                            config,
+                            duration,
+                            interval,
+                            warmup,
+                            step,
+                            on_inconclusive,
+                            deadline,
+                            name,
+                            window,
+                        } => {
+                            let analysis = &AnalysisSpec {
+                                config: config.clone(),
+                                duration: *duration,
+                                interval: *interval,
+                                warmup: *warmup,
+                                step: *step,
+                                on_inconclusive: *on_inconclusive,
+                                deadline: *deadline,
+                            };
+                            check_analysis(analysis, &field, &mut problems);
+                            let n = name.clone().unwrap_or_else(|| "analysis".into());
+                            (n, StageKind::Analysis(analysis.clone()), window)
+                        }
+                        RawStage::SmokeTest {
+                            http,
+                            command,
+                            expect_exit,
+                            retries,
+                            timeout,
+                            name,
+                            window,
+                        } => {
+                            let smoke = &SmokeSpec {
+                                http: http.clone(),
+                                command: command.clone(),
+                                expect_exit: *expect_exit,
+                                retries: *retries,
+                                timeout: *timeout,
+                            };
+                            check_smoke(smoke, &field, &mut problems);
+                            let n = name.clone().unwrap_or_else(|| "smoke test".into());
+                            (n, StageKind::SmokeTest(smoke.clone()), window)
+                        }
+                        RawStage::ManualJudgment {
+                            message,
+                            approvers,
+                            timeout,
+                            on_timeout,
+                            name,
+                            window,
+                        } => {
+                            if timeout.0 <= 0.0 {
+                                problems.push((format!("{field}.timeout"), "must be > 0".into()));
+                            }
+                            let n = name.clone().unwrap_or_else(|| "manual judgment".into());
+                            (
+                                n,
+                                StageKind::ManualJudgment {
+                                    message: message.clone(),
+                                    approvers: approvers.clone(),
+                                    timeout: timeout.0,
+                                    on_timeout: *on_timeout,
+                                },
+                                window,
+                            )
+                        }
+                        RawStage::Wait {
+                            duration,
+                            name,
+                            window,
+                        } => {
+                            let n = name.clone().unwrap_or_else(|| "wait".into());
+                            (
+                                n,
+                                StageKind::Wait {
+                                    duration: duration.0,
+                                },
+                                window,
+                            )
+                        }
+                        RawStage::DisableBaseline { name, window } => {
+                            let n = name.clone().unwrap_or_else(|| "disable baseline".into());
+                            (n, StageKind::DisableBaseline, window)
+                        }
+                    };
+                    let w = self::window(w, &format!("{field}.window"), &mut problems);
+                    stages.push(Stage {
+                        name,
+                        kind,
+                        window: w,
+                    });
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Pipeline {
+            name: raw.name.clone(),
+            description: raw.description.clone(),
+            window: pipeline_window,
+            targets: raw
+                .targets
+                .iter()
+                .map(|t| Target {
+                    name: t.name.clone(),
+                    router: t.router.clone(),
+                })
+                .collect(),
+            stages,
+        })
+    }
+}
+
+fn check_steps(steps: &[f64], field: &str, problems: &mut Vec<Problem>) {
+    if steps.is_empty() {
+        problems.push((field.into(), "give at least one step".into()));
+    }
+    for (i, p) in steps.iter().enumerate() {
+        if !(*p > 0.0 && *p <= 100.0) {
+            problems.push((
+                format!("{field}[{i}]"),
+                format!("must be in (0, 100], got {p}"),
+            ));
+        }
+        if i > 0 && *p <= steps[i - 1] {
+            problems.push((format!("{field}[{i}]"), "steps must increase".into()));
+        }
+    }
+}
