@@ -1,5 +1,5 @@
 //! The persistent store of `canaryd serve`: canary configs, analyses and the intervals
-//! judged for them.
+//! judged for them; pipeline specs (versioned), their executions and execution event logs.
 //!
 //! [`Store`] is synchronous — the server calls it from `tokio::task::spawn_blocking` — and
 //! object safe, so the daemon holds an `Arc<dyn Store>`. [`SqliteStore`] is the
@@ -8,9 +8,12 @@
 //!
 //! Restart safety rests on [`Store::record_interval`]: an interval and the analysis state
 //! it produced are written in one transaction, and an interval already recorded is never
-//! recorded (or applied) again.
+//! recorded (or applied) again. Pipeline executions rest on [`Store::apply_transition`] in
+//! the same way: a compare-and-set on the execution's transition count, with the events of
+//! the transition appended in the same transaction.
 
 pub mod sqlite;
+mod sqlite_pipelines;
 
 use std::fmt;
 use std::str::FromStr;
@@ -158,14 +161,66 @@ impl AnalysisQuery {
 
     /// The page size actually used.
     pub fn effective_limit(&self) -> u32 {
-        match self.limit {
-            0 => Self::DEFAULT_LIMIT,
-            n => n.min(Self::MAX_LIMIT),
-        }
+        page_limit(self.limit)
     }
 }
 
-/// Persistence of configs, analyses and intervals.
+/// The page size used for a requested `limit`: 0 means [`AnalysisQuery::DEFAULT_LIMIT`], and
+/// it is capped at [`AnalysisQuery::MAX_LIMIT`]. Shared by every paged listing.
+pub const fn page_limit(limit: u32) -> u32 {
+    match limit {
+        0 => AnalysisQuery::DEFAULT_LIMIT,
+        n if n > AnalysisQuery::MAX_LIMIT => AnalysisQuery::MAX_LIMIT,
+        n => n,
+    }
+}
+
+/// A stored pipeline spec; every write is a new version (1, 2, …) of the same name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineRecord {
+    pub name: String,
+    /// From 1, per name; never reused, even after the pipeline is deleted and written again.
+    pub version: i64,
+    /// The spec as written (TOML), re-parsed by the caller on load.
+    pub body: String,
+    /// Unix milliseconds.
+    pub created_ms: i64,
+}
+
+/// One execution of a pipeline version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub id: String,
+    /// The pipeline's name; the pipeline may since be deleted.
+    pub pipeline: String,
+    pub version: i64,
+    /// Who or what started it, the canary scope, etc., as the caller stores it.
+    pub trigger: serde_json::Value,
+    /// `"running"`, `"paused"`, `"succeeded"`, `"rolled_back"` or `"failed"`: free text owned
+    /// by the state machine. The store knows only that `running` and `paused` are unfinished.
+    pub status: String,
+    /// The state machine's serialized execution.
+    pub state: serde_json::Value,
+    /// The number of transitions applied so far (0 at creation).
+    pub seq: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// One line of an execution's event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionEvent {
+    pub execution_id: String,
+    /// From 1 per execution, assigned by the store; the numbering has no gaps.
+    pub seq: i64,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// Free text, e.g. `"stage_started"`, `"split_set"`, `"judgment"`.
+    pub kind: String,
+    pub detail: serde_json::Value,
+}
+
+/// Persistence of configs, analyses and intervals, pipelines and their executions.
 pub trait Store: Send + Sync {
     /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
@@ -213,4 +268,50 @@ pub trait Store: Send + Sync {
 
     /// (status, verdict, count) of all analyses, for `/metrics`.
     fn count_by_status(&self) -> Result<Vec<(AnalysisStatus, Option<String>, u64)>>;
+
+    /// Stores `body` as the next version of pipeline `name` (1 for a new name) and returns it.
+    fn put_pipeline(&self, name: &str, body: &str, created_ms: i64) -> Result<PipelineRecord>;
+    /// The given version, or the latest when `version` is `None`.
+    fn get_pipeline(&self, name: &str, version: Option<i64>) -> Result<Option<PipelineRecord>>;
+    /// The latest version of each pipeline, sorted by name.
+    fn list_pipelines(&self) -> Result<Vec<PipelineRecord>>;
+    /// Deletes every version; false when absent. [`StoreError::Conflict`] — and nothing
+    /// deleted — while the pipeline has an unfinished (running or paused) execution. The
+    /// executions keep their rows.
+    fn delete_pipeline(&self, name: &str) -> Result<bool>;
+
+    /// [`StoreError::NotFound`] when the pipeline version does not exist (say, deleted
+    /// meanwhile); [`StoreError::Conflict`] on a duplicate id.
+    fn insert_execution(&self, rec: &ExecutionRecord) -> Result<()>;
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
+    /// Newest first (`created_ms` descending, then id), of one pipeline or all, plus the total
+    /// number matching. `limit` as in [`page_limit`] (0 means the default page).
+    fn list_executions(
+        &self,
+        pipeline: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<ExecutionRecord>, u64)>;
+    /// Executions running or paused, oldest first: what a restarted daemon resumes.
+    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>>;
+    /// Compare-and-set: apply one transition only if the stored `seq` equals `expected_seq`.
+    /// In one transaction it writes `status`, `state` and `updated_ms`, sets
+    /// `seq = expected_seq + 1` and appends `events`, numbered by the store after the
+    /// execution's last event (the `seq` values passed are ignored).
+    ///
+    /// Returns false — and changes nothing — when the stored seq differs: another writer won,
+    /// or this transition was already applied (a restarted runner never applies one twice).
+    /// [`StoreError::NotFound`] when the execution is absent; [`StoreError::Conflict`] when an
+    /// event names another execution.
+    fn apply_transition(
+        &self,
+        id: &str,
+        expected_seq: i64,
+        status: &str,
+        state: &serde_json::Value,
+        updated_ms: i64,
+        events: &[ExecutionEvent],
+    ) -> Result<bool>;
+    /// The events of an execution by seq, all or only those after `after_seq`.
+    fn execution_events(&self, id: &str, after_seq: Option<i64>) -> Result<Vec<ExecutionEvent>>;
 }

@@ -4,6 +4,9 @@
 //! and cached. Writes that touch several rows run in an `IMMEDIATE` transaction, so another
 //! process sharing the file waits (busy timeout 5 s) instead of failing half way. The schema
 //! is versioned by `rusqlite_migration` in `PRAGMA user_version`; JSON columns are TEXT.
+//!
+//! The pipeline and execution queries live in `sqlite_pipelines.rs`; their tables are
+//! migration 2 here, with the rest of the schema.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,17 +17,19 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRe
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, ToSql, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
+use super::sqlite_pipelines as pipelines;
 use super::{
-    AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, IntervalRecord, Result, Store,
-    StoreError,
+    AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, ExecutionEvent, ExecutionRecord,
+    IntervalRecord, PipelineRecord, Result, Store, StoreError,
 };
 
 /// The database file inside the data directory.
 pub const FILE_NAME: &str = "canaryd.sqlite3";
 
 /// Append only: a released migration is never edited.
-const MIGRATION_STEPS: &[M<'static>] = &[M::up(
-    "CREATE TABLE configs (
+const MIGRATION_STEPS: &[M<'static>] = &[
+    M::up(
+        "CREATE TABLE configs (
         id TEXT PRIMARY KEY NOT NULL,
         name TEXT NOT NULL UNIQUE,
         applications TEXT NOT NULL,
@@ -74,8 +79,50 @@ const MIGRATION_STEPS: &[M<'static>] = &[M::up(
         error TEXT,
         PRIMARY KEY (analysis_id, idx)
     ) STRICT, WITHOUT ROWID;",
-)];
-const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
+    ),
+    // Pipelines. `pipeline_names` remembers the last version of every name ever written, so
+    // a version is never reused after a delete: an execution's (pipeline, version) always
+    // names the spec it ran. Executions have no foreign key to `pipelines`: they keep their
+    // rows after the pipeline is deleted. The status values belong to the state machine;
+    // only `running` and `paused` (unfinished) are known here, by the partial index.
+    M::up(
+        "CREATE TABLE pipeline_names (
+        name TEXT PRIMARY KEY NOT NULL,
+        last_version INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE pipelines (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version > 0),
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        PRIMARY KEY (name, version)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE executions (
+        id TEXT PRIMARY KEY NOT NULL,
+        pipeline TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        trigger TEXT NOT NULL,
+        status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        seq INTEGER NOT NULL CHECK (seq >= 0),
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX executions_created ON executions(created_ms DESC, id);
+    CREATE INDEX executions_pipeline ON executions(pipeline, created_ms DESC, id);
+    CREATE INDEX executions_unfinished ON executions(created_ms, id)
+        WHERE status IN ('running', 'paused');
+    CREATE TABLE execution_events (
+        execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL CHECK (seq > 0),
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (execution_id, seq)
+    ) STRICT, WITHOUT ROWID;",
+    ),
+];
+pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
 macro_rules! config_columns {
     () => {
@@ -143,7 +190,7 @@ impl SqliteStore {
 
     /// The connection. A panic while it was held cannot leave a transaction open (the
     /// transaction guard rolls back on unwind), so a poisoned lock is still usable.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -181,7 +228,7 @@ impl FromSql for AnalysisStatus {
 }
 
 /// A JSON value read from a TEXT column.
-struct Json<T>(T);
+pub(super) struct Json<T>(pub(super) T);
 
 impl<T: serde::de::DeserializeOwned> FromSql for Json<T> {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
@@ -194,7 +241,7 @@ impl<T: serde::de::DeserializeOwned> FromSql for Json<T> {
     }
 }
 
-fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+pub(super) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("JSON encoding: {e}")))
 }
 
@@ -599,6 +646,67 @@ impl Store for SqliteStore {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    fn put_pipeline(&self, name: &str, body: &str, created_ms: i64) -> Result<PipelineRecord> {
+        pipelines::put_pipeline(&mut self.conn(), name, body, created_ms)
+    }
+
+    fn get_pipeline(&self, name: &str, version: Option<i64>) -> Result<Option<PipelineRecord>> {
+        pipelines::get_pipeline(&self.conn(), name, version)
+    }
+
+    fn list_pipelines(&self) -> Result<Vec<PipelineRecord>> {
+        pipelines::list_pipelines(&self.conn())
+    }
+
+    fn delete_pipeline(&self, name: &str) -> Result<bool> {
+        pipelines::delete_pipeline(&mut self.conn(), name)
+    }
+
+    fn insert_execution(&self, rec: &ExecutionRecord) -> Result<()> {
+        pipelines::insert_execution(&mut self.conn(), rec)
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
+        pipelines::get_execution(&self.conn(), id)
+    }
+
+    fn list_executions(
+        &self,
+        pipeline: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<ExecutionRecord>, u64)> {
+        pipelines::list_executions(&self.conn(), pipeline, limit, offset)
+    }
+
+    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
+        pipelines::unfinished_executions(&self.conn())
+    }
+
+    fn apply_transition(
+        &self,
+        id: &str,
+        expected_seq: i64,
+        status: &str,
+        state: &serde_json::Value,
+        updated_ms: i64,
+        events: &[ExecutionEvent],
+    ) -> Result<bool> {
+        let transition = pipelines::Transition {
+            id,
+            expected_seq,
+            status,
+            state,
+            updated_ms,
+            events,
+        };
+        pipelines::apply_transition(&mut self.conn(), &transition)
+    }
+
+    fn execution_events(&self, id: &str, after_seq: Option<i64>) -> Result<Vec<ExecutionEvent>> {
+        pipelines::execution_events(&self.conn(), id, after_seq)
     }
 }
 
@@ -1134,7 +1242,7 @@ mod tests {
         let first = interval("a1", 0);
         {
             let store = SqliteStore::open(&data).unwrap();
-            assert_eq!(user_version(&store), 1);
+            assert_eq!(user_version(&store), 2);
             let mode: String = store
                 .conn()
                 .pragma_query_value(None, "journal_mode", |row| row.get(0))
@@ -1151,7 +1259,7 @@ mod tests {
         assert!(data.join(FILE_NAME).is_file());
         for _ in 0..2 {
             let store = SqliteStore::open(&data).unwrap();
-            assert_eq!(user_version(&store), 1);
+            assert_eq!(user_version(&store), 2);
             let fk: i64 = store
                 .conn()
                 .pragma_query_value(None, "foreign_keys", |row| row.get(0))
