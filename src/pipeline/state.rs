@@ -51,10 +51,14 @@ pub enum Phase {
     },
     /// The baseline group is being taken out of service.
     Disabling,
-    /// An analysis runs; `deadline` bounds holds for missing data.
+    /// An analysis runs; `deadline` bounds holds for missing data. `analysis` is the id of
+    /// the running analysis once the runner has started it (so a restart watches it
+    /// instead of starting a second one).
     Analysing {
         deadline: f64,
         extended: bool,
+        #[serde(default)]
+        analysis: Option<String>,
     },
     SmokeTesting {
         attempt: u32,
@@ -115,6 +119,11 @@ pub enum Event {
         now: f64,
         message: String,
     },
+    /// The runner started the stage's analysis (stored before it is watched).
+    AnalysisStarted {
+        now: f64,
+        analysis: String,
+    },
     AnalysisDone {
         now: f64,
         outcome: AnalysisOutcome,
@@ -152,6 +161,7 @@ impl Event {
             Event::Tick { now }
             | Event::RouterDone { now }
             | Event::RouterFailed { now, .. }
+            | Event::AnalysisStarted { now, .. }
             | Event::AnalysisDone { now, .. }
             | Event::SmokeDone { now, .. }
             | Event::Judgment { now, .. }
@@ -176,6 +186,10 @@ pub enum Action {
     StartAnalysis {
         target: usize,
         stage: usize,
+    },
+    /// Wait for a started analysis to end (after a restart).
+    WatchAnalysis {
+        analysis: String,
     },
     RunSmokeTest {
         target: usize,
@@ -249,10 +263,17 @@ impl Execution {
             Phase::Disabling => vec![Action::DisableBaseline {
                 target: self.target,
             }],
-            Phase::Analysing { deadline, .. } => vec![
-                Action::StartAnalysis {
-                    target: self.target,
-                    stage: self.stage,
+            Phase::Analysing {
+                deadline, analysis, ..
+            } => vec![
+                match analysis {
+                    Some(id) => Action::WatchAnalysis {
+                        analysis: id.clone(),
+                    },
+                    None => Action::StartAnalysis {
+                        target: self.target,
+                        stage: self.stage,
+                    },
                 },
                 Action::WakeAt { at: *deadline },
             ],
@@ -379,6 +400,7 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
             e.phase = Phase::Analysing {
                 deadline,
                 extended: false,
+                analysis: None,
             };
             out.actions
                 .push(Action::StartAnalysis { target, stage: idx });
@@ -546,10 +568,27 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
             });
         }
         (
+            Event::AnalysisStarted { analysis, .. },
+            Phase::Analysing {
+                deadline,
+                extended,
+                analysis: None,
+            },
+        ) => {
+            out.next.phase = Phase::Analysing {
+                deadline: *deadline,
+                extended: *extended,
+                analysis: Some(analysis.clone()),
+            };
+            out.note(now, "analysis started", analysis.clone());
+        }
+        (
             Event::AnalysisDone {
                 outcome, summary, ..
             },
-            Phase::Analysing { deadline, extended },
+            Phase::Analysing {
+                deadline, extended, ..
+            },
         ) => {
             let Some(StageKind::Analysis(spec)) = stage.map(|s| &s.kind) else {
                 return Err(Rejected("no analysis stage here".into()));
@@ -563,6 +602,11 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                 AnalysisOutcome::NoVerdict => {
                     if now < *deadline {
                         // Hold traffic where it is and judge again.
+                        out.next.phase = Phase::Analysing {
+                            deadline: *deadline,
+                            extended: *extended,
+                            analysis: None,
+                        };
                         out.actions.push(Action::StartAnalysis {
                             target: state.target,
                             stage: state.stage,
@@ -593,6 +637,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                             out.next.phase = Phase::Analysing {
                                 deadline: d,
                                 extended: true,
+                                analysis: None,
                             };
                             out.note(now, "analysis extended", "once, as configured");
                             out.actions.push(Action::StartAnalysis {
@@ -674,6 +719,7 @@ fn event_name(e: &Event) -> &'static str {
         Event::Tick { .. } => "a tick",
         Event::RouterDone { .. } => "a router answer",
         Event::RouterFailed { .. } => "a router failure",
+        Event::AnalysisStarted { .. } => "an analysis start",
         Event::AnalysisDone { .. } => "an analysis result",
         Event::SmokeDone { .. } => "a smoke-test result",
         Event::Judgment { .. } => "a judgment",

@@ -166,6 +166,58 @@ fn no_verdict_holds_traffic_until_the_deadline_then_rolls_back() {
     assert_eq!(splits(&t.actions), vec![(0, 0.0)]);
 }
 
+#[test]
+fn a_started_analysis_is_watched_not_started_again_after_a_restart() {
+    let p = canary();
+    let (e, _) = run(&p, &[tick(0.0), done(1.0)]);
+    assert_eq!(
+        e.pending(&p)[0],
+        Action::StartAnalysis {
+            target: 0,
+            stage: 1
+        },
+        "not started yet: start it"
+    );
+    let t = step(
+        &p,
+        &e,
+        &Event::AnalysisStarted {
+            now: 2.0,
+            analysis: "a-1".into(),
+        },
+    )
+    .unwrap();
+    assert!(t.actions.is_empty());
+    assert_eq!(
+        t.next.pending(&p)[0],
+        Action::WatchAnalysis {
+            analysis: "a-1".into()
+        },
+        "after a restart: watch the running one"
+    );
+    // A second start report for the same stage is refused.
+    assert!(
+        step(
+            &p,
+            &t.next,
+            &Event::AnalysisStarted {
+                now: 3.0,
+                analysis: "a-2".into()
+            }
+        )
+        .is_err()
+    );
+    // No verdict: the next attempt is a new analysis.
+    let again = step(&p, &t.next, &analysis(4.0, AnalysisOutcome::NoVerdict)).unwrap();
+    assert_eq!(
+        again.next.pending(&p)[0],
+        Action::StartAnalysis {
+            target: 0,
+            stage: 1
+        }
+    );
+}
+
 fn with_inconclusive(action: &str) -> Pipeline {
     pipeline(&format!(
         r#"
