@@ -1,0 +1,546 @@
+//! The pipeline runner: the only code that moves traffic. One task per running execution
+//! feeds events to the pure state machine ([`super::state`]), stores each transition with a
+//! compare-and-set on its sequence number, and only then performs the transition's actions
+//! (router calls, analyses, smoke tests, timers, notifications). After a restart every
+//! unfinished execution resumes by performing `Execution::pending()` — idempotent actions —
+//! so the split stays what the store says and no step is applied twice in effect.
+//!
+//! Not yet here (next): notification webhooks (notifications are logged), the HTTP API and
+//! CLI for executions, and leases for several daemons sharing one store.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::spec::{Pipeline, StageKind};
+use super::state::{Action, AnalysisOutcome, Event, Execution, Status, step};
+use crate::analysis::live::{
+    AnalysisRequest, Runner as AnalysisRunner, Seconds, WindowSpec, blocking, new_record, now_ms,
+    now_s,
+};
+use crate::collectors::Scope;
+use crate::config::CanaryConfig;
+use crate::config::source::Format;
+use crate::routers::{Group, RouteContext, RouterError, Split, TrafficRouter};
+use crate::store::{AnalysisStatus, ExecutionEvent, ExecutionRecord, Store};
+
+/// What started an execution: the scopes its analyses compare, and who.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub baseline: Scope,
+    pub canary: Scope,
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Scheduled start (unix seconds or RFC 3339 through the API); default now.
+    #[serde(default)]
+    pub not_before: Option<f64>,
+}
+
+/// Knobs of router calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunnerSettings {
+    /// Attempts of a retryable router failure before the execution fails.
+    pub router_attempts: u32,
+    pub router_backoff: Duration,
+    /// How often a running analysis is checked.
+    pub analysis_poll: Duration,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        RunnerSettings {
+            router_attempts: 4,
+            router_backoff: Duration::from_millis(500),
+            analysis_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<(), String>>;
+
+pub struct PipelineRunner {
+    store: Arc<dyn Store>,
+    analyses: Arc<AnalysisRunner>,
+    http: reqwest::Client,
+    settings: RunnerSettings,
+    tasks: Mutex<HashMap<String, Task>>,
+}
+
+struct Task {
+    events: mpsc::UnboundedSender<(Event, Option<Reply>)>,
+    handle: tokio::task::AbortHandle,
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Running => "running",
+        Status::Paused => "paused",
+        Status::Succeeded => "succeeded",
+        Status::RolledBack => "rolled_back",
+        Status::Failed => "failed",
+    }
+}
+
+impl PipelineRunner {
+    pub fn new(
+        store: Arc<dyn Store>,
+        analyses: Arc<AnalysisRunner>,
+        settings: RunnerSettings,
+    ) -> Arc<Self> {
+        Arc::new(PipelineRunner {
+            store,
+            analyses,
+            http: reqwest::Client::new(),
+            settings,
+            tasks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Store a new execution of the latest version of `pipeline` and start it.
+    pub async fn start_execution(
+        self: &Arc<Self>,
+        pipeline: &str,
+        trigger: Trigger,
+    ) -> Result<ExecutionRecord, String> {
+        let name = pipeline.to_string();
+        let rec = blocking(&self.store, move |s| s.get_pipeline(&name, None))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no pipeline named `{pipeline}`"))?;
+        let spec = Pipeline::parse(&rec.body, &rec.name).map_err(|e| e.join("; "))?;
+        let exec = Execution::new(&spec, trigger.not_before.unwrap_or_else(now_s));
+        let now = now_ms();
+        let record = ExecutionRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            pipeline: rec.name.clone(),
+            version: rec.version,
+            trigger: serde_json::to_value(&trigger).map_err(|e| e.to_string())?,
+            status: status_name(exec.status).into(),
+            state: serde_json::to_value(&exec).map_err(|e| e.to_string())?,
+            seq: 0,
+            created_ms: now,
+            updated_ms: now,
+        };
+        let r = record.clone();
+        blocking(&self.store, move |s| s.insert_execution(&r))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.spawn(record.id.clone());
+        Ok(record)
+    }
+
+    /// Resume every unfinished execution (after a restart).
+    pub async fn resume_all(self: &Arc<Self>) -> Result<usize, String> {
+        let list = blocking(&self.store, |s| s.unfinished_executions())
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = list.len();
+        for e in list {
+            tracing::info!(execution = %e.id, pipeline = %e.pipeline, "resuming execution");
+            self.spawn(e.id);
+        }
+        Ok(n)
+    }
+
+    /// Deliver an operator's event (judgment, pause, resume, rollback); the answer says
+    /// whether the state machine accepted it.
+    pub async fn submit(&self, id: &str, event: Event) -> Result<(), String> {
+        let tx = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map(|t| t.events.clone())
+            .ok_or_else(|| format!("execution `{id}` is not running here"))?;
+        let (reply, answer) = oneshot::channel();
+        tx.send((event, Some(reply)))
+            .map_err(|_| format!("execution `{id}` has ended"))?;
+        answer
+            .await
+            .map_err(|_| format!("execution `{id}` has ended"))?
+    }
+
+    /// Stop every task at once, as a killed daemon would (the state stays in the store).
+    pub fn abort_all(&self) {
+        for (_, t) in self.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+            t.handle.abort();
+        }
+    }
+
+    fn spawn(self: &Arc<Self>, id: String) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if tasks.get(&id).is_some_and(|t| !t.handle.is_finished()) {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let me = Arc::clone(self);
+        let task_id = id.clone();
+        let events = tx.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = me.drive(&task_id, tx, rx).await {
+                tracing::error!(execution = %task_id, error = %e, "execution task stopped");
+            }
+            me.tasks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&task_id);
+        });
+        tasks.insert(
+            id,
+            Task {
+                events,
+                handle: handle.abort_handle(),
+            },
+        );
+    }
+
+    async fn drive(
+        &self,
+        id: &str,
+        tx: mpsc::UnboundedSender<(Event, Option<Reply>)>,
+        mut rx: mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
+    ) -> Result<(), String> {
+        let key = id.to_string();
+        let rec = blocking(&self.store, move |s| s.get_execution(&key))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no execution `{id}`"))?;
+        let (name, version) = (rec.pipeline.clone(), rec.version);
+        let spec_rec = blocking(&self.store, move |s| s.get_pipeline(&name, Some(version)))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("pipeline {} v{} is gone", rec.pipeline, rec.version))?;
+        let spec = Pipeline::parse(&spec_rec.body, &spec_rec.name).map_err(|e| e.join("; "))?;
+        let trigger: Trigger =
+            serde_json::from_value(rec.trigger.clone()).map_err(|e| e.to_string())?;
+        let routers: Vec<Box<dyn TrafficRouter>> = spec
+            .targets
+            .iter()
+            .map(|t| t.router.build())
+            .collect::<Result<_, _>>()?;
+        let mut exec: Execution =
+            serde_json::from_value(rec.state.clone()).map_err(|e| e.to_string())?;
+        let mut seq = rec.seq;
+        let mut actions = exec.pending(&spec);
+        let mut ready: VecDeque<Event> = VecDeque::new();
+        let mut wake: Option<f64> = None;
+        loop {
+            if exec.status.is_final() {
+                return Ok(());
+            }
+            for action in std::mem::take(&mut actions) {
+                self.perform(
+                    id, &spec, &exec, &trigger, &routers, action, &tx, &mut ready, &mut wake,
+                )
+                .await;
+            }
+            let (event, reply) = match ready.pop_front() {
+                Some(e) => (e, None),
+                None => {
+                    let sleep = wake.map(|w| Duration::from_secs_f64((w - now_s()).max(0.0)));
+                    tokio::select! {
+                        m = rx.recv() => match m {
+                            Some(m) => m,
+                            None => return Ok(()),
+                        },
+                        _ = async {
+                            match sleep {
+                                Some(d) => tokio::time::sleep(d).await,
+                                None => std::future::pending().await,
+                            }
+                        } => {
+                            wake = None;
+                            (Event::Tick { now: now_s() }, None)
+                        }
+                    }
+                }
+            };
+            let t = match step(&spec, &exec, &event) {
+                Ok(t) => t,
+                Err(rejected) => {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(rejected.to_string()));
+                    }
+                    continue;
+                }
+            };
+            let events: Vec<ExecutionEvent> = t
+                .notes
+                .iter()
+                .map(|n| ExecutionEvent {
+                    execution_id: id.to_string(),
+                    seq: 0,
+                    at_ms: (n.at * 1000.0) as i64,
+                    kind: n.what.clone(),
+                    detail: json!({
+                        "target": spec.targets.get(n.target).map(|t| t.name.clone()),
+                        "stage": spec.stages.get(n.stage).map(|s| s.name.clone()),
+                        "detail": n.detail,
+                        "split": t.next.split,
+                    }),
+                })
+                .collect();
+            let state = serde_json::to_value(&t.next).map_err(|e| e.to_string())?;
+            let status = status_name(t.next.status);
+            let key = id.to_string();
+            let expected = seq;
+            // Stored before any of the transition's side effects.
+            let applied = blocking(&self.store, move |s| {
+                s.apply_transition(&key, expected, status, &state, now_ms(), &events)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            if !applied {
+                if let Some(r) = reply {
+                    let _ = r.send(Err("the execution changed meanwhile; try again".into()));
+                }
+                return Err("another writer changed the execution; stopping this task".into());
+            }
+            if let Some(r) = reply {
+                let _ = r.send(Ok(()));
+            }
+            seq += 1;
+            exec = t.next;
+            actions = t.actions;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn perform(
+        &self,
+        id: &str,
+        spec: &Pipeline,
+        exec: &Execution,
+        trigger: &Trigger,
+        routers: &[Box<dyn TrafficRouter>],
+        action: Action,
+        tx: &mpsc::UnboundedSender<(Event, Option<Reply>)>,
+        ready: &mut VecDeque<Event>,
+        wake: &mut Option<f64>,
+    ) {
+        let ctx = |target: usize| RouteContext {
+            target: spec.targets[target].name.clone(),
+            execution: id.to_string(),
+            stage: spec
+                .stages
+                .get(exec.stage)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+        };
+        match action {
+            Action::SetSplit { target, percent } => {
+                let c = ctx(target);
+                let r = self
+                    .with_retries(|| routers[target].set(Split::canary(percent), &c))
+                    .await;
+                ready.push_back(self.router_event(routers[target].as_ref(), r).await);
+            }
+            Action::DisableBaseline { target } => {
+                let c = ctx(target);
+                let r = self
+                    .with_retries(|| routers[target].set_enabled(Group::Baseline, false, &c))
+                    .await;
+                ready.push_back(self.router_event(routers[target].as_ref(), r).await);
+            }
+            Action::StartAnalysis { target: _, stage } => {
+                match self.start_analysis(spec, stage, trigger).await {
+                    Ok(analysis) => {
+                        ready.push_back(Event::AnalysisStarted {
+                            now: now_s(),
+                            analysis: analysis.clone(),
+                        });
+                        self.watch(analysis, tx.clone());
+                    }
+                    Err(e) => ready.push_back(Event::AnalysisDone {
+                        now: now_s(),
+                        outcome: AnalysisOutcome::NoVerdict,
+                        summary: e,
+                    }),
+                }
+            }
+            Action::WatchAnalysis { analysis } => self.watch(analysis, tx.clone()),
+            Action::RunSmokeTest { stage, .. } => {
+                if let Some(StageKind::SmokeTest(smoke)) = spec.stages.get(stage).map(|s| &s.kind) {
+                    let (smoke, http, tx) = (smoke.clone(), self.http.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let r = super::smoke::run(&smoke, &http).await;
+                        let _ = tx.send((
+                            Event::SmokeDone {
+                                now: now_s(),
+                                ok: r.ok,
+                                detail: r.detail,
+                            },
+                            None,
+                        ));
+                    });
+                }
+            }
+            Action::WakeAt { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
+            Action::Notify { kind, message } => {
+                tracing::info!(execution = %id, pipeline = %spec.name, kind, message, "notification");
+            }
+        }
+    }
+
+    async fn with_retries<F, Fut, T>(&self, mut call: F) -> Result<T, RouterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, RouterError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Err(e) if e.retryable && attempt < self.settings.router_attempts => {
+                    tokio::time::sleep(self.settings.router_backoff * 2u32.pow(attempt - 1)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The event of a router call; on failure the split is read back for the log.
+    async fn router_event<T>(
+        &self,
+        router: &dyn TrafficRouter,
+        result: Result<T, RouterError>,
+    ) -> Event {
+        match result {
+            Ok(_) => Event::RouterDone { now: now_s() },
+            Err(e) => {
+                let known = match router.current().await {
+                    Ok(Some(s)) => format!("the router reads canary {}%", s.canary_percent),
+                    Ok(None) => "the router cannot report its split".to_string(),
+                    Err(r) => format!("reading the split back failed too: {r}"),
+                };
+                Event::RouterFailed {
+                    now: now_s(),
+                    message: format!("{e}; {known}"),
+                }
+            }
+        }
+    }
+
+    async fn start_analysis(
+        &self,
+        spec: &Pipeline,
+        stage: usize,
+        trigger: &Trigger,
+    ) -> Result<String, String> {
+        let Some(StageKind::Analysis(a)) = spec.stages.get(stage).map(|s| &s.kind) else {
+            return Err("no analysis at this stage".into());
+        };
+        let name = a.config.clone();
+        let rec = blocking(&self.store, move |s| s.get_config_by_name(&name))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no stored canary config named `{}`", a.config))?;
+        let format = Format::from_name(&rec.format).unwrap_or(Format::Json);
+        let config =
+            CanaryConfig::parse(&rec.body, format, &rec.name).map_err(|e| e.to_string())?;
+        let request = AnalysisRequest {
+            baseline: trigger.baseline.clone(),
+            canary: trigger.canary.clone(),
+            window: WindowSpec::Live {
+                start: None,
+                interval: a.interval,
+                max_duration: a.duration,
+                warmup: a.warmup,
+                step: a.step.unwrap_or(Seconds(10.0)),
+                lag: None,
+                fail_fast: false,
+            }
+            .resolve(now_s()),
+            thresholds: None,
+        };
+        request.validate(&config).map_err(|problems| {
+            problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let analysis = new_record(
+            &config,
+            Some(rec.id),
+            format,
+            rec.body,
+            None,
+            &request,
+            "pipeline",
+        );
+        let id = analysis.id.clone();
+        blocking(&self.store, move |s| s.insert_analysis(&analysis))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.analyses.submit(id.clone());
+        Ok(id)
+    }
+
+    /// Poll an analysis until it ends, then report its outcome to the execution.
+    fn watch(&self, analysis: String, tx: mpsc::UnboundedSender<(Event, Option<Reply>)>) {
+        let store = Arc::clone(&self.store);
+        let poll = self.settings.analysis_poll;
+        self.analyses.submit(analysis.clone());
+        tokio::spawn(async move {
+            loop {
+                let key = analysis.clone();
+                let rec = blocking(&store, move |s| s.get_analysis(&key)).await;
+                let (outcome, summary) = match rec {
+                    Ok(Some(r)) if !r.status.is_final() => {
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(poll).await;
+                        continue;
+                    }
+                    Ok(Some(r)) => {
+                        let outcome = match (r.status, r.verdict.as_deref()) {
+                            (AnalysisStatus::Succeeded, Some("pass")) => AnalysisOutcome::Pass,
+                            (AnalysisStatus::Succeeded, Some("marginal")) => {
+                                AnalysisOutcome::Marginal
+                            }
+                            (AnalysisStatus::Succeeded, Some("fail")) => AnalysisOutcome::Fail,
+                            _ => AnalysisOutcome::NoVerdict,
+                        };
+                        let summary = format!(
+                            "analysis {} {}: verdict {}, score {}{}",
+                            r.id,
+                            r.status.as_str(),
+                            r.verdict.as_deref().unwrap_or("none"),
+                            r.score.map_or("none".to_string(), |s| format!("{s:.1}")),
+                            r.error.map(|e| format!(" ({e})")).unwrap_or_default()
+                        );
+                        (outcome, summary)
+                    }
+                    Ok(None) => (
+                        AnalysisOutcome::NoVerdict,
+                        format!("analysis {analysis} is gone"),
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read an analysis; retrying");
+                        tokio::time::sleep(poll).await;
+                        continue;
+                    }
+                };
+                let _ = tx.send((
+                    Event::AnalysisDone {
+                        now: now_s(),
+                        outcome,
+                        summary,
+                    },
+                    None,
+                ));
+                return;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,196 @@
+use std::time::Instant;
+
+use super::*;
+use crate::analysis::live::RunnerSettings as AnalysisSettings;
+use crate::collectors::prometheus::{PrometheusCollector, PrometheusConfig};
+use crate::store::SqliteStore;
+use crate::telemetry::Telemetry;
+
+fn runner(store: &Arc<dyn Store>) -> Arc<PipelineRunner> {
+    let collector = PrometheusCollector::new(PrometheusConfig {
+        url: "http://127.0.0.1:9".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let analyses = AnalysisRunner::new(
+        store.clone(),
+        Arc::new(collector),
+        Arc::new(Telemetry::new()),
+        AnalysisSettings::default(),
+    );
+    PipelineRunner::new(
+        store.clone(),
+        analyses,
+        RunnerSettings {
+            router_attempts: 2,
+            router_backoff: Duration::from_millis(10),
+            analysis_poll: Duration::from_millis(50),
+        },
+    )
+}
+
+fn spec(log: &std::path::Path) -> String {
+    format!(
+        r#"
+name = "web"
+
+[[targets]]
+name = "eu"
+router = {{ kind = "command", command = ["sh", "-c", "echo \"$CANARYD_EVENT $CANARYD_CANARY_PERCENT\" >> {}"] }}
+
+[[stages]]
+kind = "traffic"
+percent = 10
+
+[[stages]]
+kind = "manual_judgment"
+message = "look at the dashboards"
+timeout = "1h"
+
+[[stages]]
+kind = "traffic"
+percent = 100
+
+[[stages]]
+kind = "disable_baseline"
+"#,
+        log.display()
+    )
+}
+
+fn trigger() -> Trigger {
+    Trigger {
+        baseline: Scope {
+            scope: "v1".into(),
+            ..Default::default()
+        },
+        canary: Scope {
+            scope: "v2".into(),
+            ..Default::default()
+        },
+        by: Some("ci".into()),
+        not_before: None,
+    }
+}
+
+/// Poll the stored execution until `done` holds.
+async fn wait_for(
+    store: &Arc<dyn Store>,
+    id: &str,
+    done: impl Fn(&ExecutionRecord) -> bool,
+) -> ExecutionRecord {
+    let started = Instant::now();
+    loop {
+        let rec = store.get_execution(id).unwrap().unwrap();
+        if done(&rec) {
+            return rec;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still waiting: {rec:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn awaiting(rec: &ExecutionRecord) -> bool {
+    rec.state["phase"]["phase"] == "awaiting_judgment"
+}
+
+fn lines(log: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_execution_survives_a_restart_and_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    store.put_pipeline("web", &spec(&log), now_ms()).unwrap();
+    let first = runner(&store);
+    let exec = first.start_execution("web", trigger()).await.unwrap();
+    wait_for(&store, &exec.id, awaiting).await;
+    assert_eq!(lines(&log), ["set_split 10"]);
+
+    // The daemon dies while the judgment is awaited; a new one resumes without applying
+    // the 10% step again.
+    first.abort_all();
+    let second = runner(&store);
+    assert_eq!(second.resume_all().await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(lines(&log), ["set_split 10"]);
+    let tick = second.submit(&exec.id, Event::Tick { now: now_s() }).await;
+    assert!(tick.is_ok(), "a tick is always accepted");
+    second
+        .submit(
+            &exec.id,
+            Event::Judgment {
+                now: now_s(),
+                approve: true,
+                by: "alice".into(),
+                comment: "dashboards look fine".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let done = wait_for(&store, &exec.id, |r| r.status != "running").await;
+    assert_eq!(done.status, "succeeded", "{done:?}");
+    let applied = lines(&log);
+    assert_eq!(
+        applied[..2],
+        ["set_split 10", "set_split 100"],
+        "{applied:?}"
+    );
+    assert!(applied[2].starts_with("set_enabled"), "{applied:?}");
+    assert_eq!(applied.len(), 3, "{applied:?}");
+    let events = store.execution_events(&exec.id, None).unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"approved"), "{kinds:?}");
+    assert!(kinds.contains(&"completed"), "{kinds:?}");
+    let approved = events.iter().find(|e| e.kind == "approved").unwrap();
+    assert!(
+        approved.detail["detail"]
+            .as_str()
+            .unwrap()
+            .contains("alice")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_judgment_rolls_back_to_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    store.put_pipeline("web", &spec(&log), now_ms()).unwrap();
+    let r = runner(&store);
+    let exec = r.start_execution("web", trigger()).await.unwrap();
+    wait_for(&store, &exec.id, awaiting).await;
+    let refused = r
+        .submit(
+            &exec.id,
+            Event::Resume {
+                now: now_s(),
+                by: "bob".into(),
+            },
+        )
+        .await;
+    assert!(refused.unwrap_err().contains("not paused"));
+    r.submit(
+        &exec.id,
+        Event::Judgment {
+            now: now_s(),
+            approve: false,
+            by: "bob".into(),
+            comment: "error budget burning".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let done = wait_for(&store, &exec.id, |r| r.status != "running").await;
+    assert_eq!(done.status, "rolled_back");
+    assert_eq!(lines(&log), ["set_split 10", "set_split 0"]);
+}
