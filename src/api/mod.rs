@@ -13,6 +13,7 @@
 
 pub mod kayenta;
 pub mod openapi;
+pub mod pipelines;
 pub mod v1;
 
 use std::sync::Arc;
@@ -74,6 +75,7 @@ impl Default for Limits {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub runner: Arc<Runner>,
+    pub pipelines: Arc<crate::pipeline::runner::PipelineRunner>,
     pub telemetry: Arc<Telemetry>,
     pub tokens: Arc<Vec<Token>>,
 }
@@ -248,6 +250,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/health", get(kayenta::health))
         .route("/api/v1/openapi.json", get(openapi::document));
     let guarded = v1::routes()
+        .merge(pipelines::routes())
         .merge(kayenta::routes())
         .layer(middleware::from_fn_with_state(state.clone(), authorize));
     // A route layer runs after routing, so the matched route names the metric series.

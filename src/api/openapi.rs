@@ -12,6 +12,16 @@ pub const V1_ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/analyses/{id}", &["get"]),
     ("/api/v1/analyses/{id}/cancel", &["post"]),
     ("/api/v1/judge", &["post"]),
+    ("/api/v1/pipelines", &["get", "post"]),
+    ("/api/v1/pipelines/{name}", &["get", "put", "delete"]),
+    ("/api/v1/pipelines/{name}/executions", &["post"]),
+    ("/api/v1/executions", &["get"]),
+    ("/api/v1/executions/{id}", &["get"]),
+    ("/api/v1/executions/{id}/events", &["get"]),
+    ("/api/v1/executions/{id}/judgment", &["post"]),
+    ("/api/v1/executions/{id}/rollback", &["post"]),
+    ("/api/v1/executions/{id}/pause", &["post"]),
+    ("/api/v1/executions/{id}/resume", &["post"]),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -157,9 +167,62 @@ pub fn spec() -> Value {
                     "parameters": [ { "name": "intervals", "in": "query", "schema": { "enum": ["summary", "full"] } } ],
                     "responses": with(json!({ "200": ok("the analysis", json!({ "$ref": "#/components/schemas/Analysis" })) })) } },
             "/api/v1/analyses/{id}/cancel": {
-                "parameters": [id],
+                "parameters": [id.clone()],
                 "post": { "summary": "Cancel a running analysis",
                     "responses": with(json!({ "200": ok("cancelled", json!({ "$ref": "#/components/schemas/Analysis" })), "409": error_response("already finished") })) } },
+            "/api/v1/pipelines": {
+                "get": { "summary": "List pipelines (latest versions)", "responses": with(json!({ "200": ok("pipelines", json!({ "type": "object" })) })) },
+                "post": { "summary": "Store a pipeline spec (TOML, docs/pipelines.md); every write is a new version",
+                    "requestBody": { "required": true, "content": { "application/toml": { "schema": { "type": "string" } } } },
+                    "responses": with(json!({ "201": ok("stored", json!({ "type": "object" })) })) } },
+            "/api/v1/pipelines/{name}": {
+                "parameters": [ { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                "get": { "summary": "A pipeline's spec (latest, or ?version=N)",
+                    "parameters": [ { "name": "version", "in": "query", "schema": { "type": "integer" } } ],
+                    "responses": with(json!({ "200": ok("the spec", json!({ "type": "object" })) })) },
+                "put": { "summary": "A new version of the pipeline", "requestBody": { "required": true, "content": { "application/toml": { "schema": { "type": "string" } } } },
+                    "responses": with(json!({ "200": ok("stored", json!({ "type": "object" })) })) },
+                "delete": { "summary": "Delete every version (refused while an execution runs)",
+                    "responses": with(json!({ "204": { "description": "deleted" }, "409": error_response("an execution is running") })) } },
+            "/api/v1/pipelines/{name}/executions": {
+                "parameters": [ { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                "post": { "summary": "Start an execution with the canary's scopes; `not_before` schedules it",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
+                        "required": ["baseline", "canary"], "properties": {
+                            "baseline": { "$ref": "#/components/schemas/Scope" }, "canary": { "$ref": "#/components/schemas/Scope" },
+                            "by": { "type": "string" }, "not_before": { "$ref": "#/components/schemas/Time" } } } } } },
+                    "responses": with(json!({ "201": ok("started; Location names it", json!({ "type": "object" })) })) } },
+            "/api/v1/executions": {
+                "get": { "summary": "Executions, newest first", "parameters": [
+                    { "name": "pipeline", "in": "query", "schema": { "type": "string" } },
+                    { "name": "limit", "in": "query", "schema": { "type": "integer" } },
+                    { "name": "offset", "in": "query", "schema": { "type": "integer" } } ],
+                    "responses": with(json!({ "200": ok("a page", json!({ "type": "object" })) })) } },
+            "/api/v1/executions/{id}": {
+                "parameters": [id.clone()],
+                "get": { "summary": "An execution: status, state (target, stage, phase, split)", "responses": with(json!({ "200": ok("the execution", json!({ "type": "object" })) })) } },
+            "/api/v1/executions/{id}/events": {
+                "parameters": [id.clone()],
+                "get": { "summary": "Every step: time, target, stage, what, details, split", "responses": with(json!({ "200": ok("events", json!({ "type": "object" })) })) } },
+            "/api/v1/executions/{id}/judgment": {
+                "parameters": [id.clone()],
+                "post": { "summary": "Approve or reject a stage awaiting judgment",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
+                        "required": ["decision", "by"], "properties": { "decision": { "enum": ["approve", "reject"] },
+                        "by": { "type": "string" }, "comment": { "type": "string" } } } } } },
+                    "responses": with(json!({ "200": ok("accepted", json!({ "type": "object" })), "409": error_response("no judgment awaited, or not an approver") })) } },
+            "/api/v1/executions/{id}/rollback": {
+                "parameters": [id.clone()],
+                "post": { "summary": "Roll back now", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"] } } } },
+                    "responses": with(json!({ "200": ok("rolling back", json!({ "type": "object" })), "409": error_response("not applicable") })) } },
+            "/api/v1/executions/{id}/pause": {
+                "parameters": [id.clone()],
+                "post": { "summary": "Finish the current stage, then wait", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"] } } } },
+                    "responses": with(json!({ "200": ok("paused", json!({ "type": "object" })), "409": error_response("not applicable") })) } },
+            "/api/v1/executions/{id}/resume": {
+                "parameters": [id.clone()],
+                "post": { "summary": "Resume a paused execution", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"] } } } },
+                    "responses": with(json!({ "200": ok("resumed", json!({ "type": "object" })), "409": error_response("not applicable") })) } },
             "/api/v1/judge": {
                 "post": { "summary": "Judge inline data now; the same JSON as `canaryd analyze --format json`",
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/JudgeRequest" } } } },

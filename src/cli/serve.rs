@@ -16,6 +16,7 @@ use crate::collectors::prometheus::PrometheusCollector;
 use crate::config::CanaryConfig;
 use crate::config::daemon::{DaemonConfig, LogFormat};
 use crate::config::source::Format;
+use crate::pipeline::runner::PipelineRunner;
 use crate::store::{ConfigRecord, SqliteStore, Store};
 use crate::telemetry::Telemetry;
 
@@ -168,6 +169,15 @@ pub async fn serve(
         .resume_all()
         .await
         .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
+    let pipelines = PipelineRunner::new(
+        store.clone(),
+        runner.clone(),
+        crate::pipeline::runner::RunnerSettings::default(),
+    );
+    let executions = pipelines
+        .resume_all()
+        .await
+        .map_err(|e| CliError::new(exit::INTERNAL, e))?;
     if tokens.is_empty() {
         tracing::warn!(
             "no API tokens configured: every endpoint is open to anyone who can connect"
@@ -176,6 +186,7 @@ pub async fn serve(
     let state = AppState {
         store,
         runner,
+        pipelines,
         telemetry,
         tokens: Arc::new(tokens),
     };
@@ -198,7 +209,7 @@ pub async fn serve(
         .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
     tracing::info!(
         %addr, data_dir = %config.data_dir.display(), prometheus = %config.prometheus.url,
-        resumed, "canaryd listening"
+        resumed, executions, "canaryd listening"
     );
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -8,6 +8,7 @@ mod inputs;
 mod prometheus_harness;
 mod routers;
 mod serve_api;
+mod serve_pipelines;
 mod serve_prometheus;
 mod simulate_cli;
 mod support;
