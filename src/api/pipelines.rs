@@ -70,9 +70,16 @@ async fn store_spec(
                 .map(|p| {
                     // "pipeline:L:C: field: message" or "pipeline: field: message"
                     let rest = p.trim_start_matches("pipeline").trim_start_matches(':');
+                    // A parse error carries `line:column:` before the field.
+                    let (at, rest) = match rest.split_once(": ") {
+                        Some((pos, r)) if pos.split(':').all(|n| n.parse::<u32>().is_ok()) => {
+                            (format!(" (line:column {pos})"), r)
+                        }
+                        _ => (String::new(), rest),
+                    };
                     match rest.trim().split_once(": ") {
-                        Some((field, message)) => (field.to_string(), message.to_string()),
-                        None => ("spec".to_string(), rest.to_string()),
+                        Some((field, message)) => (field.to_string(), format!("{message}{at}")),
+                        None => ("spec".to_string(), format!("{}{at}", rest.trim())),
                     }
                 })
                 .collect(),
