@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::spec::{Pipeline, StageKind};
-use super::state::{Action, AnalysisOutcome, Event, Execution, Status, step};
+use super::state::{Action, AnalysisOutcome, Event, Execution, Phase, Status, step};
 use crate::analysis::live::{
     AnalysisRequest, Runner as AnalysisRunner, Seconds, WindowSpec, blocking, new_record, now_ms,
     now_s,
@@ -307,6 +307,23 @@ impl PipelineRunner {
             seq += 1;
             exec = t.next;
             actions = t.actions;
+            // Timers belong to the phase: the new phase's own wake-up (from its actions, or
+            // the one it keeps, e.g. a judgment's deadline after an early tick).
+            // (Not for a stage about to be entered: its transition says when, and a paused
+            // execution waits for `resume`, not for a timer.)
+            let kept = if exec.phase == Phase::Entering {
+                Vec::new()
+            } else {
+                exec.pending(&spec)
+            };
+            wake = actions
+                .iter()
+                .chain(kept.iter())
+                .filter_map(|a| match a {
+                    Action::WakeAt { at } => Some(*at),
+                    _ => None,
+                })
+                .min_by(f64::total_cmp);
         }
     }
 

@@ -194,3 +194,24 @@ async fn a_rejected_judgment_rolls_back_to_zero() {
     assert_eq!(done.status, "rolled_back");
     assert_eq!(lines(&log), ["set_split 10", "set_split 0"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_judgment_deadline_fires_even_after_an_early_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let body = spec(&log).replace("timeout = \"1h\"", "timeout = \"1s\"");
+    store.put_pipeline("web", &body, now_ms()).unwrap();
+    let r = runner(&store);
+    let exec = r.start_execution("web", trigger()).await.unwrap();
+    wait_for(&store, &exec.id, awaiting).await;
+    r.submit(&exec.id, Event::Tick { now: now_s() })
+        .await
+        .unwrap();
+    let done = wait_for(&store, &exec.id, |r| r.status != "running").await;
+    assert_eq!(
+        done.status, "rolled_back",
+        "nobody judged: the deadline rolls back"
+    );
+    assert_eq!(lines(&log), ["set_split 10", "set_split 0"]);
+}
