@@ -130,19 +130,14 @@ async fn store_config(state: &AppState, id: Option<String>, req: Request) -> Api
             format!("a canary config named `{name}` exists (id {})", other.id),
         ));
     }
-    let now = now_ms();
-    let rec = ConfigRecord {
-        id: existing
-            .as_ref()
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        name,
-        applications: config.applications.clone(),
-        format: "json".into(),
-        body: text,
-        created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
-        updated_ms: now,
-    };
+    let rec = ConfigRecord::written(
+        existing.as_ref(),
+        &name,
+        &config.applications,
+        "json",
+        text,
+        now_ms(),
+    );
     let id = rec.id.clone();
     blocking(&state.store, move |s| s.put_config(&rec)).await?;
     Ok(id)

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::v1::ms_to_iso as iso;
 use super::{ApiError, ApiResult, AppState, Body, raw_body};
 use crate::analysis::live::{Timestamp, blocking, now_ms, now_s};
 use crate::collectors::Scope;
@@ -33,10 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/executions/{id}/rollback", post(rollback))
         .route("/api/v1/executions/{id}/pause", post(pause))
         .route("/api/v1/executions/{id}/resume", post(resume))
-}
-
-fn iso(ms: i64) -> String {
-    Timestamp(ms as f64 / 1000.0).rfc3339()
 }
 
 fn pipeline_view(r: &PipelineRecord, with_body: bool) -> Value {

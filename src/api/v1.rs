@@ -32,7 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/judge", post(judge))
 }
 
-fn ms_to_iso(ms: i64) -> String {
+/// Unix milliseconds as RFC 3339.
+pub(crate) fn ms_to_iso(ms: i64) -> String {
     Timestamp(ms as f64 / 1000.0).rfc3339()
 }
 
@@ -154,16 +155,14 @@ async fn create_config(State(state): State<AppState>, req: Request) -> ApiResult
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8"))?;
     let config = parse_config(&text, format, "")?;
-    let now = now_ms();
-    let rec = ConfigRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: config.name.clone(),
-        applications: config.applications.clone(),
-        format: format.name().into(),
-        body: text,
-        created_ms: now,
-        updated_ms: now,
-    };
+    let rec = ConfigRecord::written(
+        None,
+        &config.name,
+        &config.applications,
+        format.name(),
+        text,
+        now_ms(),
+    );
     let name = rec.name.clone();
     if find_config(&state, &name).await?.is_some() {
         return Err(ApiError::new(
@@ -213,20 +212,15 @@ async fn put_config(
             ),
         ));
     }
-    let now = now_ms();
     let created = existing.is_none();
-    let rec = ConfigRecord {
-        id: existing
-            .as_ref()
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        name: config.name.clone(),
-        applications: config.applications.clone(),
-        format: format.name().into(),
-        body: text,
-        created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
-        updated_ms: now,
-    };
+    let rec = ConfigRecord::written(
+        existing.as_ref(),
+        &config.name,
+        &config.applications,
+        format.name(),
+        text,
+        now_ms(),
+    );
     let r = rec.clone();
     blocking(&state.store, move |s| s.put_config(&r)).await?;
     let status = if created {

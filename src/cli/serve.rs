@@ -104,27 +104,28 @@ async fn shutdown_signal() {
 /// Store the canary config files named in the daemon config (create or replace by name).
 fn preload_configs(store: &dyn Store, files: &[PathBuf]) -> Result<(), CliError> {
     for f in files {
-        let config =
-            CanaryConfig::load(f).map_err(|e| CliError::new(exit::CONFIG, e.to_string()))?;
-        let format = Format::from_path(f).unwrap_or(Format::Json);
+        // Read once: the stored text is the text that was validated.
         let body = std::fs::read_to_string(f)
             .map_err(|e| CliError::new(exit::NO_INPUT, format!("{}: {e}", f.display())))?;
+        let format = Format::from_path(f).ok_or_else(|| {
+            CliError::new(
+                exit::CONFIG,
+                format!("{}: use a .toml, .json, .yaml or .yml file", f.display()),
+            )
+        })?;
+        let config = CanaryConfig::parse(&body, format, &f.display().to_string())
+            .map_err(|e| CliError::new(exit::CONFIG, e.to_string()))?;
         let existing = store
             .get_config_by_name(&config.name)
             .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
-        let now = now_ms();
-        let rec = ConfigRecord {
-            id: existing
-                .as_ref()
-                .map(|e| e.id.clone())
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            name: config.name.clone(),
-            applications: config.applications.clone(),
-            format: format.name().into(),
+        let rec = ConfigRecord::written(
+            existing.as_ref(),
+            &config.name,
+            &config.applications,
+            format.name(),
             body,
-            created_ms: existing.as_ref().map_or(now, |e| e.created_ms),
-            updated_ms: now,
-        };
+            now_ms(),
+        );
         store
             .put_config(&rec)
             .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;

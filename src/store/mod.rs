@@ -52,6 +52,29 @@ pub struct ConfigRecord {
     pub updated_ms: i64,
 }
 
+impl ConfigRecord {
+    /// The record of a config written at `now_ms`: it replaces `existing` (same name)
+    /// when there is one, keeping its id and creation time, or gets a new id.
+    pub fn written(
+        existing: Option<&ConfigRecord>,
+        name: &str,
+        applications: &[String],
+        format: &str,
+        body: String,
+        now_ms: i64,
+    ) -> ConfigRecord {
+        ConfigRecord {
+            id: existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |e| e.id.clone()),
+            name: name.to_string(),
+            applications: applications.to_vec(),
+            format: format.to_string(),
+            body,
+            created_ms: existing.map_or(now_ms, |e| e.created_ms),
+            updated_ms: now_ms,
+        }
+    }
+}
+
 /// Where an analysis is in its life; every status but `Running` is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
