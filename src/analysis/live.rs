@@ -445,6 +445,9 @@ pub struct Runner {
     telemetry: Arc<Telemetry>,
     settings: RunnerSettings,
     tasks: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// The id of each analysis whose task ended (finished, failed or stopped), so waiters
+    /// learn at once instead of polling the store.
+    ended: tokio::sync::broadcast::Sender<String>,
 }
 
 /// Run a store call off the async threads.
@@ -473,7 +476,14 @@ impl Runner {
             telemetry,
             settings,
             tasks: Mutex::new(HashMap::new()),
+            ended: tokio::sync::broadcast::channel(1024).0,
         })
+    }
+
+    /// Ids of analyses whose task ends from now on. A receiver that lags behind gets
+    /// `RecvError::Lagged` and should re-read the store.
+    pub fn subscribe_ended(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.ended.subscribe()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -508,6 +518,7 @@ impl Runner {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&task_id);
+            let _ = me.ended.send(task_id);
         });
         tasks.insert(id, handle.abort_handle());
     }
@@ -522,6 +533,7 @@ impl Runner {
         {
             h.abort();
         }
+        let _ = self.ended.send(id.to_string());
     }
 
     /// Analyses with a task.

@@ -6,6 +6,7 @@
 //! The runner — the only code that moves traffic — performs the state machine's actions
 //! through a [`crate::routers::TrafficRouter`], storing every transition first.
 
+pub mod notify;
 pub mod runner;
 pub mod smoke;
 pub mod spec;

@@ -5,8 +5,8 @@
 //! unfinished execution resumes by performing `Execution::pending()` — idempotent actions —
 //! so the split stays what the store says and no step is applied twice in effect.
 //!
-//! Not yet here (next): notification webhooks (notifications are logged), the HTTP API and
-//! CLI for executions, and leases for several daemons sharing one store.
+//! One daemon per store is assumed: several daemons sharing a store would each resume the
+//! same executions (the compare-and-set stops the second writer, not its side effects).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
+use super::notify::{Message, Notifier};
 use super::spec::{Pipeline, StageKind};
 use super::state::{Action, AnalysisOutcome, Event, Execution, Phase, Status, step};
 use crate::analysis::live::{
@@ -47,7 +48,7 @@ pub struct RunnerSettings {
     /// Attempts of a retryable router failure before the execution fails.
     pub router_attempts: u32,
     pub router_backoff: Duration,
-    /// How often a running analysis is checked.
+    /// How often a running analysis is checked besides being woken when it ends.
     pub analysis_poll: Duration,
 }
 
@@ -56,12 +57,24 @@ impl Default for RunnerSettings {
         RunnerSettings {
             router_attempts: 4,
             router_backoff: Duration::from_millis(500),
-            analysis_poll: Duration::from_secs(1),
+            analysis_poll: Duration::from_secs(5),
         }
     }
 }
 
 type Reply = oneshot::Sender<Result<(), String>>;
+type Events = mpsc::UnboundedSender<(Event, Option<Reply>)>;
+
+/// What an execution's actions need, fixed for its life.
+struct Ctx<'a> {
+    id: &'a str,
+    spec: &'a Pipeline,
+    version: i64,
+    trigger: &'a Trigger,
+    routers: &'a [Box<dyn TrafficRouter>],
+    notifier: &'a Notifier,
+    tx: &'a Events,
+}
 
 pub struct PipelineRunner {
     store: Arc<dyn Store>,
@@ -225,19 +238,28 @@ impl PipelineRunner {
             .collect::<Result<_, _>>()?;
         let mut exec: Execution =
             serde_json::from_value(rec.state.clone()).map_err(|e| e.to_string())?;
+        let notifier = Notifier::start(&spec, id);
+        let ctx = Ctx {
+            id,
+            spec: &spec,
+            version: rec.version,
+            trigger: &trigger,
+            routers: &routers,
+            notifier: &notifier,
+            tx: &tx,
+        };
         let mut seq = rec.seq;
         let mut actions = exec.pending(&spec);
         let mut ready: VecDeque<Event> = VecDeque::new();
         let mut wake: Option<f64> = None;
         loop {
+            // The final transition's actions (its notifications) are performed too.
+            for action in std::mem::take(&mut actions) {
+                self.perform(&ctx, &exec, action, &mut ready, &mut wake)
+                    .await;
+            }
             if exec.status.is_final() {
                 return Ok(());
-            }
-            for action in std::mem::take(&mut actions) {
-                self.perform(
-                    id, &spec, &exec, &trigger, &routers, action, &tx, &mut ready, &mut wake,
-                )
-                .await;
             }
             let (event, reply) = match ready.pop_front() {
                 Some(e) => (e, None),
@@ -327,19 +349,15 @@ impl PipelineRunner {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn perform(
         &self,
-        id: &str,
-        spec: &Pipeline,
+        c: &Ctx<'_>,
         exec: &Execution,
-        trigger: &Trigger,
-        routers: &[Box<dyn TrafficRouter>],
         action: Action,
-        tx: &mpsc::UnboundedSender<(Event, Option<Reply>)>,
         ready: &mut VecDeque<Event>,
         wake: &mut Option<f64>,
     ) {
+        let (id, spec, routers, tx) = (c.id, c.spec, c.routers, c.tx);
         let ctx = |target: usize| RouteContext {
             target: spec.targets[target].name.clone(),
             execution: id.to_string(),
@@ -365,7 +383,7 @@ impl PipelineRunner {
                 ready.push_back(self.router_event(routers[target].as_ref(), r).await);
             }
             Action::StartAnalysis { target: _, stage } => {
-                match self.start_analysis(spec, stage, trigger).await {
+                match self.start_analysis(spec, stage, c.trigger).await {
                     Ok(analysis) => {
                         ready.push_back(Event::AnalysisStarted {
                             now: now_s(),
@@ -398,9 +416,15 @@ impl PipelineRunner {
                 }
             }
             Action::WakeAt { at } => *wake = Some(wake.map_or(at, |w| w.min(at))),
-            Action::Notify { kind, message } => {
-                tracing::info!(execution = %id, pipeline = %spec.name, kind, message, "notification");
-            }
+            Action::Notify { kind, message } => c.notifier.send(&Message::new(
+                spec,
+                c.version,
+                id,
+                exec,
+                kind,
+                message,
+                now_s(),
+            )),
         }
     }
 
@@ -499,13 +523,38 @@ impl PipelineRunner {
         Ok(id)
     }
 
-    /// Poll an analysis until it ends, then report its outcome to the execution.
-    fn watch(&self, analysis: String, tx: mpsc::UnboundedSender<(Event, Option<Reply>)>) {
+    /// Wait until an analysis ends — woken when its task ends, with a poll of the store as
+    /// the fallback — then report its outcome to the execution.
+    fn watch(&self, analysis: String, tx: Events) {
         let store = Arc::clone(&self.store);
         let poll = self.settings.analysis_poll;
+        // Subscribed before the first read, so an end between the read and the wait wakes.
+        let mut ended = self.analyses.subscribe_ended();
         self.analyses.submit(analysis.clone());
         tokio::spawn(async move {
+            let mut first = true;
             loop {
+                if !first {
+                    let wait = async {
+                        loop {
+                            match ended.recv().await {
+                                Ok(a) if a == analysis => return,
+                                Ok(_) => {}
+                                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                                    return;
+                                }
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                                    std::future::pending::<()>().await
+                                }
+                            }
+                        }
+                    };
+                    tokio::select! {
+                        _ = wait => {}
+                        _ = tokio::time::sleep(poll) => {}
+                    }
+                }
+                first = false;
                 let key = analysis.clone();
                 let rec = blocking(&store, move |s| s.get_analysis(&key)).await;
                 let (outcome, summary) = match rec {
@@ -513,7 +562,6 @@ impl PipelineRunner {
                         if tx.is_closed() {
                             return;
                         }
-                        tokio::time::sleep(poll).await;
                         continue;
                     }
                     Ok(Some(r)) => {
@@ -541,7 +589,6 @@ impl PipelineRunner {
                     ),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot read an analysis; retrying");
-                        tokio::time::sleep(poll).await;
                         continue;
                     }
                 };

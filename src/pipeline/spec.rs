@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::window::{RawWindow, Window};
 use crate::analysis::live::Seconds;
+use crate::collectors::prometheus::Secret;
 use crate::config::source::{self, Format};
-use crate::routers::RouterConfig;
+use crate::routers::{RouterConfig, WebhookConfig};
 
 fn default_steps() -> Vec<f64> {
     vec![1.0, 5.0, 25.0, 50.0, 100.0]
@@ -224,6 +225,96 @@ pub enum Strategy {
     },
 }
 
+/// What a notification tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyKind {
+    StageStarted,
+    StageFinished,
+    /// A person must approve or reject (a manual judgment, or an inconclusive analysis
+    /// held for one).
+    JudgmentNeeded,
+    /// Traffic goes back to the baseline (a fail verdict, a rejection, a deadline, an
+    /// operator).
+    Rollback,
+    /// The execution ended: succeeded, rolled back or failed (`status` says which).
+    Completed,
+    /// The execution failed and needs a person (a router that kept failing).
+    Alert,
+}
+
+impl NotifyKind {
+    pub const ALL: [NotifyKind; 6] = [
+        NotifyKind::StageStarted,
+        NotifyKind::StageFinished,
+        NotifyKind::JudgmentNeeded,
+        NotifyKind::Rollback,
+        NotifyKind::Completed,
+        NotifyKind::Alert,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::StageStarted => "stage_started",
+            NotifyKind::StageFinished => "stage_finished",
+            NotifyKind::JudgmentNeeded => "judgment_needed",
+            NotifyKind::Rollback => "rollback",
+            NotifyKind::Completed => "completed",
+            NotifyKind::Alert => "alert",
+        }
+    }
+}
+
+/// A notification webhook: a signed JSON POST (the webhook router's format and headers)
+/// for each of `events` (default: all).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    pub url: String,
+    pub secret: Secret,
+    #[serde(default = "all_kinds")]
+    pub events: Vec<NotifyKind>,
+    #[serde(default = "notify_retries")]
+    pub retries: u32,
+    #[serde(default = "notify_backoff_ms")]
+    pub backoff_ms: u64,
+    #[serde(default = "notify_timeout_s")]
+    pub timeout_s: f64,
+}
+
+fn all_kinds() -> Vec<NotifyKind> {
+    NotifyKind::ALL.to_vec()
+}
+
+fn notify_retries() -> u32 {
+    3
+}
+
+fn notify_backoff_ms() -> u64 {
+    500
+}
+
+fn notify_timeout_s() -> f64 {
+    10.0
+}
+
+impl Notification {
+    /// The delivery settings, as a webhook router's.
+    pub fn webhook(&self) -> WebhookConfig {
+        WebhookConfig {
+            url: self.url.clone(),
+            secret: self.secret.clone(),
+            retries: self.retries,
+            backoff_ms: self.backoff_ms,
+            timeout_s: self.timeout_s,
+        }
+    }
+
+    pub fn wants(&self, kind: NotifyKind) -> bool {
+        self.events.contains(&kind)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
@@ -247,6 +338,9 @@ pub struct RawPipeline {
     pub strategy: Option<Strategy>,
     #[serde(default)]
     pub stages: Vec<RawStage>,
+    /// Webhooks told of stage starts and ends, judgments needed, rollbacks and completion.
+    #[serde(default)]
+    pub notifications: Vec<Notification>,
 }
 
 /// What a validated stage does.
@@ -303,6 +397,7 @@ pub struct Pipeline {
     pub window: Option<Window>,
     pub targets: Vec<Target>,
     pub stages: Vec<Stage>,
+    pub notifications: Vec<Notification>,
 }
 
 /// (field path, message)
@@ -500,6 +595,17 @@ impl Pipeline {
                 problems.push((format!("targets[{i}].router.{f}"), m));
             }
         }
+        for (i, n) in raw.notifications.iter().enumerate() {
+            for (f, m) in n.webhook().problems() {
+                problems.push((format!("notifications[{i}].{f}"), m));
+            }
+            if n.events.is_empty() {
+                problems.push((
+                    format!("notifications[{i}].events"),
+                    "name at least one event (or leave it out for all)".into(),
+                ));
+            }
+        }
         let pipeline_window = window(&raw.window, "window", &mut problems);
         let mut stages = Vec::new();
         match (&raw.strategy, raw.stages.is_empty()) {
@@ -680,6 +786,7 @@ impl Pipeline {
                 })
                 .collect(),
             stages,
+            notifications: raw.notifications.clone(),
         })
     }
 }

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{OnDeadline, OnInconclusive, Pipeline, StageKind};
+use super::spec::{NotifyKind, OnDeadline, OnInconclusive, Pipeline, StageKind};
 
 /// Where an execution is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +201,7 @@ pub enum Action {
         at: f64,
     },
     Notify {
-        kind: String,
+        kind: NotifyKind,
         message: String,
     },
 }
@@ -315,7 +315,7 @@ impl Out {
     fn rollback(&mut self, now: f64, reason: String) {
         self.note(now, "rollback", reason.clone());
         self.actions.push(Action::Notify {
-            kind: "rollback".into(),
+            kind: NotifyKind::Rollback,
             message: reason.clone(),
         });
         self.actions.push(Action::SetSplit {
@@ -338,7 +338,7 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
         e.status = Status::Succeeded;
         out.note(now, "completed", "every stage of every target ran");
         out.actions.push(Action::Notify {
-            kind: "completed".into(),
+            kind: NotifyKind::Completed,
             message: format!("pipeline `{}` completed", p.name),
         });
         return;
@@ -367,7 +367,15 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
                 e.status = Status::Failed;
                 e.reason = Some(reason.clone());
                 e.phase = Phase::Done;
-                out.note(now, "failed", reason);
+                out.note(now, "failed", reason.clone());
+                out.actions.push(Action::Notify {
+                    kind: NotifyKind::Alert,
+                    message: reason.clone(),
+                });
+                out.actions.push(Action::Notify {
+                    kind: NotifyKind::Completed,
+                    message: format!("failed: {reason}"),
+                });
                 return;
             }
         }
@@ -379,7 +387,7 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
         format!("{} ({})", stage.name, stage.kind.kind()),
     );
     out.actions.push(Action::Notify {
-        kind: "stage_started".into(),
+        kind: NotifyKind::StageStarted,
         message: format!("{}: {}", p.targets[target].name, stage.name),
     });
     let e = &mut out.next;
@@ -423,7 +431,7 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
                 after_analysis: false,
             };
             out.actions.push(Action::Notify {
-                kind: "judgment_needed".into(),
+                kind: NotifyKind::JudgmentNeeded,
                 message: message.clone(),
             });
             out.actions.push(Action::WakeAt { at: deadline });
@@ -441,7 +449,7 @@ fn advance(p: &Pipeline, out: &mut Out, now: f64) {
     let name = p.stages[out.next.stage].name.clone();
     out.note(now, "stage finished", name.clone());
     out.actions.push(Action::Notify {
-        kind: "stage_finished".into(),
+        kind: NotifyKind::StageFinished,
         message: format!("{}: {name}", p.targets[out.next.target].name),
     });
     out.next.stage += 1;
@@ -552,6 +560,10 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
             out.next.reason = Some(reason.clone());
             out.next.phase = Phase::Done;
             out.note(now, "rolled back", "canary 0%");
+            out.actions.push(Action::Notify {
+                kind: NotifyKind::Completed,
+                message: format!("rolled back: {reason}"),
+            });
         }
         (
             Event::RouterFailed { message, .. },
@@ -563,8 +575,12 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
             out.next.phase = Phase::Done;
             out.note(now, "failed", reason.clone());
             out.actions.push(Action::Notify {
-                kind: "alert".into(),
-                message: reason,
+                kind: NotifyKind::Alert,
+                message: reason.clone(),
+            });
+            out.actions.push(Action::Notify {
+                kind: NotifyKind::Completed,
+                message: format!("failed: {reason}"),
             });
         }
         (
@@ -627,7 +643,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                                 after_analysis: true,
                             };
                             out.actions.push(Action::Notify {
-                                kind: "judgment_needed".into(),
+                                kind: NotifyKind::JudgmentNeeded,
                                 message: format!("inconclusive analysis: {summary}"),
                             });
                             out.actions.push(Action::WakeAt { at: *deadline });

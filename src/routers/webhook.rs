@@ -157,16 +157,17 @@ enum Attempt {
     Failed(String),
 }
 
-/// POSTs signed JSON to a URL; see the module documentation.
+/// POSTs signed JSON to a URL with retries; see the module documentation. The webhook
+/// router and the pipeline notifications both deliver through it.
 #[derive(Debug)]
-pub struct WebhookRouter {
+pub struct SignedPoster {
     config: WebhookConfig,
     http: reqwest::Client,
 }
 
-impl WebhookRouter {
-    /// The router; fails on an invalid config (see [`WebhookConfig::problems`]).
-    pub fn new(config: WebhookConfig) -> Result<WebhookRouter, String> {
+impl SignedPoster {
+    /// The poster; fails on an invalid config (see [`WebhookConfig::problems`]).
+    pub fn new(config: WebhookConfig) -> Result<SignedPoster, String> {
         if let Some((field, message)) = config.problems().into_iter().next() {
             return Err(format!("`{field}` {message}"));
         }
@@ -176,22 +177,25 @@ impl WebhookRouter {
             .user_agent(concat!("canaryd/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
-        Ok(WebhookRouter { config, http })
+        Ok(SignedPoster { config, http })
     }
 
-    async fn deliver(&self, body: Body<'_>) -> Result<RouterOutput, RouterError> {
-        let event = body.event;
-        let json = serde_json::to_vec(&body)
-            .map_err(|e| RouterError::fatal(format!("cannot encode the webhook body: {e}")))?;
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// POST `json` (already encoded) with `X-Canaryd-Event: event`, retrying outages; the
+    /// answer's status and body on success.
+    pub async fn post(&self, event: &str, json: &[u8]) -> Result<String, RouterError> {
         let delivery = uuid::Uuid::new_v4().to_string();
         let mut wait = Duration::from_millis(self.config.backoff_ms);
         let mut attempt = 1;
         loop {
-            let (message, retry_after) = match self.attempt(event, &delivery, &json).await {
+            let (message, retry_after) = match self.attempt(event, &delivery, json).await {
                 Attempt::Done(detail) => {
                     let detail = format!("{detail} (attempt {attempt}, delivery {delivery})");
-                    tracing::info!(url = %self.config.url, "webhook router: {event}: {detail}");
-                    return Ok(RouterOutput { detail });
+                    tracing::debug!(url = %self.config.url, "webhook: {event}: {detail}");
+                    return Ok(detail);
                 }
                 Attempt::Failed(message) => {
                     return Err(RouterError::fatal(format!(
@@ -210,7 +214,7 @@ impl WebhookRouter {
             let pause = wait.max(retry_after.unwrap_or_default()).min(MAX_BACKOFF);
             tracing::warn!(
                 url = %self.config.url, attempt,
-                "webhook router: {event}: {message}; retrying in {pause:?}"
+                "webhook: {event}: {message}; retrying in {pause:?}"
             );
             tokio::time::sleep(pause).await;
             wait = wait.saturating_mul(2);
@@ -265,6 +269,29 @@ impl WebhookRouter {
         } else {
             Attempt::Failed(message)
         }
+    }
+}
+
+/// The webhook traffic router: each call is one [`SignedPoster::post`].
+#[derive(Debug)]
+pub struct WebhookRouter {
+    poster: SignedPoster,
+}
+
+impl WebhookRouter {
+    /// The router; fails on an invalid config (see [`WebhookConfig::problems`]).
+    pub fn new(config: WebhookConfig) -> Result<WebhookRouter, String> {
+        Ok(WebhookRouter {
+            poster: SignedPoster::new(config)?,
+        })
+    }
+
+    async fn deliver(&self, body: Body<'_>) -> Result<RouterOutput, RouterError> {
+        let json = serde_json::to_vec(&body)
+            .map_err(|e| RouterError::fatal(format!("cannot encode the webhook body: {e}")))?;
+        let detail = self.poster.post(body.event, &json).await?;
+        tracing::info!(url = %self.poster.url(), "webhook router: {}: {detail}", body.event);
+        Ok(RouterOutput { detail })
     }
 }
 

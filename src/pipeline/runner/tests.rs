@@ -215,3 +215,142 @@ async fn a_judgment_deadline_fires_even_after_an_early_tick() {
     );
     assert_eq!(lines(&log), ["set_split 10", "set_split 0"]);
 }
+
+/// A notification sink: every POST's event header, signature check and JSON body.
+struct Sink {
+    url: String,
+    got: Arc<Mutex<Vec<(String, bool, serde_json::Value)>>>,
+}
+
+async fn sink(status: u16, secret: &'static str) -> Sink {
+    use axum::http::{HeaderMap, StatusCode};
+    let got: Arc<Mutex<Vec<(String, bool, serde_json::Value)>>> = Arc::default();
+    let record = got.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: axum::body::Bytes| {
+        let record = record.clone();
+        async move {
+            let h = |k: &str| {
+                headers
+                    .get(k)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let ts: u64 = h("x-canaryd-timestamp").parse().unwrap_or(0);
+            let signed =
+                h("x-canaryd-signature") == crate::routers::webhook::signature(secret, ts, &body);
+            let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            record
+                .lock()
+                .unwrap()
+                .push((h("x-canaryd-event"), signed, json));
+            StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Sink { url, got }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_arrive_signed_in_order_and_a_failing_url_blocks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let all = sink(200, "s3cret").await;
+    let some = sink(200, "other").await;
+    let broken = sink(500, "x").await;
+    let body = format!(
+        r#"{}
+[[notifications]]
+url = "{}"
+secret = "s3cret"
+
+[[notifications]]
+url = "{}"
+secret = "other"
+events = ["judgment_needed", "completed"]
+
+[[notifications]]
+url = "{}"
+secret = "x"
+retries = 1
+backoff_ms = 10
+"#,
+        spec(&log),
+        all.url,
+        some.url,
+        broken.url
+    );
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    store.put_pipeline("web", &body, now_ms()).unwrap();
+    let r = runner(&store);
+    let exec = r.start_execution("web", trigger()).await.unwrap();
+    wait_for(&store, &exec.id, awaiting).await;
+    r.submit(
+        &exec.id,
+        Event::Judgment {
+            now: now_s(),
+            approve: false,
+            by: "bob".into(),
+            comment: "latency".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let done = wait_for(&store, &exec.id, |r| r.status != "running").await;
+    assert_eq!(done.status, "rolled_back");
+
+    let started = Instant::now();
+    let kinds = |s: &Sink| -> Vec<String> {
+        s.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, _, b)| b["kind"].as_str().unwrap_or("?").to_string())
+            .collect()
+    };
+    while kinds(&all).last().map(String::as_str) != Some("completed") || kinds(&some).len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?} {:?}",
+            kinds(&all),
+            kinds(&some)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        kinds(&all),
+        [
+            "stage_started",
+            "stage_finished",
+            "stage_started",
+            "judgment_needed",
+            "rollback",
+            "completed"
+        ]
+    );
+    assert_eq!(kinds(&some), ["judgment_needed", "completed"]);
+    let got = all.got.lock().unwrap().clone();
+    for (event, signed, _) in &got {
+        assert_eq!(event, "notification");
+        assert!(signed, "every notification is signed with its URL's secret");
+    }
+    let last = &got.last().unwrap().2;
+    assert_eq!(last["status"], "rolled_back", "{last}");
+    assert_eq!(last["pipeline"], "web");
+    assert_eq!(last["execution"], exec.id.as_str());
+    assert_eq!(last["split"]["eu"], 0.0, "{last}");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("rejected by bob"),
+        "{last}"
+    );
+    let judgment = &got[3].2;
+    assert_eq!(judgment["message"], "look at the dashboards");
+    assert_eq!(judgment["split"]["eu"], 10.0);
+    // The failing URL was tried (and retried) without holding up the execution.
+    assert!(broken.got.lock().unwrap().len() >= 2);
+}

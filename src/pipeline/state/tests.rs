@@ -110,7 +110,7 @@ fn a_healthy_canary_goes_through_every_step_of_every_target() {
     assert!(
         actions
             .iter()
-            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "completed"))
+            .any(|a| matches!(a, Action::Notify { kind, .. } if *kind == NotifyKind::Completed))
     );
 }
 
@@ -304,9 +304,9 @@ fn manual_judgment_waits_proceeds_on_approve_and_rolls_back_on_reject() {
     let (e, actions) = run(&p, &[tick(0.0), done(1.0)]);
     assert!(matches!(e.phase, Phase::AwaitingJudgment { .. }));
     assert!(
-        actions
-            .iter()
-            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "judgment_needed"))
+        actions.iter().any(
+            |a| matches!(a, Action::Notify { kind, .. } if *kind == NotifyKind::JudgmentNeeded)
+        )
     );
     let judge = |approve: bool, by: &str| Event::Judgment {
         now: 2.0,
@@ -373,9 +373,9 @@ fn pause_finishes_the_stage_then_waits_for_resume() {
         "the next stage does not start"
     );
     assert!(
-        !t.actions
-            .iter()
-            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "judgment_needed"))
+        !t.actions.iter().any(
+            |a| matches!(a, Action::Notify { kind, .. } if *kind == NotifyKind::JudgmentNeeded)
+        )
     );
     let resumed = step(
         &p,
@@ -407,7 +407,7 @@ fn a_router_failure_fails_the_execution_and_alerts() {
     assert!(
         t.actions
             .iter()
-            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "alert"))
+            .any(|a| matches!(a, Action::Notify { kind, .. } if *kind == NotifyKind::Alert))
     );
 }
 
