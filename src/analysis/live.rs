@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use canary_judges::{JudgeKind, Thresholds, Verdict};
+use canary_judges::{Classification, JudgeKind, Thresholds, Verdict};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::timeline::analyze_from;
@@ -395,7 +395,6 @@ impl AnalysisRequest {
                 ),
             });
         }
-        let step = self.window.step().round().max(1.0) as u64;
         for (i, m) in config.metrics.iter().enumerate() {
             let Some(q) = &m.query else {
                 out.push(Invalid {
@@ -408,7 +407,7 @@ impl AnalysisRequest {
                 continue;
             };
             for (side, scope) in [("baseline", &self.baseline), ("canary", &self.canary)] {
-                if let Err(e) = build(q, scope, step, &config.kayenta_templates) {
+                if let Err(e) = build(q, scope, &config.kayenta_templates) {
                     out.push(Invalid {
                         field: side.to_string(),
                         message: format!("metric `{}`: {e}", m.name),
@@ -695,10 +694,16 @@ impl Runner {
                     ..
                 }
             );
+            // A fail-fast stop needs a metric found worse (high or low), not a fail that
+            // only missing data caused: data still arriving (a canary just started, a
+            // scrape not in yet) holds and is judged again at the next interval.
+            let found_worse = report.metrics.iter().any(|m| {
+                !m.muted && matches!(m.classification, Classification::High | Classification::Low)
+            });
             let early = !iv.last
                 && ((timed.decided_after_s.is_some()
                     && (report.verdict == Verdict::Fail || all_sequential))
-                    || (fail_fast && report.verdict == Verdict::Fail));
+                    || (fail_fast && report.verdict == Verdict::Fail && found_worse));
             let done = iv.last || early;
             let report_json = serde_json::to_value(report).map_err(|e| e.to_string())?;
             let interval = IntervalRecord {

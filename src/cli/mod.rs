@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod config;
 pub mod evaluate;
+pub mod pipeline;
 pub mod replay;
 pub mod serve;
 pub mod simulate;
@@ -17,32 +18,49 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod exit {
     /// The canary passed (or the command succeeded).
     pub const PASS: u8 = 0;
-    /// The canary failed.
+    /// The canary failed (`pipeline run --wait`: the execution rolled back).
     pub const FAIL: u8 = 1;
     /// The canary is marginal.
     pub const MARGINAL: u8 = 2;
+    /// `pipeline run --wait`: the execution failed (a router still failing after its
+    /// retries): neither promoted nor rolled back by canaryd.
+    pub const EXECUTION_FAILED: u8 = 3;
     /// Bad command line (unknown flag, missing argument, bad value).
     pub const USAGE: u8 = 64;
     /// An input file's content is wrong (malformed CSV, missing column, non-numeric value).
     pub const DATA: u8 = 65;
-    /// An input file does not exist.
+    /// An input file does not exist; for `pipeline`, the named pipeline or execution (404).
     pub const NO_INPUT: u8 = 66;
+    /// The daemon cannot be reached, or answered that it is unavailable (sysexits
+    /// `EX_UNAVAILABLE`).
+    pub const UNAVAILABLE: u8 = 69;
     /// canaryd itself failed (a bug).
     pub const INTERNAL: u8 = 70;
-    /// The canary config is invalid.
+    /// The daemon refused an operator's request in the execution's current state (HTTP 409:
+    /// no judgment awaited, not an approver, already finished); nothing changed. The state
+    /// may allow it later (sysexits `EX_TEMPFAIL`).
+    pub const REFUSED: u8 = 75;
+    /// The daemon refused the token: none, unknown, or read-only for a write (HTTP 401/403;
+    /// sysexits `EX_NOPERM`).
+    pub const NO_PERMISSION: u8 = 77;
+    /// The canary config or pipeline spec is invalid.
     pub const CONFIG: u8 = 78;
 }
 
 /// Text appended to `--help`: exit codes.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
   0   pass (or success)
-  1   the canary failed
+  1   the canary failed (pipeline run --wait: the execution rolled back)
   2   the canary is marginal
+  3   pipeline run --wait: the execution failed (a router error)
   64  bad command line
   65  bad input data (malformed file, missing column, non-numeric value)
-  66  an input file does not exist
+  66  an input file, pipeline or execution does not exist
+  69  the daemon cannot be reached or is unavailable
   70  internal error
-  78  invalid canary config";
+  75  the daemon refused: not applicable in the execution's current state
+  77  the daemon refused the token (missing, unknown or read-only)
+  78  invalid canary config or pipeline spec";
 
 /// An error that ends the command with `code`.
 #[derive(Debug)]
@@ -88,6 +106,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Run the daemon: HTTP API (own and Kayenta dialect), live analyses against Prometheus.
     Serve(serve::ServeArgs),
+    /// Drive pipelines on a running daemon: apply specs, run, follow, approve, roll back.
+    Pipeline(pipeline::PipelineArgs),
 }
 
 fn judge_kinds_help() -> String {
@@ -106,6 +126,10 @@ fn command() -> clap::Command {
             c.after_help(format!("{kinds}\n{EXIT_CODES_HELP}"))
         })
         .mut_subcommand("judges", |c| c.after_help(kinds.clone()))
+        .mut_subcommand("pipeline", |c| {
+            c.after_help(pipeline::EXIT_HELP)
+                .mut_subcommands(|s| s.after_help(pipeline::EXIT_HELP))
+        })
 }
 
 /// Entry point of the binary.
@@ -153,6 +177,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Pipeline(args) => pipeline::run(args),
         Command::Judges => {
             print!("{}", judge_kinds_help());
             Ok(exit::PASS)

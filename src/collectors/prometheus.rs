@@ -275,7 +275,7 @@ impl PrometheusCollector {
         })?;
         let step = window.step.round().max(1.0) as u64;
         let built = |scope: &Scope| {
-            build(query, scope, step, &config.kayenta_templates).map_err(|e| CollectError::Query {
+            build(query, scope, &config.kayenta_templates).map_err(|e| CollectError::Query {
                 metric: m.name.clone(),
                 message: e.to_string(),
             })
@@ -284,9 +284,10 @@ impl PrometheusCollector {
         let c = built(&request.canary)?;
         let split = query.split_by();
         let (start, end) = (window.start.floor() as i64, window.end.ceil() as i64);
-        // Increases cover the `step` before each point: start one step in, so the
-        // points tile (start, end].
-        let inc_start = (start + step as i64).min(end);
+        // Counters are read at `start` too: each point is the increase over the step
+        // before it, so the points tile (start, end].
+        let mut le = vec!["le".to_string()];
+        le.extend(split.iter().cloned());
         match (&b, &c) {
             (BuiltQuery::Series(qb), BuiltQuery::Series(qc)) => {
                 let (sb, sc) = tokio::try_join!(
@@ -297,10 +298,16 @@ impl PrometheusCollector {
             }
             (BuiltQuery::Histogram(qb), BuiltQuery::Histogram(qc)) => {
                 let (sb, sc) = tokio::try_join!(
-                    self.range(qb, inc_start, end, step as f64),
-                    self.range(qc, inc_start, end, step as f64)
+                    self.range(qb, start, end, step as f64),
+                    self.range(qc, start, end, step as f64)
                 )?;
-                Ok(histogram_pairs(metric, split, [qb, qc], sb, sc))
+                Ok(histogram_pairs(
+                    metric,
+                    split,
+                    [qb, qc],
+                    increments(&sb, &le),
+                    increments(&sc, &le),
+                ))
             }
             (
                 BuiltQuery::Ratio {
@@ -314,17 +321,18 @@ impl PrometheusCollector {
             ) => {
                 let s = step as f64;
                 let (e_b, t_b, e_c, t_c) = tokio::try_join!(
-                    self.range(eb, inc_start, end, s),
-                    self.range(tb, inc_start, end, s),
-                    self.range(ec, inc_start, end, s),
-                    self.range(tc, inc_start, end, s)
+                    self.range(eb, start, end, s),
+                    self.range(tb, start, end, s),
+                    self.range(ec, start, end, s),
+                    self.range(tc, start, end, s)
                 )?;
+                let inc = |series: Vec<Series>| increments(&series, split);
                 Ok(ratio_pairs(
                     metric,
                     split,
                     [[eb, tb], [ec, tc]],
-                    [e_b, e_c],
-                    [t_b, t_c],
+                    [inc(e_b), inc(e_c)],
+                    [inc(t_b), inc(t_c)],
                 ))
             }
             _ => unreachable!("both scopes build the same kind"),
@@ -435,6 +443,37 @@ fn series_of(
             message: "expected a range vector".into(),
         }),
     }
+}
+
+/// Per-step increases of counter series: each series' differences between consecutive
+/// points (a drop is a counter reset: the new value is the increase since it), summed over
+/// the series that share the `keep` labels, at the time of the later point. A series' first
+/// point only starts it, so every increment is counted once; NaN points are skipped.
+pub fn increments(series: &[Series], keep: &[String]) -> Vec<Series> {
+    let mut sums: BTreeMap<Labels, BTreeMap<i64, (f64, f64)>> = BTreeMap::new();
+    for s in series {
+        let at = sums.entry(project(&s.labels, keep)).or_default();
+        let mut prev: Option<f64> = None;
+        for &(t, v) in &s.points {
+            if !v.is_finite() {
+                continue;
+            }
+            if let Some(p) = prev {
+                let inc = if v >= p { v - p } else { v };
+                // Keyed by milliseconds: range points share exact step times.
+                let slot = at.entry((t * 1000.0).round() as i64).or_insert((t, 0.0));
+                slot.1 += inc;
+            }
+            prev = Some(v);
+        }
+    }
+    sums.into_iter()
+        .filter(|(_, points)| !points.is_empty())
+        .map(|(labels, points)| Series {
+            labels,
+            points: points.into_values().collect(),
+        })
+        .collect()
 }
 
 fn project(labels: &Labels, split: &[String]) -> Labels {
@@ -710,6 +749,45 @@ mod tests {
                 .collect(),
             points: points.to_vec(),
         }
+    }
+
+    #[test]
+    fn counter_increments_count_each_increase_once_across_resets_and_series() {
+        let nan = f64::NAN;
+        let series = [
+            // pod a: +2, +0, reset to 1 (+1), +3; the first point only starts it.
+            s(
+                &[("pod", "a"), ("route", "/x")],
+                &[
+                    (10.0, 5.0),
+                    (12.0, 7.0),
+                    (14.0, 7.0),
+                    (16.0, 1.0),
+                    (18.0, 4.0),
+                ],
+            ),
+            // pod b appears later and skips a NaN point.
+            s(
+                &[("pod", "b"), ("route", "/x")],
+                &[(14.0, 10.0), (16.0, nan), (18.0, 13.0)],
+            ),
+            s(
+                &[("pod", "a"), ("route", "/y")],
+                &[(10.0, 1.0), (12.0, 2.0)],
+            ),
+            // One point: no increase known.
+            s(&[("pod", "c"), ("route", "/z")], &[(10.0, 9.0)]),
+        ];
+        let out = increments(&series, &["route".to_string()]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].labels, s(&[("route", "/x")], &[]).labels);
+        assert_eq!(
+            out[0].points,
+            [(12.0, 2.0), (14.0, 0.0), (16.0, 1.0), (18.0, 6.0)]
+        );
+        assert_eq!(out[1].points, [(12.0, 1.0)]);
+        let total: f64 = increments(&series, &[])[0].points.iter().map(|p| p.1).sum();
+        assert_eq!(total, 2.0 + 1.0 + 3.0 + 3.0 + 1.0);
     }
 
     #[test]

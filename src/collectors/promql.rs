@@ -134,15 +134,21 @@ fn push_escaped(
     Ok(())
 }
 
-/// The PromQL a query kind runs for one scope. `step_s` is the range of each point's
-/// `increase` (histogram and ratio kinds), so consecutive points tile the window.
+/// The PromQL a query kind runs for one scope. Histogram and ratio kinds select the raw
+/// counters: the collector reads them at every step and takes the differences itself,
+/// series by series with counter resets handled, so every increment is counted exactly
+/// once. (`increase(x[step])` sees only the samples inside each step: the increase between
+/// the last sample of one step and the first of the next is lost and the rest is
+/// extrapolated, so with a 1 s scrape and 2 s steps a steady error every 2 s can vanish
+/// completely, and count-based judges would see scaled, non-integer counts.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuiltQuery {
     /// One query; every series is a pair candidate.
     Series(String),
-    /// Per-step bucket increases, by `le` and the split labels.
+    /// Bucket counters (`_bucket`), differenced per step and summed by `le` and the split
+    /// labels.
     Histogram(String),
-    /// Per-step error and total increases, by the split labels.
+    /// Error and total counters, differenced per step and summed by the split labels.
     Ratio { errors: String, total: String },
 }
 
@@ -168,7 +174,6 @@ fn by_clause(labels: &[String]) -> String {
 pub fn build(
     query: &PromQuery,
     scope: &Scope,
-    step_s: u64,
     templates: &BTreeMap<String, String>,
 ) -> Result<BuiltQuery, TemplateError> {
     match query {
@@ -176,31 +181,19 @@ pub fn build(
         PromQuery::Histogram {
             base,
             filter,
-            split_by,
+            split_by: _,
         } => {
-            let mut by = vec!["le".to_string()];
-            by.extend(split_by.iter().cloned());
             let filter = expand(filter, scope)?;
-            Ok(BuiltQuery::Histogram(format!(
-                "sum{}(increase({base}_bucket{{{filter}}}[{step_s}s]))",
-                by_clause(&by)
-            )))
+            Ok(BuiltQuery::Histogram(format!("{base}_bucket{{{filter}}}")))
         }
         PromQuery::Ratio {
             errors,
             total,
-            split_by,
-        } => {
-            let by = by_clause(split_by);
-            let one = |selector: &str| -> Result<String, TemplateError> {
-                let s = expand(selector, scope)?;
-                Ok(format!("sum{by}(increase({s}[{step_s}s]))"))
-            };
-            Ok(BuiltQuery::Ratio {
-                errors: one(errors)?,
-                total: one(total)?,
-            })
-        }
+            split_by: _,
+        } => Ok(BuiltQuery::Ratio {
+            errors: expand(errors, scope)?,
+            total: expand(total, scope)?,
+        }),
         PromQuery::Kayenta {
             metric_name,
             label_bindings,
@@ -306,29 +299,19 @@ mod tests {
             split_by: vec!["route".into()],
         };
         assert_eq!(
-            build(&h, &s, 10, &BTreeMap::new()).unwrap(),
-            BuiltQuery::Histogram(
-                "sum by (le, route)(increase(http_request_duration_seconds_bucket{version=\"v2\"}[10s]))"
-                    .into()
-            )
+            build(&h, &s, &BTreeMap::new()).unwrap(),
+            BuiltQuery::Histogram("http_request_duration_seconds_bucket{version=\"v2\"}".into())
         );
         let r = PromQuery::Ratio {
             errors: "http_requests_total{version=\"${scope}\", code=~\"5..\"}".into(),
             total: "http_requests_total{version=\"${scope}\"}".into(),
             split_by: vec![],
         };
-        let BuiltQuery::Ratio { errors, total } = build(&r, &s, 60, &BTreeMap::new()).unwrap()
-        else {
+        let BuiltQuery::Ratio { errors, total } = build(&r, &s, &BTreeMap::new()).unwrap() else {
             panic!()
         };
-        assert_eq!(
-            errors,
-            "sum(increase(http_requests_total{version=\"v2\", code=~\"5..\"}[60s]))"
-        );
-        assert_eq!(
-            total,
-            "sum(increase(http_requests_total{version=\"v2\"}[60s]))"
-        );
+        assert_eq!(errors, "http_requests_total{version=\"v2\", code=~\"5..\"}");
+        assert_eq!(total, "http_requests_total{version=\"v2\"}");
 
         let k = PromQuery::Kayenta {
             metric_name: "http_server_requests_seconds_count".into(),
@@ -339,7 +322,7 @@ mod tests {
         };
         let templates = [("f".to_string(), "app=\"${scope}\"".to_string())].into();
         assert_eq!(
-            build(&k, &s, 60, &templates).unwrap(),
+            build(&k, &s, &templates).unwrap(),
             BuiltQuery::Series(
                 "avg(http_server_requests_seconds_count{app=\"v2\", status=~\"5..\"}) by (uri)"
                     .into()
@@ -353,7 +336,7 @@ mod tests {
             custom_filter_template: None,
         };
         assert_eq!(
-            build(&inline, &s, 60, &templates).unwrap(),
+            build(&inline, &s, &templates).unwrap(),
             BuiltQuery::Series("sum(up{job=\"v2\"})".into())
         );
         let no_filter = PromQuery::Kayenta {
@@ -363,6 +346,6 @@ mod tests {
             custom_inline_template: None,
             custom_filter_template: None,
         };
-        assert!(build(&no_filter, &s, 60, &templates).is_err());
+        assert!(build(&no_filter, &s, &templates).is_err());
     }
 }

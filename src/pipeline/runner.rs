@@ -494,7 +494,7 @@ impl PipelineRunner {
                 warmup: a.warmup,
                 step: a.step.unwrap_or(Seconds(10.0)),
                 lag: None,
-                fail_fast: false,
+                fail_fast: a.fail_fast,
             }
             .resolve(now_s()),
             thresholds: None,

@@ -61,6 +61,11 @@ pub struct AnalysisSpec {
     /// How long no data or an outage may hold the stage (default: twice the duration).
     #[serde(default)]
     pub deadline: Option<Seconds>,
+    /// End the analysis at the first interval whose verdict is `fail` (default), so the
+    /// rollback follows at once, as Spinnaker's canary stage does. `false` judges every
+    /// interval to the end (sequential judges always stop early when they decide).
+    #[serde(default = "yes")]
+    pub fail_fast: bool,
 }
 
 /// An HTTP smoke test.
@@ -123,6 +128,8 @@ pub enum RawStage {
         on_inconclusive: OnInconclusive,
         #[serde(default)]
         deadline: Option<Seconds>,
+        #[serde(default = "yes")]
+        fail_fast: bool,
         #[serde(default)]
         name: Option<String>,
         #[serde(default)]
@@ -683,10 +690,12 @@ impl Pipeline {
                             step,
                             on_inconclusive,
                             deadline,
+                            fail_fast,
                             name,
                             window,
                         } => {
                             let analysis = &AnalysisSpec {
+                                fail_fast: *fail_fast,
                                 config: config.clone(),
                                 duration: *duration,
                                 interval: *interval,

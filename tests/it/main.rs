@@ -3,8 +3,10 @@
 
 mod analyze_cli;
 mod config_validation;
+mod e2e_pipelines;
 mod evaluate_replay;
 mod inputs;
+mod pipeline_cli;
 mod prometheus_harness;
 mod routers;
 mod serve_api;

@@ -6,6 +6,7 @@
 
 pub mod daemon;
 pub mod haproxy;
+pub mod load;
 pub mod prometheus;
 pub mod target;
 pub mod web;
