@@ -565,14 +565,7 @@ impl PipelineRunner {
                         continue;
                     }
                     Ok(Some(r)) => {
-                        let outcome = match (r.status, r.verdict.as_deref()) {
-                            (AnalysisStatus::Succeeded, Some("pass")) => AnalysisOutcome::Pass,
-                            (AnalysisStatus::Succeeded, Some("marginal")) => {
-                                AnalysisOutcome::Marginal
-                            }
-                            (AnalysisStatus::Succeeded, Some("fail")) => AnalysisOutcome::Fail,
-                            _ => AnalysisOutcome::NoVerdict,
-                        };
+                        let outcome = outcome_of(r.status, r.verdict.as_deref(), &r.report);
                         let summary = format!(
                             "analysis {} {}: verdict {}, score {}{}",
                             r.id,
@@ -603,6 +596,37 @@ impl PipelineRunner {
                 return;
             }
         });
+    }
+}
+
+/// What an ended analysis means for its stage. A `fail` that no metric found worse (no
+/// high or low, and no `must_have_data` metric without data — only Kayenta's "≥ 50 % nodata
+/// fails" rule) is no verdict: it holds and is tried again until the stage's deadline
+/// instead of rolling back at once.
+pub fn outcome_of(
+    status: AnalysisStatus,
+    verdict: Option<&str>,
+    report: &Option<serde_json::Value>,
+) -> AnalysisOutcome {
+    let found_worse = || {
+        report
+            .as_ref()
+            .and_then(|r| r["metrics"].as_array())
+            .is_some_and(|ms| {
+                ms.iter().any(|m| {
+                    m["muted"] != true
+                        && matches!(
+                            m["classification"].as_str(),
+                            Some("high" | "low" | "nodata_fail")
+                        )
+                })
+            })
+    };
+    match (status, verdict) {
+        (AnalysisStatus::Succeeded, Some("pass")) => AnalysisOutcome::Pass,
+        (AnalysisStatus::Succeeded, Some("marginal")) => AnalysisOutcome::Marginal,
+        (AnalysisStatus::Succeeded, Some("fail")) if found_worse() => AnalysisOutcome::Fail,
+        _ => AnalysisOutcome::NoVerdict,
     }
 }
 

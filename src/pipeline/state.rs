@@ -334,6 +334,10 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
         e.target += 1;
     }
     if e.target >= p.targets.len() {
+        // Done: the position stays on the last stage of the last target, so the log and
+        // notifications name where it finished.
+        e.target = p.targets.len().saturating_sub(1);
+        e.stage = p.stages.len().saturating_sub(1);
         e.phase = Phase::Done;
         e.status = Status::Succeeded;
         out.note(now, "completed", "every stage of every target ran");

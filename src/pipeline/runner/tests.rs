@@ -354,3 +354,48 @@ backoff_ms = 10
     // The failing URL was tried (and retried) without holding up the execution.
     assert!(broken.got.lock().unwrap().len() >= 2);
 }
+
+#[test]
+fn a_fail_from_missing_data_alone_is_no_verdict() {
+    let report = |classes: &[(&str, bool)]| {
+        Some(
+            serde_json::json!({"metrics": classes.iter().map(|(c, muted)| {
+            serde_json::json!({"classification": c, "muted": muted})
+        }).collect::<Vec<_>>()}),
+        )
+    };
+    let ok = AnalysisStatus::Succeeded;
+    assert_eq!(
+        outcome_of(
+            ok,
+            Some("fail"),
+            &report(&[("high", false), ("nodata", false)])
+        ),
+        AnalysisOutcome::Fail
+    );
+    assert_eq!(
+        outcome_of(
+            ok,
+            Some("fail"),
+            &report(&[("nodata", false), ("nodata", false)])
+        ),
+        AnalysisOutcome::NoVerdict
+    );
+    assert_eq!(
+        outcome_of(
+            ok,
+            Some("fail"),
+            &report(&[("low", true), ("nodata", false)])
+        ),
+        AnalysisOutcome::NoVerdict,
+        "a muted metric decides nothing"
+    );
+    assert_eq!(
+        outcome_of(ok, Some("pass"), &report(&[("pass", false)])),
+        AnalysisOutcome::Pass
+    );
+    assert_eq!(
+        outcome_of(AnalysisStatus::Error, None, &None),
+        AnalysisOutcome::NoVerdict
+    );
+}
