@@ -24,6 +24,8 @@
 #[path = "../tests/it/support/prometheus.rs"]
 #[allow(dead_code, unused_imports, unused_macros)]
 mod prometheus;
+#[path = "support/report.rs"]
+mod report;
 #[path = "../tests/it/support/target.rs"]
 #[allow(dead_code, unused_imports)]
 mod target;
@@ -31,11 +33,10 @@ mod target;
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -43,6 +44,7 @@ use rand_distr::{Distribution, LogNormal};
 use serde_json::{Value, json};
 
 use prometheus::{Prometheus, backfill};
+use report::{Mem, Summary, answer, daemon_bin, iso_s, median, mem, now_s, percentile};
 use target::{Behaviour, Target};
 
 const METRICS: usize = 100;
@@ -175,7 +177,8 @@ async fn judging_and_big_get(summary: &mut Summary) {
         assert_eq!(done["status"], "succeeded", "{}", d.log_tail());
         let metrics = done["report"]["metrics"].as_array().map_or(0, Vec::len);
         assert_eq!(metrics, METRICS * ROUTES, "metric pairs in the report");
-        let server = iso_s(&done["updated"]) - iso_s(&done["created"]);
+        let server = iso_s(done["updated"].as_str().expect("a time"))
+            - iso_s(done["created"].as_str().expect("a time"));
         let judge = after.judge_sum - before.judge_sum;
         let queries = after.query_count - before.query_count;
         let query_sum = after.query_sum - before.query_sum;
@@ -624,12 +627,6 @@ async fn live_rss_and_small_get(summary: &mut Summary) {
 // ---------------------------------------------------------------------------------------
 // The daemon process.
 
-fn daemon_bin() -> PathBuf {
-    std::env::var_os("CANARYD_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_canaryd")))
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -698,34 +695,11 @@ impl Daemon {
     }
 
     fn mem(&self) -> Mem {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/<pid>/status");
-        let kib = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        Mem {
-            rss_kib: kib("VmRSS:"),
-            hwm_kib: kib("VmHWM:"),
-            threads: kib("Threads:"),
-        }
-    }
-
-    async fn answer(r: reqwest::RequestBuilder) -> (u16, Value) {
-        let resp = r.send().await.expect("the daemon answers");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        mem(self.child.id()).expect("the daemon runs")
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
-        Self::answer(self.http.get(format!("{}{path}", self.url))).await
+        answer(self.http.get(format!("{}{path}", self.url))).await
     }
 
     async fn get_bytes(&self, path: &str) -> usize {
@@ -750,7 +724,7 @@ impl Daemon {
     }
 
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        Self::answer(self.http.post(format!("{}{path}", self.url)).json(body)).await
+        answer(self.http.post(format!("{}{path}", self.url)).json(body)).await
     }
 
     async fn post_toml(&self, path: &str, body: &str) -> (u16, Value) {
@@ -759,7 +733,7 @@ impl Daemon {
             .post(format!("{}{path}", self.url))
             .header("content-type", "application/toml")
             .body(body.to_string());
-        Self::answer(r).await
+        answer(r).await
     }
 
     /// Poll an analysis every `every` until it is no longer running.
@@ -845,24 +819,6 @@ struct Telemetry {
     judge_sum: f64,
     query_sum: f64,
     query_count: f64,
-}
-
-struct Mem {
-    rss_kib: u64,
-    hwm_kib: u64,
-    threads: u64,
-}
-
-impl std::fmt::Display for Mem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "RSS {:.1} MiB (peak {:.1} MiB, {} threads)",
-            self.rss_kib as f64 / 1024.0,
-            self.hwm_kib as f64 / 1024.0,
-            self.threads
-        )
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -985,60 +941,3 @@ async fn fixed_rate(url: &str, rate: f64, duration: Duration) -> Load {
 
 // ---------------------------------------------------------------------------------------
 // Small helpers.
-
-#[derive(Default)]
-struct Summary {
-    rows: Vec<[String; 4]>,
-}
-
-impl Summary {
-    fn row(&mut self, what: &str, measured: String, target: &str, met: Option<bool>) {
-        let met = match met {
-            Some(true) => "yes",
-            Some(false) => "**NO**",
-            None => "—",
-        };
-        self.rows
-            .push([what.into(), measured, target.into(), met.into()]);
-    }
-
-    fn markdown(&self) -> String {
-        let mut s = String::from("| measurement | measured | target | met |\n|---|---|---|---|\n");
-        let mut rows: Vec<&[String; 4]> = self.rows.iter().collect();
-        rows.sort_by(|a, b| a[0].cmp(&b[0]));
-        for [a, b, c, d] in rows {
-            let _ = writeln!(s, "| {a} | {b} | {c} | {d} |");
-        }
-        s
-    }
-}
-
-fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs_f64()
-}
-
-/// An RFC 3339 time as unix seconds.
-fn iso_s(v: &Value) -> f64 {
-    let text = v.as_str().expect("an RFC 3339 time");
-    chrono::DateTime::parse_from_rfc3339(text)
-        .expect("an RFC 3339 time")
-        .timestamp_millis() as f64
-        / 1000.0
-}
-
-/// Nearest-rank percentile of sorted values (`q = 1` is the maximum).
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    percentile(&v, 0.5)
-}

@@ -73,11 +73,18 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     init_tracing(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Store calls and judging run on the blocking pool. The store is one SQLite
+        // connection, so more threads only wait on its lock; tokio's default of 512 would
+        // let 1,000 executions grow the daemon by hundreds of idle threads.
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(|e| CliError::new(exit::INTERNAL, format!("cannot start the runtime: {e}")))?;
     runtime.block_on(serve(config, shutdown_signal()))?;
     Ok(exit::PASS)
 }
+
+/// Most threads of the daemon's blocking pool.
+const BLOCKING_THREADS: usize = 32;
 
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {

@@ -89,11 +89,12 @@ pub struct Notifier {
 
 impl Notifier {
     /// One delivery task per notification URL of `spec`. A URL whose settings are invalid
-    /// (the spec was validated, so only a bad TLS set-up can do this) is logged and skipped.
-    pub fn start(spec: &Pipeline, execution: &str) -> Notifier {
+    /// (the spec was validated, so this should not happen) is logged and skipped.
+    /// Posts go through `http` (see [`crate::routers::webhook::webhook_client`]).
+    pub fn start(spec: &Pipeline, execution: &str, http: &reqwest::Client) -> Notifier {
         let mut sinks = Vec::new();
         for n in &spec.notifications {
-            let poster = match SignedPoster::new(n.webhook()) {
+            let poster = match SignedPoster::new(n.webhook(), http.clone()) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(pipeline = %spec.name, url = %n.url, error = %e, "cannot notify this URL");

@@ -79,7 +79,10 @@ struct Ctx<'a> {
 pub struct PipelineRunner {
     store: Arc<dyn Store>,
     analyses: Arc<AnalysisRunner>,
+    /// For smoke tests (redirects followed, like a browser).
     http: reqwest::Client,
+    /// Every webhook router and notification of every execution sends through this one.
+    webhooks: reqwest::Client,
     settings: RunnerSettings,
     tasks: Mutex<HashMap<String, Task>>,
 }
@@ -109,6 +112,7 @@ impl PipelineRunner {
             store,
             analyses,
             http: reqwest::Client::new(),
+            webhooks: crate::routers::webhook::webhook_client(),
             settings,
             tasks: Mutex::new(HashMap::new()),
         })
@@ -234,11 +238,11 @@ impl PipelineRunner {
         let routers: Vec<Box<dyn TrafficRouter>> = spec
             .targets
             .iter()
-            .map(|t| t.router.build())
+            .map(|t| t.router.build_with(&self.webhooks))
             .collect::<Result<_, _>>()?;
         let mut exec: Execution =
             serde_json::from_value(rec.state.clone()).map_err(|e| e.to_string())?;
-        let notifier = Notifier::start(&spec, id);
+        let notifier = Notifier::start(&spec, id, &self.webhooks);
         let ctx = Ctx {
             id,
             spec: &spec,

@@ -158,8 +158,16 @@ impl RouterConfig {
         }
     }
 
-    /// The router. Fails, naming every problem, when [`RouterConfig::problems`] finds any.
+    /// The router, with a webhook client of its own. Fails, naming every problem, when
+    /// [`RouterConfig::problems`] finds any. Code that builds many routers uses
+    /// [`RouterConfig::build_with`] to share one client.
     pub fn build(&self) -> Result<Box<dyn TrafficRouter>, String> {
+        self.build_with(&webhook::webhook_client())
+    }
+
+    /// The router; a webhook router sends through `webhooks` (see
+    /// [`webhook::webhook_client`]), the other kinds do not use it.
+    pub fn build_with(&self, webhooks: &reqwest::Client) -> Result<Box<dyn TrafficRouter>, String> {
         let problems = self.problems();
         if !problems.is_empty() {
             let all: Vec<String> = problems
@@ -170,7 +178,7 @@ impl RouterConfig {
         }
         Ok(match self {
             RouterConfig::Haproxy(c) => Box::new(HaproxyRouter::new(c.clone())?),
-            RouterConfig::Webhook(c) => Box::new(WebhookRouter::new(c.clone())?),
+            RouterConfig::Webhook(c) => Box::new(WebhookRouter::new(c.clone(), webhooks.clone())?),
             RouterConfig::Command(c) => Box::new(CommandRouter::new(c.clone())?),
         })
     }

@@ -157,6 +157,22 @@ enum Attempt {
     Failed(String),
 }
 
+/// The HTTP client for webhooks: redirects are not followed, canaryd's user agent; each
+/// [`SignedPoster`] sets its own per-request timeout. One client serves every webhook of a
+/// daemon: a client holds the TLS root store and a connection pool, so one per execution
+/// would cost memory that grows with the number of executions.
+///
+/// # Panics
+///
+/// When the TLS backend cannot be initialized, like [`reqwest::Client::new`].
+pub fn webhook_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("canaryd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the TLS backend initializes")
+}
+
 /// POSTs signed JSON to a URL with retries; see the module documentation. The webhook
 /// router and the pipeline notifications both deliver through it.
 #[derive(Debug)]
@@ -166,17 +182,12 @@ pub struct SignedPoster {
 }
 
 impl SignedPoster {
-    /// The poster; fails on an invalid config (see [`WebhookConfig::problems`]).
-    pub fn new(config: WebhookConfig) -> Result<SignedPoster, String> {
+    /// The poster, sending through `http` (see [`webhook_client`]); fails on an invalid
+    /// config (see [`WebhookConfig::problems`]).
+    pub fn new(config: WebhookConfig, http: reqwest::Client) -> Result<SignedPoster, String> {
         if let Some((field, message)) = config.problems().into_iter().next() {
             return Err(format!("`{field}` {message}"));
         }
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs_f64(config.timeout_s))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("canaryd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         Ok(SignedPoster { config, http })
     }
 
@@ -229,6 +240,7 @@ impl SignedPoster {
         let sent = self
             .http
             .post(&self.config.url)
+            .timeout(Duration::from_secs_f64(self.config.timeout_s))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Canaryd-Event", event)
             .header("X-Canaryd-Delivery", delivery)
@@ -279,10 +291,11 @@ pub struct WebhookRouter {
 }
 
 impl WebhookRouter {
-    /// The router; fails on an invalid config (see [`WebhookConfig::problems`]).
-    pub fn new(config: WebhookConfig) -> Result<WebhookRouter, String> {
+    /// The router, sending through `http` (see [`webhook_client`]); fails on an invalid
+    /// config (see [`WebhookConfig::problems`]).
+    pub fn new(config: WebhookConfig, http: reqwest::Client) -> Result<WebhookRouter, String> {
         Ok(WebhookRouter {
-            poster: SignedPoster::new(config)?,
+            poster: SignedPoster::new(config, http)?,
         })
     }
 

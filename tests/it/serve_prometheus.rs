@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::serve_api::WEB_TOML;
 use crate::support::daemon::Daemon;
 use crate::support::prometheus::{Prometheus, require_prometheus};
-use crate::support::target::{Behaviour, Target};
+use crate::support::target::{Behaviour, SEQUENTIAL_ERRORS, Target};
 
 const APIS: [&str; 3] = ["/checkout", "/search", "/login"];
 
@@ -45,22 +45,6 @@ fn retrospective(config: &str, baseline: &str, canary: &str, start: f64, end: f6
         "window": {"mode": "retrospective", "start": start, "end": end, "step": "2s"},
     })
 }
-
-const SEQUENTIAL_ERRORS: &str = r#"
-name = "errors-sequential"
-applications = ["shop"]
-
-[[metrics]]
-name = "errors"
-direction = "increase"
-critical = true
-judge = { kind = "sequential", alpha = 0.01, tolerance = 0.5 }
-[metrics.query]
-kind = "ratio"
-errors = 'http_requests_total{version="${scope}", code="500"}'
-total = 'http_requests_total{version="${scope}"}'
-split_by = ["route"]
-"#;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn per_api_verdicts_nodata_kayenta_and_early_stop_from_real_prometheus() {

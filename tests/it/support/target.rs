@@ -24,6 +24,24 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution, LogNormal, Poisson};
 
+/// A canary config over these metrics: one critical error-ratio metric per API, judged by the
+/// anytime-valid sequential judge (stops early on a fail).
+pub const SEQUENTIAL_ERRORS: &str = r#"
+name = "errors-sequential"
+applications = ["shop"]
+
+[[metrics]]
+name = "errors"
+direction = "increase"
+critical = true
+judge = { kind = "sequential", alpha = 0.01, tolerance = 0.5 }
+[metrics.query]
+kind = "ratio"
+errors = 'http_requests_total{version="${scope}", code="500"}'
+total = 'http_requests_total{version="${scope}"}'
+split_by = ["route"]
+"#;
+
 /// Upper bounds (`le`) of the latency histogram, in seconds; `+Inf` comes after them.
 pub const BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0,
