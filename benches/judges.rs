@@ -7,7 +7,13 @@
 //!   judge, score) on 1,000 label sets × 1,000 values per file, the same shape of data as
 //!   `scripts/gen_bench_data.py` writes for `scripts/bench-analyze.sh`.
 //!
-//! Run: `cargo bench --bench judges` (or `-- mann_whitney`, `-- analyze`).
+//! - `report/2000_pairs/{details,html}`: the HTML report of 2,000 metric pairs (1,000 APIs ×
+//!   a Mann–Whitney and a sequential latency metric, 1,000 timestamped values per arm over
+//!   30 minutes): `details` derives the chart data from the collected pairs (ECDFs, series,
+//!   the sequential judges' confidence sequences), `html` renders the self-contained page
+//!   with every chart inline. Their sum is what `canaryd analyze --report` adds to judging.
+//!
+//! Run: `cargo bench --bench judges` (or `-- mann_whitney`, `-- analyze`, `-- report`).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -161,6 +167,8 @@ fn analyze_setup() -> (tempfile::TempDir, AnalyzeArgs) {
         format: OutputFormat::Json,
         pass: None,
         marginal: None,
+        report: None,
+        charts: None,
     };
     // Check the setup once: every label set becomes a judged pair.
     let (report, _) = analyze_files(&args).expect("analyze the bench data");
@@ -250,5 +258,113 @@ fn sequential(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mann_whitney, analyze, sequential);
+const REPORT_CONFIG: &str = r#"name = "report-bench"
+
+[[metrics]]
+name = "latency"
+direction = "increase"
+judge = { kind = "mann_whitney" }
+
+[[metrics]]
+name = "latency_seq"
+direction = "increase"
+judge = { kind = "sequential", alpha = 0.01, tolerance = 0.05 }
+"#;
+
+/// 2,000 judged pairs with timestamps, their report and their chart data.
+fn report_setup() -> (
+    canaryd::config::CanaryConfig,
+    Vec<canaryd::collectors::CollectedPair>,
+    canaryd::analysis::AnalysisReport,
+) {
+    use canary_judges::{MetricPair, Sample};
+    use canaryd::collectors::CollectedPair;
+    let config = canaryd::config::CanaryConfig::parse(
+        REPORT_CONFIG,
+        canaryd::config::source::Format::Toml,
+        "report-bench.toml",
+    )
+    .expect("the bench config");
+    let mut rng = Rng::new(5);
+    let t0 = 1.8e9;
+    let mut pairs = Vec::with_capacity(2 * REPORT_APIS);
+    for metric in 0..2 {
+        for api in 0..REPORT_APIS {
+            // Every 20th API is slower in the canary, so the report has failures to show.
+            let factor = if api % 20 == 0 { 1.3 } else { 1.0 };
+            let arm = |rng: &mut Rng, f: f64| -> (Vec<f64>, Vec<f64>) {
+                (0..VALUES)
+                    .map(|i| {
+                        (
+                            f * rng.lognormal(MEDIAN, SIGMA),
+                            t0 + 1800.0 * i as f64 / VALUES as f64,
+                        )
+                    })
+                    .unzip()
+            };
+            let (b, bt) = arm(&mut rng, 1.0);
+            let (c, ct) = arm(&mut rng, factor);
+            pairs.push(CollectedPair {
+                metric,
+                labels: [("api".to_string(), format!("/api/{api}"))].into(),
+                pair: MetricPair {
+                    baseline: Sample::Values(b),
+                    canary: Sample::Values(c),
+                },
+                query: format!("latency_ms{{api=\"/api/{api}\"}}"),
+                note: None,
+                times: [bt, ct],
+            });
+        }
+    }
+    let report = canaryd::analysis::analyze(&config, &pairs, None);
+    (config, pairs, report)
+}
+
+const REPORT_APIS: usize = 1_000;
+
+fn report(c: &mut Criterion) {
+    use canaryd::analysis::timeline::{details, infer_step, start_time};
+    use canaryd::report::html::{ReportMeta, ReportView, report_page};
+    let mut group = c.benchmark_group("report");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(10));
+    let mut setup = None;
+    let mut get = || {
+        setup
+            .get_or_insert_with(|| {
+                let (config, pairs, report) = report_setup();
+                let t0 = start_time(&pairs).expect("timestamps");
+                let step = infer_step(&pairs).expect("a step");
+                let d = details(&config, &pairs, t0, step);
+                let view = ReportView::of(&report);
+                let html = report_page(&view, &d, &ReportMeta::default());
+                eprintln!(
+                    "report bench: {} pairs, {} failing, page {:.1} MB, {} inline charts",
+                    report.metrics.len(),
+                    report
+                        .metrics
+                        .iter()
+                        .filter(|m| m.classification.is_failure())
+                        .count(),
+                    html.len() as f64 / 1e6,
+                    html.matches("<svg").count()
+                );
+                (config, pairs, t0, step, d, view)
+            })
+            .clone()
+    };
+    group.bench_function(format!("{}_pairs/details", 2 * REPORT_APIS), |b| {
+        let (config, pairs, t0, step, ..) = get();
+        b.iter(|| black_box(details(&config, &pairs, t0, step)))
+    });
+    group.bench_function(format!("{}_pairs/html", 2 * REPORT_APIS), |b| {
+        let (.., d, view) = get();
+        b.iter(|| black_box(report_page(&view, &d, &ReportMeta::default())))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mann_whitney, analyze, sequential, report);
 criterion_main!(benches);

@@ -16,6 +16,9 @@
 //!    On a small retrospective analysis (6 pairs; quiet, then with the 100 live analyses
 //!    running), on a finished live analysis of 6 pairs with 60 judged intervals (the summary
 //!    view lists every interval), and on the 2,000-pair analysis of 1.
+//! 5. Web UI: `GET /ui/analyses/{id}` of a 100-pair analysis (5 metrics × 20 APIs), 100 times
+//!    one after the other; and the self-contained report (`/ui/analyses/{id}/report.html`,
+//!    every chart inline) of the 100- and the 2,000-pair analyses.
 //!
 //! Run: `cargo bench --bench serve` (or `scripts/bench-serve.sh`); about 90 s once built.
 //! Progress goes to stderr, the summary (Markdown) to stdout. `CANARYD_BIN` overrides the
@@ -223,6 +226,8 @@ async fn judging_and_big_get(summary: &mut Summary) {
     let rss_loaded = d.mem();
     eprintln!("[4] after that load: {rss_loaded}");
 
+    pages(&d, &last_id, start, end, summary).await;
+
     let median = |f: fn(&JudgeRun) -> f64| median(runs.iter().map(f).collect());
     let list = runs
         .iter()
@@ -272,6 +277,71 @@ async fn judging_and_big_get(summary: &mut Summary) {
         "(p99 ≤ 10 ms is for typical analyses)",
         None,
     );
+}
+
+/// The web UI's analysis page of a 100-pair analysis (5 metrics × 20 APIs), one GET at a
+/// time; and the self-contained report (every chart inline) of the 100- and the 2,000-pair
+/// analyses, rendered by the daemon.
+async fn pages(d: &Daemon, big_id: &str, start: i64, end: i64, summary: &mut Summary) {
+    let (s, b) = d
+        .post_toml("/api/v1/configs", &config_of(5, "bench-5"))
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let request = json!({
+        "config": "bench-5", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+        "window": {"mode": "retrospective", "start": start, "end": end, "step": "10s"},
+    });
+    let (s, b) = d.post("/api/v1/analyses", &request).await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["id"].as_str().expect("an id").to_string();
+    let done = d
+        .wait_final(&id, Duration::from_millis(10), Duration::from_secs(60))
+        .await;
+    assert_eq!(done["status"], "succeeded", "{}", d.log_tail());
+    let pairs = done["report"]["metrics"].as_array().map_or(0, Vec::len);
+    assert_eq!(pairs, 100, "pairs of the page's analysis");
+    let page = format!("/ui/analyses/{id}");
+    let size = d.get_bytes(&page).await;
+    let serial = d.serial_gets(&page, 100).await;
+    eprintln!(
+        "[5] analysis page, 100 pairs ({:.0} KB): median {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        size as f64 / 1024.0,
+        percentile(&serial, 0.5),
+        percentile(&serial, 0.99),
+        percentile(&serial, 1.0)
+    );
+    summary.row(
+        "5a. Web UI analysis page, 100 pairs, one GET at a time (100 GETs)",
+        format!(
+            "median {:.1} ms, p99 {:.1} ms ({:.0} KB; failing pairs' charts inline, the others loaded lazily)",
+            percentile(&serial, 0.5),
+            percentile(&serial, 0.99),
+            size as f64 / 1024.0
+        ),
+        "≤ 50 ms",
+        Some(percentile(&serial, 0.99) <= 50.0),
+    );
+    for (label, aid, n) in [("100", id.as_str(), 10), ("2,000", big_id, 3)] {
+        let path = format!("/ui/analyses/{aid}/report.html");
+        let size = d.get_bytes(&path).await;
+        let serial = d.serial_gets(&path, n).await;
+        eprintln!(
+            "[5] self-contained report, {label} pairs ({:.1} MB): median {:.0} ms",
+            size as f64 / 1e6,
+            percentile(&serial, 0.5)
+        );
+        let target = if label == "2,000" { "≤ 2 s" } else { "—" };
+        summary.row(
+            &format!("5b. Self-contained HTML report served, {label} pairs, every chart inline"),
+            format!(
+                "median {:.0} ms of {n} ({:.1} MB)",
+                percentile(&serial, 0.5),
+                size as f64 / 1e6
+            ),
+            target,
+            (label == "2,000").then(|| percentile(&serial, 0.5) <= 2000.0),
+        );
+    }
 }
 
 /// A finished live analysis of 6 pairs with 60 judged intervals (the hour of data, judged
@@ -370,8 +440,13 @@ fn openmetrics(end: i64) -> String {
 }
 
 fn big_config() -> String {
-    let mut t = String::from("name = \"bench-100\"\napplications = [\"bench\"]\n");
-    for m in 0..METRICS {
+    config_of(METRICS, "bench-100")
+}
+
+/// A config of the first `metrics` bench metrics, split by route (20 pairs per metric).
+fn config_of(metrics: usize, name: &str) -> String {
+    let mut t = format!("name = \"{name}\"\napplications = [\"bench\"]\n");
+    for m in 0..metrics {
         let _ = write!(
             t,
             "\n[[metrics]]\nname = \"m{m:03}\"\n[metrics.query]\nkind = \"promql\"\n\

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # System packages the test suite needs (Debian names): real services that tests start
 # themselves on free loopback ports. Tests fail (never skip) without them unless
 # CANARYD_SKIP_SERVICE_TESTS=1.
-packages=(prometheus haproxy)
+packages=(prometheus haproxy chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -29,4 +29,5 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== cargo test"
 CI="${CI:-true}" cargo test --workspace --locked
+./scripts/test-notebooks.sh
 echo "== all checks passed"

@@ -1,12 +1,12 @@
 //! What a judge says about one metric pair: a [`Classification`] with the numbers behind it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::options::EffectSizeMeasure;
 use crate::sample::Summary;
 
 /// The classification of one metric pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Classification {
     /// No bad change found.

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use canary_judges::{Classification, JudgeKind, Thresholds, Verdict};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::timeline::analyze_from;
+use super::timeline::{analyze_from, details};
 use crate::collectors::promql::build;
 use crate::collectors::{CollectRequest, Collector, Scope, Window};
 use crate::config::CanaryConfig;
@@ -668,8 +668,11 @@ impl Runner {
             let started = std::time::Instant::now();
             let cfg = config.clone();
             let thresholds = request.thresholds;
-            let timed = tokio::task::spawn_blocking(move || {
-                analyze_from(&cfg, &pairs, thresholds, iv.start, step, iv.last)
+            let (timed, details) = tokio::task::spawn_blocking(move || {
+                let timed = analyze_from(&cfg, &pairs, thresholds, iv.start, step, iv.last);
+                // Chart data of what was just judged, for the pages; the samples are not kept.
+                let details = serde_json::to_string(&details(&cfg, &pairs, iv.start, step));
+                (timed, details)
             })
             .await
             .map_err(|e| format!("judging failed: {e}"))?;
@@ -734,6 +737,18 @@ impl Runner {
                 .map_err(|e| e.to_string())?;
             if !recorded {
                 tracing::warn!(analysis = %id, interval = iv.index, "interval already recorded; not judged twice");
+            } else {
+                // Display data only: a failure costs the charts, not the analysis.
+                let (aid, at) = (id.clone(), now_ms());
+                let stored = match details {
+                    Ok(text) => blocking(&self.store, move |s| s.put_details(&aid, &text, at))
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = stored {
+                    tracing::warn!(analysis = %id, error = %e, "cannot store the chart data");
+                }
             }
             if done {
                 return Ok(());

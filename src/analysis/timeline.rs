@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::{AnalysisReport, assemble, build_judges, with_note};
 use crate::collectors::CollectedPair;
 use crate::config::CanaryConfig;
+use crate::report::detail::{PairDetail, SequenceStep, SequenceTrace, thin_steps};
 
 /// One step's batch: the end of the step (unix seconds) and its data.
 pub type Batch = (f64, MetricPair);
@@ -227,4 +228,104 @@ pub fn analyze_from(
         report,
         decided_after_s,
     }
+}
+
+/// Chart data of every pair (see [`crate::report::detail`]): distributions and series, and
+/// for sequential judges the confidence sequence over `step_s` batches from `t0`.
+pub fn details(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    t0: f64,
+    step_s: f64,
+) -> Vec<PairDetail> {
+    pairs
+        .par_iter()
+        .map(|p| {
+            let metric = &config.metrics[p.metric];
+            let mut d = PairDetail::of(&metric.name, p);
+            if let JudgeConfig::Sequential(c) = &metric.judge {
+                let n = pairs
+                    .iter()
+                    .filter(|q| config.metrics[q.metric].judge.kind() == metric.judge.kind())
+                    .count();
+                let judge = SequentialJudge::new(c.clone()).with_pairs(n);
+                d.sequence = Some(trace_sequentially(&judge, p, &metric.options, t0, step_s));
+            }
+            d
+        })
+        .collect()
+}
+
+/// The confidence sequence of a sequential judge after every batch, up to its decision.
+pub fn trace_sequentially(
+    judge: &SequentialJudge,
+    pair: &CollectedPair,
+    options: &canary_judges::MetricOptions,
+    t0: f64,
+    step_s: f64,
+) -> SequenceTrace {
+    let k = 1.0 + judge.config().tolerance;
+    let mut trace = SequenceTrace {
+        band: [1.0 / k, k],
+        steps: Vec::new(),
+        decided_at: None,
+        outcome: "continue".into(),
+    };
+    if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() {
+        return trace;
+    }
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let mut state = judge.start(options);
+    let steps = batches(pair, t0, step_s);
+    let last_t = steps
+        .iter()
+        .map(|s| s.0)
+        .filter(|t| t.is_finite())
+        .max_by(f64::total_cmp)
+        .unwrap_or(t0 + step_s);
+    for (end, batch) in &steps {
+        let outcome = state.update(batch);
+        let j = state.judgement();
+        let t = if end.is_finite() { *end } else { last_t };
+        trace.steps.push(SequenceStep {
+            t,
+            estimate: j.estimate.and_then(finite),
+            lower: j.ci.and_then(|c| finite(c.0)),
+            upper: j.ci.and_then(|c| finite(c.1)),
+        });
+        match outcome {
+            canary_judges::Outcome::Continue => {}
+            decided => {
+                trace.decided_at = Some(t);
+                trace.outcome = match decided {
+                    canary_judges::Outcome::Fail => "fail",
+                    canary_judges::Outcome::Pass => "pass",
+                    _ => "inconclusive",
+                }
+                .into();
+                break;
+            }
+        }
+    }
+    trace.steps = thin_steps(std::mem::take(&mut trace.steps));
+    trace
+}
+
+/// The scrape step of timestamped pairs: the median gap between consecutive distinct
+/// timestamps; `None` without at least two.
+pub fn infer_step(pairs: &[CollectedPair]) -> Option<f64> {
+    let mut ts: Vec<f64> = pairs
+        .iter()
+        .flat_map(|p| p.times.iter().flatten())
+        .copied()
+        .filter(|t| t.is_finite())
+        .collect();
+    ts.sort_by(f64::total_cmp);
+    ts.dedup();
+    let mut gaps: Vec<f64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_by(f64::total_cmp);
+    Some(gaps[gaps.len() / 2])
 }

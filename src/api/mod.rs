@@ -14,6 +14,7 @@
 pub mod kayenta;
 pub mod openapi;
 pub mod pipelines;
+pub mod ui;
 pub mod v1;
 
 use std::sync::Arc;
@@ -248,7 +249,9 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/health", get(kayenta::health))
-        .route("/api/v1/openapi.json", get(openapi::document));
+        .route("/api/v1/openapi.json", get(openapi::document))
+        // The web UI checks the same tokens itself (a sign-in cookie instead of a header).
+        .merge(ui::routes());
     let guarded = v1::routes()
         .merge(pipelines::routes())
         .merge(kayenta::routes())
@@ -331,7 +334,7 @@ async fn observe(
 }
 
 /// Equal in constant time for equal lengths.
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -28,6 +28,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/analyses", get(list_analyses).post(create_analysis))
         .route("/api/v1/analyses/{id}", get(get_analysis))
+        .route(
+            "/api/v1/analyses/{id}/report.html",
+            get(super::ui::api_report),
+        )
         .route("/api/v1/analyses/{id}/cancel", post(cancel_analysis))
         .route("/api/v1/judge", post(judge))
 }

@@ -6,12 +6,16 @@ use std::path::PathBuf;
 use canary_judges::{Thresholds, Verdict};
 
 use super::{CliError, exit};
+use crate::analysis::timeline::{details, infer_step, start_time};
 use crate::analysis::{AnalysisReport, analyze};
 use crate::collectors::file::FileCollector;
 use crate::collectors::pairs::PairsCollector;
 use crate::collectors::table::FileError;
 use crate::collectors::{CollectError, CollectRequest, collect_blocking};
 use crate::config::{CanaryConfig, ConfigError};
+use crate::report::charts::{Chart, write_png};
+use crate::report::detail::PairDetail;
+use crate::report::html::{MetricView, ReportMeta, ReportView, marks, report_page, slug};
 use crate::report::{OutputFormat, render};
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +60,12 @@ pub struct AnalyzeArgs {
     /// Score needed for marginal (0–100); overrides the config's threshold.
     #[arg(long, value_name = "N")]
     pub marginal: Option<f64>,
+    /// Also write a self-contained HTML report (inline charts, no external assets).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Also write PNG charts of every metric pair into this directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
 }
 
 fn thresholds(args: &AnalyzeArgs, config: &CanaryConfig) -> Result<Option<Thresholds>, CliError> {
@@ -142,8 +152,22 @@ fn files_request() -> CollectRequest {
     }
 }
 
+/// What `analyze` judged: the report, warnings for the user, and the chart data when
+/// asked for (`--report`, `--charts`).
+pub struct Analyzed {
+    pub report: AnalysisReport,
+    pub warnings: Vec<String>,
+    pub details: Vec<PairDetail>,
+}
+
 /// Load, collect and judge; the report without printing it.
 pub fn analyze_files(args: &AnalyzeArgs) -> Result<(AnalysisReport, Vec<String>), CliError> {
+    let a = analyze_with(args, false)?;
+    Ok((a.report, a.warnings))
+}
+
+/// [`analyze_files`], with the chart data of every pair when `details` is set.
+pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, CliError> {
     let config = CanaryConfig::load(&args.config).map_err(config_error)?;
     let thresholds = thresholds(args, &config)?;
     let mut warnings = Vec::new();
@@ -174,14 +198,78 @@ pub fn analyze_files(args: &AnalyzeArgs) -> Result<(AnalysisReport, Vec<String>)
             ));
         }
     };
-    Ok((analyze(&config, &pairs, thresholds), warnings))
+    let details = if with_details {
+        // Sequential judges' confidence sequences step by the data's own scrape step.
+        let t0 = start_time(&pairs).unwrap_or(0.0);
+        let step = infer_step(&pairs).unwrap_or(60.0);
+        details(&config, &pairs, t0, step)
+    } else {
+        Vec::new()
+    };
+    Ok(Analyzed {
+        report: analyze(&config, &pairs, thresholds),
+        warnings,
+        details,
+    })
+}
+
+/// Write the HTML report and the PNG charts asked for.
+fn write_extras(args: &AnalyzeArgs, a: &Analyzed) -> Result<(), CliError> {
+    let view = ReportView::of(&a.report);
+    if let Some(path) = &args.report {
+        let mut facts = vec![("config file".to_string(), args.config.display().to_string())];
+        match (&args.pairs, &args.baseline, &args.canary) {
+            (Some(p), _, _) => facts.push(("pairs".into(), p.display().to_string())),
+            (None, Some(b), Some(k)) => {
+                facts.push(("baseline".into(), b.display().to_string()));
+                facts.push(("canary".into(), k.display().to_string()));
+            }
+            _ => {}
+        }
+        let html = report_page(&view, &a.details, &ReportMeta { facts });
+        std::fs::write(path, html).map_err(|e| {
+            CliError::new(
+                exit::CANT_CREATE,
+                format!("cannot write the report {}: {e}", path.display()),
+            )
+        })?;
+    }
+    if let Some(dir) = &args.charts {
+        let cant = |e: String| CliError::new(exit::CANT_CREATE, e);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| cant(format!("cannot create {}: {e}", dir.display())))?;
+        let by_name: std::collections::HashMap<String, &MetricView> =
+            view.metrics.iter().map(|m| (m.display_name(), m)).collect();
+        for d in &a.details {
+            let Some(m) = by_name.get(&d.name) else {
+                continue;
+            };
+            let stem = slug(&d.name);
+            let marks = marks(m);
+            let mut charts = vec![
+                ("distribution", Chart::Distribution(d, &marks)),
+                ("series", Chart::Series(d)),
+            ];
+            if d.sequence.is_some() {
+                charts.push(("sequence", Chart::Sequence(d)));
+            }
+            for (kind, chart) in charts {
+                let path = dir.join(format!("{stem}.{kind}.png"));
+                write_png(chart, &path)
+                    .map_err(|e| cant(format!("cannot write {}: {e}", path.display())))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<u8, CliError> {
-    let (report, warnings) = analyze_files(&args)?;
-    for w in warnings {
+    let analyzed = analyze_with(&args, args.report.is_some() || args.charts.is_some())?;
+    for w in &analyzed.warnings {
         eprintln!("canaryd: warning: {w}");
     }
+    write_extras(&args, &analyzed)?;
+    let report = analyzed.report;
     let text = render(&report, args.format);
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout

@@ -36,6 +36,8 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 69;
     /// canaryd itself failed (a bug).
     pub const INTERNAL: u8 = 70;
+    /// An output file cannot be written (`--report`, `--charts`; sysexits `EX_CANTCREAT`).
+    pub const CANT_CREATE: u8 = 73;
     /// The daemon refused an operator's request in the execution's current state (HTTP 409:
     /// no judgment awaited, not an approver, already finished); nothing changed. The state
     /// may allow it later (sysexits `EX_TEMPFAIL`).
@@ -58,6 +60,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   66  an input file, pipeline or execution does not exist
   69  the daemon cannot be reached or is unavailable
   70  internal error
+  73  an output file (--report, --charts) cannot be written
   75  the daemon refused: not applicable in the execution's current state
   77  the daemon refused the token (missing, unknown or read-only)
   78  invalid canary config or pipeline spec";

@@ -11,4 +11,5 @@ pub mod runner;
 pub mod smoke;
 pub mod spec;
 pub mod state;
+pub mod timeline;
 pub mod window;

@@ -1,6 +1,10 @@
 //! Renderers of an [`AnalysisReport`]: a table for terminals, Markdown for pull requests
 //! and chat, and JSON with a stable schema for machines (docs/output.md).
 
+pub mod charts;
+pub mod detail;
+pub mod html;
+
 use std::fmt::Write as _;
 
 use canary_judges::Classification;
@@ -32,23 +36,27 @@ pub fn json(report: &AnalysisReport) -> String {
     s
 }
 
-/// Failures first (critical before others), then missing data and errors, then passes;
-/// stable within each rank.
-fn ordered(report: &AnalysisReport) -> Vec<&MetricReport> {
-    let rank = |m: &MetricReport| match m.classification {
-        _ if m.muted => 4,
-        Classification::High | Classification::Low | Classification::NodataFail if m.critical => 0,
+/// Where a pair sorts in every rendering: failures first (critical before others), then
+/// missing data and errors, then passes, muted pairs last.
+pub fn rank(classification: Classification, critical: bool, muted: bool) -> u8 {
+    match classification {
+        _ if muted => 4,
+        Classification::High | Classification::Low | Classification::NodataFail if critical => 0,
         Classification::High | Classification::Low | Classification::NodataFail => 1,
-        Classification::Nodata if m.critical => 0,
+        Classification::Nodata if critical => 0,
         Classification::Nodata | Classification::Inconclusive | Classification::Error => 2,
         Classification::Pass => 3,
-    };
+    }
+}
+
+/// The pairs by [`rank`], stable within each rank.
+fn ordered(report: &AnalysisReport) -> Vec<&MetricReport> {
     let mut v: Vec<&MetricReport> = report.metrics.iter().collect();
-    v.sort_by_key(|m| rank(m));
+    v.sort_by_key(|m| rank(m.classification, m.critical, m.muted));
     v
 }
 
-fn num(v: Option<f64>) -> String {
+pub(crate) fn num(v: Option<f64>) -> String {
     match v {
         None => "-".to_string(),
         Some(0.0) => "0".to_string(),
@@ -61,12 +69,12 @@ fn num(v: Option<f64>) -> String {
 }
 
 /// Scores print like Kayenta rounds them: two decimals.
-fn score_num(v: f64) -> String {
+pub(crate) fn score_num(v: f64) -> String {
     let s = format!("{v:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn p_value(v: Option<f64>) -> String {
+pub(crate) fn p_value(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         Some(p) if p < 1e-4 => format!("{p:.1e}"),

@@ -289,6 +289,12 @@ pub trait Store: Send + Sync {
     /// without reading and parsing every interval's report.
     fn interval_summaries(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>>;
 
+    /// Store the chart data of an analysis (JSON of `Vec<report::detail::PairDetail>`),
+    /// replacing what was there; [`StoreError::NotFound`] when the analysis is absent.
+    fn put_details(&self, analysis_id: &str, details: &str, updated_ms: i64) -> Result<()>;
+    /// The chart data last stored for an analysis.
+    fn get_details(&self, analysis_id: &str) -> Result<Option<String>>;
+
     /// (status, verdict, count) of all analyses, for `/metrics`.
     fn count_by_status(&self) -> Result<Vec<(AnalysisStatus, Option<String>, u64)>>;
 

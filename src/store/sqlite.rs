@@ -121,6 +121,16 @@ const MIGRATION_STEPS: &[M<'static>] = &[
         PRIMARY KEY (execution_id, seq)
     ) STRICT, WITHOUT ROWID;",
     ),
+    // Chart data of an analysis (report/detail.rs): derived from what was judged, written
+    // after each judged interval, read only by pages; apart from `analyses` so listing and
+    // reading analyses never load it.
+    M::up(
+        "CREATE TABLE analysis_details (
+        analysis_id TEXT PRIMARY KEY NOT NULL REFERENCES analyses(id) ON DELETE CASCADE,
+        details TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) STRICT;",
+    ),
 ];
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -609,6 +619,31 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn put_details(&self, analysis_id: &str, details: &str, updated_ms: i64) -> Result<()> {
+        let conn = self.conn();
+        conn.prepare_cached(
+            "INSERT INTO analysis_details (analysis_id, details, updated_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (analysis_id) DO UPDATE SET details = excluded.details, \
+             updated_ms = excluded.updated_ms",
+        )?
+        .execute(params![analysis_id, details, updated_ms])
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::ConstraintViolation) => {
+                StoreError::NotFound(format!("analysis {analysis_id}"))
+            }
+            _ => e.into(),
+        })?;
+        Ok(())
+    }
+
+    fn get_details(&self, analysis_id: &str) -> Result<Option<String>> {
+        let conn = self.conn();
+        Ok(conn
+            .prepare_cached("SELECT details FROM analysis_details WHERE analysis_id = ?1")?
+            .query_row([analysis_id], |r| r.get(0))
+            .optional()?)
+    }
+
     fn interval_summaries(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>> {
         let conn = self.conn();
         let rows = conn
@@ -796,6 +831,22 @@ mod tests {
             assert_eq!(status.is_final(), status != AnalysisStatus::Running);
         }
         assert!("done".parse::<AnalysisStatus>().is_err());
+    }
+
+    #[test]
+    fn details_are_replaced_and_belong_to_an_analysis() {
+        let store = store();
+        assert!(matches!(
+            store.put_details("nope", "[]", 1),
+            Err(StoreError::NotFound(_))
+        ));
+        store
+            .insert_analysis(&analysis("a1", "shop", "c", 1))
+            .unwrap();
+        assert_eq!(store.get_details("a1").unwrap(), None);
+        store.put_details("a1", "[1]", 2).unwrap();
+        store.put_details("a1", "[2]", 3).unwrap();
+        assert_eq!(store.get_details("a1").unwrap().as_deref(), Some("[2]"));
     }
 
     #[test]

@@ -342,3 +342,73 @@ fn config_example_is_the_demo_config_and_valid() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("4 metrics"), "{out}");
 }
+
+#[test]
+fn report_and_charts_are_written_beside_the_normal_output() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("report.html");
+    let charts = dir.path().join("charts");
+    let (code, out, err) = analyze(
+        &demo("canary.toml"),
+        &demo("baseline.csv"),
+        &demo("canary.csv"),
+        &[
+            "--format",
+            "json",
+            "--report",
+            report.to_str().expect("utf-8 path"),
+            "--charts",
+            charts.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert_no_panic(&err);
+    assert_eq!(code, 1, "the verdict still sets the exit code\n{err}");
+    assert_eq!(json(&out)["verdict"], "fail", "stdout is unchanged");
+    let html = fs::read_to_string(&report).expect("the report was written");
+    // Self-contained: no scripts, no external assets.
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http")
+    );
+    assert!(!html.contains("<img"), "every chart is inline");
+    // Failing pairs first, the critical one at the top, each with its charts.
+    let pos = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    let first_pair = pos("class=\"pair\"");
+    assert!(
+        html[first_pair..].starts_with("class=\"pair\" id=\"pair-error_rate_api___checkout__\"")
+    );
+    assert!(pos("pair-latency_api___checkout__") < pos("pair-latency_api___cart__"));
+    assert_eq!(
+        html.matches("<svg").count(),
+        24,
+        "two charts for each of 12 pairs"
+    );
+    assert!(html.contains("latency{api=&quot;/checkout&quot;} — distribution"));
+    assert!(html.contains("Canary Failed: critical metric failed"));
+    // PNG charts, two per pair, named after the pair.
+    let mut names: Vec<String> = fs::read_dir(&charts)
+        .expect("the chart directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 24, "{names:?}");
+    assert!(names.contains(&"latency-api-checkout.distribution.png".to_string()));
+    let png = fs::read(charts.join("latency-api-checkout.series.png")).expect("a PNG");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000);
+}
+
+#[test]
+fn an_unwritable_report_exits_73() {
+    let (code, _, err) = analyze(
+        &demo("canary.toml"),
+        &demo("baseline.csv"),
+        &demo("canary.csv"),
+        &["--report", "/nonexistent-dir/report.html"],
+    );
+    assert_no_panic(&err);
+    assert_eq!(code, 73, "{err}");
+    assert!(
+        err.contains("cannot write the report /nonexistent-dir/report.html"),
+        "{err}"
+    );
+}

@@ -2,6 +2,7 @@
 //! `canaryd` binary the way users do.
 
 mod analyze_cli;
+mod browser;
 mod config_validation;
 mod e2e_pipelines;
 mod evaluate_replay;
@@ -14,6 +15,7 @@ mod serve_pipelines;
 mod serve_prometheus;
 mod simulate_cli;
 mod support;
+mod ui_http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

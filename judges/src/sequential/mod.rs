@@ -271,6 +271,10 @@ impl SequentialJudge {
         self
     }
 
+    pub fn config(&self) -> &SequentialConfig {
+        &self.config
+    }
+
     pub fn pair_alpha(&self) -> f64 {
         self.pair_alpha
     }

@@ -4,6 +4,7 @@
 // Each test uses only some helpers; the rest would warn as dead code.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod daemon;
 pub mod haproxy;
 pub mod load;
