@@ -20,7 +20,7 @@ use plotters::style::{
     Color, FontDesc, FontFamily, FontStyle, RGBAColor, RGBColor, ShapeStyle, TextStyle,
 };
 
-use super::detail::{ArmDistribution, ExecutionTimeline, PairDetail, SequenceTrace};
+use super::detail::{ArmDistribution, ExecutionTimeline, PairDetail, SequenceTrace, SeriesPoint};
 
 /// Width of a chart in CSS pixels (SVG); PNGs are [`PNG_SCALE`] times larger.
 pub const WIDTH: u32 = 560;
@@ -104,8 +104,8 @@ pub fn svg(chart: Chart<'_>) -> String {
     let mut out = String::with_capacity(8 * 1024);
     {
         let mut backend = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT));
-        // Writing into a String cannot fail, and the SVG backend leaves text layout to the
-        // browser: a font error can only shorten a title, never fail the chart.
+        // Writing into a String cannot fail, and the SVG backend leaves glyphs to the
+        // browser: without fonts, only the measured text widths become estimates.
         let _ = draw(chart, &mut backend, 1.0);
         let _ = backend.present();
     }
@@ -328,7 +328,7 @@ fn distribution<DB: DrawingBackend>(
 }
 
 fn series<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, d: &PairDetail) {
-    let arm = |f: fn(&super::detail::SeriesPoint) -> Option<f64>| -> Vec<(f64, Option<f64>)> {
+    let arm = |f: fn(&SeriesPoint) -> Option<f64>| -> Vec<(f64, Option<f64>)> {
         d.series
             .iter()
             .filter(|s| s.t.is_finite())
@@ -540,7 +540,8 @@ fn execution<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, t: &Execu
         if x > f.x.from + 1.0 {
             p.dashed_vertical(x, f.y.to, f.y.from, AXIS.to_rgba(), 1.0);
         }
-        let w = p.text_width(name, NOTE_SIZE);
+        let name = p.fit(name, NOTE_SIZE, 160.0);
+        let w = p.text_width(&name, NOTE_SIZE);
         let (x0, h, left) = if x + 3.0 + w <= RIGHT {
             (x + 3.0, HPos::Left, x + 3.0)
         } else {
@@ -551,7 +552,7 @@ fn execution<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, t: &Execu
             let rect = [left, y, left + w, y + 11.0];
             if !taken.iter().any(|r| overlaps(r, &rect)) {
                 taken.push(rect);
-                p.text(name, (x0, y), NOTE_SIZE, MUTED, (h, VPos::Top), false);
+                p.text(&name, (x0, y), NOTE_SIZE, MUTED, (h, VPos::Top), false);
                 break;
             }
         }
@@ -601,7 +602,8 @@ fn execution<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, t: &Execu
             kinds.push(kind);
         }
         p.dot((x, y), 4.0, color.to_rgba());
-        let w = p.text_width(&m.label, NOTE_SIZE);
+        let label = p.fit(&m.label, NOTE_SIZE, 160.0);
+        let w = p.text_width(&label, NOTE_SIZE);
         let lefts = [x - w / 2.0, x - w - 3.0, x + 3.0];
         let tops = [y - 18.0, y + 6.0, y - 30.0, y + 18.0];
         let mut place = tops
@@ -619,7 +621,7 @@ fn execution<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, t: &Execu
             let text_color = if color == AMBER { ESTIMATE } else { color };
             let at = (rect[0], rect[1]);
             p.text(
-                &m.label,
+                &label,
                 at,
                 NOTE_SIZE,
                 text_color,
@@ -1279,11 +1281,11 @@ mod tests {
     use canary_judges::Sample;
 
     use super::*;
-    use crate::report::detail::{SequenceStep, SeriesPoint, TimelineMark, distribution as ecdf};
+    use crate::report::detail::{SequenceStep, TimelineMark, distribution as ecdf};
 
     const T0: f64 = 1_700_000_000.0;
 
-    /// Quantiles of a logistic distribution around `center`, in shuffled-free order.
+    /// `n` evenly spaced quantiles of a log-logistic distribution with median `center`.
     fn latencies(n: usize, center: f64) -> Vec<f64> {
         (0..n)
             .map(|i| {
@@ -1391,10 +1393,16 @@ mod tests {
         );
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(!svg.contains("<?xml") && !svg.contains(" id="));
-        assert!(svg.contains(&escaped(&title(chart))));
+        let title = escaped(&title(chart));
+        assert!(svg.contains(&format!("aria-label=\"{title}\"")));
+        assert!(svg.contains(&format!(">\n{title}\n<")) || svg.contains('…'));
         assert!(svg.len() <= max_bytes, "{} bytes", svg.len());
         assert_eq!(svg, super::svg(chart), "not deterministic");
         svg
+    }
+
+    fn svg_of(chart: Chart<'_>) -> String {
+        check(chart, 12 * 1024)
     }
 
     fn escaped(s: &str) -> String {
@@ -1492,10 +1500,6 @@ mod tests {
         assert_eq!(count(&svg, "polyline"), 1);
         assert_eq!(count(&svg, "circle"), 5 + 4);
         assert!(svg.contains(">\n100%\n<"));
-    }
-
-    fn svg_of(chart: Chart<'_>) -> String {
-        check(chart, 12 * 1024)
     }
 
     #[test]
@@ -1735,31 +1739,5 @@ mod tests {
         );
         let missing = dir.path().join("no/such/dir/x.png");
         assert!(write_png(Chart::Series(&d), &missing).is_err());
-    }
-
-    #[test]
-    fn zz_demo_and_timing() {
-        let dir = std::path::Path::new("/tmp/charts-demo");
-        std::fs::create_dir_all(dir).unwrap();
-        let (d, t, m) = (pair(), timeline(), marks());
-        let charts = [
-            ("distribution", Chart::Distribution(&d, &m)),
-            ("series", Chart::Series(&d)),
-            ("sequence", Chart::Sequence(&d)),
-            ("execution", Chart::Execution(&t)),
-        ];
-        for (name, chart) in charts {
-            let s = svg(chart);
-            std::fs::write(dir.join(format!("{name}.svg")), &s).unwrap();
-            write_png(chart, &dir.join(format!("{name}.png"))).unwrap();
-            let n = 2000;
-            let start = std::time::Instant::now();
-            let mut total = 0;
-            for _ in 0..n {
-                total += svg(chart).len();
-            }
-            let per = start.elapsed().as_secs_f64() / n as f64 * 1e3;
-            println!("{name}: {} bytes, {per:.3} ms per chart ({total})", s.len());
-        }
     }
 }

@@ -682,6 +682,25 @@ impl SequentialState {
         j
     }
 
+    /// The current estimate and confidence interval on the ratio canary / baseline — the
+    /// numbers of [`SequentialState::judgement`] without its text, cheap enough to call
+    /// after every batch (charts of the confidence sequence). For distributions the
+    /// interval is the first quantile's ratio bounds and there is no point estimate.
+    pub fn interval(&self) -> (Option<f64>, Option<(f64, f64)>) {
+        match &self.test {
+            Some(Test::Counts { test, .. }) => (
+                Some(test.observed_ratio()),
+                Some(test.confidence_interval(self.alpha)),
+            ),
+            Some(Test::Distribution { .. }) => (
+                None,
+                self.last_bounds.first().map(|q| (q.ratio[0], q.ratio[1])),
+            ),
+            Some(Test::Mean(test)) => (Some(test.mean_ratio()), None),
+            None => (None, None),
+        }
+    }
+
     /// Quantile bounds of the last update (distributions only).
     pub fn quantile_bounds(&self) -> &[QuantileBounds] {
         &self.last_bounds

@@ -130,3 +130,44 @@ fn grid_e_process_tracks_the_closed_form_with_constant_shares() {
     }
     assert!(checked >= 40, "{checked} cases");
 }
+
+/// `interval()` gives the numbers of `judgement()` (without its text) after every batch, for
+/// counts, distributions and per-interval means alike.
+#[test]
+fn interval_matches_the_judgement_after_every_batch() {
+    use canary_judges::sequential::SequentialConfig;
+    use canary_judges::{MetricOptions, MetricPair, Sample, SequentialJudge};
+    let judge = SequentialJudge::new(SequentialConfig::default());
+    let options = MetricOptions::default();
+    let counts = |k: f64| MetricPair {
+        baseline: Sample::Counts {
+            events: vec![1.0 + k],
+            totals: vec![1000.0],
+        },
+        canary: Sample::Counts {
+            events: vec![2.0 + 2.0 * k],
+            totals: vec![1000.0],
+        },
+    };
+    let values = |k: f64| MetricPair {
+        baseline: Sample::Values(
+            (0..200)
+                .map(|i| 50.0 + (i as f64 * 7.0 + k) % 40.0)
+                .collect(),
+        ),
+        canary: Sample::Values(
+            (0..200)
+                .map(|i| 55.0 + (i as f64 * 5.0 + k) % 40.0)
+                .collect(),
+        ),
+    };
+    for make in [&counts as &dyn Fn(f64) -> MetricPair, &values] {
+        let mut state = judge.start(&options);
+        assert_eq!(state.interval(), (None, None), "nothing seen yet");
+        for k in 0..8 {
+            state.update(&make(k as f64));
+            let j = state.judgement();
+            assert_eq!(state.interval(), (j.estimate, j.ci), "after batch {k}");
+        }
+    }
+}
