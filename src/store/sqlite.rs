@@ -27,7 +27,7 @@ use super::{
 pub const FILE_NAME: &str = "canaryd.sqlite3";
 
 /// Append only: a released migration is never edited.
-const MIGRATION_STEPS: &[M<'static>] = &[
+pub(super) const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(
         "CREATE TABLE configs (
         id TEXT PRIMARY KEY NOT NULL,
@@ -1293,7 +1293,7 @@ mod tests {
         let first = interval("a1", 0);
         {
             let store = SqliteStore::open(&data).unwrap();
-            assert_eq!(user_version(&store), 2);
+            assert_eq!(user_version(&store), MIGRATION_STEPS.len() as i64);
             let mode: String = store
                 .conn()
                 .pragma_query_value(None, "journal_mode", |row| row.get(0))
@@ -1310,7 +1310,7 @@ mod tests {
         assert!(data.join(FILE_NAME).is_file());
         for _ in 0..2 {
             let store = SqliteStore::open(&data).unwrap();
-            assert_eq!(user_version(&store), 2);
+            assert_eq!(user_version(&store), MIGRATION_STEPS.len() as i64);
             let fk: i64 = store
                 .conn()
                 .pragma_query_value(None, "foreign_keys", |row| row.get(0))

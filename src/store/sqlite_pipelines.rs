@@ -335,7 +335,7 @@ pub(super) fn execution_events(
 mod tests {
     use serde_json::json;
 
-    use super::super::sqlite::{FILE_NAME, MIGRATIONS};
+    use super::super::sqlite::{FILE_NAME, MIGRATION_STEPS, MIGRATIONS};
     use super::super::{SqliteStore, Store};
     use super::*;
 
@@ -737,7 +737,7 @@ mod tests {
         let state = json!({"stage": 0, "phase": "await_router"});
         {
             let store = SqliteStore::open(&data).unwrap();
-            assert_eq!(user_version(&store), 2);
+            assert_eq!(user_version(&store), MIGRATION_STEPS.len() as i64);
             store.put_pipeline("web", "v1", 10).unwrap();
             store.put_pipeline("web", "v2", 11).unwrap();
             store.insert_execution(&rec).unwrap();
@@ -756,7 +756,7 @@ mod tests {
         };
         for reopen in 0..2 {
             let store = SqliteStore::open(&data).unwrap();
-            assert_eq!(user_version(&store), 2);
+            assert_eq!(user_version(&store), MIGRATION_STEPS.len() as i64);
             assert_eq!(
                 store.get_pipeline("web", Some(2)).unwrap().unwrap().body,
                 "v2"
@@ -796,7 +796,7 @@ mod tests {
             .unwrap();
         }
         let store = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(user_version(&store), 2);
+        assert_eq!(user_version(&store), MIGRATION_STEPS.len() as i64);
         assert_eq!(store.get_config("c1").unwrap().unwrap().name, "checkout");
         assert_eq!(store.put_pipeline("web", "v1", 1).unwrap().version, 1);
     }
