@@ -228,6 +228,24 @@ async fn per_api_verdicts_nodata_kayenta_and_early_stop_from_real_prometheus() {
         .find(|m| m["labels"]["route"] == "/checkout")
         .expect("a /checkout pair");
     assert_eq!(checkout["classification"], "high", "{checkout}");
+
+    // Its page charts the confidence sequence of the failing pair, inline, with the decision.
+    let (s, page) = d.get_text(&format!("/ui/analyses/{id}")).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(
+        page.contains("errors{route=&quot;/checkout&quot;} — confidence sequence"),
+        "the sequential pair's confidence sequence is on the page"
+    );
+    let (s, report) = d
+        .get_text(&format!("/api/v1/analyses/{id}/report.html"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        // Each chart names itself in its aria-label.
+        report.matches("— confidence sequence\"").count(),
+        3,
+        "one confidence sequence per API in the self-contained report"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
