@@ -305,6 +305,7 @@ fn report_setup() -> (
             let (b, bt) = arm(&mut rng, 1.0);
             let (c, ct) = arm(&mut rng, factor);
             pairs.push(CollectedPair {
+                steps: Vec::new(),
                 metric,
                 labels: [("api".to_string(), format!("/api/{api}"))].into(),
                 pair: MetricPair {

@@ -585,6 +585,7 @@ async fn judge(
         };
         seen[i] = true;
         pairs.push(CollectedPair {
+            steps: Vec::new(),
             metric: i,
             labels: p.labels,
             pair: MetricPair {

@@ -100,6 +100,7 @@ impl FileCollector {
                 &self.canary.file,
             );
             out.push(CollectedPair {
+                steps: Vec::new(),
                 metric,
                 labels: labels.clone(),
                 pair: MetricPair::from_values(
@@ -174,6 +175,7 @@ impl FileCollector {
             let (b, bt) = b.unwrap_or_else(|_| (Sample::empty(), Vec::new()));
             let (c, ct) = c.unwrap_or_else(|_| (Sample::empty(), Vec::new()));
             out.push(CollectedPair {
+                steps: Vec::new(),
                 metric,
                 labels: labels.clone(),
                 pair: MetricPair {

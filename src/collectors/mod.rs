@@ -44,6 +44,9 @@ pub struct CollectedPair {
     /// Unix seconds of each observation (values) or interval (counts), baseline then
     /// canary, aligned with the samples; empty when the source has no timestamps.
     pub times: [Vec<f64>; 2],
+    /// Each arm's mean per time step when the samples themselves have no time steps (a
+    /// histogram summed over the window), for charts; empty otherwise.
+    pub steps: Vec<crate::report::detail::SeriesPoint>,
 }
 
 impl CollectedPair {
@@ -51,6 +54,7 @@ impl CollectedPair {
     /// still judged — as `nodata` — and its reason says why.
     pub fn missing(metric: usize, query: String, note: String) -> Self {
         CollectedPair {
+            steps: Vec::new(),
             metric,
             labels: Labels::new(),
             pair: MetricPair {

@@ -180,6 +180,7 @@ impl PairsCollector {
                     _ => None,
                 };
                 out.push(CollectedPair {
+                    steps: Vec::new(),
                     metric: i,
                     labels: p.tags.clone(),
                     pair: MetricPair::from_values(

@@ -31,6 +31,7 @@ use super::{
     CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, Scope, Window,
 };
 use crate::config::CanaryConfig;
+use crate::report::detail::SeriesPoint;
 
 /// A secret string: shown as `***` everywhere.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -557,6 +558,7 @@ pub fn series_pairs(
             let (pb, pc) = (flat(&b), flat(&c));
             let note = side_note(pb.is_empty(), pc.is_empty(), queries);
             CollectedPair {
+                steps: Vec::new(),
                 metric,
                 labels,
                 pair: MetricPair {
@@ -613,6 +615,49 @@ fn histogram_of(series: &[&Series]) -> Sample {
     Sample::Histogram { bounds, counts }
 }
 
+/// The mean of each step's histogram (bucket increments at that step), by time: buckets
+/// count at their midpoint, the `+Inf` bucket at the last finite bound.
+fn histogram_means(series: &[&Series]) -> BTreeMap<u64, (f64, f64)> {
+    // time → (le, cumulative increase) per bucket series
+    let mut at: BTreeMap<u64, (f64, Vec<(f64, f64)>)> = BTreeMap::new();
+    for s in series {
+        let Some(le) = s.labels.get("le").and_then(|l| parse_le(l)) else {
+            continue;
+        };
+        for &(t, v) in &s.points {
+            if v.is_finite() {
+                at.entry(t.to_bits())
+                    .or_insert((t, Vec::new()))
+                    .1
+                    .push((le, v));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (key, (t, mut buckets)) in at {
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut below, mut lower, mut sum, mut n) = (0.0f64, 0.0f64, 0.0, 0.0);
+        for (le, cum) in buckets {
+            let count = (cum - below).max(0.0);
+            let mid = if le.is_finite() {
+                (lower + le) / 2.0
+            } else {
+                lower
+            };
+            sum += count * mid;
+            n += count;
+            below = below.max(cum);
+            if le.is_finite() {
+                lower = le;
+            }
+        }
+        if n > 0.0 {
+            out.insert(key, (t, sum / n));
+        }
+    }
+    out
+}
+
 /// Histogram kind: one distribution per pair over the whole window.
 pub fn histogram_pairs(
     metric: usize,
@@ -640,7 +685,24 @@ pub fn histogram_pairs(
         .into_iter()
         .map(|(labels, [b, c])| {
             let (hb, hc) = (histogram_of(&b), histogram_of(&c));
+            let (mb, mc) = (histogram_means(&b), histogram_means(&c));
+            let mut times: Vec<(u64, f64)> = mb
+                .iter()
+                .chain(mc.iter())
+                .map(|(k, (t, _))| (*k, *t))
+                .collect();
+            times.sort_by(|a, b| a.1.total_cmp(&b.1));
+            times.dedup_by_key(|x| x.0);
+            let steps = times
+                .into_iter()
+                .map(|(k, t)| SeriesPoint {
+                    t,
+                    baseline: mb.get(&k).map(|m| m.1),
+                    canary: mc.get(&k).map(|m| m.1),
+                })
+                .collect();
             CollectedPair {
+                steps,
                 metric,
                 labels,
                 note: side_note(hb.is_empty(), hc.is_empty(), queries),
@@ -717,6 +779,7 @@ pub fn ratio_pairs(
             let (tb, eb, nb) = side(0);
             let (tc, ec, nc) = side(1);
             CollectedPair {
+                steps: Vec::new(),
                 metric,
                 labels,
                 note: side_note(nb.is_empty(), nc.is_empty(), [queries[0][1], queries[1][1]]),
@@ -749,6 +812,38 @@ mod tests {
                 .collect(),
             points: points.to_vec(),
         }
+    }
+
+    #[test]
+    fn histogram_pairs_keep_each_steps_mean_for_charts() {
+        // Per-step increases of cumulative buckets: at t=10, 2 at or below 0.1 and 4 in all
+        // (2 above 0.1); at t=20, 4 at or below 0.1 and 4 in all.
+        let b = vec![
+            s(
+                &[("le", "0.1"), ("route", "/x")],
+                &[(10.0, 2.0), (20.0, 4.0)],
+            ),
+            s(
+                &[("le", "+Inf"), ("route", "/x")],
+                &[(10.0, 4.0), (20.0, 4.0)],
+            ),
+        ];
+        let c = vec![s(&[("le", "+Inf"), ("route", "/x")], &[(20.0, 1.0)])];
+        let q = ["b".to_string(), "c".to_string()];
+        let pairs = histogram_pairs(0, &["route".into()], [&q[0], &q[1]], b, c);
+        assert_eq!(pairs.len(), 1);
+        let steps = &pairs[0].steps;
+        assert_eq!(steps.len(), 2);
+        // Midpoint 0.05 for (0, 0.1], the last finite bound 0.1 for (0.1, +Inf].
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-12);
+        assert_eq!((steps[0].t, steps[0].canary), (10.0, None));
+        assert!(close(steps[0].baseline, 0.075), "{:?}", steps[0]);
+        assert_eq!(steps[1].t, 20.0);
+        assert!(
+            close(steps[1].baseline, 0.05) && close(steps[1].canary, 0.0),
+            "{:?}",
+            steps[1]
+        );
     }
 
     #[test]

@@ -85,7 +85,11 @@ impl PairDetail {
             kind: kind.to_string(),
             baseline: distribution(&pair.pair.baseline),
             canary: distribution(&pair.pair.canary),
-            series: series(&pair.pair, &pair.times),
+            series: if pair.steps.is_empty() {
+                series(&pair.pair, &pair.times)
+            } else {
+                thin(pair.steps.clone())
+            },
             sequence: None,
         }
     }
@@ -283,6 +287,7 @@ mod tests {
 
     fn pair(baseline: Sample, canary: Sample, times: [Vec<f64>; 2]) -> CollectedPair {
         CollectedPair {
+            steps: Vec::new(),
             metric: 0,
             labels: [("api".to_string(), "/checkout".to_string())].into(),
             pair: MetricPair { baseline, canary },

@@ -126,6 +126,17 @@ async fn per_api_verdicts_nodata_kayenta_and_early_stop_from_real_prometheus() {
         "{queries:?}"
     );
     assert_eq!(bad["intervals"].as_array().unwrap().len(), 1);
+    // Its page charts the failing latency histogram over time (each step's mean), inline.
+    let (s, page) = d.get_text(&format!("/ui/analyses/{}", ids[0])).await;
+    assert_eq!(s, 200);
+    for chart in ["distribution", "over time"] {
+        assert!(
+            page.contains(&format!(
+                "latency{{route=&quot;/checkout&quot;}} — {chart}\""
+            )),
+            "the failing latency pair has its {chart} chart"
+        );
+    }
 
     // A healthy canary passes.
     let good = d.wait_final(&ids[1], Duration::from_secs(30)).await;
