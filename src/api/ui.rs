@@ -600,10 +600,17 @@ pub async fn api_report(State(state): State<AppState>, Path(id): Path<String>) -
             "no interval of this analysis has been judged yet",
         )
         .into_response(),
-        Err(_) => super::ApiError::new(
+        // The page-shaped error says which: a missing analysis, or a store that cannot be read.
+        Err(r) if r.status() == StatusCode::NOT_FOUND => super::ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no analysis `{id}`"),
+        )
+        .into_response(),
+        Err(r) => super::ApiError::new(
+            r.status(),
+            "unavailable",
+            "the analysis or its report cannot be read; see the daemon's log",
         )
         .into_response(),
     }
@@ -645,16 +652,14 @@ async fn analysis_chart(
     }
 }
 
+/// A chart as an image: the charts already name the SVG namespace a standalone file needs.
 fn svg_response(svg: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\"{}",
-            svg.trim_start().strip_prefix("<svg").unwrap_or(&svg)
-        ),
+        svg,
     )
         .into_response()
 }

@@ -129,6 +129,18 @@ async fn per_api_verdicts_nodata_kayenta_and_early_stop_from_real_prometheus() {
     // Its page charts the failing latency histogram over time (each step's mean), inline.
     let (s, page) = d.get_text(&format!("/ui/analyses/{}", ids[0])).await;
     assert_eq!(s, 200);
+    // A lazily loaded chart is a standalone SVG file: one namespace declaration.
+    let (s, svg) = d
+        .get_text(&format!(
+            "/ui/analyses/{}/charts/0/distribution.svg",
+            ids[0]
+        ))
+        .await;
+    assert_eq!(s, 200, "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.matches("xmlns=").count() == 1,
+        "{svg:.200}"
+    );
     for chart in ["distribution", "over time"] {
         assert!(
             page.contains(&format!(
