@@ -167,6 +167,7 @@ fn analyze_setup() -> (tempfile::TempDir, AnalyzeArgs) {
         format: OutputFormat::Json,
         pass: None,
         marginal: None,
+        scoring: None,
         report: None,
         charts: None,
     };

@@ -19,6 +19,7 @@ pub mod report;
 pub mod routers;
 pub mod sim;
 pub mod store;
+pub mod suggest;
 pub mod telemetry;
 
 pub use canary_judges as judges;

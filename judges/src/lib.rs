@@ -45,5 +45,7 @@ pub use options::{
     Direction, EffectSizeConfig, EffectSizeMeasure, MetricOptions, NanStrategy, Outliers,
 };
 pub use sample::{MetricPair, Sample, Summary};
-pub use scoring::{GroupScore, ScoreInput, Scorecard, Thresholds, Verdict, score};
+pub use scoring::{
+    GroupScore, Hold, HoldKind, ScoreInput, Scorecard, ScoringRules, Thresholds, Verdict, score,
+};
 pub use sequential::{Outcome, SequentialConfig, SequentialJudge, SequentialState};

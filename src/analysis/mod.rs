@@ -11,8 +11,8 @@ pub mod timeline;
 use std::collections::BTreeMap;
 
 use canary_judges::{
-    AggregateDetail, Classification, EffectSizeMeasure, GroupScore, Judge, Judgement, ScoreInput,
-    Summary, Thresholds, Verdict, score,
+    AggregateDetail, Classification, EffectSizeMeasure, GroupScore, Hold, Judge, Judgement,
+    ScoreInput, ScoringRules, Summary, Thresholds, Verdict, score,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -34,6 +34,14 @@ pub struct AnalysisReport {
     /// Why the score is what it is, when a rule overrode the weighted sum.
     pub reason: String,
     pub thresholds: Thresholds,
+    /// The scoring rules that decided the verdict (`canaryd` unless Kayenta's were chosen).
+    pub scoring: ScoringRules,
+    /// Everything that holds the analysis back from a verdict (missing or undecided
+    /// evidence); empty when nothing does.
+    pub holds: Vec<Hold>,
+    /// Problems worth a look that did not stop the analysis: config series without data,
+    /// input series no metric reads, config fields canaryd ignored.
+    pub warnings: Vec<String>,
     pub groups: Vec<GroupScore>,
     pub metrics: Vec<MetricReport>,
 }
@@ -119,10 +127,15 @@ pub(crate) fn build_judges(config: &CanaryConfig, pairs: &[CollectedPair]) -> Ve
         .collect()
 }
 
-/// Prefix a judgement's reason with the collector's note (why an arm is empty).
+/// Prefix a judgement's reason with the collector's note (why an arm is empty). A plain
+/// `nodata` is wholly explained by the note: the judge's own "no data" would only repeat it.
 pub(crate) fn with_note(mut j: Judgement, pair: &CollectedPair) -> Judgement {
     if let Some(note) = &pair.note {
-        j.reason = format!("{note}; {}", j.reason);
+        j.reason = if j.classification == Classification::Nodata {
+            note.clone()
+        } else {
+            format!("{note}; {}", j.reason)
+        };
     }
     j
 }
@@ -146,14 +159,21 @@ pub(crate) fn assemble(
             let m = &config.metrics[p.metric];
             ScoreInput {
                 name,
+                metric: &m.name,
                 groups: &m.groups,
                 muted: m.muted,
+                critical: m.options.critical,
                 judgement: j,
             }
         })
         .collect();
     let thresholds = thresholds.unwrap_or(config.thresholds);
-    let card = score(&inputs, &config.group_weights, thresholds);
+    let card = score(
+        &inputs,
+        &config.group_weights,
+        thresholds,
+        config.scoring.unwrap_or_default(),
+    );
 
     let metrics = pairs
         .iter()
@@ -189,6 +209,9 @@ pub(crate) fn assemble(
         score: card.score,
         reason: card.reason,
         thresholds,
+        scoring: card.rules,
+        holds: card.holds,
+        warnings: config.warnings.clone(),
         groups: card.groups,
         metrics,
     }

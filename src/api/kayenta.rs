@@ -343,7 +343,8 @@ fn judge_result(report: &Value) -> Value {
         .unwrap_or_default();
     let verdict = match report.get("verdict").and_then(Value::as_str) {
         Some("pass") => "Pass",
-        Some("marginal") => "Marginal",
+        // Held (capped at the marginal threshold): never a Kayenta "Pass".
+        Some("marginal" | "inconclusive") => "Marginal",
         _ => "Fail",
     };
     json!({

@@ -111,7 +111,7 @@ pub fn spec() -> Value {
                 "Analysis": { "type": "object", "properties": {
                     "id": { "type": "string" },
                     "status": { "enum": ["running", "succeeded", "error", "cancelled"] },
-                    "verdict": { "enum": ["pass", "marginal", "fail", null] },
+                    "verdict": { "enum": ["pass", "marginal", "inconclusive", "fail", null] },
                     "score": { "type": ["number", "null"] },
                     "error": { "type": ["string", "null"] },
                     "queries": { "type": "array", "items": { "type": "string" } },

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use canary_judges::{Thresholds, Verdict};
+use canary_judges::{ScoringRules, Thresholds, Verdict};
 
 use super::{CliError, exit};
 use crate::analysis::timeline::{details, infer_step, start_time};
@@ -60,12 +60,26 @@ pub struct AnalyzeArgs {
     /// Score needed for marginal (0–100); overrides the config's threshold.
     #[arg(long, value_name = "N")]
     pub marginal: Option<f64>,
+    /// Scoring rules: `canaryd` (default: missing evidence holds, never passes) or `kayenta`
+    /// (Kayenta's scorer exactly); overrides the config's `scoring`. See docs/judges.md.
+    #[arg(long, value_name = "RULES", value_parser = parse_scoring)]
+    pub scoring: Option<ScoringRules>,
     /// Also write a self-contained HTML report (inline charts, no external assets).
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
     /// Also write PNG charts of every metric pair into this directory (created if missing).
     #[arg(long, value_name = "DIR")]
     pub charts: Option<PathBuf>,
+}
+
+/// `--scoring canaryd|kayenta`.
+pub fn parse_scoring(s: &str) -> Result<ScoringRules, String> {
+    ScoringRules::parse(s).ok_or_else(|| {
+        format!(
+            "unknown scoring rules `{s}`; use `canaryd` (the default) or `kayenta`{}",
+            crate::suggest::hint(s, ["canaryd", "kayenta"])
+        )
+    })
 }
 
 fn thresholds(args: &AnalyzeArgs, config: &CanaryConfig) -> Result<Option<Thresholds>, CliError> {
@@ -140,6 +154,7 @@ pub fn verdict_code(v: Verdict) -> u8 {
         Verdict::Pass => exit::PASS,
         Verdict::Fail => exit::FAIL,
         Verdict::Marginal => exit::MARGINAL,
+        Verdict::Inconclusive => exit::INCONCLUSIVE,
     }
 }
 
@@ -168,27 +183,28 @@ pub fn analyze_files(args: &AnalyzeArgs) -> Result<(AnalysisReport, Vec<String>)
 
 /// [`analyze_files`], with the chart data of every pair when `details` is set.
 pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, CliError> {
-    let config = CanaryConfig::load(&args.config).map_err(config_error)?;
+    let mut config = CanaryConfig::load(&args.config).map_err(config_error)?;
+    if let Some(rules) = args.scoring {
+        config.scoring = Some(rules);
+    }
     let thresholds = thresholds(args, &config)?;
-    let mut warnings = Vec::new();
+    let mut warnings = config.warnings.clone();
     let pairs = match (&args.pairs, &args.baseline, &args.canary) {
         (Some(p), _, _) => {
             let c = PairsCollector::open(p).map_err(collect_error)?;
+            let metrics: Vec<&str> = config.metrics.iter().map(|m| m.name.as_str()).collect();
             for name in c.unused_names(&config) {
                 warnings.push(format!(
-                    "{}: pairs named `{name}` match no metric of the config",
-                    c.file
+                    "{}: pairs named `{name}` match no metric of the config{}",
+                    c.file,
+                    crate::suggest::hint(&name, metrics.iter().copied())
                 ));
             }
             collect_blocking(&c, &config, &files_request()).map_err(collect_error)?
         }
         (None, Some(b), Some(k)) => {
             let c = FileCollector::open(b, k).map_err(collect_error)?;
-            for name in c.unused_series(&config) {
-                warnings.push(format!(
-                    "metric `{name}` in the input files is not in the config; it was ignored"
-                ));
-            }
+            warnings.extend(c.series_warnings(&config));
             collect_blocking(&c, &config, &files_request()).map_err(collect_error)?
         }
         _ => {
@@ -206,8 +222,10 @@ pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, 
     } else {
         Vec::new()
     };
+    let mut report = analyze(&config, &pairs, thresholds);
+    report.warnings = warnings.clone();
     Ok(Analyzed {
-        report: analyze(&config, &pairs, thresholds),
+        report,
         warnings,
         details,
     })

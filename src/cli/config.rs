@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use super::{CliError, exit};
+use crate::collectors::file::series_warnings;
+use crate::collectors::table::{SeriesSet, read_series};
 use crate::config::{CanaryConfig, ConfigError};
 
 /// The commented example config (also `datasets/demo/canary.toml`).
@@ -11,9 +13,17 @@ pub const EXAMPLE: &str = include_str!("../../datasets/demo/canary.toml");
 #[derive(Debug, clap::Subcommand)]
 pub enum ConfigCommand {
     /// Validate a canary config and summarise it; exit 78 with every problem if invalid.
+    ///
+    /// With --against, also check it against input files: every series the config reads
+    /// must have rows in each file, and every series of the files must be read by some
+    /// metric (typos are named with the closest name); exit 78 if not.
     Check {
         /// canaryd TOML/JSON/YAML or Kayenta canary config JSON.
         file: PathBuf,
+        /// An input file (CSV or Parquet, as for `analyze`) the config must match; repeat
+        /// for the baseline and the canary.
+        #[arg(long, value_name = "FILE")]
+        against: Vec<PathBuf>,
     },
     /// Print a commented example config in canaryd's TOML format.
     Example,
@@ -25,7 +35,7 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
             print!("{EXAMPLE}");
             Ok(exit::PASS)
         }
-        ConfigCommand::Check { file } => match CanaryConfig::load(&file) {
+        ConfigCommand::Check { file, against } => match CanaryConfig::load(&file) {
             Ok(c) => {
                 println!(
                     "{}: ok — config `{}`, {} metrics, pass ≥ {}, marginal ≥ {}",
@@ -58,7 +68,10 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
                         if m.muted { ", muted" } else { "" }
                     );
                 }
-                Ok(exit::PASS)
+                for w in &c.warnings {
+                    eprintln!("canaryd: warning: {w}");
+                }
+                check_against(&c, &against)
             }
             Err(ConfigError::Read { ref source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
@@ -74,4 +87,46 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
             )),
         },
     }
+}
+
+/// `config check --against`: the config's series and the files' series must agree.
+fn check_against(config: &CanaryConfig, files: &[PathBuf]) -> Result<u8, CliError> {
+    if files.is_empty() {
+        return Ok(exit::PASS);
+    }
+    let mut sets: Vec<(String, SeriesSet)> = Vec::new();
+    for f in files {
+        let set = read_series(f).map_err(|e| {
+            let code = if e.is_missing() {
+                exit::NO_INPUT
+            } else {
+                exit::DATA
+            };
+            CliError::new(code, e.to_string())
+        })?;
+        sets.push((f.display().to_string(), set));
+    }
+    let named: Vec<(&str, &SeriesSet)> = sets.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    let problems = series_warnings(config, &named);
+    if problems.is_empty() {
+        println!(
+            "every series the config reads has rows in {}, and every series there is read",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        );
+        return Ok(exit::PASS);
+    }
+    let mut message = format!(
+        "the config does not match the input files ({} problem{}):",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in &problems {
+        message.push_str("\n  ");
+        message.push_str(p);
+    }
+    Err(CliError::new(exit::CONFIG, message))
 }

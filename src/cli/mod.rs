@@ -25,6 +25,9 @@ pub mod exit {
     /// `pipeline run --wait`: the execution failed (a router still failing after its
     /// retries): neither promoted nor rolled back by canaryd.
     pub const EXECUTION_FAILED: u8 = 3;
+    /// The canary is inconclusive: what was judged would pass, but evidence is missing or
+    /// undecided (the report's holds say which). Never a promotion.
+    pub const INCONCLUSIVE: u8 = 4;
     /// Bad command line (unknown flag, missing argument, bad value).
     pub const USAGE: u8 = 64;
     /// An input file's content is wrong (malformed CSV, missing column, non-numeric value).
@@ -55,6 +58,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   1   the canary failed (pipeline run --wait: the execution rolled back)
   2   the canary is marginal
   3   pipeline run --wait: the execution failed (a router error)
+  4   the canary is inconclusive: missing or undecided evidence held it (never a pass)
   64  bad command line
   65  bad input data (malformed file, missing column, non-numeric value)
   66  an input file, pipeline or execution does not exist
@@ -144,10 +148,12 @@ pub fn main() -> ExitCode {
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(e) => {
+            // Help asked for is success; help shown because the command is incomplete
+            // (bare `canaryd`, `canaryd config`) is a usage error a script must notice.
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp
-                | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::PASS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::PASS
+                }
                 _ => exit::USAGE,
             };
             let _ = e.print();

@@ -41,6 +41,70 @@ impl FileCollector {
         }
         unused.into_iter().collect()
     }
+
+    /// Config series without rows and input series no metric reads, named together (see
+    /// [`series_warnings`]), for the two files of an analysis.
+    pub fn series_warnings(&self, config: &CanaryConfig) -> Vec<String> {
+        let b = format!("the baseline ({})", self.baseline.file);
+        let c = format!("the canary ({})", self.canary.file);
+        series_warnings(config, &[(&b, &self.baseline), (&c, &self.canary)])
+    }
+}
+
+/// Config series without rows in some of `sets` (each with how to name it), and series of
+/// `sets` no metric reads, named together: a config series missing from a file comes with
+/// the unread input series it was most likely meant to be ("did you mean …?"), then every
+/// other unread input series is named. Empty when config and files agree.
+pub fn series_warnings(config: &CanaryConfig, sets: &[(&str, &SeriesSet)]) -> Vec<String> {
+    let used = config.series_names();
+    let all: BTreeSet<&str> = sets
+        .iter()
+        .flat_map(|(_, set)| set.series.keys().map(String::as_str))
+        .collect();
+    let unused: Vec<&str> = all.iter().copied().filter(|n| !used.contains(n)).collect();
+    let mut suggested: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for m in &config.metrics {
+        let series: Vec<&str> = match &m.source {
+            MetricSource::Series(s) => vec![s.as_str()],
+            MetricSource::Counts { events, total } => vec![events.as_str(), total.as_str()],
+        };
+        for name in series {
+            if !seen.insert(name) {
+                continue;
+            }
+            let lacking: Vec<&str> = sets
+                .iter()
+                .filter(|(_, set)| set.metric(name).is_none())
+                .map(|(desc, _)| *desc)
+                .collect();
+            if lacking.is_empty() {
+                continue;
+            }
+            let hint = match crate::suggest::did_you_mean(name, unused.iter().copied()) {
+                Some(g) => {
+                    suggested.insert(g);
+                    format!("; did you mean `{g}`, which no metric reads?")
+                }
+                None => crate::suggest::hint(name, all.iter().copied()),
+            };
+            out.push(format!(
+                "series `{name}` (metric `{}`) has no rows in {}{hint}",
+                m.name,
+                lacking.join(" nor in ")
+            ));
+        }
+    }
+    for name in unused {
+        if !suggested.contains(name) {
+            out.push(format!(
+                "series `{name}` in the input files is read by no metric of the config; it was \
+                 ignored"
+            ));
+        }
+    }
+    out
 }
 
 impl Collector for FileCollector {
@@ -71,6 +135,45 @@ impl FileCollector {
 }
 
 impl FileCollector {
+    /// "the baseline (a.csv)", "the canary (b.csv)", or both.
+    fn sides(&self, baseline: bool, canary: bool) -> String {
+        match (baseline, canary) {
+            (true, true) => format!(
+                "the baseline ({}) nor in the canary ({})",
+                self.baseline.file, self.canary.file
+            ),
+            (true, false) => format!("the baseline ({})", self.baseline.file),
+            _ => format!("the canary ({})", self.canary.file),
+        }
+    }
+
+    /// "; did you mean `x`?" for a series name that neither file has.
+    fn hint(&self, name: &str) -> String {
+        let known = self
+            .baseline
+            .series
+            .keys()
+            .chain(self.canary.series.keys())
+            .map(String::as_str);
+        crate::suggest::hint(name, known)
+    }
+
+    /// Why `series` (of metric `name`) is missing on the sides that lack it, or `None`.
+    fn missing(&self, name: &str, series: &str, baseline: bool, canary: bool) -> Option<String> {
+        if !baseline && !canary {
+            return None;
+        }
+        let hint = if self.baseline.metric(name).is_none() && self.canary.metric(name).is_none() {
+            self.hint(name)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "no `{series}` rows in {}{hint}",
+            self.sides(baseline, canary)
+        ))
+    }
+
     fn collect_series(&self, metric: usize, name: &str, out: &mut Vec<CollectedPair>) {
         let b = self.baseline.metric(name);
         let c = self.canary.metric(name);
@@ -82,8 +185,9 @@ impl FileCollector {
                 metric,
                 format!("metric = {name}"),
                 format!(
-                    "no rows with metric `{name}` in {} nor in {}",
-                    self.baseline.file, self.canary.file
+                    "no rows with metric `{name}` in {}{}",
+                    self.sides(true, true),
+                    self.hint(name)
                 ),
             ));
             return;
@@ -92,13 +196,7 @@ impl FileCollector {
             let bv = b.and_then(|m| m.get(labels));
             let cv = c.and_then(|m| m.get(labels));
             let series = display_name(name, labels);
-            let note = missing_note(
-                &series,
-                bv.is_none(),
-                cv.is_none(),
-                &self.baseline.file,
-                &self.canary.file,
-            );
+            let note = self.missing(name, &series, bv.is_none(), cv.is_none());
             out.push(CollectedPair {
                 steps: Vec::new(),
                 metric,
@@ -137,43 +235,53 @@ impl FileCollector {
                 display_name(total, labels)
             )
         };
+        let empty = || Sample::Counts {
+            events: Vec::new(),
+            totals: Vec::new(),
+        };
         if label_sets.is_empty() {
-            out.push(CollectedPair::missing(
+            let mut pair = CollectedPair::missing(
                 metric,
                 query(&Labels::new()),
                 format!(
-                    "no rows with metric `{events}` or `{total}` in {} nor in {}",
-                    self.baseline.file, self.canary.file
+                    "no rows with metric `{events}`{} or `{total}`{} in {}",
+                    self.hint(events),
+                    self.hint(total),
+                    self.sides(true, true)
                 ),
-            ));
+            );
+            pair.pair = MetricPair {
+                baseline: empty(),
+                canary: empty(),
+            };
+            out.push(pair);
             return;
         }
         for labels in label_sets {
-            let side = |set: &SeriesSet| -> Result<(Sample, Vec<f64>), String> {
-                let ev = set.metric(events).and_then(|m| m.get(labels));
-                let tot = set.metric(total).and_then(|m| m.get(labels));
-                match (ev, tot) {
-                    (Some(e), Some(t)) => Ok((align_counts(e, t), counts_times(e, t))),
-                    (None, _) => Err(format!(
-                        "no `{}` rows in {}",
-                        display_name(events, labels),
-                        set.file
-                    )),
-                    (_, None) => Err(format!(
-                        "no `{}` rows in {}",
-                        display_name(total, labels),
-                        set.file
-                    )),
-                }
+            fn get<'s>(set: &'s SeriesSet, name: &str, labels: &Labels) -> Option<&'s SeriesData> {
+                set.metric(name).and_then(|m| m.get(labels))
+            }
+            let (be, bt) = (
+                get(&self.baseline, events, labels),
+                get(&self.baseline, total, labels),
+            );
+            let (ce, ct) = (
+                get(&self.canary, events, labels),
+                get(&self.canary, total, labels),
+            );
+            let notes: Vec<String> = [
+                (events, be.is_none(), ce.is_none()),
+                (total, bt.is_none(), ct.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, b, c)| self.missing(name, &display_name(name, labels), b, c))
+            .collect();
+            let side = |e: Option<&SeriesData>, t: Option<&SeriesData>| match (e, t) {
+                (Some(e), Some(t)) => (align_counts(e, t), counts_times(e, t)),
+                _ => (empty(), Vec::new()),
             };
-            let (b, c) = (side(&self.baseline), side(&self.canary));
-            let note = match (&b, &c) {
-                (Err(x), Err(y)) => Some(format!("{x}; {y}")),
-                (Err(x), _) | (_, Err(x)) => Some(x.clone()),
-                _ => None,
-            };
-            let (b, bt) = b.unwrap_or_else(|_| (Sample::empty(), Vec::new()));
-            let (c, ct) = c.unwrap_or_else(|_| (Sample::empty(), Vec::new()));
+            let (b, btimes) = side(be, bt);
+            let (c, ctimes) = side(ce, ct);
             out.push(CollectedPair {
                 steps: Vec::new(),
                 metric,
@@ -183,25 +291,10 @@ impl FileCollector {
                     canary: c,
                 },
                 query: query(labels),
-                note,
-                times: [bt, ct],
+                note: (!notes.is_empty()).then(|| notes.join("; ")),
+                times: [btimes, ctimes],
             });
         }
-    }
-}
-
-fn missing_note(
-    series: &str,
-    no_baseline: bool,
-    no_canary: bool,
-    bfile: &str,
-    cfile: &str,
-) -> Option<String> {
-    match (no_baseline, no_canary) {
-        (true, true) => Some(format!("no `{series}` rows in {bfile} nor in {cfile}")),
-        (true, false) => Some(format!("no `{series}` rows in the baseline ({bfile})")),
-        (false, true) => Some(format!("no `{series}` rows in the canary ({cfile})")),
-        (false, false) => None,
     }
 }
 

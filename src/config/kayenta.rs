@@ -3,9 +3,13 @@
 //! Kayenta's fields map onto canaryd's: `analysisConfigurations.canary` holds the metric
 //! options under their Kayenta names, `classifier.groupWeights` the group weights and
 //! `classifier.scoreThresholds` the thresholds. Every metric is judged by `mann_whitney`
-//! (Kayenta's NetflixACAJudge). Fields canaryd does not use (timestamps, `configVersion`,
-//! `scopeName`, …) are accepted and ignored; the Prometheus query and templates are kept
-//! for the Prometheus collector.
+//! (Kayenta's NetflixACAJudge). Fields Kayenta knows that canaryd does not use
+//! (timestamps, `configVersion`, `scopeName`, …) are accepted and ignored; fields Kayenta
+//! does not know either (a misspelt `analysisConfigurations`) are accepted too, as Kayenta
+//! accepts them, but named in warnings ([`unknown_fields`]) with the closest known name.
+//! Each metric reads the series its query's `metricName` (or PromQL template) names, as
+//! Kayenta does; the metric's `name` is only its label. The Prometheus query and templates
+//! are kept for the Prometheus collector.
 
 use std::collections::BTreeMap;
 
@@ -45,12 +49,32 @@ pub struct KayentaConfig {
     pub templates: BTreeMap<String, String>,
     #[serde(default)]
     pub classifier: Option<KayentaClassifier>,
+    /// Known to Kayenta, unused by canaryd.
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
+    #[serde(default)]
+    pub config_version: Option<serde_json::Value>,
+    #[serde(default)]
+    pub created_timestamp: Option<serde_json::Value>,
+    #[serde(default)]
+    pub updated_timestamp: Option<serde_json::Value>,
+    #[serde(default)]
+    pub created_timestamp_iso: Option<serde_json::Value>,
+    #[serde(default)]
+    pub updated_timestamp_iso: Option<serde_json::Value>,
+    #[serde(default)]
+    pub is_new: Option<serde_json::Value>,
+    /// Spinnaker's older spelling of the metric sources.
+    #[serde(default)]
+    pub services: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KayentaJudge {
     pub name: String,
+    #[serde(default)]
+    pub judge_configurations: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +104,11 @@ pub struct KayentaMetric {
     pub analysis_configurations: Option<KayentaAnalysis>,
     #[serde(default)]
     pub scope_name: Option<String>,
+    /// Known to Kayenta and Spinnaker's UI, unused by canaryd.
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
+    #[serde(default)]
+    pub service_name: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -159,6 +188,104 @@ pub enum KayentaMeasure {
     MeanRatio,
     #[serde(rename = "cles")]
     Cles,
+}
+
+/// Every field name Kayenta's canary config and Prometheus query know, for suggestions.
+const KNOWN_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "applications",
+    "judge",
+    "judgeConfigurations",
+    "metrics",
+    "templates",
+    "classifier",
+    "groupWeights",
+    "scoreThresholds",
+    "pass",
+    "marginal",
+    "id",
+    "configVersion",
+    "createdTimestamp",
+    "updatedTimestamp",
+    "createdTimestampIso",
+    "updatedTimestampIso",
+    "isNew",
+    "services",
+    "query",
+    "groups",
+    "analysisConfigurations",
+    "scopeName",
+    "serviceName",
+    "canary",
+    "direction",
+    "nanStrategy",
+    "critical",
+    "mustHaveData",
+    "muted",
+    "outliers",
+    "strategy",
+    "outlierFactor",
+    "effectSize",
+    "measure",
+    "allowedIncrease",
+    "allowedDecrease",
+    "criticalIncrease",
+    "criticalDecrease",
+    "type",
+    "metricName",
+    "labelBindings",
+    "groupByFields",
+    "customInlineTemplate",
+    "customFilterTemplate",
+    "serviceType",
+    "resourceType",
+];
+
+/// Fields of a Kayenta canary config (JSON text) that neither Kayenta nor canaryd know,
+/// one warning each, with the closest known name when one is close. The config itself is
+/// read by [`KayentaConfig`]'s deserialiser; this only names what it skipped, including
+/// inside each metric's `query`.
+pub fn unknown_fields(text: &str) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed: Result<KayentaConfig, _> =
+        serde_ignored::deserialize(&mut de, |p| paths.push(bracket_indices(&p.to_string())));
+    if let Ok(config) = parsed {
+        for (i, m) in config.metrics.iter().enumerate() {
+            if let Some(q) = &m.query {
+                for p in crate::config::query::PromQuery::unknown_kayenta_fields(q) {
+                    paths.push(format!("metrics[{i}].query.{p}"));
+                }
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .map(|path| {
+            let field = path.rsplit('.').next().unwrap_or(&path);
+            format!(
+                "{path}: not a field canaryd reads; ignored{}",
+                crate::suggest::hint(field, KNOWN_FIELDS.iter().copied())
+            )
+        })
+        .collect()
+}
+
+/// `metrics.0.query` → `metrics[0].query`.
+fn bracket_indices(path: &str) -> String {
+    let mut out = String::new();
+    for seg in path.split('.') {
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(seg);
+        }
+    }
+    out
 }
 
 /// Kayenta's name for canaryd's field `field` of metric `i`, for error messages.

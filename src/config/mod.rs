@@ -18,7 +18,7 @@ use std::path::Path;
 
 use canary_judges::{
     Aggregate, EffectSizeConfig, EffectSizeMeasure, JudgeConfig, MetricOptions, NanStrategy,
-    Outliers, Thresholds,
+    Outliers, ScoringRules, Thresholds,
 };
 
 use self::source::{DeError, FieldPath, Format, Pos, SourceTree};
@@ -39,6 +39,12 @@ pub struct CanaryConfig {
     pub metrics: Vec<MetricConfig>,
     /// Kayenta query templates, kept for the Prometheus collector.
     pub kayenta_templates: BTreeMap<String, String>,
+    /// The scoring rules the config asks for (`scoring = "kayenta"`); `None` leaves the
+    /// choice to the caller (command line, daemon setting), whose default is canaryd's.
+    pub scoring: Option<ScoringRules>,
+    /// Things in the file canaryd accepted but did not use (unknown Kayenta fields), one
+    /// sentence each; reported with every analysis of this config.
+    pub warnings: Vec<String>,
 }
 
 /// Where a metric's observations come from.
@@ -75,6 +81,8 @@ pub struct MetricConfig {
     pub kayenta_query: Option<serde_json::Value>,
     /// What the Prometheus collector runs; `None` for metrics only files provide.
     pub query: Option<query::PromQuery>,
+    /// The unit of the values (`unit = "ms"`, or the Prometheus metric's suffix).
+    pub unit: Option<String>,
 }
 
 impl MetricConfig {
@@ -165,7 +173,7 @@ impl CanaryConfig {
             field: path.to_string(),
             message,
         };
-        let from_de = |e: DeError| {
+        let de_issue = |e: DeError| {
             let (path, message) = refine_de_error(e.path, lowercase_first(&e.message));
             // The deserialiser's own position is exact for syntax errors; the tree's is
             // exact for fields (including inside buffered, tagged tables).
@@ -175,23 +183,92 @@ impl CanaryConfig {
                 (Some(t), None) => Some(t.locate(&path)),
                 (None, None) => None,
             };
-            ConfigError::Invalid(vec![ConfigIssue {
-                file: file.to_string(),
-                pos,
-                field: path.to_string(),
-                message,
-            }])
+            (
+                path.clone(),
+                ConfigIssue {
+                    file: file.to_string(),
+                    pos,
+                    field: path.to_string(),
+                    message: with_suggestion(message),
+                },
+            )
         };
+        let from_de = |e: DeError| ConfigError::Invalid(vec![de_issue(e).1]);
 
         let kayenta = format == Format::Json
             && serde_json::from_str::<serde_json::Value>(text)
                 .is_ok_and(|doc| kayenta::looks_like_kayenta(&doc));
         let (config, problems) = if kayenta {
             let raw: kayenta::KayentaConfig = source::deserialize(text, format).map_err(from_de)?;
-            from_kayenta(raw)
+            let (mut config, problems) = from_kayenta(raw);
+            config.warnings = kayenta::unknown_fields(text)
+                .into_iter()
+                .map(|w| format!("{file}: {w}"))
+                .collect();
+            (config, problems)
         } else {
-            let raw: raw::RawConfig = source::deserialize(text, format).map_err(from_de)?;
-            from_raw(raw)
+            // Every field problem at once: each is reported, the field dropped, and the rest
+            // read again, so a file with three typos is fixed in one round, not three.
+            let mut unknown: Vec<ConfigIssue> = Vec::new();
+            let mut removed: Vec<FieldPath> = Vec::new();
+            let mut doc: Option<serde_json::Value> = None;
+            let raw = loop {
+                let attempt = match &doc {
+                    None => source::deserialize::<raw::RawConfig>(text, format),
+                    Some(v) => source::deserialize_value(v.clone()),
+                };
+                let e = match attempt {
+                    Ok(raw) => break Some(raw),
+                    Err(e) => e,
+                };
+                let message = e.message.to_lowercase();
+                let (mut path, issue) = de_issue(e);
+                if message.starts_with("missing field") && !removed.is_empty() {
+                    // Most likely a field this loop dropped; the problem is reported already.
+                    break None;
+                }
+                unknown.push(issue);
+                let droppable = [
+                    "unknown field",
+                    "unknown variant",
+                    "invalid type",
+                    "invalid value",
+                ]
+                .iter()
+                .any(|p| message.starts_with(p));
+                if !droppable || unknown.len() >= 100 {
+                    break None;
+                }
+                // A judge's unknown `kind` leaves nothing of its table to read.
+                if matches!(path.0.last(), Some(source::Seg::Key(k)) if k == "kind") {
+                    path.0.pop();
+                }
+                if doc.is_none() {
+                    doc = source::to_value(text, format);
+                }
+                if !doc.as_mut().is_some_and(|v| source::remove_at(v, &path)) {
+                    break None;
+                }
+                removed.push(path);
+            };
+            // Re-reads visit keys in sorted order: report in the file's order.
+            unknown.sort_by_key(|i| i.pos.map(|p| (p.line, p.column)));
+            match raw {
+                None => return Err(ConfigError::Invalid(unknown)),
+                Some(raw) => {
+                    let (config, problems) = from_raw(raw);
+                    if !unknown.is_empty() {
+                        let mut all = unknown;
+                        all.extend(
+                            problems
+                                .into_iter()
+                                .map(|(path, message)| issue(&FieldPath::parse(&path), message)),
+                        );
+                        return Err(ConfigError::Invalid(all));
+                    }
+                    (config, problems)
+                }
+            }
         };
         let issues: Vec<ConfigIssue> = problems
             .into_iter()
@@ -272,6 +349,35 @@ pub(crate) fn locate_de_error(text: &str, format: Format, file: &str, e: DeError
     }
 }
 
+/// "unknown field `critcal`, expected one of `name`, `critical`, …" becomes "unknown field
+/// `critcal`; did you mean `critical`?" when one of the expected names is close (also for
+/// unknown variants); otherwise the full list stays.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+        .or_else(|| message.strip_prefix("unknown judge kind `"))
+    else {
+        return message;
+    };
+    let Some(end) = rest.find('`') else {
+        return message;
+    };
+    let (name, after) = (&rest[..end], &rest[end + 1..]);
+    let Some(expected) = after.find("expected").map(|i| &after[i..]) else {
+        return message;
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match crate::suggest::did_you_mean(name, candidates) {
+        // The suggestion says it all; the full list only when nothing is close.
+        Some(close) => format!(
+            "{}; did you mean `{close}`?",
+            message[..message.len() - after.len()].trim_end_matches([',', ' '])
+        ),
+        None => message,
+    }
+}
+
 /// Deserialisers disagree on capitalisation ("Unknown field" vs "unknown field").
 fn lowercase_first(s: &str) -> String {
     let mut chars = s.chars();
@@ -313,6 +419,10 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
             muted: m.muted,
             judge: m.judge.clone().unwrap_or_else(|| default_judge.clone()),
             kayenta_query: None,
+            unit: m
+                .unit
+                .clone()
+                .or_else(|| m.query.as_ref().and_then(query::PromQuery::unit)),
             query: m.query.clone(),
         })
         .collect();
@@ -331,6 +441,8 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
         group_weights: raw.groups.clone(),
         metrics,
         kayenta_templates: BTreeMap::new(),
+        scoring: raw.scoring,
+        warnings: Vec::new(),
     };
     let mut problems = Vec::new();
     for (i, m) in raw.metrics.iter().enumerate() {
@@ -474,6 +586,7 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
                 muted: c.muted.unwrap_or(false),
                 judge: JudgeConfig::default(),
                 query: None,
+                unit: None,
                 kayenta_query: m.query.clone(),
             }
         })
@@ -482,7 +595,15 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
     for (i, m) in metrics.iter_mut().enumerate() {
         if let Some(q) = &m.kayenta_query {
             match query::PromQuery::from_kayenta(q) {
-                Ok(q) => m.query = Some(q),
+                Ok(q) => {
+                    // Kayenta reads the series `query.metricName` (or its template) names;
+                    // the metric's `name` is only its label.
+                    if let Some(series) = q.series_name() {
+                        m.source = MetricSource::Series(series);
+                    }
+                    m.unit = q.unit();
+                    m.query = Some(q);
+                }
                 Err(e) => problems.push((kayenta::metric_field_path(i, "query"), e)),
             }
         }
@@ -503,6 +624,8 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
         group_weights: classifier.map(|c| c.group_weights).unwrap_or_default(),
         metrics,
         kayenta_templates: raw.templates,
+        scoring: None,
+        warnings: Vec::new(),
     };
     validate_common(
         &config,

@@ -55,6 +55,32 @@ pub enum PromQuery {
     },
 }
 
+/// Kayenta's Prometheus query object, as Kayenta reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KayentaQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    metric_name: Option<String>,
+    #[serde(default)]
+    label_bindings: Vec<String>,
+    #[serde(default)]
+    group_by_fields: Vec<String>,
+    #[serde(default)]
+    custom_inline_template: Option<String>,
+    #[serde(default)]
+    custom_filter_template: Option<String>,
+    /// Known to Kayenta, unused by canaryd. (Kayenta's deprecated `customFilter` is not
+    /// read either, and so is named in the config's warnings.)
+    #[serde(default)]
+    #[allow(dead_code)]
+    service_type: Option<serde_json::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    resource_type: Option<serde_json::Value>,
+}
+
 fn default_filter() -> String {
     "version=\"${scope}\"".to_string()
 }
@@ -82,25 +108,51 @@ impl PromQuery {
         }
     }
 
+    /// The series the query reads, as files name it in their `metric` column: Kayenta's
+    /// `metricName`, a histogram's base name, or the first metric a PromQL template
+    /// selects. `None` for ratios (two series) and templates that select no metric by name.
+    pub fn series_name(&self) -> Option<String> {
+        let name = match self {
+            PromQuery::Kayenta {
+                metric_name,
+                custom_inline_template,
+                ..
+            } => {
+                if metric_name.trim().is_empty() {
+                    custom_inline_template
+                        .as_deref()
+                        .and_then(|t| first_selected_metric(t.strip_prefix("PromQL:").unwrap_or(t)))
+                } else {
+                    Some(metric_name.trim().to_string())
+                }
+            }
+            PromQuery::Histogram { base, .. } => Some(base.clone()),
+            PromQuery::Promql { template, .. } => first_selected_metric(template),
+            PromQuery::Ratio { .. } => None,
+        };
+        name.filter(|n| !n.is_empty())
+    }
+
+    /// The unit its values are in, from the Prometheus naming convention's base-unit
+    /// suffix (`_seconds` → `s`, `_bytes` → `bytes`, …); `None` when the name carries none.
+    pub fn unit(&self) -> Option<String> {
+        if matches!(self, PromQuery::Ratio { .. }) {
+            return None;
+        }
+        unit_of_metric_name(&self.series_name()?)
+    }
+
+    /// Fields of Kayenta's query object that Kayenta's Prometheus query does not know.
+    pub fn unknown_kayenta_fields(query: &serde_json::Value) -> Vec<String> {
+        let mut out = Vec::new();
+        let _: Result<KayentaQuery, _> =
+            serde_ignored::deserialize(query.clone(), |p| out.push(p.to_string()));
+        out
+    }
+
     /// Kayenta's query object (`{"type": "prometheus", "metricName": …}`) as a query.
     pub fn from_kayenta(query: &serde_json::Value) -> Result<PromQuery, String> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct K {
-            #[serde(rename = "type")]
-            kind: Option<String>,
-            #[serde(default)]
-            metric_name: Option<String>,
-            #[serde(default)]
-            label_bindings: Vec<String>,
-            #[serde(default)]
-            group_by_fields: Vec<String>,
-            #[serde(default)]
-            custom_inline_template: Option<String>,
-            #[serde(default)]
-            custom_filter_template: Option<String>,
-        }
-        let k: K = serde_json::from_value(query.clone()).map_err(|e| e.to_string())?;
+        let k: KayentaQuery = serde_json::from_value(query.clone()).map_err(|e| e.to_string())?;
         if let Some(t) = &k.kind
             && t != "prometheus"
         {
@@ -210,9 +262,223 @@ impl PromQuery {
     }
 }
 
+/// The unit a Prometheus metric name states by its suffix (`_seconds`, `_bytes`, …);
+/// histogram `_bucket` and `_sum` suffixes are looked through. Counters (`_total`,
+/// `_count`) have none: what is judged is their rate, whose unit the name does not state.
+pub fn unit_of_metric_name(name: &str) -> Option<String> {
+    if name.ends_with("_total") || name.ends_with("_count") {
+        return None;
+    }
+    let mut base = name;
+    for suffix in ["_bucket", "_sum"] {
+        if let Some(b) = base.strip_suffix(suffix) {
+            base = b;
+            break;
+        }
+    }
+    const UNITS: [(&str, &str); 9] = [
+        ("_milliseconds", "ms"),
+        ("_microseconds", "µs"),
+        ("_seconds", "s"),
+        ("_ms", "ms"),
+        ("_bytes", "bytes"),
+        ("_ratio", "ratio"),
+        ("_percent", "%"),
+        ("_celsius", "°C"),
+        ("_meters", "m"),
+    ];
+    UNITS
+        .iter()
+        .find(|(suffix, _)| base.ends_with(suffix))
+        .map(|(_, unit)| (*unit).to_string())
+}
+
+/// The first metric name a PromQL expression selects: an identifier that is not a
+/// function call, keyword, label name (inside `{…}` or `by (…)`), duration, string or
+/// `${…}` template variable. A scanner, not a parser: good for naming a series, not for
+/// validating the query.
+pub fn first_selected_metric(promql: &str) -> Option<String> {
+    // Operators and aggregations (`sum by (le) (…)` puts a keyword between an aggregation
+    // and its parenthesis).
+    const KEYWORDS: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "offset",
+        "and",
+        "or",
+        "unless",
+        "inf",
+        "nan",
+        "atan2",
+        "start",
+        "end",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
+        "group",
+    ];
+    let chars: Vec<char> = promql.chars().collect();
+    let mut i = 0;
+    let mut label_list = false; // inside `by (…)` and friends
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '"' | '\'' | '`' => {
+                i += 1;
+                while i < chars.len() && chars[i] != c {
+                    if chars[i] == '\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            '$' if chars.get(i + 1) == Some(&'{') => {
+                while i < chars.len() && chars[i] != '}' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                let mut depth = 0;
+                while i < chars.len() {
+                    if chars[i] == c {
+                        depth += 1;
+                    } else if chars[i] == close {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            ')' => {
+                label_list = false;
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == '_' || c == ':' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+                {
+                    i += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                let mut j = i;
+                while j < chars.len() && chars[j].is_whitespace() {
+                    j += 1;
+                }
+                let call = chars.get(j) == Some(&'(');
+                let lower = word.to_ascii_lowercase();
+                if matches!(
+                    lower.as_str(),
+                    "by" | "without" | "on" | "ignoring" | "group_left" | "group_right"
+                ) {
+                    label_list = call;
+                    continue;
+                }
+                if call || label_list || KEYWORDS.contains(&lower.as_str()) {
+                    continue;
+                }
+                return Some(word);
+            }
+            c if c.is_ascii_digit() => {
+                // Numbers and durations (5m, 1.5e3, 0x1f).
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_series_a_promql_template_selects() {
+        for (q, want) in [
+            (
+                "rate(http_requests_total{code=~\"5..\"}[5m])",
+                Some("http_requests_total"),
+            ),
+            (
+                "histogram_quantile(0.99, sum by (le) (rate(req_seconds_bucket{pod=\"${scope}\"}[1m])))",
+                Some("req_seconds_bucket"),
+            ),
+            (
+                "sum(rate(x_total[1m])) by (instance, le) / on(instance) group_left(app) y_info",
+                Some("x_total"),
+            ),
+            (
+                "  process_cpu_seconds_total{app='${scope}'} offset 5m",
+                Some("process_cpu_seconds_total"),
+            ),
+            ("max_over_time(up[${step}]) and bool 1", Some("up")),
+            ("vector(1)", None),
+            ("1.5e3 * 2", None),
+        ] {
+            assert_eq!(first_selected_metric(q).as_deref(), want, "{q}");
+        }
+    }
+
+    #[test]
+    fn units_come_from_prometheus_suffixes() {
+        for (name, want) in [
+            ("http_request_duration_seconds", Some("s")),
+            ("http_request_duration_seconds_bucket", Some("s")),
+            ("latency_ms", Some("ms")),
+            ("process_cpu_seconds_total", None),
+            ("http_request_duration_seconds_count", None),
+            ("response_size_bytes_sum", Some("bytes")),
+            ("http_requests_total", None),
+            ("cpu", None),
+        ] {
+            assert_eq!(unit_of_metric_name(name).as_deref(), want, "{name}");
+        }
+        let ratio = PromQuery::Ratio {
+            errors: "errors_seconds".into(),
+            total: "t".into(),
+            split_by: vec![],
+        };
+        assert_eq!(ratio.unit(), None, "a ratio of counts has no unit");
+        let k = PromQuery::from_kayenta(&serde_json::json!({
+            "type": "prometheus",
+            "customInlineTemplate": "PromQL:avg(rate(node_cpu_seconds_total[1m]))"
+        }))
+        .expect("query");
+        assert_eq!(k.series_name().as_deref(), Some("node_cpu_seconds_total"));
+        assert_eq!(
+            k.unit(),
+            None,
+            "a counter's rate has no unit its name states"
+        );
+        let g = PromQuery::from_kayenta(&serde_json::json!({
+            "type": "prometheus",
+            "customInlineTemplate": "PromQL:max by (pod) (process_resident_memory_bytes{a=\"b\"})"
+        }))
+        .expect("query");
+        assert_eq!(g.unit().as_deref(), Some("bytes"));
+    }
 
     #[test]
     fn kayenta_query_objects_map_onto_kayenta_queries() {

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use canary_judges::{Direction, EffectSizeConfig, JudgeConfig, NanStrategy, Outliers};
+use canary_judges::{
+    Direction, EffectSizeConfig, JudgeConfig, NanStrategy, Outliers, ScoringRules,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +24,9 @@ pub struct RawConfig {
     /// Judge for metrics that do not name one.
     #[serde(default)]
     pub judge: Option<JudgeConfig>,
+    /// Scoring rules: `canaryd` (missing evidence holds) or `kayenta` (Kayenta's scorer).
+    #[serde(default)]
+    pub scoring: Option<ScoringRules>,
     pub metrics: Vec<RawMetric>,
 }
 
@@ -63,6 +68,9 @@ pub struct RawMetric {
     pub muted: bool,
     #[serde(default)]
     pub judge: Option<JudgeConfig>,
+    /// The unit of the metric's values (`ms`, `s`, `req/s`, …), shown beside every number.
+    #[serde(default)]
+    pub unit: Option<String>,
     /// The Prometheus query (for `canaryd serve` and Prometheus windows).
     #[serde(default)]
     pub query: Option<super::query::PromQuery>,

@@ -340,6 +340,53 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, format: Format) -> Result<T,
     }
 }
 
+/// The document as a JSON value (any format), for deserialising again after edits.
+pub fn to_value(text: &str, format: Format) -> Option<serde_json::Value> {
+    match format {
+        Format::Json => serde_json::from_str(text).ok(),
+        Format::Toml => toml::from_str(text).ok(),
+        Format::Yaml => {
+            let node = marked_yaml::parse_yaml(0, text).ok()?;
+            serde::Deserialize::deserialize(marked_yaml::spanned_serde::NodeDeserializer::new(
+                &node,
+            ))
+            .ok()
+        }
+    }
+}
+
+/// Deserialise `value` into `T`, tracking the field path of any error (no positions: the
+/// caller locates the path in the source text).
+pub fn deserialize_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, DeError> {
+    serde_path_to_error::deserialize(value).map_err(|e| DeError {
+        path: FieldPath::from_serde(e.path()),
+        pos: None,
+        message: e.into_inner().to_string(),
+    })
+}
+
+/// Remove the key `path` ends in from `value`; false when there is no such key.
+pub fn remove_at(value: &mut serde_json::Value, path: &FieldPath) -> bool {
+    let Some((Seg::Key(last), parents)) = path.0.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for seg in parents {
+        at = match (seg, at) {
+            (Seg::Key(k), serde_json::Value::Object(o)) => match o.get_mut(k) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Seg::Index(i), serde_json::Value::Array(a)) => match a.get_mut(*i) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    at.as_object_mut().is_some_and(|o| o.remove(last).is_some())
+}
+
 fn toml_error(text: &str, path: FieldPath, e: &toml::de::Error) -> DeError {
     let lines = LineIndex::new(text);
     DeError {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use canary_judges::sequential::Outcome;
 use canary_judges::{
-    Direction, Judge, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, ScoreInput,
+    Direction, Judge, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, ScoreInput, ScoringRules,
     SequentialConfig, SequentialJudge, SequentialState, Thresholds, Verdict, score,
 };
 
@@ -181,18 +181,28 @@ impl IntervalSeries {
         let inputs = [
             ScoreInput {
                 name: "latency",
+                metric: "latency",
                 groups: &g1,
                 muted: false,
+                critical: false,
                 judgement: &lat,
             },
             ScoreInput {
                 name: "errors",
+                metric: "errors",
                 groups: &g2,
                 muted: false,
+                critical: false,
                 judgement: &err,
             },
         ];
-        score(&inputs, &BTreeMap::new(), Thresholds::default()).score
+        score(
+            &inputs,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta,
+        )
+        .score
     }
 }
 
@@ -238,7 +248,7 @@ impl Monitor for KayentaMonitor {
     fn finish(&mut self) -> Decision {
         match Verdict::of(self.series.score(&self.judge), Thresholds::default()) {
             Verdict::Pass => Decision::Pass,
-            Verdict::Marginal => Decision::Inconclusive,
+            Verdict::Marginal | Verdict::Inconclusive => Decision::Inconclusive,
             Verdict::Fail => Decision::Fail,
         }
     }

@@ -603,7 +603,9 @@ impl PipelineRunner {
     }
 }
 
-/// What an ended analysis means for its stage. A `fail` that no metric found worse (no
+/// What an ended analysis means for its stage. An `inconclusive` held only by missing data
+/// is no verdict (held and retried until the deadline); one a sequential judge left
+/// undecided is inconclusive (the stage's `on_inconclusive`). A `fail` that no metric found worse (no
 /// high or low, and no `must_have_data` metric without data — only Kayenta's "≥ 50 % nodata
 /// fails" rule) is no verdict: it holds and is tried again until the stage's deadline
 /// instead of rolling back at once.
@@ -626,9 +628,24 @@ pub fn outcome_of(
                 })
             })
     };
+    let only_missing_data = || {
+        report
+            .as_ref()
+            .and_then(|r| r["holds"].as_array())
+            .is_some_and(|hs| {
+                !hs.is_empty() && hs.iter().all(|h| h["kind"].as_str() != Some("undecided"))
+            })
+    };
     match (status, verdict) {
         (AnalysisStatus::Succeeded, Some("pass")) => AnalysisOutcome::Pass,
         (AnalysisStatus::Succeeded, Some("marginal")) => AnalysisOutcome::Marginal,
+        // Inconclusive: the evidence there is would pass. Missing evidence holds and is
+        // tried again until the deadline (an outage must not roll back a healthy canary);
+        // a sequential judge undecided at its horizon is the stage's `on_inconclusive`.
+        (AnalysisStatus::Succeeded, Some("inconclusive")) if only_missing_data() => {
+            AnalysisOutcome::NoVerdict
+        }
+        (AnalysisStatus::Succeeded, Some("inconclusive")) => AnalysisOutcome::Inconclusive,
         (AnalysisStatus::Succeeded, Some("fail")) if found_worse() => AnalysisOutcome::Fail,
         _ => AnalysisOutcome::NoVerdict,
     }

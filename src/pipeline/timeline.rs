@@ -57,6 +57,7 @@ pub fn execution_timeline(events: &[ExecutionEvent], end: f64) -> ExecutionTimel
                 let kind = match outcome {
                     "Pass" => "pass",
                     "Marginal" => "marginal",
+                    "Inconclusive" => "inconclusive",
                     "Fail" => "fail",
                     _ => "info",
                 };

@@ -214,9 +214,9 @@ pub fn replay_all(
 /// Counts of (label, verdict) pairs.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Confusion {
-    /// Rows: label good, bad; columns: verdict pass, marginal, fail.
-    pub good: [usize; 3],
-    pub bad: [usize; 3],
+    /// Rows: label good, bad; columns: verdict pass, marginal, inconclusive, fail.
+    pub good: [usize; 4],
+    pub bad: [usize; 4],
 }
 
 impl Confusion {
@@ -231,7 +231,8 @@ impl Confusion {
             let col = match verdict {
                 Verdict::Pass => 0,
                 Verdict::Marginal => 1,
-                Verdict::Fail => 2,
+                Verdict::Inconclusive => 2,
+                Verdict::Fail => 3,
             };
             match label {
                 Label::Good => m.good[col] += 1,
@@ -243,9 +244,9 @@ impl Confusion {
 
     /// A small table with recall and precision of "fail" for "bad".
     pub fn render(&self) -> String {
-        let caught = self.bad[2] as f64;
+        let caught = self.bad[3] as f64;
         let bad_total = self.bad.iter().sum::<usize>() as f64;
-        let failed_total = (self.bad[2] + self.good[2]) as f64;
+        let failed_total = (self.bad[3] + self.good[3]) as f64;
         let ratio = |a: f64, b: f64| {
             if b > 0.0 {
                 format!("{:.1}%", 100.0 * a / b)
@@ -255,16 +256,18 @@ impl Confusion {
         };
         format!(
             "confusion matrix (rows: label; columns: verdict)\n\
-             label   pass  marginal  fail\n\
-             good  {:>6} {:>9} {:>5}\n\
-             bad   {:>6} {:>9} {:>5}\n\
+             label   pass  marginal  inconclusive  fail\n\
+             good  {:>6} {:>9} {:>13} {:>5}\n\
+             bad   {:>6} {:>9} {:>13} {:>5}\n\
              bad deploys failed (recall): {}; failed deploys that were bad (precision): {}\n",
             self.good[0],
             self.good[1],
             self.good[2],
+            self.good[3],
             self.bad[0],
             self.bad[1],
             self.bad[2],
+            self.bad[3],
             ratio(caught, bad_total),
             ratio(caught, failed_total)
         )

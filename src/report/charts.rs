@@ -633,7 +633,14 @@ fn execution<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, t: &Execu
     f.axes(p, &time_ticks(&f.x), &y_ticks);
     let mut keys = vec![(Key::Line(CANARY), "canary traffic".to_string())];
     for kind in [
-        "pass", "marginal", "fail", "approved", "rejected", "rollback", "info",
+        "pass",
+        "marginal",
+        "inconclusive",
+        "fail",
+        "approved",
+        "rejected",
+        "rollback",
+        "info",
     ] {
         if kinds.contains(&kind) {
             keys.push((Key::Dot(mark_color(kind)), kind.to_string()));
@@ -644,7 +651,9 @@ fn execution<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, t: &Execu
 
 fn mark_kind(kind: &str) -> &str {
     match kind {
-        "pass" | "marginal" | "fail" | "approved" | "rejected" | "rollback" => kind,
+        "pass" | "marginal" | "inconclusive" | "fail" | "approved" | "rejected" | "rollback" => {
+            kind
+        }
         _ => "info",
     }
 }
@@ -652,7 +661,7 @@ fn mark_kind(kind: &str) -> &str {
 fn mark_color(kind: &str) -> RGBColor {
     match kind {
         "pass" => GREEN,
-        "marginal" => AMBER,
+        "marginal" | "inconclusive" => AMBER,
         "fail" | "rejected" | "rollback" => RED,
         "approved" => BLUE,
         _ => GREY,

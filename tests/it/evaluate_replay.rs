@@ -210,7 +210,10 @@ fn replay_judges_simulated_deploys_and_skips_broken_ones() {
         "{}",
         rows[2]
     );
-    assert_eq!(r["confusion"]["bad"][2], 1, "the crash loop was caught");
+    assert_eq!(
+        r["confusion"]["bad"][3], 1,
+        "the crash loop was caught (column fail)"
+    );
 
     // CSV to stdout and Parquet to a file carry the same rows.
     let (code, csv, _) = run(&[

@@ -16,6 +16,7 @@ mod serve_prometheus;
 mod simulate_cli;
 mod support;
 mod ui_http;
+mod verdict_integrity;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

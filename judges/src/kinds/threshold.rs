@@ -210,6 +210,8 @@ impl ThresholdJudge {
     fn aggregate(&self, sample: &Sample, sorted: &[f64]) -> Result<Option<f64>, String> {
         match self.config.aggregate {
             Aggregate::Rate => match sample.count_totals() {
+                // An empty arm is missing data, whatever its shape.
+                None if sample.is_empty() => Ok(None),
                 None => {
                     Err("aggregate `rate` needs an event-count metric (events and total)".into())
                 }

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use canary_judges::{
-    Aggregate, Classification, Direction, EffectSizeConfig, EffectSizeMeasure, Judge, Judgement,
-    MannWhitneyConfig, MannWhitneyJudge, MetricOptions, MetricPair, NanStrategy, Outliers, Sample,
-    ScoreInput, ThresholdConfig, ThresholdJudge, Thresholds, Verdict, score,
+    Aggregate, Classification, Direction, EffectSizeConfig, EffectSizeMeasure, HoldKind, Judge,
+    Judgement, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, MetricPair, NanStrategy,
+    Outliers, Sample, ScoreInput, ScoringRules, ThresholdConfig, ThresholdJudge, Thresholds,
+    Verdict, score,
 };
 
 fn mw() -> MannWhitneyJudge {
@@ -315,19 +316,24 @@ fn rule10_error_does_not_fail_by_itself() {
         &[
             ScoreInput {
                 name: "a",
+                metric: "a",
                 groups: &groups,
                 muted: false,
+                critical: false,
                 judgement: &pass,
             },
             ScoreInput {
                 name: "b",
+                metric: "b",
                 groups: &groups,
                 muted: false,
+                critical: false,
                 judgement: &e,
             },
         ],
         &BTreeMap::new(),
         Thresholds::default(),
+        ScoringRules::Kayenta,
     );
     assert_eq!((card.score, card.verdict), (100.0, Verdict::Pass));
 }
@@ -482,31 +488,44 @@ fn scoring_weights_and_unweighted_share() {
     let results = [
         ScoreInput {
             name: "a",
+            metric: "a",
             groups: &lat,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "b",
+            metric: "b",
             groups: &lat,
             muted: false,
+            critical: false,
             judgement: &h,
         },
         ScoreInput {
             name: "c",
+            metric: "c",
             groups: &err,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "d",
+            metric: "d",
             groups: &sys,
             muted: false,
+            critical: false,
             judgement: &p,
         },
     ];
     let weights = BTreeMap::from([("latency".to_string(), 50.0)]);
-    let card = score(&results, &weights, Thresholds::default());
+    let card = score(
+        &results,
+        &weights,
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     // latency 50% × 50 + errors 100% × 25 + system 100% × 25.
     assert_eq!(card.score, 75.0);
     assert_eq!(card.verdict, Verdict::Marginal);
@@ -538,72 +557,107 @@ fn scoring_metric_counts_in_every_group_and_rounds_half_up() {
     let results = [
         ScoreInput {
             name: "x",
+            metric: "x",
             groups: &both,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "y",
+            metric: "y",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &l,
         },
         ScoreInput {
             name: "z",
+            metric: "z",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &p,
         },
     ];
-    let card = score(&results, &BTreeMap::new(), Thresholds::default());
+    let card = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     // a: 2/3 → 66.666…, b: 100 → (66.666… + 100) / 2 = 83.333… → 83.33
     assert_eq!(card.score, 83.33);
     let third = [
         ScoreInput {
             name: "x",
+            metric: "x",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "y",
+            metric: "y",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &l,
         },
         ScoreInput {
             name: "z",
+            metric: "z",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &l,
         },
     ];
     assert_eq!(
-        score(&third, &BTreeMap::new(), Thresholds::default()).score,
+        score(
+            &third,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .score,
         33.33
     );
     let two_thirds = [
         ScoreInput {
             name: "x",
+            metric: "x",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "y",
+            metric: "y",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "z",
+            metric: "z",
             groups: &only_a,
             muted: false,
+            critical: false,
             judgement: &l,
         },
     ];
     assert_eq!(
-        score(&two_thirds, &BTreeMap::new(), Thresholds::default()).score,
+        score(
+            &two_thirds,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .score,
         66.67
     );
 }
@@ -616,18 +670,27 @@ fn scoring_muted_metrics_are_left_out() {
     let results = [
         ScoreInput {
             name: "ok",
+            metric: "ok",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "bad",
+            metric: "bad",
             groups: &grp,
             muted: true,
+            critical: false,
             judgement: &h,
         },
     ];
-    let card = score(&results, &BTreeMap::new(), Thresholds::default());
+    let card = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     assert_eq!((card.score, card.verdict), (100.0, Verdict::Pass));
 }
 
@@ -641,18 +704,27 @@ fn scoring_critical_short_circuits() {
     let mut results: Vec<ScoreInput<'_>> = (0..20)
         .map(|_| ScoreInput {
             name: "ok",
+            metric: "ok",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &p,
         })
         .collect();
     results.push(ScoreInput {
         name: "latency{api=/checkout}",
+        metric: "latency{api=/checkout}",
         groups: &grp,
         muted: false,
+        critical: false,
         judgement: &crit,
     });
-    let card = score(&results, &BTreeMap::new(), Thresholds::default());
+    let card = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     assert_eq!((card.score, card.verdict), (0.0, Verdict::Fail));
     assert!(
         card.reason.contains("latency{api=/checkout}"),
@@ -662,7 +734,13 @@ fn scoring_critical_short_circuits() {
     // A muted critical failure does not.
     results.last_mut().expect("pushed").muted = true;
     assert_eq!(
-        score(&results, &BTreeMap::new(), Thresholds::default()).score,
+        score(
+            &results,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .score,
         100.0
     );
 }
@@ -675,41 +753,62 @@ fn scoring_half_or_more_nodata_fails() {
     let half = [
         ScoreInput {
             name: "a",
+            metric: "a",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "b",
+            metric: "b",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &n,
         },
     ];
-    let card = score(&half, &BTreeMap::new(), Thresholds::default());
+    let card = score(
+        &half,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     assert_eq!((card.score, card.verdict), (0.0, Verdict::Fail));
     let third = [
         ScoreInput {
             name: "a",
+            metric: "a",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "b",
+            metric: "b",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "c",
+            metric: "c",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &n,
         },
     ];
     assert_eq!(
-        score(&third, &BTreeMap::new(), Thresholds::default()).score,
+        score(
+            &third,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .score,
         100.0
     );
 }
@@ -721,15 +820,28 @@ fn scoring_nothing_judged_never_passes() {
     let e = j(Error);
     let results = [ScoreInput {
         name: "a",
+        metric: "a",
         groups: &grp,
         muted: false,
+        critical: false,
         judgement: &e,
     }];
-    let card = score(&results, &BTreeMap::new(), Thresholds::default());
+    let card = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     assert_eq!(card.verdict, Verdict::Fail);
     assert!(card.reason.contains("no metric could be judged"));
     assert_eq!(
-        score(&[], &BTreeMap::new(), Thresholds::default()).verdict,
+        score(
+            &[],
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .verdict,
         Verdict::Fail
     );
 }
@@ -742,24 +854,35 @@ fn scoring_group_without_judged_results_counts_as_100() {
     let results = [
         ScoreInput {
             name: "1",
+            metric: "1",
             groups: &a,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "2",
+            metric: "2",
             groups: &a,
             muted: false,
+            critical: false,
             judgement: &h,
         },
         ScoreInput {
             name: "3",
+            metric: "3",
             groups: &b,
             muted: false,
+            critical: false,
             judgement: &e,
         },
     ];
-    let card = score(&results, &BTreeMap::new(), Thresholds::default());
+    let card = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
     let gb = card.groups.iter().find(|g| g.name == "b").expect("group");
     assert!(gb.no_data && gb.score == 0.0, "reported as 0 with no data");
     assert_eq!(card.score, 75.0, "but counts as 100 in the sum");
@@ -767,19 +890,29 @@ fn scoring_group_without_judged_results_counts_as_100() {
     let results = [
         ScoreInput {
             name: "1",
+            metric: "1",
             groups: &a,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "2",
+            metric: "2",
             groups: &a,
             muted: false,
+            critical: false,
             judgement: &nf,
         },
     ];
     assert_eq!(
-        score(&results, &BTreeMap::new(), Thresholds::default()).score,
+        score(
+            &results,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .score,
         50.0,
         "nodata_fail counts against"
     );
@@ -806,19 +939,28 @@ fn scoring_inconclusive_caps_at_marginal() {
     let results = [
         ScoreInput {
             name: "a",
+            metric: "a",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &p,
         },
         ScoreInput {
             name: "b",
+            metric: "b",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &i,
         },
     ];
-    let card = score(&results, &BTreeMap::new(), Thresholds::default());
-    assert_eq!((card.score, card.verdict), (75.0, Verdict::Marginal));
+    let card = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
+    assert_eq!((card.score, card.verdict), (75.0, Verdict::Inconclusive));
     assert!(
         card.reason.contains("Canary Inconclusive"),
         "{}",
@@ -828,34 +970,239 @@ fn scoring_inconclusive_caps_at_marginal() {
     // Nothing but undecided results: marginal, not a failure and not a pass.
     let only = [ScoreInput {
         name: "b",
+        metric: "b",
         groups: &grp,
         muted: false,
+        critical: false,
         judgement: &i,
     }];
     assert_eq!(
-        score(&only, &BTreeMap::new(), Thresholds::default()).verdict,
-        Verdict::Marginal
+        score(
+            &only,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .verdict,
+        Verdict::Inconclusive
     );
     // A real failure still fails.
     let h = j(High);
     let failing = [
         ScoreInput {
             name: "a",
+            metric: "a",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &h,
         },
         ScoreInput {
             name: "b",
+            metric: "b",
             groups: &grp,
             muted: false,
+            critical: false,
             judgement: &i,
         },
     ];
     assert_eq!(
-        score(&failing, &BTreeMap::new(), Thresholds::default()).verdict,
+        score(
+            &failing,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Kayenta
+        )
+        .verdict,
         Verdict::Fail
     );
+}
+
+// canaryd's scoring rules: missing evidence holds, never promotes.
+fn input<'a>(
+    name: &'a str,
+    groups: &'a [String],
+    critical: bool,
+    judgement: &'a Judgement,
+) -> ScoreInput<'a> {
+    ScoreInput {
+        name,
+        metric: name.split('{').next().unwrap_or(name),
+        groups,
+        muted: false,
+        critical,
+        judgement,
+    }
+}
+
+fn canaryd(
+    results: &[ScoreInput<'_>],
+    weights: &BTreeMap<String, f64>,
+) -> canary_judges::Scorecard {
+    score(
+        results,
+        weights,
+        Thresholds::default(),
+        ScoringRules::Canaryd,
+    )
+}
+
+#[test]
+fn canaryd_critical_metric_without_data_holds() {
+    use Classification::*;
+    let (lat, err) = (g(&["latency"]), g(&["errors"]));
+    let p = j(Pass);
+    let mut nodata = Judgement::bare(Nodata, "no `http_errorz` rows in the canary (c.csv)");
+    nodata.critical = true; // judges carry a critical metric's flag on its nodata
+    let results = [
+        input("latency", &lat, false, &p),
+        input("error_rate{api=/a}", &err, true, &p),
+        input("error_rate{api=/b}", &err, true, &nodata),
+    ];
+    let card = canaryd(&results, &BTreeMap::new());
+    assert_eq!(card.verdict, Verdict::Inconclusive, "{}", card.reason);
+    assert_eq!(card.score, 75.0, "capped at marginal");
+    let hold = card
+        .holds
+        .iter()
+        .find(|h| h.kind == HoldKind::CriticalNoData)
+        .expect("a critical-no-data hold");
+    assert_eq!(hold.subject, "error_rate");
+    assert!(
+        hold.message.contains("error_rate{api=/b}") && hold.message.contains("http_errorz"),
+        "names the label set and the missing series: {}",
+        hold.message
+    );
+    assert!(
+        card.reason.contains("critical metric `error_rate`"),
+        "{}",
+        card.reason
+    );
+    // Kayenta's rules fail it instead (critical and not pass).
+    let k = score(
+        &results,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
+    assert_eq!((k.score, k.verdict), (0.0, Verdict::Fail));
+    // A critical metric whose judge errored holds too.
+    let e = Judgement::bare(Error, "the events series is absent");
+    let results = [
+        input("latency", &lat, false, &p),
+        input("error_rate", &err, true, &e),
+    ];
+    let card = canaryd(&results, &BTreeMap::new());
+    assert_eq!(card.verdict, Verdict::Inconclusive);
+    assert!(card.holds.iter().any(|h| h.kind == HoldKind::CriticalError));
+}
+
+#[test]
+fn canaryd_group_not_judged_caps_and_weights_renormalise() {
+    use Classification::*;
+    let (lat, err) = (g(&["latency"]), g(&["errors"]));
+    let (p, h, n) = (j(Pass), j(High), j(Nodata));
+    let weights = BTreeMap::from([("latency".to_string(), 45.0), ("errors".to_string(), 55.0)]);
+    // Every latency result passes, the errors group has no data: not 100, not a pass.
+    let results = [
+        input("latency{api=/a}", &lat, false, &p),
+        input("latency{api=/b}", &lat, false, &p),
+        input("error_rate", &err, false, &n),
+    ];
+    let card = canaryd(&results, &weights);
+    assert_eq!((card.score, card.verdict), (75.0, Verdict::Inconclusive));
+    let hold = card
+        .holds
+        .iter()
+        .find(|h| h.kind == HoldKind::GroupNotJudged)
+        .expect("group hold");
+    assert_eq!(hold.subject, "errors");
+    assert!(hold.message.contains("1 without data"), "{}", hold.message);
+    // Kayenta counts the empty group as 100.
+    let k = score(
+        &results,
+        &weights,
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
+    assert_eq!((k.score, k.verdict), (100.0, Verdict::Pass));
+    // A judged failure in the judged group is scored over the judged weight only:
+    // latency 50% → 50, not 45·0.5 + 55 = 77.5; the hold cannot lift it.
+    let results = [
+        input("latency{api=/a}", &lat, false, &p),
+        input("latency{api=/b}", &lat, false, &h),
+        input("error_rate", &err, false, &n),
+    ];
+    let card = canaryd(&results, &weights);
+    assert_eq!((card.score, card.verdict), (50.0, Verdict::Fail));
+    let k = score(
+        &results,
+        &weights,
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
+    assert_eq!(k.score, 77.5);
+}
+
+#[test]
+fn canaryd_everything_judged_is_plain_weighted_sum() {
+    use Classification::*;
+    let (lat, err) = (g(&["latency"]), g(&["errors"]));
+    let (p, h) = (j(Pass), j(High));
+    let weights = BTreeMap::from([("latency".to_string(), 45.0), ("errors".to_string(), 55.0)]);
+    let results = [
+        input("latency{api=/a}", &lat, false, &p),
+        input("latency{api=/b}", &lat, false, &h),
+        input("error_rate", &err, false, &p),
+    ];
+    let c = canaryd(&results, &weights);
+    let k = score(
+        &results,
+        &weights,
+        Thresholds::default(),
+        ScoringRules::Kayenta,
+    );
+    assert_eq!(
+        (c.score, c.verdict),
+        (k.score, k.verdict),
+        "rules agree on full evidence"
+    );
+    assert_eq!(c.score, 77.5);
+    assert!(c.holds.is_empty() && c.reason.is_empty());
+}
+
+#[test]
+fn canaryd_nothing_judged_is_inconclusive_not_pass() {
+    use Classification::*;
+    let grp = g(&["x"]);
+    let n = j(Nodata);
+    let results = [input("a", &grp, false, &n), input("b", &grp, false, &n)];
+    let card = canaryd(&results, &BTreeMap::new());
+    assert_eq!((card.score, card.verdict), (75.0, Verdict::Inconclusive));
+    let kinds: Vec<HoldKind> = card.holds.iter().map(|h| h.kind).collect();
+    assert!(kinds.contains(&HoldKind::NothingJudged), "{kinds:?}");
+    assert!(kinds.contains(&HoldKind::MostlyNoData), "{kinds:?}");
+    assert!(card.holds.iter().all(|h| h.kind.is_missing_data()));
+    let empty = canaryd(&[], &BTreeMap::new());
+    assert_eq!(empty.verdict, Verdict::Inconclusive);
+}
+
+#[test]
+fn canaryd_judged_regression_still_fails_despite_holds() {
+    use Classification::*;
+    let grp = g(&["x"]);
+    let mut crit = j(High);
+    crit.critical = true;
+    let n = j(Nodata);
+    let p = j(Pass);
+    let results = [
+        input("latency", &grp, true, &crit),
+        input("errors", &grp, true, &n),
+        input("cpu", &grp, false, &p),
+    ];
+    let card = canaryd(&results, &BTreeMap::new());
+    assert_eq!((card.score, card.verdict), (0.0, Verdict::Fail));
+    assert!(card.reason.contains("latency"), "{}", card.reason);
 }
 
 // Sequential judge rules.
