@@ -360,6 +360,9 @@ pub struct AnalysisRequest {
     /// Overrides the config's thresholds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Thresholds>,
+    /// Overrides the config's scoring rules (`canaryd` unless either says `kayenta`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoring: Option<canary_judges::ScoringRules>,
 }
 
 /// A problem with a request: the field (dotted path) and what is wrong.
@@ -571,7 +574,7 @@ impl Runner {
                 return Ok(());
             }
             let format = Format::from_name(&rec.config_format).unwrap_or(Format::Json);
-            let config = match CanaryConfig::parse(&rec.config_body, format, &rec.config_name) {
+            let mut config = match CanaryConfig::parse(&rec.config_body, format, &rec.config_name) {
                 Ok(c) => c,
                 Err(e) => return self.finish_error(rec, format!("config: {e}")).await,
             };
@@ -579,6 +582,9 @@ impl Runner {
                 Ok(r) => r,
                 Err(e) => return self.finish_error(rec, format!("stored request: {e}")).await,
             };
+            if let Some(rules) = request.scoring {
+                config.scoring = Some(rules);
+            }
             let plan = request.window.intervals();
             let Some(iv) = plan.get(rec.next_interval as usize).copied() else {
                 return self

@@ -99,7 +99,12 @@ async fn config_by_id(state: &AppState, id: &str) -> ApiResult<ConfigRecord> {
     }
 }
 
-async fn store_config(state: &AppState, id: Option<String>, req: Request) -> ApiResult<String> {
+/// Store a Kayenta config; its id and the warnings about fields canaryd ignored.
+async fn store_config(
+    state: &AppState,
+    id: Option<String>,
+    req: Request,
+) -> ApiResult<(String, Vec<String>)> {
     let bytes = raw_body(req, state).await?;
     let mut doc: Value = parse_json(&bytes)?;
     // Kayenta's own bookkeeping fields are not part of the config.
@@ -140,12 +145,15 @@ async fn store_config(state: &AppState, id: Option<String>, req: Request) -> Api
     );
     let id = rec.id.clone();
     blocking(&state.store, move |s| s.put_config(&rec)).await?;
-    Ok(id)
+    for w in &config.warnings {
+        tracing::warn!(config = %name, "{w}");
+    }
+    Ok((id, config.warnings))
 }
 
 async fn create_config(State(state): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
-    let id = store_config(&state, None, req).await?;
-    Ok(Json(json!({ "canaryConfigId": id })))
+    let (id, warnings) = store_config(&state, None, req).await?;
+    Ok(Json(json!({ "canaryConfigId": id, "warnings": warnings })))
 }
 
 async fn put_config(
@@ -153,8 +161,8 @@ async fn put_config(
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult<Json<Value>> {
-    let id = store_config(&state, Some(id), req).await?;
-    Ok(Json(json!({ "canaryConfigId": id })))
+    let (id, warnings) = store_config(&state, Some(id), req).await?;
+    Ok(Json(json!({ "canaryConfigId": id, "warnings": warnings })))
 }
 
 async fn delete_config(
@@ -243,6 +251,7 @@ fn to_request(req: &ExecutionRequest) -> ApiResult<AnalysisRequest> {
             step: Seconds(step),
         },
         thresholds: Some(req.thresholds),
+        scoring: None,
     })
 }
 
@@ -254,7 +263,8 @@ async fn start(
 ) -> ApiResult<Json<Value>> {
     let rec = config_by_id(&state, &config_id).await?;
     let config = resolve_config(&state, &Value::String(rec.name.clone()), "canaryConfigId").await?;
-    let request = to_request(&req)?;
+    let mut request = to_request(&req)?;
+    request.scoring = Some(config.0.scoring.unwrap_or(state.kayenta_scoring));
     let a = start_analysis(&state, config, p.application, request, "kayenta").await?;
     Ok(Json(json!({ "canaryExecutionId": a.id })))
 }
@@ -265,7 +275,8 @@ async fn start_with_config(
     Body(body): Body<ConfigAndRequest>,
 ) -> ApiResult<Json<Value>> {
     let config = resolve_config(&state, &body.canary_config, "canaryConfig").await?;
-    let request = to_request(&body.execution_request)?;
+    let mut request = to_request(&body.execution_request)?;
+    request.scoring = Some(config.0.scoring.unwrap_or(state.kayenta_scoring));
     let a = start_analysis(&state, config, p.application, request, "kayenta").await?;
     Ok(Json(json!({ "canaryExecutionId": a.id })))
 }
@@ -408,6 +419,10 @@ async fn status(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
             "judgeResult": judge_result(report),
             "canaryDuration": start.zip(end).map(|(s, e)| iso_duration(e.0 - s.0)),
         });
+        // canaryd's additions: what held the verdict and what in the config was ignored.
+        body["warnings"] = report.get("warnings").cloned().unwrap_or(json!([]));
+        body["holds"] = report.get("holds").cloned().unwrap_or(json!([]));
+        body["scoring"] = report.get("scoring").cloned().unwrap_or(Value::Null);
     }
     Ok(Json(body).into_response())
 }

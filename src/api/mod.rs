@@ -79,6 +79,9 @@ pub struct AppState {
     pub pipelines: Arc<crate::pipeline::runner::PipelineRunner>,
     pub telemetry: Arc<Telemetry>,
     pub tokens: Arc<Vec<Token>>,
+    /// Scoring rules of Kayenta-dialect analyses whose config names none (`[kayenta]
+    /// scoring` in the daemon config; canaryd's by default).
+    pub kayenta_scoring: canary_judges::ScoringRules,
 }
 
 /// An error answer: status, machine-readable code, message and details.

@@ -107,7 +107,8 @@ pub fn spec() -> Value {
                     "baseline": { "$ref": "#/components/schemas/Scope" },
                     "canary": { "$ref": "#/components/schemas/Scope" },
                     "window": { "$ref": "#/components/schemas/Window" },
-                    "thresholds": { "$ref": "#/components/schemas/Thresholds" } } },
+                    "thresholds": { "$ref": "#/components/schemas/Thresholds" },
+                    "scoring": { "enum": ["canaryd", "kayenta"] } } },
                 "Analysis": { "type": "object", "properties": {
                     "id": { "type": "string" },
                     "status": { "enum": ["running", "succeeded", "error", "cancelled"] },
@@ -124,6 +125,7 @@ pub fn spec() -> Value {
                 "JudgeRequest": { "type": "object", "required": ["config", "pairs"], "properties": {
                     "config": { "oneOf": [ { "type": "string" }, { "$ref": "#/components/schemas/CanaryConfig" } ] },
                     "thresholds": { "$ref": "#/components/schemas/Thresholds" },
+                    "scoring": { "enum": ["canaryd", "kayenta"] },
                     "pairs": { "type": "array", "items": { "type": "object", "required": ["metric", "baseline", "canary"],
                         "properties": { "metric": { "type": "string" },
                             "labels": { "type": "object", "additionalProperties": { "type": "string" } },

@@ -260,6 +260,9 @@ struct CreateAnalysis {
     window: WindowSpec,
     #[serde(default)]
     thresholds: Option<Thresholds>,
+    /// `canaryd` (default) or `kayenta`; overrides the config's `scoring`.
+    #[serde(default)]
+    scoring: Option<canary_judges::ScoringRules>,
 }
 
 /// A config for a new analysis: by reference or inline. (config, stored id, format, text)
@@ -298,6 +301,9 @@ pub async fn start_analysis(
     dialect: &str,
 ) -> ApiResult<AnalysisRecord> {
     let (config, config_id, format, body) = config;
+    for w in &config.warnings {
+        tracing::warn!(config = %config.name, "{w}");
+    }
     let request = AnalysisRequest {
         window: request.window.resolve(crate::analysis::live::now_s()),
         ..request
@@ -330,6 +336,7 @@ async fn create_analysis(
         canary: body.canary,
         window: body.window,
         thresholds: body.thresholds,
+        scoring: body.scoring,
     };
     let rec = start_analysis(&state, config, body.application, request, "canaryd").await?;
     let view = analysis_view(&rec, &[], false);
@@ -560,6 +567,9 @@ struct JudgeRequest {
     config: Value,
     #[serde(default)]
     thresholds: Option<Thresholds>,
+    /// `canaryd` (default) or `kayenta`; overrides the config's `scoring`.
+    #[serde(default)]
+    scoring: Option<canary_judges::ScoringRules>,
     pairs: Vec<InlinePair>,
 }
 
@@ -567,7 +577,10 @@ async fn judge(
     State(state): State<AppState>,
     Body(body): Body<JudgeRequest>,
 ) -> ApiResult<Json<Value>> {
-    let (config, ..) = resolve_config(&state, &body.config, "config").await?;
+    let (mut config, ..) = resolve_config(&state, &body.config, "config").await?;
+    if let Some(rules) = body.scoring {
+        config.scoring = Some(rules);
+    }
     let index: BTreeMap<&str, usize> = config
         .metrics
         .iter()

@@ -197,6 +197,7 @@ pub async fn serve(
         pipelines,
         telemetry,
         tokens: Arc::new(tokens),
+        kayenta_scoring: config.kayenta.scoring,
     };
     let limits = Limits {
         body_bytes: config.http.body_limit_bytes,

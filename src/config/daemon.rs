@@ -84,9 +84,19 @@ pub struct DaemonConfig {
     pub prometheus: PrometheusConfig,
     pub http: HttpSettings,
     pub live: LiveSettings,
+    pub kayenta: KayentaSettings,
     /// Canary config files stored (created or replaced) at start.
     pub configs: Vec<PathBuf>,
     pub tokens: Vec<TokenSpec>,
+}
+
+/// The Kayenta dialect's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KayentaSettings {
+    /// Scoring rules of Kayenta-dialect analyses: `canaryd` (default: missing evidence
+    /// holds) or `kayenta` (Kayenta's scorer exactly, for users who must reproduce it).
+    pub scoring: canary_judges::ScoringRules,
 }
 
 impl Default for DaemonConfig {
@@ -98,6 +108,7 @@ impl Default for DaemonConfig {
             prometheus: PrometheusConfig::default(),
             http: HttpSettings::default(),
             live: LiveSettings::default(),
+            kayenta: KayentaSettings::default(),
             configs: Vec::new(),
             tokens: Vec::new(),
         }

@@ -502,6 +502,7 @@ impl PipelineRunner {
             }
             .resolve(now_s()),
             thresholds: None,
+            scoring: None,
         };
         request.validate(&config).map_err(|problems| {
             problems

@@ -292,6 +292,37 @@ async fn judge_openapi_metrics_and_kayenta_configs() {
         (422, vec!["pairs[0].metric".to_string()]),
         "{r}"
     );
+    // A critical metric the request gave no data for holds a healthy canary (canaryd's
+    // rules, the default); Kayenta's rules, asked for, fail it.
+    let mut critical = config.clone();
+    critical["metrics"][1]["critical"] = json!(true);
+    let only_latency = json!([{"metric": "latency", "baseline": base, "canary": base}]);
+    let (s, r) = d
+        .post(
+            "/api/v1/judge",
+            &json!({"config": critical, "pairs": only_latency}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["verdict"].as_str(), r["scoring"].as_str()),
+        (Some("inconclusive"), Some("canaryd")),
+        "{r}"
+    );
+    assert_eq!(r["holds"][0]["kind"], "critical_no_data", "{r}");
+    assert_eq!(r["holds"][0]["subject"], "errors", "{r}");
+    let (s, r) = d
+        .post(
+            "/api/v1/judge",
+            &json!({"config": critical, "pairs": only_latency, "scoring": "kayenta"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["verdict"].as_str(), r["score"].as_f64()),
+        (Some("fail"), Some(0.0)),
+        "{r}"
+    );
 
     let (s, doc) = d.get("/api/v1/openapi.json").await;
     assert_eq!(s, 200);

@@ -38,6 +38,37 @@ fn classes(report: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// A Kayenta-dialect execution's status once complete.
+async fn kayenta_status(d: &Daemon, execution: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (s, st) = d.get(&format!("/canary/{execution}")).await;
+        assert_eq!(s, 200, "{st}");
+        if st["complete"] == true {
+            return st;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{st}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Start a Kayenta-dialect execution of `config_id` and wait for its status.
+async fn kayenta_execution(
+    d: &Daemon,
+    config_id: &str,
+    control: Value,
+    experiment: Value,
+) -> Value {
+    let body = json!({"scopes": {"default": {"controlScope": control, "experimentScope": experiment}},
+                      "thresholds": {"pass": 90, "marginal": 50}});
+    let path = format!(
+        "/canary/{config_id}?application=shop&metricsAccountName=prom&storageAccountName=storage&configurationAccountName=storage"
+    );
+    let (s, b) = d.post(&path, &body).await;
+    assert_eq!(s, 200, "{b}");
+    kayenta_status(d, b["canaryExecutionId"].as_str().expect("execution id")).await
+}
+
 fn retrospective(config: &str, baseline: &str, canary: &str, start: f64, end: f64) -> Value {
     json!({
         "config": config, "application": "shop",
@@ -214,21 +245,65 @@ async fn per_api_verdicts_nodata_kayenta_and_early_stop_from_real_prometheus() {
         .await;
     assert_eq!(s, 200, "{b}");
     let execution = b["canaryExecutionId"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    let status = loop {
-        let (s, st) = d.get(&format!("/canary/{execution}")).await;
-        assert_eq!(s, 200, "{st}");
-        if st["complete"] == true {
-            break st;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{st}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let status = kayenta_status(&d, &execution).await;
     assert_eq!(status["status"], "succeeded", "{status}");
     let score = status["result"]["judgeResult"]["score"]["score"]
         .as_f64()
         .unwrap_or_else(|| panic!("no result.judgeResult.score.score: {status}"));
     assert!(score >= 90.0, "healthy canary scores {score}: {status}");
+    assert_eq!(status["scoring"], "canaryd", "canaryd's rules by default");
+
+    // A canary scope without series: canaryd's rules hold it (Kayenta "Marginal", capped at
+    // the marginal threshold, never "Pass") and the answer says why.
+    let held = kayenta_execution(&d, &config_id, scope("v1"), scope("v9")).await;
+    let judged = &held["result"]["judgeResult"]["score"];
+    assert_eq!(judged["classification"], "Marginal", "{held}");
+    assert!(judged["score"].as_f64().expect("score") <= 50.0, "{held}");
+    assert!(
+        !held["holds"].as_array().expect("holds").is_empty(),
+        "{held}"
+    );
+    // A daemon set to Kayenta's rules scores the same execution as Kayenta does: all
+    // nodata → 0, Fail.
+    let kdir = tempfile::tempdir().unwrap();
+    let kd = Daemon::start(
+        kdir.path(),
+        &prom.url(),
+        "[kayenta]\nscoring = \"kayenta\"\n",
+    )
+    .await;
+    let (s, b) = kd
+        .post("/canaryConfig?configurationAccountName=storage", &kayenta)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let k_config = b["canaryConfigId"].as_str().expect("config id").to_string();
+    let k = kayenta_execution(&kd, &k_config, scope("v1"), scope("v9")).await;
+    assert_eq!(k["scoring"], "kayenta", "{k}");
+    assert_eq!(
+        (
+            k["result"]["judgeResult"]["score"]["classification"].as_str(),
+            k["result"]["judgeResult"]["score"]["score"].as_f64()
+        ),
+        (Some("Fail"), Some(0.0)),
+        "{k}"
+    );
+    // A misspelt field is accepted, as Kayenta accepts it, and named in the answer.
+    let mut typo = kayenta.clone();
+    typo["name"] = json!("shop-kayenta-typo");
+    let m = typo["metrics"][0].as_object_mut().unwrap();
+    let options = m.remove("analysisConfigurations").unwrap();
+    m.insert("analysisConfiguration".into(), options);
+    let (s, b) = d
+        .post("/canaryConfig?configurationAccountName=storage", &typo)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let w = b["warnings"].as_array().expect("warnings");
+    assert!(
+        w.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("analysisConfiguration") && w.contains("did you mean"))),
+        "{b}"
+    );
 
     // The live sequential analysis stopped early with a fail.
     let id = live["id"].as_str().unwrap();

@@ -399,3 +399,41 @@ fn a_fail_from_missing_data_alone_is_no_verdict() {
         AnalysisOutcome::NoVerdict
     );
 }
+
+#[test]
+fn an_inconclusive_held_by_missing_data_is_no_verdict_and_undecided_is_inconclusive() {
+    let held = |kinds: &[&str]| {
+        Some(serde_json::json!({
+            "metrics": [{"classification": "pass", "muted": false}],
+            "holds": kinds.iter().map(|k| serde_json::json!({"kind": k, "subject": "", "message": ""}))
+                .collect::<Vec<_>>(),
+        }))
+    };
+    let ok = AnalysisStatus::Succeeded;
+    assert_eq!(
+        outcome_of(
+            ok,
+            Some("inconclusive"),
+            &held(&["critical_no_data", "group_not_judged"])
+        ),
+        AnalysisOutcome::NoVerdict,
+        "missing data holds and is retried until the deadline"
+    );
+    assert_eq!(
+        outcome_of(ok, Some("inconclusive"), &held(&["undecided"])),
+        AnalysisOutcome::Inconclusive,
+        "an undecided sequential judge is the stage's on_inconclusive"
+    );
+    assert_eq!(
+        outcome_of(
+            ok,
+            Some("inconclusive"),
+            &held(&["critical_no_data", "undecided"])
+        ),
+        AnalysisOutcome::Inconclusive
+    );
+    assert_eq!(
+        outcome_of(ok, Some("marginal"), &held(&[])),
+        AnalysisOutcome::Marginal
+    );
+}
