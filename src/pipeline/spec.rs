@@ -97,6 +97,14 @@ pub struct SmokeSpec {
     pub timeout: Seconds,
 }
 
+/// How long a manual judgment waits for a person before its `on_timeout` (default
+/// rollback): long enough to be paged and look, short enough not to block a release day.
+pub const DEFAULT_JUDGMENT_TIMEOUT_S: f64 = 3600.0;
+
+fn default_judgment_timeout() -> Seconds {
+    Seconds(DEFAULT_JUDGMENT_TIMEOUT_S)
+}
+
 fn default_retries() -> u32 {
     2
 }
@@ -156,6 +164,7 @@ pub enum RawStage {
         /// Who may approve or reject; empty: anyone with a write token.
         #[serde(default)]
         approvers: Vec<String>,
+        #[serde(default = "default_judgment_timeout")]
         timeout: Seconds,
         #[serde(default)]
         on_timeout: OnDeadline,
@@ -190,6 +199,7 @@ pub enum Gate {
         message: String,
         #[serde(default)]
         approvers: Vec<String>,
+        #[serde(default = "default_judgment_timeout")]
         timeout: Seconds,
         #[serde(default)]
         on_timeout: OnDeadline,

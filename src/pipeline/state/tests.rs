@@ -480,3 +480,35 @@ fn specs_report_every_problem_by_field() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_manual_judgment_without_a_timeout_waits_the_documented_default() {
+    let p = pipeline(
+        r#"
+[[stages]]
+kind = "traffic"
+percent = 5
+[[stages]]
+kind = "manual_judgment"
+message = "look at the dashboards"
+[[stages]]
+kind = "traffic"
+percent = 100
+"#,
+    );
+    let (e, _) = run(&p, &[tick(0.0), done(1.0)]);
+    assert!(matches!(e.phase, Phase::AwaitingJudgment { .. }));
+    let wait = crate::pipeline::spec::DEFAULT_JUDGMENT_TIMEOUT_S;
+    assert!(wait >= 1800.0, "at least 30 minutes for a person");
+    let before = step(&p, &e, &tick(1.0 + wait - 1.0)).unwrap();
+    assert!(
+        splits(&before.actions).is_empty(),
+        "still waiting just before the default timeout"
+    );
+    let after = step(&p, &e, &tick(1.0 + wait + 1.0)).unwrap();
+    assert_eq!(
+        splits(&after.actions),
+        vec![(0, 0.0)],
+        "then its on_timeout: rollback"
+    );
+}
