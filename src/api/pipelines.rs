@@ -14,7 +14,7 @@ use super::v1::ms_to_iso as iso;
 use super::{ApiError, ApiResult, AppState, Body, raw_body};
 use crate::analysis::live::{Timestamp, blocking, now_ms, now_s};
 use crate::collectors::Scope;
-use crate::pipeline::runner::Trigger;
+use crate::pipeline::runner::{StartError, Trigger};
 use crate::pipeline::spec::Pipeline;
 use crate::pipeline::state::Event;
 use crate::store::{ExecutionRecord, PipelineRecord};
@@ -177,12 +177,23 @@ async fn trigger(
         .pipelines
         .start_execution(&name, t)
         .await
-        .map_err(|e| {
-            if e.starts_with("no pipeline") {
-                ApiError::not_found("pipeline", &name)
-            } else {
-                ApiError::invalid("pipeline", e)
+        .map_err(|e| match e {
+            StartError::NoPipeline(_) => ApiError::not_found("pipeline", &name),
+            StartError::Invalid(m) => ApiError::invalid("pipeline", m),
+            StartError::Conflict {
+                ref target,
+                ref router,
+                ref execution,
+                ref pipeline,
+            } => {
+                let mut err = ApiError::new(StatusCode::CONFLICT, "target_busy", e.to_string());
+                err.details = json!({
+                    "target": target, "router": router,
+                    "execution": execution, "pipeline": pipeline,
+                });
+                err
             }
+            StartError::Store(m) => ApiError::internal(m),
         })?;
     Ok((
         StatusCode::CREATED,

@@ -32,8 +32,9 @@ pub const EXIT_HELP: &str = "Exit codes:
   66  the spec file, pipeline or execution does not exist (404)
   69  the daemon cannot be reached or is unavailable (5xx other than 500)
   70  internal error (a 500 from the daemon included)
-  75  refused in the execution's current state (409): no judgment awaited, not an
-      approver, already finished, not paused; nothing changed
+  75  refused (409): in the execution's current state (no judgment awaited, not an
+      approver, already finished, not paused, still queued), or the new execution's
+      router target is driven by a running execution; nothing changed
   77  the token is missing, unknown, or may only read (401/403)
   78  the daemon refused the pipeline spec (422; every problem is listed)";
 

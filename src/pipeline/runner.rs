@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::notify::{Message, Notifier};
-use super::spec::{Pipeline, StageKind};
+use super::spec::{OnConflict, Pipeline, StageKind};
 use super::state::{Action, AnalysisOutcome, Event, Execution, Phase, Status, step};
 use crate::analysis::live::{
     AnalysisRequest, Runner as AnalysisRunner, Seconds, WindowSpec, blocking, new_record, now_ms,
@@ -62,6 +62,40 @@ impl Default for RunnerSettings {
     }
 }
 
+/// Why an execution could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no pipeline named `{0}`")]
+    NoPipeline(String),
+    #[error("{0}")]
+    Invalid(String),
+    /// A target of the pipeline is driven by a running execution (`on_conflict = "refuse"`).
+    #[error(
+        "target `{target}` ({router}) is driven by running execution {execution} of pipeline \
+         `{pipeline}`; let it finish or roll it back first, or set `on_conflict = \"queue\"` in \
+         the pipeline to start after it"
+    )]
+    Conflict {
+        target: String,
+        router: String,
+        execution: String,
+        pipeline: String,
+    },
+    #[error("{0}")]
+    Store(String),
+}
+
+/// An unfinished execution that drives one of a pipeline's router targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The pipeline's own target name.
+    pub target: String,
+    /// What the router moves ([`crate::routers::RouterConfig::target`]).
+    pub router: String,
+    pub execution: String,
+    pub pipeline: String,
+}
+
 type Reply = oneshot::Sender<Result<(), String>>;
 type Events = mpsc::UnboundedSender<(Event, Option<Reply>)>;
 
@@ -85,6 +119,11 @@ pub struct PipelineRunner {
     webhooks: reqwest::Client,
     settings: RunnerSettings,
     tasks: Mutex<HashMap<String, Task>>,
+    /// Held from the conflict check to the insert of a new execution, so two starts at once
+    /// cannot both pass the check.
+    starting: tokio::sync::Mutex<()>,
+    /// Signalled whenever an execution's task ends: queued executions look again.
+    ended: tokio::sync::Notify,
 }
 
 struct Task {
@@ -115,30 +154,98 @@ impl PipelineRunner {
             webhooks: crate::routers::webhook::webhook_client(),
             settings,
             tasks: Mutex::new(HashMap::new()),
+            starting: tokio::sync::Mutex::new(()),
+            ended: tokio::sync::Notify::new(),
         })
     }
 
+    /// The earliest unfinished execution other than `except` — and, when `before` is given
+    /// (created ms, id), created before it — that drives a router target of `spec`.
+    pub async fn conflict(
+        &self,
+        spec: &Pipeline,
+        except: Option<&str>,
+        before: Option<(i64, &str)>,
+    ) -> Result<Option<Conflict>, String> {
+        let mine: Vec<(String, String)> = spec
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.router.target()))
+            .collect();
+        let list = blocking(&self.store, |s| s.unfinished_executions())
+            .await
+            .map_err(|e| e.to_string())?;
+        for other in list {
+            if Some(other.id.as_str()) == except
+                || before.is_some_and(|(ms, id)| (other.created_ms, other.id.as_str()) >= (ms, id))
+            {
+                continue;
+            }
+            let (name, version) = (other.pipeline.clone(), other.version);
+            let Some(rec) = blocking(&self.store, move |s| s.get_pipeline(&name, Some(version)))
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            let Ok(theirs) = Pipeline::parse(&rec.body, &rec.name) else {
+                continue;
+            };
+            for t in &theirs.targets {
+                let router = t.router.target();
+                if let Some((target, _)) = mine.iter().find(|(_, r)| *r == router) {
+                    return Ok(Some(Conflict {
+                        target: target.clone(),
+                        router,
+                        execution: other.id,
+                        pipeline: other.pipeline,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Store a new execution of the latest version of `pipeline` and start it.
+    /// A target already driven by a running execution refuses the start
+    /// ([`StartError::Conflict`]), unless the pipeline queues (`on_conflict = "queue"`): then
+    /// the execution is stored and waits, traffic untouched, for the earlier ones to end.
     pub async fn start_execution(
         self: &Arc<Self>,
         pipeline: &str,
         trigger: Trigger,
-    ) -> Result<ExecutionRecord, String> {
+    ) -> Result<ExecutionRecord, StartError> {
         let name = pipeline.to_string();
         let rec = blocking(&self.store, move |s| s.get_pipeline(&name, None))
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no pipeline named `{pipeline}`"))?;
-        let spec = Pipeline::parse(&rec.body, &rec.name).map_err(|e| e.join("; "))?;
+            .map_err(|e| StartError::Store(e.to_string()))?
+            .ok_or_else(|| StartError::NoPipeline(pipeline.to_string()))?;
+        let spec =
+            Pipeline::parse(&rec.body, &rec.name).map_err(|e| StartError::Invalid(e.join("; ")))?;
+        let _starting = self.starting.lock().await;
+        if spec.on_conflict == OnConflict::Refuse
+            && let Some(c) = self
+                .conflict(&spec, None, None)
+                .await
+                .map_err(StartError::Store)?
+        {
+            return Err(StartError::Conflict {
+                target: c.target,
+                router: c.router,
+                execution: c.execution,
+                pipeline: c.pipeline,
+            });
+        }
         let exec = Execution::new(&spec, trigger.not_before.unwrap_or_else(now_s));
         let now = now_ms();
         let record = ExecutionRecord {
             id: uuid::Uuid::new_v4().to_string(),
             pipeline: rec.name.clone(),
             version: rec.version,
-            trigger: serde_json::to_value(&trigger).map_err(|e| e.to_string())?,
+            trigger: serde_json::to_value(&trigger)
+                .map_err(|e| StartError::Store(e.to_string()))?,
             status: status_name(exec.status).into(),
-            state: serde_json::to_value(&exec).map_err(|e| e.to_string())?,
+            state: serde_json::to_value(&exec).map_err(|e| StartError::Store(e.to_string()))?,
             seq: 0,
             created_ms: now,
             updated_ms: now,
@@ -146,7 +253,7 @@ impl PipelineRunner {
         let r = record.clone();
         blocking(&self.store, move |s| s.insert_execution(&r))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| StartError::Store(e.to_string()))?;
         self.spawn(record.id.clone());
         Ok(record)
     }
@@ -206,6 +313,7 @@ impl PipelineRunner {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&task_id);
+            me.ended.notify_waiters();
         });
         tasks.insert(
             id,
@@ -253,6 +361,9 @@ impl PipelineRunner {
             tx: &tx,
         };
         let mut seq = rec.seq;
+        if !exec.status.is_final() {
+            seq = self.wait_for_targets(id, &rec, &spec, seq, &mut rx).await?;
+        }
         let mut actions = exec.pending(&spec);
         let mut ready: VecDeque<Event> = VecDeque::new();
         let mut wake: Option<f64> = None;
@@ -432,6 +543,73 @@ impl PipelineRunner {
         }
     }
 
+    /// Wait, traffic untouched, while an execution created earlier drives one of this
+    /// execution's targets (a queued start, or two executions left over from before a
+    /// restart). Operators' events are refused meanwhile: even a rollback would move the
+    /// other execution's traffic. Records one `queued` event; returns the new sequence.
+    async fn wait_for_targets(
+        &self,
+        id: &str,
+        rec: &ExecutionRecord,
+        spec: &Pipeline,
+        mut seq: i64,
+        rx: &mut mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
+    ) -> Result<i64, String> {
+        let mut told = false;
+        loop {
+            let ended = self.ended.notified();
+            let Some(c) = self
+                .conflict(spec, Some(id), Some((rec.created_ms, &rec.id)))
+                .await?
+            else {
+                return Ok(seq);
+            };
+            if !told {
+                told = true;
+                tracing::info!(execution = %id, behind = %c.execution, target = %c.router, "queued");
+                let event = ExecutionEvent {
+                    execution_id: id.to_string(),
+                    seq: 0,
+                    at_ms: now_ms(),
+                    kind: "queued".into(),
+                    detail: json!({
+                        "target": c.target,
+                        "detail": format!(
+                            "waiting for execution {} of pipeline `{}`, which drives {}",
+                            c.execution, c.pipeline, c.router
+                        ),
+                        "behind": c.execution,
+                    }),
+                };
+                let (key, status, state) = (id.to_string(), rec.status.clone(), rec.state.clone());
+                let expected = seq;
+                let applied = blocking(&self.store, move |s| {
+                    s.apply_transition(&key, expected, &status, &state, now_ms(), &[event])
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                if !applied {
+                    return Err("another writer changed the execution; stopping this task".into());
+                }
+                seq += 1;
+            }
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some((_, Some(reply))) => {
+                        let _ = reply.send(Err(format!(
+                            "the execution is queued behind execution {} (pipeline `{}`) and has not started; nothing changed",
+                            c.execution, c.pipeline
+                        )));
+                    }
+                    Some((_, None)) => {}
+                    None => return Err("the execution's task was stopped".into()),
+                },
+                _ = ended => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
     async fn with_retries<F, Fut, T>(&self, mut call: F) -> Result<T, RouterError>
     where
         F: FnMut() -> Fut,
@@ -456,7 +634,17 @@ impl PipelineRunner {
         result: Result<T, RouterError>,
     ) -> Event {
         match result {
-            Ok(_) => Event::RouterDone { now: now_s() },
+            Ok(_) => Event::RouterDone {
+                now: now_s(),
+                read_back: match router.current().await {
+                    Ok(Some(s)) => Some(s.canary_percent),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the split back failed");
+                        None
+                    }
+                },
+            },
             Err(e) => {
                 let known = match router.current().await {
                     Ok(Some(s)) => format!("the router reads canary {}%", s.canary_percent),

@@ -33,6 +33,20 @@ pub enum OnInconclusive {
     Extend,
 }
 
+/// What a new execution does when a router target it would drive is already driven by a
+/// running execution (of this pipeline or another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Refuse to start (HTTP 409 naming the running execution): two executions moving the
+    /// same traffic would undo each other's steps.
+    #[default]
+    Refuse,
+    /// Start, but wait (traffic untouched) until every earlier execution on its targets
+    /// has ended, then run.
+    Queue,
+}
+
 /// What happens when a stage's deadline passes without a decision (no data, an outage,
 /// nobody judged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -358,6 +372,9 @@ pub struct RawPipeline {
     /// Webhooks told of stage starts and ends, judgments needed, rollbacks and completion.
     #[serde(default)]
     pub notifications: Vec<Notification>,
+    /// When a target is already driven by a running execution: `refuse` or `queue`.
+    #[serde(default)]
+    pub on_conflict: OnConflict,
 }
 
 /// What a validated stage does.
@@ -415,6 +432,7 @@ pub struct Pipeline {
     pub targets: Vec<Target>,
     pub stages: Vec<Stage>,
     pub notifications: Vec<Notification>,
+    pub on_conflict: OnConflict,
 }
 
 /// (field path, message)
@@ -806,6 +824,7 @@ impl Pipeline {
                 .collect(),
             stages,
             notifications: raw.notifications.clone(),
+            on_conflict: raw.on_conflict,
         })
     }
 }

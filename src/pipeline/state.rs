@@ -113,6 +113,10 @@ pub enum Event {
     },
     RouterDone {
         now: f64,
+        /// The canary share the router reported right after the call, when it can tell:
+        /// the split recorded (and shown) is what the router really has, not what was asked.
+        #[serde(default)]
+        read_back: Option<f64>,
     },
     /// The router still failed after its retries.
     RouterFailed {
@@ -159,7 +163,7 @@ impl Event {
     pub fn now(&self) -> f64 {
         match self {
             Event::Tick { now }
-            | Event::RouterDone { now }
+            | Event::RouterDone { now, .. }
             | Event::RouterFailed { now, .. }
             | Event::AnalysisStarted { now, .. }
             | Event::AnalysisDone { now, .. }
@@ -549,17 +553,24 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
             }
         }
         (Event::Tick { .. }, _) => {}
-        (Event::RouterDone { .. }, Phase::Applying { percent }) => {
-            out.next.split[state.target] = Some(*percent);
-            out.note(now, "traffic set", format!("canary {percent}%"));
+        (Event::RouterDone { read_back, .. }, Phase::Applying { percent }) => {
+            out.next.split[state.target] = Some(read_back.unwrap_or(*percent));
+            let detail = match read_back {
+                Some(r) if (r - percent).abs() > 0.5 => {
+                    format!("canary {percent}% asked; the router reads {r}%")
+                }
+                Some(r) => format!("canary {percent}% (read back: {r}%)"),
+                None => format!("canary {percent}% (the router cannot report its split)"),
+            };
+            out.note(now, "traffic set", detail);
             advance(p, &mut out, now);
         }
         (Event::RouterDone { .. }, Phase::Disabling) => {
             out.note(now, "baseline disabled", "the old group is out of service");
             advance(p, &mut out, now);
         }
-        (Event::RouterDone { .. }, Phase::RollingBack { reason }) => {
-            out.next.split[state.target] = Some(0.0);
+        (Event::RouterDone { read_back, .. }, Phase::RollingBack { reason }) => {
+            out.next.split[state.target] = Some(read_back.unwrap_or(0.0));
             out.next.status = Status::RolledBack;
             out.next.reason = Some(reason.clone());
             out.next.phase = Phase::Done;

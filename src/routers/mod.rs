@@ -158,6 +158,20 @@ impl RouterConfig {
         }
     }
 
+    /// What the router moves, as one string: two configs with the same target drive the
+    /// same traffic (an HAProxy backend on one admin socket, a webhook URL, a command).
+    pub fn target(&self) -> String {
+        match self {
+            RouterConfig::Haproxy(c) => {
+                let socket = c.socket.trim();
+                let socket = socket.strip_prefix("unix:").unwrap_or(socket);
+                format!("haproxy backend `{}` at {socket}", c.backend)
+            }
+            RouterConfig::Webhook(c) => format!("webhook {}", c.url.trim()),
+            RouterConfig::Command(c) => format!("command `{}`", c.command.join(" ")),
+        }
+    }
+
     /// The router, with a webhook client of its own. Fails, naming every problem, when
     /// [`RouterConfig::problems`] finds any. Code that builds many routers uses
     /// [`RouterConfig::build_with`] to share one client.

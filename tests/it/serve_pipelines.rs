@@ -94,6 +94,25 @@ async fn an_execution_moves_traffic_waits_for_a_person_and_logs_every_step() {
     wait_execution(&d, &id, awaiting).await;
     assert_eq!(std::fs::read_to_string(&log).unwrap().trim(), "set_split 5");
 
+    // A second execution on the same router target is refused, naming the running one.
+    let (s, b) = d
+        .post(
+            "/api/v1/pipelines/web/executions",
+            &json!({"baseline": {"scope": "v1"}, "canary": {"scope": "v3"}, "by": "ci"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (409, Some("target_busy")),
+        "{b}"
+    );
+    assert_eq!(b["error"]["details"]["execution"], id.as_str(), "{b}");
+    assert!(
+        b["error"]["message"].as_str().unwrap().contains(&id),
+        "{b}"
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap().trim(), "set_split 5");
+
     // Killed while waiting for a person: the restarted daemon waits again, same split.
     d.kill9();
     d.restart().await;

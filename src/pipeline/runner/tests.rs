@@ -437,3 +437,92 @@ fn an_inconclusive_held_by_missing_data_is_no_verdict_and_undecided_is_inconclus
         AnalysisOutcome::Marginal
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_execution_on_a_busy_target_is_refused_or_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let web = spec(&log);
+    store.put_pipeline("web", &web, now_ms()).unwrap();
+    // Another pipeline driving the very same router command.
+    store
+        .put_pipeline(
+            "web-again",
+            &web.replace("name = \"web\"", "name = \"web-again\""),
+            now_ms(),
+        )
+        .unwrap();
+    let queued = format!(
+        "on_conflict = \"queue\"\n{}",
+        web.replace("name = \"web\"", "name = \"web-queued\"")
+    );
+    store.put_pipeline("web-queued", &queued, now_ms()).unwrap();
+    let r = runner(&store);
+    let first = r.start_execution("web", trigger()).await.unwrap();
+    wait_for(&store, &first.id, awaiting).await;
+
+    for other in ["web", "web-again"] {
+        match r.start_execution(other, trigger()).await {
+            Err(StartError::Conflict {
+                execution, target, ..
+            }) => {
+                assert_eq!(execution, first.id);
+                assert_eq!(target, "eu");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(lines(&log), ["set_split 10"], "nothing moved");
+
+    // A queuing pipeline starts, but waits with traffic untouched and says why.
+    let second = r.start_execution("web-queued", trigger()).await.unwrap();
+    let waiting = wait_for(&store, &second.id, |_| {
+        store
+            .execution_events(&second.id, None)
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "queued")
+    })
+    .await;
+    assert_eq!(waiting.status, "running");
+    let events = store.execution_events(&second.id, None).unwrap();
+    let queued = events.iter().find(|e| e.kind == "queued").unwrap();
+    assert_eq!(queued.detail["behind"], first.id.as_str());
+    let refused = r
+        .submit(
+            &second.id,
+            Event::Rollback {
+                now: now_s(),
+                by: "bob".into(),
+                reason: "no".into(),
+            },
+        )
+        .await;
+    assert!(
+        refused.unwrap_err().contains("queued behind"),
+        "a queued execution moves nothing, not even a rollback"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(lines(&log), ["set_split 10"]);
+
+    // The first ends (rejected): the queued one runs.
+    r.submit(
+        &first.id,
+        Event::Judgment {
+            now: now_s(),
+            approve: false,
+            by: "bob".into(),
+            comment: "no".into(),
+        },
+    )
+    .await
+    .unwrap();
+    wait_for(&store, &first.id, |r| r.status == "rolled_back").await;
+    wait_for(&store, &second.id, awaiting).await;
+    assert_eq!(
+        lines(&log),
+        ["set_split 10", "set_split 0", "set_split 10"],
+        "one execution at a time"
+    );
+}

@@ -68,7 +68,10 @@ fn tick(now: f64) -> Event {
     Event::Tick { now }
 }
 fn done(now: f64) -> Event {
-    Event::RouterDone { now }
+    Event::RouterDone {
+        now,
+        read_back: None,
+    }
 }
 fn analysis(now: f64, outcome: AnalysisOutcome) -> Event {
     Event::AnalysisDone {
