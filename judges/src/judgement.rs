@@ -81,6 +81,77 @@ pub struct AggregateDetail {
     pub baseline: Option<f64>,
 }
 
+/// The quantity a judge decided on, on each side, and the checks that decided: the one set
+/// of numbers every output (table, Markdown, JSON, HTML report, web UI, charts) shows for a
+/// pair, so no screen can show a number the verdict was not made of.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judged {
+    /// What was compared, as a reader knows it: `mean`, `p99`, `rate` (Σ events / Σ total),
+    /// `error rate`, `p50, p90, p99` (sequential distributions).
+    pub quantity: String,
+    /// The quantity on each side; `None` when the judge has no single value for it (a
+    /// sequential distribution's quantiles) or that side had no data.
+    pub baseline: Option<f64>,
+    pub canary: Option<f64>,
+    /// The comparisons that decided, in the order the judge applied them.
+    pub checks: Vec<Check>,
+}
+
+/// One comparison a judge made, with the bound it was held against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// What is compared: `ratio` (canary / baseline), `increase` (canary − baseline),
+    /// `p99` (the canary's own value, for absolute bounds), `shift` (Hodges–Lehmann,
+    /// canary − baseline), `mean ratio`, `CLES`, `p90 ratio`, …
+    pub name: String,
+    /// Its value; `None` when only an interval exists.
+    pub value: Option<f64>,
+    /// The interval around it, when the judge has one. An unbounded end (a confidence
+    /// sequence before enough data) is infinite; JSON writes it `null`.
+    #[serde(default, with = "open_interval")]
+    pub interval: Option<[f64; 2]>,
+    /// What the interval is: `98% confidence interval`, `95% confidence sequence`
+    /// (anytime-valid: valid at every look).
+    pub interval_kind: Option<String>,
+    /// The bounds: the check fails above `max` or below `min` (for intervals: when the
+    /// whole interval lies beyond the bound).
+    pub max: Option<f64>,
+    pub min: Option<f64>,
+    /// True when this check found the canary worse.
+    pub failed: bool,
+}
+
+/// `[lo, hi]` with `null` for an infinite end (JSON has no infinity), read back as ∓∞.
+mod open_interval {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<[f64; 2]>, s: S) -> Result<S::Ok, S::Error> {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        v.map(|[a, b]| [finite(a), finite(b)]).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[f64; 2]>, D::Error> {
+        let v: Option<[Option<f64>; 2]> = Option::deserialize(d)?;
+        Ok(v.map(|[a, b]| [a.unwrap_or(f64::NEG_INFINITY), b.unwrap_or(f64::INFINITY)]))
+    }
+}
+
+impl Check {
+    /// A check of a point value against bounds.
+    pub fn value(name: impl Into<String>, value: f64, min: Option<f64>, max: Option<f64>) -> Self {
+        let failed = max.is_some_and(|m| value > m) || min.is_some_and(|m| value < m);
+        Check {
+            name: name.into(),
+            value: Some(value),
+            interval: None,
+            interval_kind: None,
+            max,
+            min,
+            failed,
+        }
+    }
+}
+
 /// A judge's verdict on one metric pair, with every number behind it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judgement {
@@ -104,6 +175,9 @@ pub struct Judgement {
     pub aggregate: Option<AggregateDetail>,
     pub baseline: Summary,
     pub canary: Summary,
+    /// The judged quantity and the checks that decided ([`Judged`]); `None` when nothing
+    /// was judged (no data, an error).
+    pub judged: Option<Judged>,
 }
 
 impl Judgement {
@@ -121,6 +195,7 @@ impl Judgement {
             aggregate: None,
             baseline: Summary::default(),
             canary: Summary::default(),
+            judged: None,
         }
     }
 }

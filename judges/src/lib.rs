@@ -38,8 +38,9 @@ pub mod stats;
 pub mod zeroin;
 
 pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
-pub use judgement::{AggregateDetail, Classification, EffectSize, Judgement};
+pub use judgement::{AggregateDetail, Check, Classification, EffectSize, Judged, Judgement};
 pub use kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
+pub use kinds::num as format_number;
 pub use kinds::threshold::{Aggregate, ThresholdConfig, ThresholdJudge};
 pub use options::{
     Direction, EffectSizeConfig, EffectSizeMeasure, MetricOptions, NanStrategy, Outliers,

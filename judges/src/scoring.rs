@@ -350,6 +350,19 @@ pub fn score(
         Verdict::Pass => "Canary Passed",
     };
     let mut reason = format!("{label}: ");
+    // A score below pass is the judged failures' doing: name them first.
+    let worse: Vec<&str> = active
+        .iter()
+        .filter(|r| r.judgement.classification.is_failure())
+        .map(|r| r.name)
+        .collect();
+    if verdict != Verdict::Inconclusive && !worse.is_empty() {
+        reason.push_str(&format!(
+            "score {} from judged failures: {}; also held: ",
+            crate::kinds::num(raw.unwrap_or(total)),
+            name_some(&worse)
+        ));
+    }
     for (i, h) in holds.iter().take(NAMED).enumerate() {
         if i > 0 {
             reason.push_str("; ");

@@ -11,7 +11,7 @@ pub mod timeline;
 use std::collections::BTreeMap;
 
 use canary_judges::{
-    AggregateDetail, Classification, EffectSizeMeasure, GroupScore, Hold, Judge, Judgement,
+    AggregateDetail, Classification, EffectSizeMeasure, GroupScore, Hold, Judge, Judged, Judgement,
     ScoreInput, ScoringRules, Summary, Thresholds, Verdict, score,
 };
 use rayon::prelude::*;
@@ -71,6 +71,11 @@ pub struct MetricReport {
     pub reason: String,
     /// Which data was judged (file selector or query).
     pub query: String,
+    /// The quantity the judge decided on, on each side, and the checks with their bounds:
+    /// what every output shows for the pair (`null` when nothing was judged).
+    pub judged: Option<Judged>,
+    /// The unit of the metric's values (`unit` in the config, or the Prometheus suffix).
+    pub unit: Option<String>,
 }
 
 impl MetricReport {
@@ -199,6 +204,8 @@ pub(crate) fn assemble(
                 canary: j.canary,
                 reason: j.reason,
                 query: p.query.clone(),
+                judged: j.judged,
+                unit: m.unit.clone(),
             }
         })
         .collect();

@@ -131,7 +131,7 @@ pub fn judge_sequentially(
     if horizon {
         state.finish();
     }
-    let mut j = state.judgement();
+    let mut j = canary_judges::sequential::with_summaries(state.judgement(), options, &pair.pair);
     j.critical = options.critical && j.classification.is_failure();
     (j, decided.filter(|t| t.is_finite()))
 }

@@ -317,7 +317,9 @@ pub(crate) fn refine_de_error(path: FieldPath, message: String) -> (FieldPath, S
             || (last_key(&path, "kind")
                 && path.0.len() >= 2
                 && path.0[path.0.len() - 2] == Seg::Key("judge".into()));
-        if in_judge {
+        // Only the judge kinds' list names `mann_whitney`: another enum inside a judge
+        // table (`values`, `aggregate`) keeps its own message.
+        if in_judge && message.contains("`mann_whitney`") {
             let path = if last_key(&path, "kind") {
                 path
             } else {

@@ -48,11 +48,19 @@ impl ChartFormat {
 
 /// How to mark a judge's estimate and interval on the distribution chart. Both are placed
 /// relative to the baseline's median; the default marks nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct EstimateMarks {
     pub estimate: Option<f64>,
     pub ci: Option<[f64; 2]>,
     pub scale: MarkScale,
+    /// The judged quantity on the value axis, `[baseline, canary]` (a threshold judge's
+    /// p99 or rate, a Mann–Whitney judge's means), drawn as vertical lines in the arms'
+    /// colours; `quantity` names it in the legend.
+    pub judged: [Option<f64>; 2],
+    pub quantity: Option<String>,
+    /// The bound the canary's quantity was held against, on the value axis (an absolute
+    /// `max`, or a relative bound times the baseline's value), drawn in red.
+    pub bound: Option<f64>,
 }
 
 /// What the numbers of [`EstimateMarks`] are.
@@ -273,7 +281,9 @@ fn distribution<DB: DrawingBackend>(
     let (lo, hi) = widen(lo, hi, log, 0.02);
     let mark_values = estimate
         .into_iter()
-        .chain(interval.into_iter().flat_map(|(a, b)| [a, b]));
+        .chain(interval.into_iter().flat_map(|(a, b)| [a, b]))
+        .chain(marks.judged.iter().flatten().copied())
+        .chain(marks.bound);
     let (lo, hi) = include_marks(lo, hi, log, mark_values);
     let f = Frame {
         x: Axis::new(lo, hi, log, LEFT, RIGHT),
@@ -299,6 +309,14 @@ fn distribution<DB: DrawingBackend>(
     if let Some(e) = estimate.filter(|e| f.x.contains(*e)) {
         p.dashed_vertical(f.x.at(e), f.y.to, f.y.from, ESTIMATE.to_rgba(), 1.0);
     }
+    for (v, color) in marks.judged.iter().zip([BASELINE, CANARY]) {
+        if let Some(v) = v.filter(|v| f.x.contains(*v)) {
+            p.dashed_vertical(f.x.at(v), f.y.to, f.y.from, color.to_rgba(), 1.5);
+        }
+    }
+    if let Some(b) = marks.bound.filter(|b| f.x.contains(*b)) {
+        p.dashed_vertical(f.x.at(b), f.y.to, f.y.from, RED.to_rgba(), 1.5);
+    }
     f.axes(p, &value_ticks(&f.x), &y_ticks);
 
     let mut keys = vec![
@@ -313,6 +331,18 @@ fn distribution<DB: DrawingBackend>(
     ];
     if let Some(caption) = caption(marks) {
         keys.push((Key::Estimate, caption));
+    }
+    if let (Some(q), [b, c]) = (&marks.quantity, marks.judged)
+        && (b.is_some() || c.is_some())
+    {
+        let v = |x: Option<f64>| x.map_or("–".to_string(), fmt_num);
+        keys.push((
+            Key::Line(CANARY),
+            format!("judged {q}: {} → {}", v(b), v(c)),
+        ));
+    }
+    if let Some(b) = marks.bound {
+        keys.push((Key::Line(RED), format!("bound {}", fmt_num(b))));
     }
     let x_desc = match d.kind.as_str() {
         "rate" => "rate (events / total per interval)",
@@ -1385,6 +1415,7 @@ mod tests {
             estimate: Some(12.3),
             ci: Some([8.1, 16.0]),
             scale: MarkScale::Shift,
+            ..EstimateMarks::default()
         }
     }
 
@@ -1434,9 +1465,20 @@ mod tests {
             estimate: Some(1.12),
             ci: Some([1.05, f64::INFINITY]),
             scale: MarkScale::Ratio,
+            ..EstimateMarks::default()
         };
         let svg = check(Chart::Distribution(&d, &ratio), 12 * 1024);
         assert!(svg.contains("estimate ×1.12 [1.05, ∞]"));
+        // A threshold judge's judged p99s and the bound it held the canary against.
+        let judged = EstimateMarks {
+            judged: [Some(5.0), Some(8.0)],
+            quantity: Some("p99".into()),
+            bound: Some(6.25),
+            ..EstimateMarks::default()
+        };
+        let svg = check(Chart::Distribution(&d, &judged), 12 * 1024);
+        assert!(svg.contains("judged p99: 5 → 8"), "{svg}");
+        assert!(svg.contains("bound 6.25"), "{svg}");
         let none = check(
             Chart::Distribution(&d, &EstimateMarks::default()),
             12 * 1024,
@@ -1613,11 +1655,15 @@ mod tests {
                     estimate: Some(inf),
                     ci: Some([-inf, nan]),
                     scale: MarkScale::Ratio,
+                    judged: [Some(nan), Some(inf)],
+                    quantity: Some("p99".into()),
+                    bound: Some(-inf),
                 },
                 EstimateMarks {
                     estimate: Some(-1e12),
                     ci: Some([-inf, inf]),
                     scale: MarkScale::Shift,
+                    ..EstimateMarks::default()
                 },
             ];
             for m in &odd_marks {

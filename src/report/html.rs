@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use canary_judges::Classification;
+use canary_judges::{Classification, Judged};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use rayon::prelude::*;
 use serde::Deserialize;
@@ -33,6 +33,21 @@ pub struct ReportView {
     pub groups: Vec<GroupView>,
     #[serde(default)]
     pub metrics: Vec<MetricView>,
+    /// What held the verdict back (missing or undecided evidence).
+    #[serde(default)]
+    pub holds: Vec<HoldView>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    #[serde(default)]
+    pub scoring: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HoldView {
+    pub kind: String,
+    #[serde(default)]
+    pub subject: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +103,11 @@ pub struct MetricView {
     pub reason: String,
     #[serde(default)]
     pub query: String,
+    /// The judged quantity and checks (reports stored before it have none).
+    #[serde(default)]
+    pub judged: Option<Judged>,
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -222,6 +242,25 @@ pub fn report_body(
                 }
             }
             @if !view.reason.is_empty() { p.reason { (view.reason) } }
+            @if !view.holds.is_empty() {
+                section.holds {
+                    h2 { "Held: what is missing or undecided" }
+                    ul {
+                        @for h in &view.holds {
+                            li data-kind=(h.kind) { (h.message) }
+                        }
+                    }
+                }
+            }
+            @if !view.warnings.is_empty() {
+                section.warnings {
+                    h2 { "Warnings" }
+                    ul { @for w in &view.warnings { li { (w) } } }
+                }
+            }
+            @if let Some(rules) = &view.scoring {
+                p.scoring { "scored by " code { (rules) } "'s rules" }
+            }
             @if !meta.facts.is_empty() {
                 dl.facts {
                     @for (k, v) in &meta.facts { dt { (k) } dd { (v) } }
@@ -241,7 +280,7 @@ pub fn report_body(
                         @for g in &view.groups {
                             tr {
                                 td { (g.name) }
-                                td.n { @if g.no_data { "no data" } @else { (g.score.map_or("–".into(), score_num)) } }
+                                td.n { @if g.no_data { (super::group_state(g.nodata + g.error, g.inconclusive)) } @else { (g.score.map_or("–".into(), score_num)) } }
                                 td.n { (num(g.weight)) }
                                 td.n { (g.pass) } td.n { (g.high) } td.n { (g.low) }
                                 td.n { (g.nodata_fail) } td.n { (g.nodata) } td.n { (g.error) }
@@ -256,9 +295,9 @@ pub fn report_body(
             h2 { "Metric pairs (" (view.metrics.len()) ")" }
             table.pairs {
                 thead { tr {
-                    th { "metric" } th { "result" } th.n { "baseline mean (n)" }
-                    th.n { "canary mean (n)" } th.n { "estimate" } th { "interval" }
-                    th.n { "p-value" } th.n { "mean ratio" }
+                    th { "metric" } th { "result" } th { "judged: baseline → canary" }
+                    th { "checks (bound) ✓ ok ✗ worse" } th.n { "p-value" }
+                    th.n { "n baseline / canary" }
                 } }
                 @for row in &rows { (PreEscaped(row)) }
             }
@@ -288,13 +327,6 @@ fn result_label(m: &MetricView) -> String {
         s.push_str(" (muted)");
     }
     s
-}
-
-fn interval(m: &MetricView) -> String {
-    match m.ci {
-        Some([a, b]) => format!("[{}, {}]", num(a), num(b)),
-        None => "–".into(),
-    }
 }
 
 /// A file-name stem for a pair: `latency{api="/checkout"}` → `latency-api-checkout`.
@@ -342,15 +374,13 @@ fn pair_row(
             tr class={ "row " (class) } {
                 td { a href={ "#" (anchor(name)) } { code { (name) } } }
                 td { span class={ "badge " (class) } { (result_label(m)) } }
-                td.n { (num(m.baseline.mean)) " (" (m.baseline.count) ")" }
-                td.n { (num(m.canary.mean)) " (" (m.canary.count) ")" }
-                td.n { (num(m.estimate)) }
-                td { (interval(m)) }
+                td.judged { (dash(super::judged_text(m.judged.as_ref(), m.unit.as_deref()))) }
+                td.checks { (dash(super::checks_text(m.judged.as_ref(), m.unit.as_deref()))) }
                 td.n { (p_value(m.p_value)) }
-                td.n { (num(m.mean_ratio)) }
+                td.n { (m.baseline.count) " / " (m.canary.count) }
             }
             tr.more {
-                td colspan="8" {
+                td colspan="6" {
                     details open[open] {
                         summary { (m.reason) }
                         p.query { "judge " code { (m.judge) } " · data " code { (m.query) } }
@@ -373,6 +403,34 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
     } else {
         MarkScale::Shift
     };
+    // The judged quantity, where it lives on the value axis: a threshold judge's aggregate
+    // (never a rate of counts against an axis of per-interval rates it is not), a
+    // Mann–Whitney judge's means; and the bound the canary's value was held against.
+    let (judged, quantity, bound) = match &m.judged {
+        Some(j) if m.judge != "sequential" => {
+            // A check's bound on the value axis: absolute bounds are there already,
+            // relative ones are placed from the baseline's value.
+            let on_axis = |c: &canary_judges::Check| -> Option<f64> {
+                let limit = c.max.or(c.min)?;
+                match c.name.as_str() {
+                    "ratio" => j.baseline.map(|b| limit * b),
+                    "increase" => j.baseline.map(|b| b + limit),
+                    "decrease" => j.baseline.map(|b| b - limit),
+                    n if j.quantity.split(' ').next() == Some(n) => Some(limit),
+                    _ => None,
+                }
+            };
+            // The bound that decided: a failed check's, else the first on the axis.
+            let bound = j
+                .checks
+                .iter()
+                .filter(|c| c.failed)
+                .find_map(on_axis)
+                .or_else(|| j.checks.iter().find_map(on_axis));
+            ([j.baseline, j.canary], Some(j.quantity.clone()), bound)
+        }
+        _ => ([None, None], None, None),
+    };
     if m.judge == "threshold" {
         // Its estimate is a difference of aggregates (p99s, rates), not a shift of the
         // distribution: marking it at the baseline's median would mislead.
@@ -380,6 +438,9 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
             estimate: None,
             ci: None,
             scale,
+            judged,
+            quantity,
+            bound,
         };
     }
     EstimateMarks {
@@ -389,6 +450,9 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
             _ => None,
         },
         scale,
+        judged,
+        quantity,
+        bound,
     }
 }
 
@@ -554,8 +618,8 @@ mod tests {
             4,
             "two charts per pair, inline"
         );
-        // A missing number prints as a dash, an open interval end too.
-        assert!(html.contains("[60, –]"));
+        // A report stored before judged numbers existed shows dashes, not zeros.
+        assert!(html.contains("<td class=\"judged\">–</td>"), "{html}");
     }
 
     #[test]

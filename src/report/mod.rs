@@ -7,7 +7,7 @@ pub mod html;
 
 use std::fmt::Write as _;
 
-use canary_judges::Classification;
+use canary_judges::{Check, Classification, Judged};
 use comfy_table::{Cell, ContentArrangement, Table, presets};
 
 use crate::analysis::{AnalysisReport, MetricReport};
@@ -56,16 +56,111 @@ fn ordered(report: &AnalysisReport) -> Vec<&MetricReport> {
     v
 }
 
+/// A number as the judges' reasons write it (`-` when absent), so cells and reasons agree.
 pub(crate) fn num(v: Option<f64>) -> String {
     match v {
-        None => "-".to_string(),
-        Some(0.0) => "0".to_string(),
-        Some(v) if v.abs() >= 1e6 || v.abs() < 1e-3 => format!("{v:.3e}"),
-        Some(v) => {
-            let s = format!("{v:.4}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        }
+        Some(v) if v.is_finite() => canary_judges::format_number(v),
+        Some(v) if v.is_infinite() => if v > 0.0 { "∞" } else { "−∞" }.to_string(),
+        _ => "-".to_string(),
     }
+}
+
+/// What a group with nothing judged is: `no data` (nodata and errors only), `inconclusive`
+/// (sequential judges undecided only), or `not judged` (both).
+pub fn group_state(missing: usize, undecided: usize) -> &'static str {
+    match (missing, undecided) {
+        (0, u) if u > 0 => "inconclusive",
+        (_, 0) => "no data",
+        _ => "not judged",
+    }
+}
+
+/// A number with the unit, when there is one: `145.2 ms`.
+fn with_unit(v: Option<f64>, unit: Option<&str>) -> String {
+    match (v, unit) {
+        (Some(_), Some(u)) if !u.is_empty() => format!("{} {u}", num(v)),
+        _ => num(v),
+    }
+}
+
+/// Ratios, CLES and rates have no unit; everything else is in the metric's.
+fn unit_of<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
+    let unitless = ["ratio", "CLES", "rate"];
+    if unitless.iter().any(|u| name.contains(u)) {
+        None
+    } else {
+        unit
+    }
+}
+
+/// The judged quantity on both sides, `p99 113.05 → 145.2 ms`; `-` when nothing was judged.
+pub fn judged_text(judged: Option<&Judged>, unit: Option<&str>) -> String {
+    let Some(j) = judged else {
+        return "-".into();
+    };
+    if j.baseline.is_none() && j.canary.is_none() {
+        return j.quantity.clone();
+    }
+    let u = unit_of(&j.quantity, unit);
+    format!(
+        "{} {} → {}",
+        j.quantity,
+        num(j.baseline),
+        with_unit(j.canary, u)
+    )
+}
+
+/// One check with its interval and bound, `ratio 1.2843 (max 1.25) ✗`.
+pub fn check_text(c: &Check, quantity_unit: Option<&str>) -> String {
+    let u = unit_of(&c.name, quantity_unit);
+    let mut s = c.name.clone();
+    if c.value.is_some() {
+        s.push(' ');
+        s.push_str(&with_unit(c.value, u));
+    }
+    if let Some([lo, hi]) = c.interval {
+        let kind = match c.interval_kind.as_deref() {
+            Some(k) => k
+                .replace("confidence interval", "CI")
+                .replace("confidence sequence", "CS"),
+            None => "interval".into(),
+        };
+        s.push_str(&format!(" {kind} [{}, {}]", num(Some(lo)), num(Some(hi))));
+    }
+    let bound = match (c.min, c.max) {
+        (Some(a), Some(b)) if (a + b).abs() <= 1e-12 * b.abs().max(1.0) && b > 0.0 => {
+            format!("band ±{}", with_unit(Some(b), u))
+        }
+        (Some(a), Some(b)) => format!("band [{}, {}]", num(Some(a)), with_unit(Some(b), u)),
+        (None, Some(b)) => format!("max {}", with_unit(Some(b), u)),
+        (Some(a), None) => format!("min {}", with_unit(Some(a), u)),
+        (None, None) => String::new(),
+    };
+    if !bound.is_empty() {
+        s.push_str(&format!(" ({bound})"));
+    }
+    s.push_str(if c.failed { " ✗" } else { " ✓" });
+    s
+}
+
+/// Every check of the pair, `; `-separated; `-` when none.
+pub fn checks_text(judged: Option<&Judged>, unit: Option<&str>) -> String {
+    match judged {
+        Some(j) if !j.checks.is_empty() => {
+            let u = unit_of(&j.quantity, unit);
+            j.checks
+                .iter()
+                .map(|c| check_text(c, u))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        _ => "-".into(),
+    }
+}
+
+/// `n 599 / 598`: the observations behind the pair (requests for event counts).
+fn counts_text(m: &MetricReport) -> String {
+    format!("{} / {}", m.baseline.count, m.canary.count)
 }
 
 /// Scores print like Kayenta rounds them: two decimals.
@@ -79,13 +174,6 @@ pub(crate) fn p_value(v: Option<f64>) -> String {
         None => "-".into(),
         Some(p) if p < 1e-4 => format!("{p:.1e}"),
         Some(p) => format!("{p:.4}"),
-    }
-}
-
-fn ci(m: &MetricReport) -> String {
-    match m.ci {
-        Some([a, b]) => format!("[{}, {}]", num(Some(a)), num(Some(b))),
-        None => "-".into(),
     }
 }
 
@@ -126,7 +214,7 @@ fn table(report: &AnalysisReport) -> String {
         .iter()
         .map(|g| {
             let score = if g.no_data {
-                "no data".to_string()
+                group_state(g.nodata + g.error, g.inconclusive).to_string()
             } else {
                 score_num(g.score)
             };
@@ -142,27 +230,20 @@ fn table(report: &AnalysisReport) -> String {
         .set_header([
             "metric",
             "result",
-            "baseline mean (n)",
-            "canary mean (n)",
-            "estimate",
-            "interval",
+            "judged: baseline → canary",
+            "checks (bound) ✓ ok ✗ worse",
             "p-value",
-            "ratio",
+            "n baseline / canary",
         ]);
     for m in ordered(report) {
+        let unit = m.unit.as_deref();
         t.add_row([
             Cell::new(m.display_name()),
             Cell::new(result_label(m)),
-            Cell::new(format!(
-                "{} ({})",
-                num(Some(m.baseline.mean)),
-                m.baseline.count
-            )),
-            Cell::new(format!("{} ({})", num(Some(m.canary.mean)), m.canary.count)),
-            Cell::new(num(m.estimate)),
-            Cell::new(ci(m)),
+            Cell::new(judged_text(m.judged.as_ref(), unit)),
+            Cell::new(checks_text(m.judged.as_ref(), unit)),
             Cell::new(p_value(m.p_value)),
-            Cell::new(num(m.mean_ratio)),
+            Cell::new(counts_text(m)),
         ]);
     }
     let _ = writeln!(out, "{t}");
@@ -207,7 +288,7 @@ fn markdown(report: &AnalysisReport) -> String {
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for g in &report.groups {
         let score = if g.no_data {
-            "no data".to_string()
+            group_state(g.nodata + g.error, g.inconclusive).to_string()
         } else {
             score_num(g.score)
         };
@@ -226,23 +307,20 @@ fn markdown(report: &AnalysisReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n| metric | result | baseline mean (n) | canary mean (n) | estimate | interval | p-value | mean ratio | reason |"
+        "\n| metric | result | judged: baseline → canary | checks (bound) | p-value | n baseline / canary | reason |"
     );
-    let _ = writeln!(out, "|---|---|---:|---:|---:|---|---:|---:|---|");
+    let _ = writeln!(out, "|---|---|---|---|---:|---:|---|");
     for m in ordered(report) {
+        let unit = m.unit.as_deref();
         let _ = writeln!(
             out,
-            "| `{}` | **{}** | {} ({}) | {} ({}) | {} | {} | {} | {} | {} |",
+            "| `{}` | **{}** | {} | {} | {} | {} | {} |",
             md_escape(&m.display_name()),
             result_label(m),
-            num(Some(m.baseline.mean)),
-            m.baseline.count,
-            num(Some(m.canary.mean)),
-            m.canary.count,
-            num(m.estimate),
-            ci(m),
+            md_escape(&judged_text(m.judged.as_ref(), unit)),
+            md_escape(&checks_text(m.judged.as_ref(), unit)),
             p_value(m.p_value),
-            num(m.mean_ratio),
+            counts_text(m),
             md_escape(&m.reason)
         );
     }

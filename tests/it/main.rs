@@ -7,6 +7,7 @@ mod config_validation;
 mod e2e_pipelines;
 mod evaluate_replay;
 mod inputs;
+mod numbers_agree;
 mod pipeline_cli;
 mod prometheus_harness;
 mod routers;

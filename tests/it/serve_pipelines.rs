@@ -107,10 +107,7 @@ async fn an_execution_moves_traffic_waits_for_a_person_and_logs_every_step() {
         "{b}"
     );
     assert_eq!(b["error"]["details"]["execution"], id.as_str(), "{b}");
-    assert!(
-        b["error"]["message"].as_str().unwrap().contains(&id),
-        "{b}"
-    );
+    assert!(b["error"]["message"].as_str().unwrap().contains(&id), "{b}");
     assert_eq!(std::fs::read_to_string(&log).unwrap().trim(), "set_split 5");
 
     // Killed while waiting for a person: the restarted daemon waits again, same split.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::num;
 use crate::effect::{effect_size, mean_ratio};
 use crate::judge::{FieldError, Judge, JudgeKind, Prepared};
-use crate::judgement::{Classification, EffectSize, Judgement};
+use crate::judgement::{Check, Classification, EffectSize, Judged, Judgement};
 use crate::mann_whitney::{EstimateMode, MannWhitney};
 use crate::options::MetricOptions;
 use crate::sample::MetricPair;
@@ -100,20 +100,30 @@ impl Judge for MannWhitneyJudge {
             return prep.no_data(options, which);
         }
         let (x, y) = (&prep.canary, &prep.baseline);
+        let means = || Judged {
+            quantity: "mean".into(),
+            baseline: Some(prep.baseline_summary.mean),
+            canary: Some(prep.canary_summary.mean),
+            checks: Vec::new(),
+        };
         if x == y {
-            return prep.judgement(
+            let mut j = prep.judgement(
                 Classification::Pass,
                 "canary and baseline values are identical",
             );
+            j.judged = Some(means());
+            return j;
         }
         let (x0, y0) = (x[0], y[0]);
         let x_const = x[x.len() - 1] == x0;
         let y_const = y[y.len() - 1] == y0;
         if x_const && y_const && x0 == y0 {
-            return prep.judgement(
+            let mut j = prep.judgement(
                 Classification::Pass,
                 format!("every value of both arms is {}", num(x0)),
             );
+            j.judged = Some(means());
+            return j;
         }
         let mw = match MannWhitney::from_sorted(x.clone(), y.clone()) {
             Ok(mw) => mw,
@@ -226,6 +236,37 @@ impl Judge for MannWhitneyJudge {
             )
         };
         let mut j = prep.judgement(classification, reason);
+        // The shift must clear the tolerance band on a watched side, and the effect size
+        // must then pass its gate: both checks, with their bounds, are the judged numbers.
+        let watched = |up: bool| {
+            if up {
+                options.direction.watches_increase()
+            } else {
+                options.direction.watches_decrease()
+            }
+        };
+        let shift = Check {
+            name: "shift".into(),
+            value: Some(estimate),
+            interval: Some([ci.0, ci.1]),
+            interval_kind: Some(format!("{conf_pct}% confidence interval")),
+            max: watched(true).then_some(band),
+            min: watched(false).then_some(-band),
+            failed: up || down,
+        };
+        let effect_check = Check {
+            name: effect_name.into(),
+            value: effect.is_finite().then_some(effect),
+            interval: None,
+            interval_kind: None,
+            max: watched(true).then_some(gates.allowed_increase()),
+            min: watched(false).then_some(gates.allowed_decrease()),
+            failed: classification.is_failure(),
+        };
+        j.judged = Some(Judged {
+            checks: vec![shift, effect_check],
+            ..means()
+        });
         j.critical = critical;
         j.estimate = Some(estimate);
         j.ci = Some(ci);

@@ -3,8 +3,9 @@
 pub mod mann_whitney;
 pub mod threshold;
 
-/// Format a number for a reason sentence: short, but never hiding magnitude.
-pub(crate) fn num(v: f64) -> String {
+/// Format a number for a reason sentence: short, but never hiding magnitude. Every
+/// output formats judged numbers with it, so a reason and a table cell always agree.
+pub fn num(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_string();
     }

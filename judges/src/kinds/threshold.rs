@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::num;
 use crate::effect::mean_ratio;
 use crate::judge::{FieldError, Judge, JudgeKind, Prepared};
-use crate::judgement::{AggregateDetail, Classification, Judgement};
+use crate::judgement::{AggregateDetail, Check, Classification, Judged, Judgement};
 use crate::options::{Direction, MetricOptions};
 use crate::sample::{MetricPair, Sample};
 use crate::stats::percentile_sorted;
@@ -271,8 +271,9 @@ impl Judge for ThresholdJudge {
         let mut high = Vec::new();
         let mut low = Vec::new();
         let mut ok = Vec::new();
-        let mut check = |breached: bool, text: String, upper: bool| {
-            if breached {
+        let mut checks: Vec<Check> = Vec::new();
+        let mut check = |c: Check, text: String, upper: bool| {
+            if c.failed {
                 if upper {
                     high.push(text)
                 } else {
@@ -281,17 +282,18 @@ impl Judge for ThresholdJudge {
             } else {
                 ok.push(text);
             }
+            checks.push(c);
         };
         if let Some(max) = c.max {
             check(
-                canary > max,
+                Check::value(name.clone(), canary, None, Some(max)),
                 format!("{name} {} vs max {}", num(canary), num(max)),
                 true,
             );
         }
         if let Some(min) = c.min {
             check(
-                canary < min,
+                Check::value(name.clone(), canary, Some(min), None),
                 format!("{name} {} vs min {}", num(canary), num(min)),
                 false,
             );
@@ -301,28 +303,28 @@ impl Judge for ThresholdJudge {
             let d = canary - b;
             if let Some(max) = c.max_ratio {
                 check(
-                    r > max,
+                    Check::value("ratio", r, None, Some(max)),
                     format!("ratio {} vs max_ratio {}", num(r), num(max)),
                     true,
                 );
             }
             if let Some(min) = c.min_ratio {
                 check(
-                    r < min,
+                    Check::value("ratio", r, Some(min), None),
                     format!("ratio {} vs min_ratio {}", num(r), num(min)),
                     false,
                 );
             }
             if let Some(max) = c.max_increase {
                 check(
-                    d > max,
+                    Check::value("increase", d, None, Some(max)),
                     format!("increase {} vs max_increase {}", num(d), num(max)),
                     true,
                 );
             }
             if let Some(max) = c.max_decrease {
                 check(
-                    -d > max,
+                    Check::value("decrease", -d, None, Some(max)),
                     format!("decrease {} vs max_decrease {}", num(-d), num(max)),
                     false,
                 );
@@ -355,6 +357,16 @@ impl Judge for ThresholdJudge {
             prep.canary_summary.mean,
             prep.baseline_summary.mean,
         ));
+        j.judged = Some(Judged {
+            quantity: if matches!(c.aggregate, Aggregate::Rate) {
+                "rate (Σ events / Σ total)".to_string()
+            } else {
+                name.clone()
+            },
+            baseline,
+            canary: Some(canary),
+            checks,
+        });
         j.aggregate = Some(AggregateDetail {
             name,
             canary,

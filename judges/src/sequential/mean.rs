@@ -125,6 +125,24 @@ impl MeanTest {
         (worse, within && worse.is_none())
     }
 
+    /// The confidence sequence of the mean paired difference canary − baseline at the
+    /// test's level (infinite before the burn-in).
+    pub fn difference_interval(&self) -> (f64, f64) {
+        let both = self.direction.watches_increase() && self.direction.watches_decrease();
+        let alpha = if both { self.alpha / 2.0 } else { self.alpha };
+        self.interval(&self.diff, alpha)
+    }
+
+    /// The arms' per-interval means so far: (baseline, canary); NaN before any interval.
+    pub fn means(&self) -> (f64, f64) {
+        let n = self.up.n;
+        if n > 0.0 {
+            (self.baseline_sum / n, self.canary_sum / n)
+        } else {
+            (f64::NAN, f64::NAN)
+        }
+    }
+
     /// Ratio of the arms' means so far.
     pub fn mean_ratio(&self) -> f64 {
         if self.baseline_sum == 0.0 {

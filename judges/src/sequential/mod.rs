@@ -30,7 +30,7 @@ use self::distribution::{DistributionTest, Finding, QuantileBounds};
 use self::histogram::{Buckets, LogIndex};
 use self::mean::MeanTest;
 use crate::judge::{FieldError, Judge, JudgeKind};
-use crate::judgement::{Classification, Judgement};
+use crate::judgement::{Check, Classification, Judged, Judgement};
 use crate::kinds::num;
 use crate::options::{Direction, MetricOptions};
 use crate::sample::{MetricPair, Sample, Summary};
@@ -603,7 +603,9 @@ impl SequentialState {
             (Outcome::Inconclusive, InconclusiveAction::Fail) => worse_class,
             (Outcome::Inconclusive, InconclusiveAction::Pass) => Classification::Pass,
         };
-        j.p_value = Some(self.p_value);
+        // Only the count test keeps an anytime-valid p-value; the others decide by their
+        // confidence sequences alone, and a p-value of 1 beside their verdict would lie.
+        j.p_value = matches!(self.test, Some(Test::Counts { .. })).then_some(self.p_value);
         let band = num(self.config.tolerance * 100.0);
         let verb = match outcome {
             Outcome::Fail => "regression beyond the band",
@@ -615,6 +617,20 @@ impl SequentialState {
             .decided_at
             .map(|b| format!(" after {b} batches"))
             .unwrap_or_default();
+        // The band the ratio is held against, on the watched sides, and the anytime-valid
+        // interval's name: the judged numbers every output shows.
+        let k = 1.0 + self.config.tolerance;
+        let failed = j.classification.is_failure();
+        let cs = Some(format!(
+            "{}% confidence sequence",
+            num((1.0 - self.alpha) * 100.0)
+        ));
+        let bounds = |up: bool, down: bool| (down.then_some(1.0 / k), up.then_some(k));
+        let finite = |v: f64| v.is_finite().then_some(v);
+        let watched = (
+            self.options.direction.watches_increase(),
+            self.options.direction.watches_decrease(),
+        );
         match &self.test {
             Some(Test::Counts { test, .. }) => {
                 let (lo, hi) = test.confidence_interval(self.alpha);
@@ -623,6 +639,26 @@ impl SequentialState {
                 j.mean_ratio = Some(test.observed_ratio());
                 j.baseline = count_summary(test.errors[0], test.requests[0]);
                 j.canary = count_summary(test.errors[1], test.requests[1]);
+                // Counts are one-sided (more events are worse) unless fewer are.
+                let (min, max) = match self.options.direction {
+                    Direction::Decrease => bounds(false, true),
+                    _ => bounds(true, false),
+                };
+                let rate = |e: f64, r: f64| (r > 0.0).then(|| e / r);
+                j.judged = Some(Judged {
+                    quantity: "error rate".into(),
+                    baseline: rate(test.errors[0], test.requests[0]),
+                    canary: rate(test.errors[1], test.requests[1]),
+                    checks: vec![Check {
+                        name: "rate ratio".into(),
+                        value: finite(test.observed_ratio()),
+                        interval: Some([lo, hi]),
+                        interval_kind: cs.clone(),
+                        max,
+                        min,
+                        failed,
+                    }],
+                });
                 j.reason = format!(
                     "{verb}{at}: error-rate ratio {} (anytime CI {} .. {}), {} vs {} errors in {} vs {} requests; band ±{band}%, α {}",
                     num(test.observed_ratio()),
@@ -652,6 +688,32 @@ impl SequentialState {
                 if let Some(q) = self.last_bounds.first() {
                     j.ci = Some((q.ratio[0], q.ratio[1]));
                 }
+                let (min, max) = bounds(watched.0, watched.1);
+                j.judged = Some(Judged {
+                    quantity: self
+                        .last_bounds
+                        .iter()
+                        .map(|q| format!("p{}", num(q.p * 100.0)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    baseline: None,
+                    canary: None,
+                    checks: self
+                        .last_bounds
+                        .iter()
+                        .map(|q| Check {
+                            name: format!("p{} ratio", num(q.p * 100.0)),
+                            value: finite(q.estimate),
+                            interval: Some(q.ratio),
+                            interval_kind: cs.clone(),
+                            max,
+                            min,
+                            failed: failed
+                                && (max.is_some_and(|m| q.ratio[0] > m)
+                                    || min.is_some_and(|m| q.ratio[1] < m)),
+                        })
+                        .collect(),
+                });
                 j.reason = format!(
                     "{verb}{at}: {} ({} vs {} samples); band ±{band}%, α {}",
                     parts.join(", "),
@@ -665,10 +727,44 @@ impl SequentialState {
             Some(Test::Mean(test)) => {
                 j.mean_ratio = Some(test.mean_ratio());
                 j.estimate = Some(test.mean_ratio());
+                let (b, c) = test.means();
+                let (dlo, dhi) = test.difference_interval();
+                let (min, max) = bounds(watched.0, watched.1);
+                j.judged = Some(Judged {
+                    quantity: "mean per interval".into(),
+                    baseline: finite(b),
+                    canary: finite(c),
+                    checks: vec![
+                        Check {
+                            name: "difference".into(),
+                            value: finite(c - b),
+                            interval: (dlo.is_finite() && dhi.is_finite()).then_some([dlo, dhi]),
+                            interval_kind: cs.clone(),
+                            max: None,
+                            min: None,
+                            failed,
+                        },
+                        Check {
+                            name: "mean ratio".into(),
+                            value: finite(test.mean_ratio()),
+                            interval: None,
+                            interval_kind: None,
+                            max,
+                            min,
+                            failed,
+                        },
+                    ],
+                });
+                j.baseline.mean = b;
+                j.canary.mean = c;
+                let (dlo, dhi) = test.difference_interval();
                 j.reason = format!(
-                    "{verb}{at}: mean ratio {} over {} paired intervals; band ±{band}%, α {}",
+                    "{verb}{at}: mean ratio {} over {} paired intervals, difference {} (anytime CI {} .. {}); band ±{band}%, α {}",
                     num(test.mean_ratio()),
                     test.intervals(),
+                    num(test.means().1 - test.means().0),
+                    num(dlo),
+                    num(dhi),
                     num(self.alpha)
                 );
                 j.baseline.count = test.intervals();
@@ -765,10 +861,34 @@ impl Judge for SequentialJudge {
             };
             return no_data(options, which);
         }
-        let mut j = state.judgement();
+        let mut j = with_summaries(state.judgement(), options, pair);
         j.critical = options.critical && j.classification.is_failure();
         j
     }
+}
+
+/// The judgement with the arms' value summaries (count, mean, spread after the NaN
+/// strategy and outlier removal) when the pair holds values: the state keeps only what its
+/// test needs, and a summary of zeros would contradict the data. Event counts keep their
+/// rate summaries, histograms their totals.
+pub fn with_summaries(mut j: Judgement, options: &MetricOptions, pair: &MetricPair) -> Judgement {
+    let values = matches!(
+        (&pair.baseline, &pair.canary),
+        (Sample::Values(_), Sample::Values(_))
+    );
+    if !values || j.classification == Classification::Error {
+        return j;
+    }
+    let prep = crate::judge::Prepared::new(options, pair);
+    let (mean_b, mean_c) = (j.baseline.mean, j.canary.mean);
+    j.baseline = prep.baseline_summary;
+    j.canary = prep.canary_summary;
+    // A per-interval mean test's means are its own (the same data, paired by interval).
+    if matches!(j.judged.as_ref(), Some(d) if d.quantity == "mean per interval") {
+        j.baseline.mean = mean_b;
+        j.canary.mean = mean_c;
+    }
+    j
 }
 
 /// Kayenta's no-data rule (critical → nodata marked critical; must-have-data →
