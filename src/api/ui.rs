@@ -29,7 +29,7 @@ use sha2::Sha256;
 use super::v1::ms_to_iso as iso;
 use super::{AppState, Role, Token, same};
 use crate::analysis::live::{blocking, now_s};
-use crate::pipeline::spec::{Pipeline, StageKind};
+use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
 use crate::pipeline::state::{Event, Execution, Phase};
 use crate::pipeline::timeline::execution_timeline;
 use crate::report::charts;
@@ -358,6 +358,25 @@ fn badge(class: &str) -> Markup {
     html! { span class={ "badge " (class) } { (class.replace('_', " ")) } }
 }
 
+/// An analysis' run status, in words that cannot pass for a verdict: a run that ended
+/// normally is `finished` (grey) whatever its verdict, which has its own badge.
+fn run_status(s: AnalysisStatus) -> &'static str {
+    match s {
+        AnalysisStatus::Running => "running",
+        AnalysisStatus::Succeeded => "finished",
+        AnalysisStatus::Error => "run error",
+        AnalysisStatus::Cancelled => "cancelled",
+    }
+}
+
+fn run_badge(s: AnalysisStatus) -> Markup {
+    let class = match s {
+        AnalysisStatus::Running => "running",
+        _ => "run",
+    };
+    html! { span class={ "badge " (class) } title="run status (not the verdict)" { (run_status(s)) } }
+}
+
 // ------------------------------------------------------------------ analyses
 
 #[derive(Deserialize, Default)]
@@ -428,7 +447,7 @@ async fn analyses(
         }
         p { (plural(total, "analysis", "analyses")) @if total > 0 { ", newest first" } }
         table.list #analyses {
-            thead { tr { th { "created" } th { "config" } th { "application" } th { "canary" } th { "status" } th { "verdict" } th.n { "score" } } }
+            thead { tr { th { "created" } th { "config" } th { "application" } th { "canary" } th { "run" } th { "verdict" } th.n { "score" } } }
             tbody {
                 @for r in &rows {
                     tr data-id=(r.id) {
@@ -436,7 +455,7 @@ async fn analyses(
                         td { (r.config_name) }
                         td { (r.application.as_deref().unwrap_or("–")) }
                         td { (scope(&r.request, "canary")) }
-                        td { (badge(r.status.as_str())) }
+                        td { (run_badge(r.status)) }
                         td { @if let Some(verdict) = &r.verdict { (badge(verdict)) } @else { "–" } }
                         td.n { (r.score.map_or("–".into(), crate::report::score_num)) }
                     }
@@ -464,7 +483,7 @@ fn scope(request: &Value, arm: &str) -> String {
 fn facts(r: &AnalysisRecord) -> ReportMeta {
     let mut facts = vec![
         ("analysis".to_string(), r.id.clone()),
-        ("status".into(), r.status.as_str().into()),
+        ("run".into(), run_status(r.status).into()),
         ("config".into(), r.config_name.clone()),
     ];
     if let Some(a) = &r.application {
@@ -535,7 +554,7 @@ async fn analysis(
                 p { a href={ "/ui/analyses/" (id) "/report.html" } download { "Download this report (one self-contained HTML file)" } }
             }
             None => {
-                h1 { "Analysis " code { (rec.config_name) } " " (badge(rec.status.as_str())) }
+                h1 { "Analysis " code { (rec.config_name) } " " (run_badge(rec.status)) }
                 dl.facts { @for (k, val) in &meta.facts { dt { (k) } dd { (val) } } }
                 p { "No interval has been judged yet." }
             }
@@ -864,18 +883,49 @@ async fn execution_page(
     let target = state_now
         .as_ref()
         .and_then(|s| spec.as_ref().and_then(|p| p.targets.get(s.target)));
+    // The analysis behind the latest verdict, rollback or hold: linked from the page, and
+    // shown in a judgment it asks for.
+    let last_analysis: Option<String> = events
+        .iter()
+        .rev()
+        .find_map(|e| e.detail["analysis"].as_str().map(str::to_string));
     let judgment = match (state_now.as_ref().map(|s| &s.phase), stage.map(|s| &s.kind)) {
         (
             Some(Phase::AwaitingJudgment { deadline, .. }),
             Some(StageKind::ManualJudgment {
-                message, approvers, ..
+                message,
+                approvers,
+                on_timeout,
+                ..
             }),
-        ) => Some((message.clone(), approvers.clone(), *deadline)),
-        (Some(Phase::AwaitingJudgment { deadline, .. }), _) => Some((
-            "The analysis was inconclusive: decide whether to go on.".to_string(),
-            Vec::new(),
-            *deadline,
-        )),
+        ) => Some(Judgment {
+            message: message.clone(),
+            approvers: approvers.clone(),
+            deadline: *deadline,
+            at_deadline: match on_timeout {
+                OnDeadline::Rollback => "the execution rolls back",
+                OnDeadline::Proceed => "the execution proceeds to the next stage",
+            },
+            analysis: None,
+        }),
+        (Some(Phase::AwaitingJudgment { deadline, .. }), _) => {
+            let analysis = match &last_analysis {
+                Some(a) => held_analysis(state, a).await,
+                None => None,
+            };
+            let verdict = analysis
+                .as_ref()
+                .map_or("inconclusive", |a| a.verdict.as_str());
+            Some(Judgment {
+                message: format!(
+                    "The analysis was {verdict}, not a pass: a person decides whether to go on."
+                ),
+                approvers: Vec::new(),
+                deadline: *deadline,
+                at_deadline: "the execution rolls back",
+                analysis,
+            })
+        }
         _ => None,
     };
     let unfinished = rec.status == "running" || rec.status == "paused";
@@ -903,16 +953,33 @@ async fn execution_page(
             dt { "stage" } dd #stage { (stage.map_or("–".into(), |s| format!("{} ({})", s.name, s.kind.kind()))) }
             dt { "phase" } dd { (state_now.as_ref().map_or("–".into(), |s| phase_text(&s.phase))) }
             dt { "canary traffic" } dd #split { (state_now.as_ref().map_or("–".into(), split_text)) }
-            @if let Some(reason) = state_now.as_ref().and_then(|s| s.reason.clone()) { dt { "reason" } dd { (reason) } }
+            @if let Some(reason) = state_now.as_ref().and_then(|s| s.reason.clone()) { dt { "reason" } dd #reason { (reason) } }
+            @if let Some(a) = &last_analysis {
+                dt { "latest analysis" } dd { a #last-analysis href={ "/ui/analyses/" (a) } { code { (a) } } }
+            }
             dt { "started" } dd { (when(rec.created_ms)) }
             dt { "updated" } dd { (when(rec.updated_ms)) }
         }
-        @if let Some((message, approvers, deadline)) = &judgment {
+        @if let Some(j) = &judgment {
             section.panel.judgment #judgment {
                 h2 { "Judgment needed" }
-                p { (message) }
-                p { @if approvers.is_empty() { "Anyone with a write token may decide." } @else { "May decide: " (approvers.join(", ")) "." }
-                    " Deadline " (when((deadline * 1000.0) as i64)) "." }
+                p { (j.message) }
+                @if let Some(a) = &j.analysis {
+                    div #judgment-analysis {
+                        p { "The analysis behind it: " a href={ "/ui/analyses/" (a.id) } { code { (a.id) } } " — verdict "
+                            span class={ "badge " (a.verdict) } { (a.verdict.to_uppercase()) } "." }
+                        @if !a.undecided.is_empty() {
+                            p { "Not passing, and why:" }
+                            ul.undecided { @for u in &a.undecided { li { (u) } } }
+                        }
+                        @if !a.held.is_empty() {
+                            p { "Missing evidence:" }
+                            ul.held { @for h in &a.held { li { (h) } } }
+                        }
+                    }
+                }
+                p { @if j.approvers.is_empty() { "Anyone with a write token may decide." } @else { "May decide: " (j.approvers.join(", ")) "." } }
+                p #deadline { "Deadline " strong { (when((j.deadline * 1000.0) as i64)) } ": if nobody decides by then, " (j.at_deadline) "." }
                 @if v.may_write() {
                     form.inline method="post" action=(action("judgment")) {
                         input type="hidden" name="csrf" value=(csrf);
@@ -965,7 +1032,12 @@ async fn execution_page(
                             td { (e.kind) }
                             td { (e.detail["target"].as_str().unwrap_or("")) }
                             td { (e.detail["stage"].as_str().unwrap_or("")) }
-                            td { (e.detail["detail"].as_str().unwrap_or("")) }
+                            td {
+                                (e.detail["detail"].as_str().unwrap_or(""))
+                                @if let Some(a) = e.detail["analysis"].as_str() {
+                                    " " a.analysis href={ "/ui/analyses/" (a) } { "open the analysis" }
+                                }
+                            }
                             td { (split_of(&e.detail["split"])) }
                         }
                     }
@@ -988,6 +1060,66 @@ async fn execution_page(
     );
     *r.status_mut() = status;
     r
+}
+
+/// A judgment an execution waits for.
+struct Judgment {
+    message: String,
+    approvers: Vec<String>,
+    deadline: f64,
+    /// What happens at the deadline, as a clause: "the execution rolls back".
+    at_deadline: &'static str,
+    analysis: Option<HeldAnalysis>,
+}
+
+/// The analysis behind a judgment: what it could not decide and why.
+struct HeldAnalysis {
+    id: String,
+    verdict: String,
+    /// Each pair that did not pass (worse, undecided, without data) with its judged
+    /// numbers and checks.
+    undecided: Vec<String>,
+    /// The holds that are missing evidence.
+    held: Vec<String>,
+}
+
+async fn held_analysis(state: &AppState, id: &str) -> Option<HeldAnalysis> {
+    let key = id.to_string();
+    let rec = blocking(&state.store, move |s| s.get_analysis(&key))
+        .await
+        .ok()??;
+    let view = ReportView::from_json(rec.report.as_ref()?).ok()?;
+    let undecided = view
+        .metrics
+        .iter()
+        .filter(|m| !m.muted && m.classification != canary_judges::Classification::Pass)
+        .map(|m| {
+            let unit = m.unit.as_deref();
+            format!(
+                "{} {}: {} — {}",
+                m.display_name(),
+                m.classification.as_str().to_uppercase(),
+                crate::report::judged_text(m.judged.as_ref(), unit),
+                if m.judged.as_ref().is_some_and(|j| !j.checks.is_empty()) {
+                    crate::report::checks_text(m.judged.as_ref(), unit)
+                } else {
+                    m.reason.clone()
+                }
+            )
+        })
+        .collect();
+    let held = view
+        .holds
+        .iter()
+        .filter(|h| h.kind != "undecided")
+        .map(|h| h.message.clone())
+        .collect();
+    Some(HeldAnalysis {
+        id: rec.id,
+        verdict: view.verdict,
+        undecided,
+        held,
+    })
 }
 
 fn split_of(v: &Value) -> String {

@@ -41,6 +41,10 @@ pub struct ReplayArgs {
     /// Seconds per step when sequential judges replay a deploy.
     #[arg(long, default_value_t = 10.0)]
     pub step: f64,
+    /// Scoring rules for every deploy: `canaryd` (default) or `kayenta`; overrides the
+    /// configs' `scoring` (see docs/judges.md).
+    #[arg(long, value_name = "RULES", value_parser = super::analyze::parse_scoring)]
+    pub scoring: Option<canary_judges::ScoringRules>,
 }
 
 fn frame(rows: &[DeployResult]) -> PolarsResult<DataFrame> {
@@ -98,7 +102,14 @@ pub fn run(args: ReplayArgs) -> Result<u8, CliError> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let rows = replay_all(&deploys, config.as_ref(), None, args.step, &|| bar.inc(1));
+    let rows = replay_all(
+        &deploys,
+        config.as_ref(),
+        None,
+        args.scoring,
+        args.step,
+        &|| bar.inc(1),
+    );
     bar.finish_and_clear();
     for r in &rows {
         if let Some(e) = &r.error {

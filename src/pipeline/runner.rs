@@ -419,6 +419,7 @@ impl PipelineRunner {
                         "stage": spec.stages.get(n.stage).map(|s| s.name.clone()),
                         "detail": n.detail,
                         "split": t.next.split,
+                        "analysis": n.analysis,
                     }),
                 })
                 .collect();
@@ -759,15 +760,7 @@ impl PipelineRunner {
                     }
                     Ok(Some(r)) => {
                         let outcome = outcome_of(r.status, r.verdict.as_deref(), &r.report);
-                        let summary = format!(
-                            "analysis {} {}: verdict {}, score {}{}",
-                            r.id,
-                            r.status.as_str(),
-                            r.verdict.as_deref().unwrap_or("none"),
-                            r.score.map_or("none".to_string(), |s| format!("{s:.1}")),
-                            r.error.map(|e| format!(" ({e})")).unwrap_or_default()
-                        );
-                        (outcome, summary)
+                        (outcome, analysis_summary(&r))
                     }
                     Ok(None) => (
                         AnalysisOutcome::NoVerdict,
@@ -789,6 +782,34 @@ impl PipelineRunner {
                 return;
             }
         });
+    }
+}
+
+/// An ended analysis in one line for the event log, rollbacks and notifications: its
+/// verdict and score, the worse pairs with their judged numbers and failed checks, what is
+/// undecided, and what held it (or the error that ended it).
+pub fn analysis_summary(r: &crate::store::AnalysisRecord) -> String {
+    let explained = r
+        .report
+        .as_ref()
+        .and_then(|v| crate::report::html::ReportView::from_json(v).ok())
+        .map(|v| v.explain());
+    match (r.status, explained) {
+        (AnalysisStatus::Succeeded, Some(e)) => format!("analysis {}: {e}", r.id),
+        (status, _) => format!(
+            "analysis {} ended {}{}",
+            r.id,
+            match status {
+                AnalysisStatus::Succeeded => "without a report",
+                AnalysisStatus::Error => "in error",
+                AnalysisStatus::Cancelled => "cancelled",
+                AnalysisStatus::Running => "running",
+            },
+            r.error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ),
     }
 }
 

@@ -218,6 +218,8 @@ pub struct Note {
     pub stage: usize,
     pub what: String,
     pub detail: String,
+    /// The analysis the note is about (its verdict, the rollback or hold it caused).
+    pub analysis: Option<String>,
 }
 
 /// An event the state does not accept (e.g. a judgment when none is awaited).
@@ -313,6 +315,7 @@ impl Out {
             stage: self.next.stage,
             what: what.into(),
             detail: detail.into(),
+            analysis: None,
         });
     }
 
@@ -618,12 +621,15 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                 outcome, summary, ..
             },
             Phase::Analysing {
-                deadline, extended, ..
+                deadline,
+                extended,
+                analysis,
             },
         ) => {
             let Some(StageKind::Analysis(spec)) = stage.map(|s| &s.kind) else {
                 return Err(Rejected("no analysis stage here".into()));
             };
+            let first_note = out.notes.len();
             out.note(now, "analysis", format!("{outcome:?}: {summary}"));
             match outcome {
                 AnalysisOutcome::Pass => advance(p, &mut out, now),
@@ -657,6 +663,11 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                                 deadline: *deadline,
                                 after_analysis: true,
                             };
+                            out.note(
+                                now,
+                                "held for judgment",
+                                format!("inconclusive, a person decides (rollback at the deadline): {summary}"),
+                            );
                             out.actions.push(Action::Notify {
                                 kind: NotifyKind::JudgmentNeeded,
                                 message: format!("inconclusive analysis: {summary}"),
@@ -681,6 +692,11 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                             .rollback(now, format!("inconclusive after the extension: {summary}")),
                     }
                 }
+            }
+            // Every note of this verdict (the verdict, the rollback or hold it caused)
+            // points at the analysis behind it.
+            for n in &mut out.notes[first_note..] {
+                n.analysis = analysis.clone();
             }
         }
         (Event::SmokeDone { ok, detail, .. }, Phase::SmokeTesting { attempt }) => {

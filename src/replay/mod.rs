@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use canary_judges::{Thresholds, Verdict};
+use canary_judges::{ScoringRules, Thresholds, Verdict};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +147,7 @@ pub fn replay_one(
     deploy: &Deploy,
     config: Option<&CanaryConfig>,
     thresholds: Option<Thresholds>,
+    scoring: Option<ScoringRules>,
     step_s: f64,
 ) -> DeployResult {
     let mut row = DeployResult {
@@ -159,16 +160,18 @@ pub fn replay_one(
         error: None,
     };
     let outcome = (|| -> Result<(), String> {
-        let own;
-        let config = match config {
-            Some(c) => c,
+        let mut config = match config {
+            Some(c) => c.clone(),
             None => {
                 let path = deploy_config(&deploy.dir)
                     .ok_or("no --config given and no canary.toml|json|yaml in the deploy folder")?;
-                own = CanaryConfig::load(&path).map_err(|e| e.to_string())?;
-                &own
+                CanaryConfig::load(&path).map_err(|e| e.to_string())?
             }
         };
+        if let Some(rules) = scoring {
+            config.scoring = Some(rules);
+        }
+        let config = &config;
         let b = data_file(&deploy.dir, "baseline").ok_or("no baseline.csv or baseline.parquet")?;
         let c = data_file(&deploy.dir, "canary").ok_or("no canary.csv or canary.parquet")?;
         let collector = FileCollector::open(&b, &c).map_err(|e| e.to_string())?;
@@ -198,13 +201,14 @@ pub fn replay_all(
     deploys: &[Deploy],
     config: Option<&CanaryConfig>,
     thresholds: Option<Thresholds>,
+    scoring: Option<ScoringRules>,
     step_s: f64,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<DeployResult> {
     deploys
         .par_iter()
         .map(|d| {
-            let r = replay_one(d, config, thresholds, step_s);
+            let r = replay_one(d, config, thresholds, scoring, step_s);
             progress();
             r
         })

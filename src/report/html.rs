@@ -139,6 +139,81 @@ impl ReportView {
         ReportView::deserialize(value).map_err(|e| format!("the stored report cannot be read: {e}"))
     }
 
+    /// What decided the verdict, in one line for an event log or a notification: the
+    /// worse pairs with their judged numbers and failed checks, then what is undecided,
+    /// then the holds (at most three of each).
+    pub fn explain(&self) -> String {
+        let mut parts = vec![format!(
+            "verdict {}, score {}",
+            self.verdict.to_uppercase(),
+            self.score.map_or("–".into(), score_num)
+        )];
+        let pair = |m: &MetricView, only_failed: bool| {
+            let unit = m.unit.as_deref();
+            let checks: Vec<String> = m
+                .judged
+                .iter()
+                .flat_map(|j| {
+                    let u = super::unit_for(&j.quantity, unit);
+                    j.checks
+                        .iter()
+                        .filter(move |c| c.failed || !only_failed)
+                        .map(move |c| super::check_text(c, u))
+                })
+                .collect();
+            let mut s = format!(
+                "{} {}",
+                m.display_name(),
+                m.classification.as_str().to_uppercase()
+            );
+            if m.judged.is_some() {
+                s.push_str(&format!(
+                    " ({}",
+                    super::judged_text(m.judged.as_ref(), unit)
+                ));
+                if !checks.is_empty() {
+                    s.push_str(&format!("; {}", checks.join("; ")));
+                }
+                s.push(')');
+            } else if !m.reason.is_empty() {
+                s.push_str(&format!(" ({})", m.reason));
+            }
+            s
+        };
+        let order = self.ordered();
+        let list = |pred: &dyn Fn(&MetricView) -> bool, only_failed: bool| -> Vec<String> {
+            let all: Vec<&MetricView> = order
+                .iter()
+                .map(|&i| &self.metrics[i])
+                .filter(|m| !m.muted && pred(m))
+                .collect();
+            let mut v: Vec<String> = all.iter().take(3).map(|m| pair(m, only_failed)).collect();
+            if all.len() > 3 {
+                v.push(format!("and {} more", all.len() - 3));
+            }
+            v
+        };
+        let worse = list(&|m| m.classification.is_failure(), true);
+        if !worse.is_empty() {
+            parts.push(format!("worse: {}", worse.join("; ")));
+        }
+        let undecided = list(&|m| m.classification == Classification::Inconclusive, false);
+        if !undecided.is_empty() {
+            parts.push(format!("undecided: {}", undecided.join("; ")));
+        }
+        let held: Vec<&str> = self
+            .holds
+            .iter()
+            .filter(|h| h.kind != "undecided")
+            .take(3)
+            .map(|h| h.message.as_str())
+            .collect();
+        if !held.is_empty() {
+            parts.push(format!("held: {}", held.join("; ")));
+        }
+        parts.join(" — ")
+    }
+
     /// Pair indices (into `metrics`) in display order: failures first.
     pub fn ordered(&self) -> Vec<usize> {
         let mut v: Vec<usize> = (0..self.metrics.len()).collect();
@@ -544,7 +619,12 @@ mod tests {
             "schema": "canaryd.analysis.v1", "config": "checkout", "verdict": "fail", "score": 0.0,
             "reason": "Canary Failed: critical metric", "thresholds": {"pass": 95.0, "marginal": 75.0},
             "groups": [{"name": "latency", "score": 50.0, "no_data": false, "weight": 100.0,
-                        "pass": 1, "high": 1, "low": 0, "nodata_fail": 0, "nodata": 0, "error": 0, "inconclusive": 0}],
+                        "pass": 1, "high": 1, "low": 0, "nodata_fail": 0, "nodata": 0, "error": 0, "inconclusive": 0},
+                       {"name": "errors", "score": 0.0, "no_data": true, "weight": 0.0,
+                        "pass": 0, "high": 0, "low": 0, "nodata_fail": 0, "nodata": 0, "error": 0, "inconclusive": 2},
+                       {"name": "system", "score": 0.0, "no_data": true, "weight": 0.0,
+                        "pass": 0, "high": 0, "low": 0, "nodata_fail": 0, "nodata": 1, "error": 0, "inconclusive": 0}],
+            "holds": [{"kind": "undecided", "subject": "", "message": "2 of 4 metric results undecided at the horizon"}],
             "metrics": [
                 {"metric": "latency", "labels": {"api": "/search"}, "classification": "pass", "critical": false,
                  "muted": false, "groups": ["latency"], "judge": "mann_whitney", "estimate": 0.5, "ci": [-1.0, 2.0],
@@ -617,6 +697,16 @@ mod tests {
             html.matches("<svg").count(),
             4,
             "two charts per pair, inline"
+        );
+        // A group whose pairs are all undecided is inconclusive, not "no data"; holds show.
+        let groups = &html[html.find("table class=\"groups\"").expect("groups table")..];
+        let errors = &groups[groups.find("<td>errors</td>").expect("errors row")..];
+        assert!(errors[..120].contains("inconclusive"), "{errors}");
+        let system = &groups[groups.find("<td>system</td>").expect("system row")..];
+        assert!(system[..120].contains("no data"), "{system}");
+        assert!(
+            html.contains("undecided at the horizon"),
+            "holds are listed"
         );
         // A report stored before judged numbers existed shows dashes, not zeros.
         assert!(html.contains("<td class=\"judged\">–</td>"), "{html}");

@@ -83,6 +83,11 @@ fn with_unit(v: Option<f64>, unit: Option<&str>) -> String {
     }
 }
 
+/// The unit of a quantity or check named `name` (ratios, CLES and rates have none).
+pub fn unit_for<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
+    unit_of(name, unit)
+}
+
 /// Ratios, CLES and rates have no unit; everything else is in the metric's.
 fn unit_of<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
     let unitless = ["ratio", "CLES", "rate"];

@@ -374,3 +374,191 @@ async fn a_read_only_token_sees_a_pending_judgment_but_gets_no_buttons() {
     assert_eq!(s, 200, "{e}");
     assert_eq!(e["state"]["phase"]["phase"], "awaiting_judgment", "{e}");
 }
+
+/// A pipeline of `config`'s analysis over real Prometheus, routed by a command that logs to
+/// `log`: 10 %, the analysis (8 s, judged every 4 s), 100 %.
+fn analysed_spec(name: &str, config: &str, log: &std::path::Path, on_inconclusive: &str) -> String {
+    format!(
+        r#"
+name = "{name}"
+
+[[targets]]
+name = "eu"
+router = {{ kind = "command", command = ["sh", "-c", "echo \"$CANARYD_EVENT $CANARYD_CANARY_PERCENT\" >> {}"] }}
+
+[[stages]]
+kind = "traffic"
+percent = 10
+
+[[stages]]
+kind = "analysis"
+config = "{config}"
+duration = "8s"
+interval = "4s"
+step = "2s"
+on_inconclusive = "{on_inconclusive}"
+deadline = "10m"
+
+[[stages]]
+kind = "traffic"
+percent = 100
+"#,
+        log.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_and_a_held_judgment_say_why_with_numbers_and_link_their_analysis() {
+    require_prometheus!();
+    require_browser!();
+    let v1 = Target::start("v1", &APIS, Behaviour::default()).await;
+    let v2 = Target::start("v2", &APIS, Behaviour::default()).await;
+    v2.set(
+        "/checkout",
+        Behaviour {
+            latency_factor: 3.0,
+            error_rate: 0.05,
+            ..Behaviour::default()
+        },
+    );
+    let scrape = [("v1", v1.addr()), ("v2", v2.addr())];
+    let (prom, b) = tokio::join!(Prometheus::start(&scrape, 1), Browser::start());
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start(dir.path(), &prom.url(), &tokens()).await;
+    d.with_token(Some(WRITE_TOKEN));
+    // The shipped config (critical metrics: /checkout fails the canary), and a lenient copy
+    // whose failures only cost score: 2 of 3 APIs pass, marginal.
+    let lenient = WEB_TOML
+        .replace("name = \"shop-web\"", "name = \"shop-web-lenient\"")
+        .replace("critical = true\n", "");
+    for config in [WEB_TOML, lenient.as_str()] {
+        let (s, body) = d
+            .post_text("/api/v1/configs", "application/toml", config)
+            .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    for (name, config, hold) in [
+        ("checkout-fails", "shop-web", "rollback"),
+        ("checkout-held", "shop-web-lenient", "hold"),
+    ] {
+        let spec = analysed_spec(name, config, &dir.path().join(format!("{name}.log")), hold);
+        let (s, body) = d
+            .post_text("/api/v1/pipelines", "application/toml", &spec)
+            .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    prom.wait_for_samples("http_requests_total", 12, Duration::from_secs(30))
+        .await;
+    let start = |name: &'static str| {
+        let d = &d;
+        async move {
+            let (s, e) = d
+                .post(
+                    &format!("/api/v1/pipelines/{name}/executions"),
+                    &json!({"baseline": {"scope": "v1"}, "canary": {"scope": "v2"}, "by": "ci"}),
+                )
+                .await;
+            assert_eq!(s, 201, "{e}");
+            e["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (failing, held) = (start("checkout-fails").await, start("checkout-held").await);
+    let wait = |id: String, done: fn(&serde_json::Value) -> bool| {
+        let d = &d;
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let (s, e) = d.get(&format!("/api/v1/executions/{id}")).await;
+                assert_eq!(s, 200, "{e}");
+                if done(&e) {
+                    return e;
+                }
+                assert!(started.elapsed() < Duration::from_secs(60), "{e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let rolled = wait(failing.clone(), |e| e["status"] != "running").await;
+    assert_eq!(rolled["status"], "rolled_back", "{rolled}");
+    wait(held.clone(), |e| {
+        e["state"]["phase"]["phase"] == "awaiting_judgment"
+    })
+    .await;
+
+    // The rollback names the failing metrics with their numbers and links the analysis.
+    let page = format!("/ui/executions/{failing}");
+    sign_in(&b, &d, &page, WRITE_TOKEN).await;
+    let reason = b.text("#reason").await;
+    assert!(
+        reason.contains("the analysis failed")
+            && reason.contains("/checkout")
+            && reason.contains("→")
+            && reason.contains("✗"),
+        "the rollback says which metric, with which numbers: {reason}"
+    );
+    let rollback = b.find("#events tr[data-kind='rollback']").await;
+    assert!(
+        rollback.text().await.contains("/checkout"),
+        "{}",
+        rollback.text().await
+    );
+    let link = b.find("#events tr[data-kind='rollback'] a.analysis").await;
+    let href = link.attr("href").await.unwrap_or_default();
+    assert!(href.starts_with("/ui/analyses/"), "{href}");
+    b.screenshot("execution-rolled-back").await;
+
+    // The analysis: run status and verdict cannot be confused.
+    link.click().await;
+    b.wait_for("tbody.pair", PAGE).await;
+    assert_eq!(b.text("header.verdict h1 .badge").await, "FAIL");
+    let facts = b.text("dl.facts").await;
+    assert!(
+        facts.contains("finished") && !facts.contains("succeeded"),
+        "the run is finished, the verdict is FAIL: {facts}"
+    );
+    let first = b.text("tbody.pair td.checks").await;
+    assert!(
+        first.contains("✗"),
+        "the failing check and its bound: {first}"
+    );
+
+    // The held execution: the analysis behind the judgment, what did not pass and why,
+    // and what happens at the deadline.
+    b.goto(&format!("{}/ui/executions/{held}", d.url)).await;
+    let panel = b
+        .until("the judgment panel", Duration::from_secs(20), true, || {
+            b.try_text("#judgment")
+        })
+        .await;
+    assert!(
+        panel.contains("The analysis behind it") && panel.contains("MARGINAL"),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("/checkout") && panel.contains("HIGH") && panel.contains("✗"),
+        "what did not pass, with its numbers: {panel}"
+    );
+    let deadline = b.text("#deadline").await;
+    assert!(
+        deadline.contains("Deadline") && deadline.contains("the execution rolls back"),
+        "{deadline}"
+    );
+    let analysis_link = b
+        .find("#judgment-analysis a")
+        .await
+        .attr("href")
+        .await
+        .unwrap_or_default();
+    assert!(
+        analysis_link.starts_with("/ui/analyses/"),
+        "{analysis_link}"
+    );
+    b.screenshot("execution-held").await;
+
+    // The analyses list: a grey "finished" run beside a coloured verdict.
+    b.goto(&format!("{}/ui/analyses", d.url)).await;
+    let row = b.wait_for("#analyses tbody tr", PAGE).await;
+    let text = row.text().await;
+    assert!(text.contains("finished"), "{text}");
+    assert!(!text.contains("succeeded"), "{text}");
+}
