@@ -152,6 +152,98 @@ impl Check {
     }
 }
 
+/// A number as outputs print it: the reasons' format, `∞` for infinite ends, `-` when absent.
+fn cell(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() => crate::kinds::num(v),
+        Some(v) if v.is_infinite() => if v > 0.0 { "∞" } else { "−∞" }.to_string(),
+        _ => "-".to_string(),
+    }
+}
+
+/// A number with the unit, when there is one: `145.2 ms`.
+fn with_unit(v: Option<f64>, unit: Option<&str>) -> String {
+    match (v, unit) {
+        (Some(_), Some(u)) if !u.is_empty() => format!("{} {u}", cell(v)),
+        _ => cell(v),
+    }
+}
+
+/// The unit of a quantity or check named `name`: ratios, CLES and rates have none, the
+/// rest are in the metric's `unit`.
+pub fn unit_for<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
+    let unitless = ["ratio", "CLES", "rate"];
+    if unitless.iter().any(|u| name.contains(u)) {
+        None
+    } else {
+        unit
+    }
+}
+
+impl Judged {
+    /// The quantity on both sides, `p99 113.05 → 145.2 ms` (the quantity's name alone when
+    /// it has no single value per side). Every output prints it so.
+    pub fn describe(&self, unit: Option<&str>) -> String {
+        if self.baseline.is_none() && self.canary.is_none() {
+            return self.quantity.clone();
+        }
+        let u = unit_for(&self.quantity, unit);
+        format!(
+            "{} {} → {}",
+            self.quantity,
+            cell(self.baseline),
+            with_unit(self.canary, u)
+        )
+    }
+
+    /// Every check, `; `-separated (see [`Check::describe`]).
+    pub fn describe_checks(&self, unit: Option<&str>) -> String {
+        let u = unit_for(&self.quantity, unit);
+        self.checks
+            .iter()
+            .map(|c| c.describe(u))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl Check {
+    /// The check with its interval, bound and outcome: `ratio 1.2843 (max 1.25) ✗`,
+    /// `shift 70.59 ms 98% CI [60.55, 80.92] (max 17.65 ms) ✗`. `quantity_unit` is the
+    /// unit of the judged quantity (ratios drop it).
+    pub fn describe(&self, quantity_unit: Option<&str>) -> String {
+        let u = unit_for(&self.name, quantity_unit);
+        let mut s = self.name.clone();
+        if self.value.is_some() {
+            s.push(' ');
+            s.push_str(&with_unit(self.value, u));
+        }
+        if let Some([lo, hi]) = self.interval {
+            let kind = match self.interval_kind.as_deref() {
+                Some(k) => k
+                    .replace("confidence interval", "CI")
+                    .replace("confidence sequence", "CS"),
+                None => "interval".into(),
+            };
+            s.push_str(&format!(" {kind} [{}, {}]", cell(Some(lo)), cell(Some(hi))));
+        }
+        let bound = match (self.min, self.max) {
+            (Some(a), Some(b)) if (a + b).abs() <= 1e-12 * b.abs().max(1.0) && b > 0.0 => {
+                format!("band ±{}", with_unit(Some(b), u))
+            }
+            (Some(a), Some(b)) => format!("band [{}, {}]", cell(Some(a)), with_unit(Some(b), u)),
+            (None, Some(b)) => format!("max {}", with_unit(Some(b), u)),
+            (Some(a), None) => format!("min {}", with_unit(Some(a), u)),
+            (None, None) => String::new(),
+        };
+        if !bound.is_empty() {
+            s.push_str(&format!(" ({bound})"));
+        }
+        s.push_str(if self.failed { " ✗" } else { " ✓" });
+        s
+    }
+}
+
 /// A judge's verdict on one metric pair, with every number behind it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judgement {

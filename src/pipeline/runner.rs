@@ -789,11 +789,7 @@ impl PipelineRunner {
 /// verdict and score, the worse pairs with their judged numbers and failed checks, what is
 /// undecided, and what held it (or the error that ended it).
 pub fn analysis_summary(r: &crate::store::AnalysisRecord) -> String {
-    let explained = r
-        .report
-        .as_ref()
-        .and_then(|v| crate::report::html::ReportView::from_json(v).ok())
-        .map(|v| v.explain());
+    let explained = r.report.as_ref().and_then(explain);
     match (r.status, explained) {
         (AnalysisStatus::Succeeded, Some(e)) => format!("analysis {}: {e}", r.id),
         (status, _) => format!(
@@ -811,6 +807,110 @@ pub fn analysis_summary(r: &crate::store::AnalysisRecord) -> String {
                 .unwrap_or_default()
         ),
     }
+}
+
+/// A stored report, as much of it as a summary needs.
+#[derive(Deserialize)]
+struct Explained {
+    verdict: String,
+    score: Option<f64>,
+    #[serde(default)]
+    metrics: Vec<ExplainedPair>,
+    #[serde(default)]
+    holds: Vec<ExplainedHold>,
+}
+
+#[derive(Deserialize)]
+struct ExplainedPair {
+    metric: String,
+    #[serde(default)]
+    labels: crate::collectors::Labels,
+    classification: canary_judges::Classification,
+    #[serde(default)]
+    muted: bool,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    judged: Option<canary_judges::Judged>,
+    #[serde(default)]
+    unit: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExplainedHold {
+    kind: String,
+    message: String,
+}
+
+/// What decided a report's verdict, in one line: the worse pairs with their judged numbers
+/// and failed checks, then what is undecided, then the holds (at most three of each).
+/// `None` for a report that cannot be read.
+pub fn explain(report: &serde_json::Value) -> Option<String> {
+    use canary_judges::Classification;
+    let r = Explained::deserialize(report).ok()?;
+    let mut parts = vec![format!(
+        "verdict {}, score {}",
+        r.verdict.to_uppercase(),
+        r.score.map_or("–".into(), canary_judges::format_number)
+    )];
+    let pair = |m: &ExplainedPair, only_failed: bool| {
+        let unit = m.unit.as_deref();
+        let mut s = format!(
+            "{} {}",
+            crate::collectors::display_name(&m.metric, &m.labels),
+            m.classification.as_str().to_uppercase()
+        );
+        match &m.judged {
+            Some(j) => {
+                let u = canary_judges::judgement::unit_for(&j.quantity, unit);
+                let checks: Vec<String> = j
+                    .checks
+                    .iter()
+                    .filter(|c| c.failed || !only_failed)
+                    .map(|c| c.describe(u))
+                    .collect();
+                s.push_str(&format!(" ({}", j.describe(unit)));
+                if !checks.is_empty() {
+                    s.push_str(&format!("; {}", checks.join("; ")));
+                }
+                s.push(')');
+            }
+            None if !m.reason.is_empty() => s.push_str(&format!(" ({})", m.reason)),
+            None => {}
+        }
+        s
+    };
+    let list = |pred: &dyn Fn(Classification) -> bool, only_failed: bool| -> Vec<String> {
+        let all: Vec<&ExplainedPair> = r
+            .metrics
+            .iter()
+            .filter(|m| !m.muted && pred(m.classification))
+            .collect();
+        let mut v: Vec<String> = all.iter().take(3).map(|m| pair(m, only_failed)).collect();
+        if all.len() > 3 {
+            v.push(format!("and {} more", all.len() - 3));
+        }
+        v
+    };
+    let worse = list(&|c| c.is_failure(), true);
+    if !worse.is_empty() {
+        parts.push(format!("worse: {}", worse.join("; ")));
+    }
+    let undecided = list(&|c| c == Classification::Inconclusive, false);
+    if !undecided.is_empty() {
+        parts.push(format!("undecided: {}", undecided.join("; ")));
+    }
+    let held: Vec<&str> = r
+        .holds
+        .iter()
+        .filter(|h| h.kind != "undecided")
+        .take(3)
+        .map(|h| h.message.as_str())
+        .collect();
+    if !held.is_empty() {
+        parts.push(format!("held: {}", held.join("; ")));
+    }
+    Some(parts.join(" — "))
 }
 
 /// What an ended analysis means for its stage. An `inconclusive` held only by missing data

@@ -75,90 +75,25 @@ pub fn group_state(missing: usize, undecided: usize) -> &'static str {
     }
 }
 
-/// A number with the unit, when there is one: `145.2 ms`.
-fn with_unit(v: Option<f64>, unit: Option<&str>) -> String {
-    match (v, unit) {
-        (Some(_), Some(u)) if !u.is_empty() => format!("{} {u}", num(v)),
-        _ => num(v),
-    }
-}
-
 /// The unit of a quantity or check named `name` (ratios, CLES and rates have none).
 pub fn unit_for<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
-    unit_of(name, unit)
-}
-
-/// Ratios, CLES and rates have no unit; everything else is in the metric's.
-fn unit_of<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
-    let unitless = ["ratio", "CLES", "rate"];
-    if unitless.iter().any(|u| name.contains(u)) {
-        None
-    } else {
-        unit
-    }
+    canary_judges::judgement::unit_for(name, unit)
 }
 
 /// The judged quantity on both sides, `p99 113.05 → 145.2 ms`; `-` when nothing was judged.
 pub fn judged_text(judged: Option<&Judged>, unit: Option<&str>) -> String {
-    let Some(j) = judged else {
-        return "-".into();
-    };
-    if j.baseline.is_none() && j.canary.is_none() {
-        return j.quantity.clone();
-    }
-    let u = unit_of(&j.quantity, unit);
-    format!(
-        "{} {} → {}",
-        j.quantity,
-        num(j.baseline),
-        with_unit(j.canary, u)
-    )
+    judged.map_or_else(|| "-".into(), |j| j.describe(unit))
 }
 
 /// One check with its interval and bound, `ratio 1.2843 (max 1.25) ✗`.
 pub fn check_text(c: &Check, quantity_unit: Option<&str>) -> String {
-    let u = unit_of(&c.name, quantity_unit);
-    let mut s = c.name.clone();
-    if c.value.is_some() {
-        s.push(' ');
-        s.push_str(&with_unit(c.value, u));
-    }
-    if let Some([lo, hi]) = c.interval {
-        let kind = match c.interval_kind.as_deref() {
-            Some(k) => k
-                .replace("confidence interval", "CI")
-                .replace("confidence sequence", "CS"),
-            None => "interval".into(),
-        };
-        s.push_str(&format!(" {kind} [{}, {}]", num(Some(lo)), num(Some(hi))));
-    }
-    let bound = match (c.min, c.max) {
-        (Some(a), Some(b)) if (a + b).abs() <= 1e-12 * b.abs().max(1.0) && b > 0.0 => {
-            format!("band ±{}", with_unit(Some(b), u))
-        }
-        (Some(a), Some(b)) => format!("band [{}, {}]", num(Some(a)), with_unit(Some(b), u)),
-        (None, Some(b)) => format!("max {}", with_unit(Some(b), u)),
-        (Some(a), None) => format!("min {}", with_unit(Some(a), u)),
-        (None, None) => String::new(),
-    };
-    if !bound.is_empty() {
-        s.push_str(&format!(" ({bound})"));
-    }
-    s.push_str(if c.failed { " ✗" } else { " ✓" });
-    s
+    c.describe(quantity_unit)
 }
 
 /// Every check of the pair, `; `-separated; `-` when none.
 pub fn checks_text(judged: Option<&Judged>, unit: Option<&str>) -> String {
     match judged {
-        Some(j) if !j.checks.is_empty() => {
-            let u = unit_of(&j.quantity, unit);
-            j.checks
-                .iter()
-                .map(|c| check_text(c, u))
-                .collect::<Vec<_>>()
-                .join("; ")
-        }
+        Some(j) if !j.checks.is_empty() => j.describe_checks(unit),
         _ => "-".into(),
     }
 }

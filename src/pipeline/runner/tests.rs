@@ -526,3 +526,42 @@ async fn a_second_execution_on_a_busy_target_is_refused_or_queued() {
         "one execution at a time"
     );
 }
+
+#[test]
+fn an_analysis_is_explained_by_its_worse_pairs_numbers_and_holds() {
+    let report = serde_json::json!({
+        "verdict": "fail", "score": 0.0,
+        "metrics": [
+            {"metric": "latency", "labels": {"route": "/checkout"}, "classification": "high",
+             "muted": false, "reason": "canary p90 …", "unit": "s",
+             "judged": {"quantity": "p90", "baseline": 0.0887, "canary": 0.2828, "checks": [
+                 {"name": "p90", "value": 0.2828, "interval": null, "interval_kind": null,
+                  "max": 5.0, "min": null, "failed": false},
+                 {"name": "ratio", "value": 3.1901, "interval": null, "interval_kind": null,
+                  "max": 1.5, "min": null, "failed": true}]}},
+            {"metric": "latency", "labels": {"route": "/search"}, "classification": "pass",
+             "muted": false, "reason": "", "judged": null},
+            {"metric": "errors", "labels": {}, "classification": "nodata", "muted": false,
+             "reason": "no `errors` rows", "judged": null}
+        ],
+        "holds": [{"kind": "critical_no_data", "subject": "errors",
+                   "message": "critical metric `errors` has no data"}]
+    });
+    let text = explain(&report).unwrap();
+    assert!(text.starts_with("verdict FAIL, score 0"), "{text}");
+    assert!(
+        text.contains(
+            "worse: latency{route=\"/checkout\"} HIGH (p90 0.0887 → 0.2828 s; ratio 3.1901 (max 1.5) ✗)"
+        ),
+        "the worse pair with its judged numbers and only its failed check: {text}"
+    );
+    assert!(
+        !text.contains("/search"),
+        "passing pairs are not named: {text}"
+    );
+    assert!(
+        text.contains("held: critical metric `errors` has no data"),
+        "{text}"
+    );
+    assert_eq!(explain(&serde_json::json!({"nope": 1})), None);
+}
