@@ -5,8 +5,13 @@
 //! inside a `"…"` or `'…'` string literal the value is escaped (`\`, the quote, newlines,
 //! tabs); inside a raw `` `…` `` literal nothing can be escaped, so a value holding a
 //! backtick is rejected; outside any literal (a duration, a label name, a number) only
-//! `[A-Za-z0-9_:.]` is allowed. Control characters are rejected everywhere. An undefined
-//! variable is an error, never an empty string.
+//! `[A-Za-z0-9_:.]` is allowed; inside a `# …` comment (to the end of its line) the value
+//! may be anything but a control character (a newline would end the comment). Control
+//! characters are rejected everywhere. An undefined variable is an error, never an empty
+//! string. The lexing follows PromQL's: a quote inside a comment opens nothing, a `#` inside
+//! a string starts no comment, and a backslash inside `"…"` or `'…'` escapes the next
+//! character — so a value can never leave the literal it was written in (a property test
+//! checks that the query's token shape never changes, whatever the value).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,6 +42,8 @@ enum Quote {
     Double,
     Single,
     Raw,
+    /// A `#` comment, to the end of the line.
+    Comment,
 }
 
 /// Expand `${name}` in `template` from `scope`.
@@ -66,9 +73,11 @@ pub fn expand(template: &str, scope: &Scope) -> Result<String, TemplateError> {
             (Quote::None, b'"') => quote = Quote::Double,
             (Quote::None, b'\'') => quote = Quote::Single,
             (Quote::None, b'`') => quote = Quote::Raw,
-            (Quote::Double, b'"') | (Quote::Single, b'\'') | (Quote::Raw, b'`') => {
-                quote = Quote::None
-            }
+            (Quote::None, b'#') => quote = Quote::Comment,
+            (Quote::Double, b'"')
+            | (Quote::Single, b'\'')
+            | (Quote::Raw, b'`')
+            | (Quote::Comment, b'\n') => quote = Quote::None,
             (Quote::Double | Quote::Single, b'\\') => i += 1,
             _ => {}
         }
@@ -98,6 +107,14 @@ fn push_escaped(
             {
                 return Err(unsafe_(
                     "outside a string literal only letters, digits, `_`, `:` and `.` are allowed",
+                ));
+            }
+            out.push_str(value);
+        }
+        Quote::Comment => {
+            if value.chars().any(char::is_control) {
+                return Err(unsafe_(
+                    "control characters are not allowed (a newline would end the comment)",
                 ));
             }
             out.push_str(value);
@@ -233,6 +250,128 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A token of a PromQL text, as far as its shape goes: string literals (any quote,
+    /// contents ignored), names and numbers (text ignored), and each other character.
+    /// Comments are dropped. An independent lexer from the one the escaper uses.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Tok {
+        Str,
+        Word,
+        Punct(char),
+    }
+
+    fn shape(q: &str) -> Vec<Tok> {
+        let c: Vec<char> = q.chars().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < c.len() {
+            match c[i] {
+                '"' | '\'' => {
+                    let q = c[i];
+                    i += 1;
+                    while i < c.len() && c[i] != q {
+                        if c[i] == '\\' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    out.push(Tok::Str);
+                    i += 1;
+                }
+                '`' => {
+                    i += 1;
+                    while i < c.len() && c[i] != '`' {
+                        i += 1;
+                    }
+                    out.push(Tok::Str);
+                    i += 1;
+                }
+                '#' => {
+                    while i < c.len() && c[i] != '\n' {
+                        i += 1;
+                    }
+                }
+                ch if ch.is_whitespace() => i += 1,
+                ch if ch.is_alphanumeric() || matches!(ch, '_' | ':' | '.') => {
+                    while i < c.len() && (c[i].is_alphanumeric() || matches!(c[i], '_' | ':' | '.'))
+                    {
+                        i += 1;
+                    }
+                    out.push(Tok::Word);
+                }
+                ch => {
+                    out.push(Tok::Punct(ch));
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// Pieces of templates: `${scope}` in every literal kind and in comments, comments
+    /// holding quotes, strings holding `#` and escaped quotes.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "sum(rate(http_requests_total{version=\"${scope}\"}[5m]))",
+            "x{v='${scope}'}",
+            "x{v=`${scope}`}",
+            "x{v=\"a#b ${scope}\"}",
+            "x{v=\"q\\\"${scope}\"}",
+            "x{v='it\\'s ${scope}'}",
+            "# the canary's \"rate\" ${scope}\n",
+            "# a `raw` quote '\n",
+            "x[${scope}]",
+            " or ",
+            " / on(route) ",
+            "\n",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn no_value_changes_the_shape_of_a_query(
+            pieces in prop::collection::vec(piece(), 1..8),
+            value in "[a-z\"'`#{}()\\\\\n\\[\\] ,=~!|0-9.:_$-]{0,24}",
+        ) {
+            let template: String = pieces.concat();
+            let benign = expand(&template, &scope("v1")).expect("a benign value expands");
+            if let Ok(hostile) = expand(&template, &scope(&value)) {
+                prop_assert_eq!(
+                    shape(&hostile),
+                    shape(&benign),
+                    "template {:?} with {:?} became {:?}",
+                    template,
+                    value,
+                    hostile
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_quote_in_a_comment_does_not_open_a_literal() {
+        // The probe: an apostrophe in a comment above the selector, and a value that would
+        // close the string and add `or vector(42)` if the escaper misread the context.
+        let template =
+            "# the canary's request rate\nsum(rate(http_requests_total{version=\"${scope}\"}[5s]))";
+        let attack = "nope\"}[5s])) or vector(42) or sum(rate(http_requests_total{version=\"v1";
+        let q = expand(template, &scope(attack)).unwrap();
+        assert_eq!(
+            shape(&q),
+            shape(&expand(template, &scope("v1")).unwrap()),
+            "{q}"
+        );
+        assert!(q.contains(r#"version="nope\"}[5s])) or vector(42)"#), "{q}");
+        // A value in a comment cannot end the comment.
+        assert!(expand("# ${scope}\nx", &scope("a\nvector(1)")).is_err());
+        assert_eq!(
+            expand("# ${scope}\nx", &scope("it's")).unwrap(),
+            "# it's\nx"
+        );
+    }
 
     fn scope(v: &str) -> Scope {
         Scope {
