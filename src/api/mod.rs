@@ -82,6 +82,11 @@ pub struct AppState {
     /// Scoring rules of Kayenta-dialect analyses whose config names none (`[kayenta]
     /// scoring` in the daemon config; canaryd's by default).
     pub kayenta_scoring: canary_judges::ScoringRules,
+    /// Origins (`https://spinnaker.example.com`) whose pages may send mutating requests
+    /// (`http.allowed_origins`); same-origin requests always may.
+    pub allowed_origins: Arc<Vec<String>>,
+    /// The key of CSRF values when no tokens are configured (random per start).
+    pub ui_secret: Arc<String>,
 }
 
 /// An error answer: status, machine-readable code, message and details.
@@ -271,6 +276,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .with_state(state)
 }
@@ -339,6 +345,120 @@ async fn observe(
 /// Equal in constant time for equal lengths.
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Is `host` (a `Host` header or an origin's authority, with or without a port) this
+/// machine's loopback?
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The authority (`host[:port]`) of an origin such as `https://deploy.example.com:8443`.
+fn origin_authority(origin: &str) -> &str {
+    origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/')
+}
+
+/// Cross-site and rebinding defences, before any handler runs (docs/security.md):
+/// - with no tokens configured, only a loopback `Host` is served (a DNS-rebinding page
+///   cannot reach an open daemon under its own name);
+/// - a mutating request from a browser page must be same-origin (its `Origin` names the
+///   `Host` it was sent to) or from a configured origin (`http.allowed_origins`);
+/// - a mutating API call must say its body is JSON, TOML or YAML: a page can send
+///   `text/plain` or a form without asking (no CORS preflight), never those. The web UI's
+///   form posts carry a CSRF token instead.
+async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if state.tokens.is_empty() && !is_loopback_host(host) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "host_not_allowed",
+            format!(
+                "no API tokens are configured, so canaryd answers only requests to a loopback \
+                 address, not to `{host}`; configure [[tokens]] to serve other names"
+            ),
+        )
+        .into_response();
+    }
+    let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !mutating {
+        return next.run(req).await;
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let Some(origin) = origin {
+        let allowed = state.allowed_origins.iter().any(|o| {
+            o.trim_end_matches('/')
+                .eq_ignore_ascii_case(origin.trim_end_matches('/'))
+        });
+        let same_origin = origin_authority(origin).eq_ignore_ascii_case(host);
+        if !allowed && !same_origin {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                format!(
+                    "a request from the page at `{origin}` may not change anything here; \
+                     list the origin in the daemon's http.allowed_origins if it should"
+                ),
+            )
+            .into_response();
+        }
+    }
+    let ui = req.uri().path().starts_with("/ui/");
+    if !ui && matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let structured = matches!(
+            ct.as_str(),
+            "application/json"
+                | "text/json"
+                | "application/toml"
+                | "text/toml"
+                | "text/x-toml"
+                | "application/yaml"
+                | "application/x-yaml"
+                | "text/yaml"
+                | "text/x-yaml"
+        ) || (ct.starts_with("application/") && ct.ends_with("+json"));
+        if !structured {
+            return ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "a {} needs a JSON, TOML or YAML body with its Content-Type (got `{}`)",
+                    req.method(),
+                    if ct.is_empty() { "none" } else { ct.as_str() }
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {

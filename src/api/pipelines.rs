@@ -39,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 fn pipeline_view(r: &PipelineRecord, with_body: bool) -> Value {
     let mut v = json!({ "name": r.name, "version": r.version, "created": iso(r.created_ms) });
     if with_body {
-        v["spec"] = Value::String(r.body.clone());
+        v["spec"] = Value::String(crate::pipeline::spec::redacted_spec(&r.body));
     }
     v
 }
@@ -82,6 +82,10 @@ async fn store_spec(
                 .collect(),
         )
     })?;
+    let refused = spec.disallowed_programs(state.pipelines.allowed_commands());
+    if !refused.is_empty() {
+        return Err(ApiError::invalid_fields(refused));
+    }
     if let Some(n) = name
         && n != spec.name
     {

@@ -141,6 +141,16 @@ fn preload_configs(store: &dyn Store, files: &[PathBuf]) -> Result<(), CliError>
     Ok(())
 }
 
+/// Is the listen address a loopback one (`127.0.0.1:8080`, `[::1]:8080`, `localhost:8080`)?
+fn listen_is_loopback(listen: &str) -> bool {
+    match listen.parse::<SocketAddr>() {
+        Ok(a) => a.ip().is_loopback(),
+        Err(_) => listen
+            .rsplit_once(':')
+            .is_some_and(|(h, _)| h.eq_ignore_ascii_case("localhost")),
+    }
+}
+
 /// Run the daemon until `shutdown` resolves.
 pub async fn serve(
     config: DaemonConfig,
@@ -149,6 +159,16 @@ pub async fn serve(
     let tokens = config
         .resolve_tokens()
         .map_err(|e| CliError::new(exit::CONFIG, e))?;
+    if tokens.is_empty() && !listen_is_loopback(&config.listen) {
+        return Err(CliError::new(
+            exit::CONFIG,
+            format!(
+                "no API tokens are configured, so canaryd serves only loopback: listen on \
+                 127.0.0.1 or [::1] instead of `{}`, or configure [[tokens]] (docs/security.md)",
+                config.listen
+            ),
+        ));
+    }
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| {
         CliError::new(
             exit::INTERNAL,
@@ -180,7 +200,10 @@ pub async fn serve(
     let pipelines = PipelineRunner::new(
         store.clone(),
         runner.clone(),
-        crate::pipeline::runner::RunnerSettings::default(),
+        crate::pipeline::runner::RunnerSettings {
+            allowed_commands: config.commands.allow.clone(),
+            ..Default::default()
+        },
     );
     let executions = pipelines
         .resume_all()
@@ -188,7 +211,8 @@ pub async fn serve(
         .map_err(|e| CliError::new(exit::INTERNAL, e))?;
     if tokens.is_empty() {
         tracing::warn!(
-            "no API tokens configured: every endpoint is open to anyone who can connect"
+            listen = %config.listen,
+            "no API tokens configured: serving loopback only; every local user and process can use every endpoint"
         );
     }
     let state = AppState {
@@ -198,6 +222,12 @@ pub async fn serve(
         telemetry,
         tokens: Arc::new(tokens),
         kayenta_scoring: config.kayenta.scoring,
+        allowed_origins: Arc::new(config.http.allowed_origins.clone()),
+        ui_secret: Arc::new(format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )),
     };
     let limits = Limits {
         body_bytes: config.http.body_limit_bytes,

@@ -30,6 +30,9 @@ pub struct HttpSettings {
     pub shutdown_timeout_s: f64,
     /// Requests handled at once; more get 503 `overloaded` at once.
     pub max_in_flight: usize,
+    /// Origins whose browser pages may send mutating requests (`https://ci.example.com`);
+    /// same-origin requests always may, others get 403 `cross_origin`.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpSettings {
@@ -39,8 +42,20 @@ impl Default for HttpSettings {
             request_timeout_s: 30.0,
             shutdown_timeout_s: 10.0,
             max_in_flight: 256,
+            allowed_origins: Vec::new(),
         }
     }
+}
+
+/// Which programs pipelines may run (command routers, command smoke tests). Nothing by
+/// default: a spec posted over the API must never be enough to run a program as the
+/// daemon's user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommandSettings {
+    /// Programs (a command's first word, exactly as written in specs: `/usr/local/bin/route`,
+    /// `sh`) pipelines may run.
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +100,7 @@ pub struct DaemonConfig {
     pub http: HttpSettings,
     pub live: LiveSettings,
     pub kayenta: KayentaSettings,
+    pub commands: CommandSettings,
     /// Canary config files stored (created or replaced) at start.
     pub configs: Vec<PathBuf>,
     pub tokens: Vec<TokenSpec>,
@@ -109,6 +125,7 @@ impl Default for DaemonConfig {
             http: HttpSettings::default(),
             live: LiveSettings::default(),
             kayenta: KayentaSettings::default(),
+            commands: CommandSettings::default(),
             configs: Vec::new(),
             tokens: Vec::new(),
         }

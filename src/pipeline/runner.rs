@@ -42,14 +42,16 @@ pub struct Trigger {
     pub not_before: Option<f64>,
 }
 
-/// Knobs of router calls.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Knobs of router calls, and what pipelines may run.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunnerSettings {
     /// Attempts of a retryable router failure before the execution fails.
     pub router_attempts: u32,
     pub router_backoff: Duration,
     /// How often a running analysis is checked besides being woken when it ends.
     pub analysis_poll: Duration,
+    /// Programs pipelines may run (the daemon's `[commands] allow`); none by default.
+    pub allowed_commands: Vec<String>,
 }
 
 impl Default for RunnerSettings {
@@ -58,6 +60,7 @@ impl Default for RunnerSettings {
             router_attempts: 4,
             router_backoff: Duration::from_millis(500),
             analysis_poll: Duration::from_secs(5),
+            allowed_commands: Vec::new(),
         }
     }
 }
@@ -142,6 +145,11 @@ fn status_name(s: Status) -> &'static str {
 }
 
 impl PipelineRunner {
+    /// Programs pipelines may run here.
+    pub fn allowed_commands(&self) -> &[String] {
+        &self.settings.allowed_commands
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         analyses: Arc<AnalysisRunner>,
@@ -222,6 +230,16 @@ impl PipelineRunner {
             .ok_or_else(|| StartError::NoPipeline(pipeline.to_string()))?;
         let spec =
             Pipeline::parse(&rec.body, &rec.name).map_err(|e| StartError::Invalid(e.join("; ")))?;
+        let refused = spec.disallowed_programs(&self.settings.allowed_commands);
+        if !refused.is_empty() {
+            return Err(StartError::Invalid(
+                refused
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
         let _starting = self.starting.lock().await;
         if spec.on_conflict == OnConflict::Refuse
             && let Some(c) = self
@@ -341,6 +359,16 @@ impl PipelineRunner {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("pipeline {} v{} is gone", rec.pipeline, rec.version))?;
         let spec = Pipeline::parse(&spec_rec.body, &spec_rec.name).map_err(|e| e.join("; "))?;
+        // The allow-list is checked again here: a daemon restarted with a shorter list must
+        // not run what it no longer allows.
+        let refused = spec.disallowed_programs(&self.settings.allowed_commands);
+        if !refused.is_empty() {
+            return Err(refused
+                .iter()
+                .map(|(f, m)| format!("{f}: {m}"))
+                .collect::<Vec<_>>()
+                .join("; "));
+        }
         let trigger: Trigger =
             serde_json::from_value(rec.trigger.clone()).map_err(|e| e.to_string())?;
         let routers: Vec<Box<dyn TrafficRouter>> = spec

@@ -592,7 +592,93 @@ fn check_smoke(s: &SmokeSpec, field: &str, problems: &mut Vec<Problem>) {
     }
 }
 
+/// Keys whose values are secrets wherever they appear in a spec.
+const SECRET_KEYS: [&str; 3] = ["secret", "token", "password"];
+
+/// The spec text to show anyone: every `secret`, `token` and `password` value replaced by
+/// `***` (webhook and notification secrets are HMAC keys: a reader who had them could
+/// forge canaryd's signatures). The document is re-written, so comments are not kept; a
+/// text that does not parse is not shown at all.
+pub fn redacted_spec(text: &str) -> String {
+    fn walk(v: &mut toml::Value) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t.iter_mut() {
+                    if SECRET_KEYS.contains(&k.as_str()) && v.is_str() {
+                        *v = toml::Value::String("***".into());
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            toml::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match text.parse::<toml::Table>() {
+        Ok(t) => {
+            let mut v = toml::Value::Table(t);
+            walk(&mut v);
+            toml::to_string_pretty(&v).unwrap_or_else(|_| "# (the spec cannot be shown)\n".into())
+        }
+        Err(_) => "# (the spec cannot be shown)\n".into(),
+    }
+}
+
 impl Pipeline {
+    /// The programs the pipeline would run — command routers (`command`, `read_command`)
+    /// and command smoke tests — each with the field that names it.
+    pub fn programs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            if let RouterConfig::Command(c) = &t.router {
+                if let Some(p) = c.command.first() {
+                    out.push((format!("targets[{i}].router.command"), p.clone()));
+                }
+                if let Some(p) = c.read_command.as_ref().and_then(|r| r.first()) {
+                    out.push((format!("targets[{i}].router.read_command"), p.clone()));
+                }
+            }
+        }
+        for (i, s) in self.stages.iter().enumerate() {
+            if let StageKind::SmokeTest(smoke) = &s.kind
+                && let Some(p) = smoke.command.as_ref().and_then(|c| c.first())
+            {
+                out.push((format!("stages[{i}].command"), p.clone()));
+            }
+        }
+        out
+    }
+
+    /// Every program of [`Pipeline::programs`] that `allow` (the daemon's `[commands]
+    /// allow`) does not list: a spec alone can never make the daemon run a program.
+    pub fn disallowed_programs(&self, allow: &[String]) -> Vec<Problem> {
+        self.programs()
+            .into_iter()
+            .filter(|(_, p)| !allow.iter().any(|a| a == p))
+            .map(|(field, p)| {
+                (
+                    field,
+                    if allow.is_empty() {
+                        format!(
+                            "program `{p}` may not run: this daemon allows no commands (list the \
+                             programs pipelines may run in its config, `[commands] allow = [\"{p}\"]`)"
+                        )
+                    } else {
+                        format!(
+                            "program `{p}` may not run: the daemon allows only {}",
+                            allow
+                                .iter()
+                                .map(|a| format!("`{a}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// Parse and validate TOML; every problem names its field (with line and column when
     /// the parser knows them).
     pub fn parse(text: &str, file: &str) -> Result<Pipeline, Vec<String>> {

@@ -11,6 +11,7 @@ mod numbers_agree;
 mod pipeline_cli;
 mod prometheus_harness;
 mod routers;
+mod security;
 mod serve_api;
 mod serve_pipelines;
 mod serve_prometheus;

@@ -25,6 +25,7 @@ fn runner(store: &Arc<dyn Store>) -> Arc<PipelineRunner> {
             router_attempts: 2,
             router_backoff: Duration::from_millis(10),
             analysis_poll: Duration::from_millis(50),
+            allowed_commands: vec!["sh".into()],
         },
     )
 }

@@ -27,13 +27,19 @@ fn free_port() -> u16 {
 
 impl Daemon {
     /// Start `canaryd serve` with data under `dir`, reading Prometheus at `prometheus`, plus
-    /// `extra` TOML appended to the generated daemon config.
+    /// `extra` TOML appended to the generated daemon config. Pipelines may run `sh`, `true`
+    /// and `false` (the tests' routers and smoke tests) unless `extra` has its own `[commands]`.
     pub async fn start(dir: &Path, prometheus: &str, extra: &str) -> Daemon {
         std::fs::create_dir_all(dir).expect("daemon dir");
         let port = free_port();
         let config = dir.join("canaryd.toml");
+        let commands = if extra.contains("[commands]") {
+            ""
+        } else {
+            "[commands]\nallow = [\"sh\", \"true\", \"false\"]\n"
+        };
         let text = format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n\n[prometheus]\nurl = \"{prometheus}\"\nretries = 1\nbackoff_ms = 50\ntimeout_s = 5\n\n[live]\noutage_retry_s = 0.5\noutage_grace_s = 30\n\n{extra}\n",
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = \"{}\"\n\n[prometheus]\nurl = \"{prometheus}\"\nretries = 1\nbackoff_ms = 50\ntimeout_s = 5\n\n[live]\noutage_retry_s = 0.5\noutage_grace_s = 30\n\n{commands}\n{extra}\n",
             dir.join("data").display()
         );
         std::fs::write(&config, text).expect("daemon config");

@@ -1,0 +1,268 @@
+//! Hostile probes against a real `canaryd serve`: a web page driving a no-token daemon
+//! (text/plain posts, foreign origins, DNS rebinding, forged UI forms), specs that would run
+//! programs the daemon does not allow, and an open daemon on a public address.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{canaryd, outcome};
+use crate::support::daemon::Daemon;
+
+const NO_PROMETHEUS: &str = "http://127.0.0.1:9";
+
+fn spec(log: &std::path::Path) -> String {
+    format!(
+        r#"
+name = "web"
+
+[[targets]]
+name = "eu"
+router = {{ kind = "command", command = ["sh", "-c", "echo \"$CANARYD_EVENT $CANARYD_CANARY_PERCENT\" >> {}"] }}
+
+[[stages]]
+kind = "traffic"
+percent = 5
+
+[[stages]]
+kind = "manual_judgment"
+message = "look"
+
+[[stages]]
+kind = "traffic"
+percent = 100
+"#,
+        log.display()
+    )
+}
+
+fn code(b: &Value) -> &str {
+    b["error"]["code"].as_str().unwrap_or("")
+}
+
+/// A raw request with chosen headers, as a browser page (or a rebinding name) would send it.
+async fn send(
+    d: &Daemon,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut r = reqwest::Client::new()
+        .request(method, format!("{}{path}", d.url))
+        .body(body.to_string());
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let resp = r.send().await.expect("the daemon answers");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_page_cannot_drive_a_daemon_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let d = Daemon::start(dir.path(), NO_PROMETHEUS, "").await;
+    let body = spec(&log);
+
+    // A "simple" cross-site request (no CORS preflight): text/plain, a form, or no type.
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let (s, b) = send(
+            &d,
+            reqwest::Method::POST,
+            "/api/v1/pipelines",
+            &[("content-type", ct)],
+            &body,
+        )
+        .await;
+        assert_eq!(s, 415, "{ct}: {b}");
+        assert!(b.contains("unsupported_media_type"), "{b}");
+    }
+    // A page elsewhere, even with the right content type (it would need a preflight, but
+    // the Origin alone is refused).
+    let (s, b) = send(
+        &d,
+        reqwest::Method::POST,
+        "/api/v1/pipelines",
+        &[
+            ("content-type", "application/toml"),
+            ("origin", "https://evil.example"),
+        ],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 403, "{b}");
+    assert!(b.contains("cross_origin"), "{b}");
+    // DNS rebinding: the daemon's own address under a foreign name.
+    let (s, b) = send(
+        &d,
+        reqwest::Method::GET,
+        "/api/v1/pipelines",
+        &[("host", "evil.example")],
+        "",
+    )
+    .await;
+    assert_eq!(s, 403, "{b}");
+    assert!(b.contains("host_not_allowed"), "{b}");
+    assert!(!log.exists(), "no command ran");
+
+    // The daemon's own page (same origin) and API clients (no Origin) still work.
+    let own = d.url.clone();
+    let (s, b) = send(
+        &d,
+        reqwest::Method::POST,
+        "/api/v1/pipelines",
+        &[("content-type", "application/toml"), ("origin", &own)],
+        &body,
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let (s, e) = d
+        .post(
+            "/api/v1/pipelines/web/executions",
+            &serde_json::json!({"baseline": {"scope": "v1"}, "canary": {"scope": "v2"}, "by": "ci"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{e}");
+    let id = e["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    loop {
+        let (_, e) = d.get(&format!("/api/v1/executions/{id}")).await;
+        if e["state"]["phase"]["phase"] == "awaiting_judgment" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{e}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A forged UI form (the probe: `decision=approve&by=mallory`) without the page's CSRF
+    // value changes nothing, even with no tokens configured.
+    let path = format!("/ui/executions/{id}/judgment");
+    for form in [
+        "decision=approve&by=mallory",
+        "decision=approve&by=mallory&csrf=",
+    ] {
+        let (s, b) = send(
+            &d,
+            reqwest::Method::POST,
+            &path,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form,
+        )
+        .await;
+        assert_eq!(s, 403, "{form}: {b}");
+    }
+    let (s, b) = send(
+        &d,
+        reqwest::Method::POST,
+        &path,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("origin", "https://evil.example"),
+        ],
+        "decision=approve&by=mallory",
+    )
+    .await;
+    assert_eq!(s, 403, "{b}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, e) = d.get(&format!("/api/v1/executions/{id}")).await;
+    assert_eq!(e["state"]["split"][0], 5.0, "traffic stayed at 5%: {e}");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().trim(),
+        "set_split 5",
+        "only the execution's own step ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spec_alone_never_runs_a_program_the_daemon_does_not_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    // This daemon allows one program, not `sh`.
+    let d = Daemon::start(
+        dir.path(),
+        NO_PROMETHEUS,
+        "[commands]\nallow = [\"/usr/local/bin/route-traffic\"]\n",
+    )
+    .await;
+    let (s, b) = d
+        .post_text("/api/v1/pipelines", "application/toml", &spec(&log))
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_field"), "{b}");
+    let fields: Vec<&str> = b["error"]["details"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["targets[0].router.command"], "{b}");
+    assert!(b.to_string().contains("`sh` may not run"), "{b}");
+    // A smoke test's command is held to the same list.
+    let smoke = "name = \"smoke\"\n[[targets]]\nname = \"eu\"\nrouter = { kind = \"webhook\", url = \"http://127.0.0.1:9/\", secret = \"0123456789abcdef0123\" }\n\n[[stages]]\nkind = \"smoke_test\"\ncommand = [\"curl\", \"-f\", \"http://127.0.0.1:9/\"]\n";
+    let (s, b) = d
+        .post_text("/api/v1/pipelines", "application/toml", smoke)
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(b.to_string().contains("stages[0].command"), "{b}");
+    assert!(!log.exists());
+}
+
+#[test]
+fn an_open_daemon_refuses_a_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("canaryd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"0.0.0.0:0\"\ndata_dir = \"{}\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = outcome(&canaryd([
+        "serve".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]));
+    assert_eq!(code, 78, "{err}");
+    assert!(
+        err.contains("no API tokens are configured") && err.contains("loopback"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_in_a_stored_spec_are_never_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[[tokens]]\nname = \"ci\"\nrole = \"write\"\ntoken = \"write-token-0123456789\"\n\n[[tokens]]\nname = \"dash\"\nrole = \"read\"\ntoken = \"read-token-0123456789\"\n";
+    let mut d = Daemon::start(dir.path(), NO_PROMETHEUS, extra).await;
+    d.with_token(Some("write-token-0123456789"));
+    let secret = "hmac-key-do-not-leak-0123";
+    let text = format!(
+        "{}\n[[notifications]]\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"{secret}\"\n",
+        spec(&dir.path().join("log"))
+    );
+    let (s, b) = d
+        .post_text("/api/v1/pipelines", "application/toml", &text)
+        .await;
+    assert_eq!(s, 201, "{b}");
+    for token in ["read-token-0123456789", "write-token-0123456789"] {
+        d.with_token(Some(token));
+        let (s, b) = d.get("/api/v1/pipelines/web").await;
+        assert_eq!(s, 200, "{b}");
+        let shown = b["spec"].as_str().expect("the spec");
+        assert!(!shown.contains(secret), "{shown}");
+        assert!(shown.contains("secret = \"***\""), "{shown}");
+        assert!(
+            shown.contains("manual_judgment"),
+            "the rest is shown: {shown}"
+        );
+        let (s, page) = d.get_text("/ui/pipelines/web").await;
+        assert!(!page.contains(secret), "{s}: the UI page leaks it");
+    }
+}
