@@ -21,5 +21,6 @@ pub mod sim;
 pub mod store;
 pub mod suggest;
 pub mod telemetry;
+pub mod time;
 
 pub use canary_judges as judges;

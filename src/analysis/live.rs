@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use canary_judges::{Classification, JudgeKind, Thresholds, Verdict};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -67,18 +67,19 @@ impl<'de> Deserialize<'de> for Seconds {
             Num(f64),
             Text(String),
         }
-        match Either::deserialize(d)? {
-            Either::Num(n) if n.is_finite() && n >= 0.0 => Ok(Seconds(n)),
-            Either::Num(n) => Err(serde::de::Error::custom(format!(
-                "a duration must be a finite number of seconds ≥ 0, got {n}"
-            ))),
+        let secs = match Either::deserialize(d)? {
+            Either::Num(n) => n,
             Either::Text(t) => humantime::parse_duration(&t)
-                .map(|d| Seconds(d.as_secs_f64()))
+                .map(|d| d.as_secs_f64())
                 .map_err(|e| {
                     serde::de::Error::custom(format!(
                         "`{t}` is not a duration ({e}); write e.g. \"30s\", \"5m\" or 300"
                     ))
-                }),
+                })?,
+        };
+        match crate::time::duration_problem(secs) {
+            None => Ok(Seconds(secs)),
+            Some(p) => Err(serde::de::Error::custom(p)),
         }
     }
 }
@@ -111,16 +112,19 @@ impl<'de> Deserialize<'de> for Timestamp {
             Num(f64),
             Text(String),
         }
-        match Either::deserialize(d)? {
-            Either::Num(n) if n.is_finite() => Ok(Timestamp(n)),
-            Either::Num(n) => Err(serde::de::Error::custom(format!("invalid time {n}"))),
+        let t = match Either::deserialize(d)? {
+            Either::Num(n) => n,
             Either::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
-                .map(|dt| Timestamp(dt.timestamp_millis() as f64 / 1000.0))
+                .map(|dt| dt.timestamp_millis() as f64 / 1000.0)
                 .map_err(|e| {
                     serde::de::Error::custom(format!(
                         "`{t}` is not an RFC 3339 time ({e}); write e.g. 2026-11-26T10:00:00Z"
                     ))
-                }),
+                })?,
+        };
+        match crate::time::time_problem(t) {
+            None => Ok(Timestamp(t)),
+            Some(p) => Err(serde::de::Error::custom(p)),
         }
     }
 }
@@ -279,8 +283,21 @@ impl WindowSpec {
                 interval,
                 max_duration,
                 warmup,
+                start,
                 ..
             } => {
+                if let Some(s) = start
+                    && s.0 > crate::analysis::live::now_s() + crate::time::MAX_AHEAD_S
+                {
+                    out.push((
+                        "start".into(),
+                        format!(
+                            "may be at most {} days ahead, got {}",
+                            crate::time::MAX_AHEAD_S / 86_400.0,
+                            s.rfc3339()
+                        ),
+                    ));
+                }
                 let warm = warmup.map_or(0.0, |w| w.0);
                 if interval.0 < step {
                     out.push((
@@ -593,7 +610,7 @@ impl Runner {
             };
             let wait = iv.due - now_s();
             if wait > 0.0 {
-                tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+                tokio::time::sleep(crate::time::duration(wait)).await;
             }
             let step = request.window.step();
             let collect_request = CollectRequest {
@@ -638,7 +655,7 @@ impl Runner {
                         if !running {
                             return Ok(());
                         }
-                        tokio::time::sleep(Duration::from_secs_f64(self.settings.outage_retry_s))
+                        tokio::time::sleep(crate::time::duration(self.settings.outage_retry_s))
                             .await;
                         continue;
                     }

@@ -171,6 +171,18 @@ async fn trigger(
     Path(name): Path<String>,
     Body(body): Body<TriggerBody>,
 ) -> ApiResult<Response> {
+    if let Some(t) = body.not_before
+        && t.0 > now_s() + crate::time::MAX_AHEAD_S
+    {
+        return Err(ApiError::invalid(
+            "not_before",
+            format!(
+                "may be at most {} days ahead, got {}",
+                crate::time::MAX_AHEAD_S / 86_400.0,
+                t.rfc3339()
+            ),
+        ));
+    }
     let t = Trigger {
         baseline: body.baseline,
         canary: body.canary,

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Args;
 
@@ -231,7 +230,7 @@ pub async fn serve(
     };
     let limits = Limits {
         body_bytes: config.http.body_limit_bytes,
-        request_timeout: Duration::from_secs_f64(config.http.request_timeout_s),
+        request_timeout: crate::time::duration(config.http.request_timeout_s),
         max_in_flight: config.http.max_in_flight,
     };
     let app = api::router(state, limits);
@@ -256,7 +255,7 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     });
-    let grace = Duration::from_secs_f64(config.http.shutdown_timeout_s);
+    let grace = crate::time::duration(config.http.shutdown_timeout_s);
     tokio::select! {
         r = server => r.map_err(|e| CliError::new(exit::INTERNAL, format!("server failed: {e}")))?,
         _ = async {

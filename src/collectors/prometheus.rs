@@ -148,8 +148,8 @@ impl PrometheusCollector {
             return Err("prometheus.max_concurrent must be at least 1".into());
         }
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs_f64(config.timeout_s))
-            .connect_timeout(Duration::from_secs_f64(config.timeout_s.min(5.0)))
+            .timeout(crate::time::duration(config.timeout_s))
+            .connect_timeout(crate::time::duration(config.timeout_s.min(5.0)))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let client = Client::from(http, &config.url)

@@ -407,7 +407,7 @@ impl PipelineRunner {
             let (event, reply) = match ready.pop_front() {
                 Some(e) => (e, None),
                 None => {
-                    let sleep = wake.map(|w| Duration::from_secs_f64((w - now_s()).max(0.0)));
+                    let sleep = wake.map(|w| crate::time::duration((w - now_s()).max(0.0)));
                     tokio::select! {
                         m = rx.recv() => match m {
                             Some(m) => m,

@@ -2,8 +2,6 @@
 //! and its expected exit status, within a time limit. One attempt per call; the state
 //! machine decides about retries.
 
-use std::time::Duration;
-
 use super::spec::SmokeSpec;
 
 /// The outcome of one attempt: passed, and what was seen (kept in the event log).
@@ -31,7 +29,7 @@ fn tail(bytes: &[u8]) -> String {
 
 /// Run one attempt of `spec`.
 pub async fn run(spec: &SmokeSpec, client: &reqwest::Client) -> SmokeResult {
-    let limit = Duration::from_secs_f64(spec.timeout.0.max(0.001));
+    let limit = crate::time::duration(spec.timeout.0.max(0.001));
     if let Some(http) = &spec.http {
         let answer = tokio::time::timeout(limit, client.get(&http.url).send()).await;
         return match answer {

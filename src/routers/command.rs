@@ -123,7 +123,7 @@ impl CommandRouter {
             return Err(format!("`{field}` {message}"));
         }
         Ok(CommandRouter {
-            timeout: Duration::from_secs_f64(config.timeout_s),
+            timeout: crate::time::duration(config.timeout_s),
             config,
         })
     }

@@ -240,7 +240,7 @@ impl SignedPoster {
         let sent = self
             .http
             .post(&self.config.url)
-            .timeout(Duration::from_secs_f64(self.config.timeout_s))
+            .timeout(crate::time::duration(self.config.timeout_s))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Canaryd-Event", event)
             .header("X-Canaryd-Delivery", delivery)

@@ -36,6 +36,18 @@ percent = 100
     )
 }
 
+/// Two months from now, RFC 3339.
+fn far_ahead() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 61 * 86_400;
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 fn code(b: &Value) -> &str {
     b["error"]["code"].as_str().unwrap_or("")
 }
@@ -265,4 +277,79 @@ async fn secrets_in_a_stored_spec_are_never_answered() {
         let (s, page) = d.get_text("/ui/pipelines/web").await;
         assert!(!page.contains(secret), "{s}: the UI page leaks it");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_range_times_and_durations_are_refused_at_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), NO_PROMETHEUS, "").await;
+    let config = "name = \"c\"\n[[metrics]]\nname = \"m\"\n[metrics.query]\nkind = \"promql\"\ntemplate = 'up{v=\"${scope}\"}'\n";
+    let (s, b) = d
+        .post_text("/api/v1/configs", "application/toml", config)
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let live = |extra: Value| {
+        let mut w = serde_json::json!({"mode": "live", "interval": "10s", "max_duration": "1m"});
+        for (k, v) in extra.as_object().unwrap() {
+            w[k] = v.clone();
+        }
+        serde_json::json!({"config": "c", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"}, "window": w})
+    };
+    for (probe, window) in [
+        ("lag 1e20", serde_json::json!({"lag": 1e20})),
+        ("lag 1e12", serde_json::json!({"lag": 1e12})),
+        ("start 1e20", serde_json::json!({"start": 1e20})),
+        (
+            "start in year 9999",
+            serde_json::json!({"start": "9999-01-01T00:00:00Z"}),
+        ),
+        (
+            "start in two months",
+            serde_json::json!({"start": far_ahead()}),
+        ),
+        ("interval -1", serde_json::json!({"interval": -1})),
+    ] {
+        let (s, b) = d.post("/api/v1/analyses", &live(window)).await;
+        assert!(
+            (400..500).contains(&s),
+            "{probe}: refused with a 4xx, got {s}: {b}"
+        );
+    }
+    // The daemon is still healthy and nothing is left running.
+    let (s, list) = d.get("/api/v1/analyses").await;
+    assert_eq!(s, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+
+    let (s, b) = d
+        .post_text(
+            "/api/v1/pipelines",
+            "application/toml",
+            &spec(&dir.path().join("log")),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    for not_before in [
+        serde_json::json!(1e20),
+        serde_json::json!("9999-01-01T00:00:00Z"),
+    ] {
+        let (s, b) = d
+            .post(
+                "/api/v1/pipelines/web/executions",
+                &serde_json::json!({"baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+                                    "by": "ci", "not_before": not_before}),
+            )
+            .await;
+        assert!((400..500).contains(&s), "not_before {not_before}: {s} {b}");
+    }
+    let (s, b) = d
+        .post_text(
+            "/api/v1/pipelines",
+            "application/toml",
+            &spec(&dir.path().join("log"))
+                .replace("message = \"look\"", "message = \"look\"\ntimeout = 1e20"),
+        )
+        .await;
+    assert_eq!(s, 422, "{b}");
+    let (s, _) = d.get("/readyz").await;
+    assert_eq!(s, 200);
 }

@@ -164,7 +164,7 @@ impl HaproxyRouter {
         }
         Ok(HaproxyRouter {
             endpoint: Endpoint::parse(&config.socket)?,
-            timeout: Duration::from_secs_f64(config.timeout_s),
+            timeout: crate::time::duration(config.timeout_s),
             config,
         })
     }

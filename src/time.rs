@@ -1,0 +1,79 @@
+//! Time on the ground floor: bounds every duration and time input is held to, and a
+//! conversion to [`Duration`] that cannot panic.
+//!
+//! `Duration::from_secs_f64` panics on a negative, infinite or too large value; a value
+//! from a request (`lag: 1e20`) must never get there. Inputs are range-checked where they
+//! are read ([`MAX_DURATION_S`], [`MIN_TIME_S`]..[`MAX_TIME_S`]) and every conversion goes
+//! through [`duration`], which saturates.
+
+use std::time::Duration;
+
+/// The longest duration any input may give: a year.
+pub const MAX_DURATION_S: f64 = 366.0 * 86_400.0;
+
+/// The earliest time an input may give (1970-01-01).
+pub const MIN_TIME_S: f64 = 0.0;
+
+/// The latest time an input may give (2100-01-01).
+pub const MAX_TIME_S: f64 = 4_102_444_800.0;
+
+/// How far ahead a start may be scheduled (a live window's `start`, an execution's
+/// `not_before`): a month.
+pub const MAX_AHEAD_S: f64 = 31.0 * 86_400.0;
+
+/// `secs` as a [`Duration`]: negative and NaN are zero, beyond [`MAX_DURATION_S`] (or
+/// infinite) is that. Never panics.
+pub fn duration(secs: f64) -> Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(secs.min(MAX_DURATION_S))
+}
+
+/// Why `secs` is not an acceptable duration, if it is not.
+pub fn duration_problem(secs: f64) -> Option<String> {
+    if !secs.is_finite() || secs < 0.0 {
+        Some(format!(
+            "a duration must be a finite number of seconds ≥ 0, got {secs}"
+        ))
+    } else if secs > MAX_DURATION_S {
+        Some(format!(
+            "a duration may be at most a year ({MAX_DURATION_S} s), got {secs} s"
+        ))
+    } else {
+        None
+    }
+}
+
+/// Why `t` (unix seconds) is not an acceptable time, if it is not.
+pub fn time_problem(t: f64) -> Option<String> {
+    if !t.is_finite() || !(MIN_TIME_S..=MAX_TIME_S).contains(&t) {
+        Some(format!(
+            "a time must lie between 1970 and 2100 (unix seconds {MIN_TIME_S}..{MAX_TIME_S}), got {t}"
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_saturate_instead_of_panicking() {
+        for v in [f64::NAN, -1.0, -0.0, 0.0, f64::NEG_INFINITY] {
+            assert_eq!(duration(v), Duration::ZERO, "{v}");
+        }
+        for v in [1e20, f64::INFINITY, f64::MAX] {
+            assert_eq!(duration(v), Duration::from_secs_f64(MAX_DURATION_S), "{v}");
+        }
+        assert_eq!(duration(1.5), Duration::from_millis(1500));
+        assert!(duration_problem(1e12).is_some());
+        assert!(duration_problem(f64::NAN).is_some());
+        assert!(duration_problem(60.0).is_none());
+        assert!(time_problem(1e20).is_some());
+        assert!(time_problem(253_402_300_799.0).is_some(), "year 9999");
+        assert!(time_problem(1_795_000_000.0).is_none());
+    }
+}
