@@ -20,6 +20,62 @@ pub enum Sample {
 const HISTOGRAM_EXPANSION_CAP: f64 = 200_000.0;
 
 impl Sample {
+    /// Why this sample is not data a judge may judge, if it is not: a histogram whose
+    /// bounds do not increase or whose counts do not match them or are negative, event
+    /// counts that are negative, of unequal lengths, or with more events than totals.
+    /// (NaN is a missing observation, left to the NaN strategy, not garbage.)
+    pub fn problem(&self) -> Option<String> {
+        let negative = |v: &[f64]| v.iter().position(|x| *x < 0.0);
+        match self {
+            Sample::Values(_) => None,
+            Sample::Counts { events, totals } => {
+                if events.len() != totals.len() {
+                    return Some(format!(
+                        "{} event counts for {} totals: one of each per interval",
+                        events.len(),
+                        totals.len()
+                    ));
+                }
+                if let Some(i) = negative(events) {
+                    return Some(format!(
+                        "event count {} at interval {i} is negative",
+                        events[i]
+                    ));
+                }
+                if let Some(i) = negative(totals) {
+                    return Some(format!("total {} at interval {i} is negative", totals[i]));
+                }
+                events.iter().zip(totals).position(|(e, t)| e > t).map(|i| {
+                    format!(
+                        "{} events out of {} at interval {i}: events cannot exceed the total",
+                        events[i], totals[i]
+                    )
+                })
+            }
+            Sample::Histogram { bounds, counts } => {
+                if bounds.len() != counts.len() {
+                    return Some(format!(
+                        "{} bucket bounds for {} counts: one count per bucket",
+                        bounds.len(),
+                        counts.len()
+                    ));
+                }
+                if let Some(i) = bounds.iter().position(|b| b.is_nan()) {
+                    return Some(format!("bucket bound {i} is not a number"));
+                }
+                if let Some(i) = bounds.windows(2).position(|w| w[1] <= w[0]) {
+                    return Some(format!(
+                        "bucket bounds must increase: {} then {} at {}",
+                        bounds[i],
+                        bounds[i + 1],
+                        i + 1
+                    ));
+                }
+                negative(counts).map(|i| format!("bucket count {} at {i} is negative", counts[i]))
+            }
+        }
+    }
+
     /// An empty sample (no observations).
     pub fn empty() -> Self {
         Sample::Values(Vec::new())
@@ -110,6 +166,14 @@ pub struct MetricPair {
 }
 
 impl MetricPair {
+    /// The first problem of either arm ([`Sample::problem`]), naming the arm.
+    pub fn problem(&self) -> Option<String> {
+        self.baseline
+            .problem()
+            .map(|p| format!("baseline: {p}"))
+            .or_else(|| self.canary.problem().map(|p| format!("canary: {p}")))
+    }
+
     /// A pair of plain value samples.
     pub fn from_values(baseline: Vec<f64>, canary: Vec<f64>) -> Self {
         MetricPair {

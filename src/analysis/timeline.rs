@@ -116,7 +116,10 @@ pub fn judge_sequentially(
     horizon: bool,
 ) -> (Judgement, Option<f64>) {
     let steps = batches(pair, t0, step_s);
-    if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() {
+    // Empty arms and garbage (unsorted buckets, events over totals) are the one-shot
+    // judge's to name.
+    if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() || pair.pair.problem().is_some()
+    {
         return (judge.judge(options, &pair.pair), None);
     }
     let mut state = judge.start(options);

@@ -596,15 +596,18 @@ async fn judge(
                 format!("`{}` is not a metric of config `{}`", p.metric, config.name),
             ));
         };
+        let (baseline, canary): (Sample, Sample) = (p.baseline.into(), p.canary.into());
+        for (side, s) in [("baseline", &baseline), ("canary", &canary)] {
+            if let Some(problem) = s.problem() {
+                return Err(ApiError::invalid(&format!("pairs[{k}].{side}"), problem));
+            }
+        }
         seen[i] = true;
         pairs.push(CollectedPair {
             steps: Vec::new(),
             metric: i,
             labels: p.labels,
-            pair: MetricPair {
-                baseline: p.baseline.into(),
-                canary: p.canary.into(),
-            },
+            pair: MetricPair { baseline, canary },
             query: "inline".into(),
             note: None,
             times: [Vec::new(), Vec::new()],

@@ -353,3 +353,46 @@ async fn out_of_range_times_and_durations_are_refused_at_the_edge() {
     let (s, _) = d.get("/readyz").await;
     assert_eq!(s, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_samples_are_refused_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), NO_PROMETHEUS, "").await;
+    let config = serde_json::json!({
+        "name": "inline",
+        "metrics": [
+            {"name": "latency", "judge": {"kind": "mann_whitney"}},
+            {"name": "errors", "events": "e", "total": "t",
+             "judge": {"kind": "threshold", "aggregate": "rate", "max": 0.5}}
+        ]
+    });
+    for (pair, field) in [
+        (
+            serde_json::json!({"metric": "latency",
+                "baseline": {"bounds": [0.5, 0.1, 1.0], "counts": [1, 2, 3]},
+                "canary": {"bounds": [0.1, 0.5, 1.0], "counts": [1, 2, 3]}}),
+            "pairs[0].baseline",
+        ),
+        (
+            serde_json::json!({"metric": "latency",
+                "baseline": {"bounds": [0.1, 0.5, 1.0], "counts": [1, 2, 3]},
+                "canary": {"bounds": [0.1, 0.5, 1.0], "counts": [1, -2, 3]}}),
+            "pairs[0].canary",
+        ),
+        (
+            serde_json::json!({"metric": "errors",
+                "baseline": {"events": [9], "totals": [3]},
+                "canary": {"events": [0], "totals": [3]}}),
+            "pairs[0].baseline",
+        ),
+    ] {
+        let (s, b) = d
+            .post(
+                "/api/v1/judge",
+                &serde_json::json!({"config": config, "pairs": [pair]}),
+            )
+            .await;
+        assert_eq!((s, code(&b)), (422, "invalid_field"), "{b}");
+        assert_eq!(b["error"]["details"]["fields"][0]["field"], field, "{b}");
+    }
+}

@@ -95,6 +95,12 @@ impl Judge for MannWhitneyJudge {
     }
 
     fn judge(&self, options: &MetricOptions, pair: &MetricPair) -> Judgement {
+        if let Some(problem) = pair.problem() {
+            return Judgement::bare(
+                Classification::Error,
+                format!("the data is not a valid sample: {problem}"),
+            );
+        }
         let prep = Prepared::new(options, pair);
         if let Some(which) = prep.missing_arms() {
             return prep.no_data(options, which);

@@ -246,6 +246,12 @@ impl Judge for ThresholdJudge {
     }
 
     fn judge(&self, options: &MetricOptions, pair: &MetricPair) -> Judgement {
+        if let Some(problem) = pair.problem() {
+            return Judgement::bare(
+                Classification::Error,
+                format!("the data is not a valid sample: {problem}"),
+            );
+        }
         let prep = Prepared::new(options, pair);
         let c = &self.config;
         let name = String::from(c.aggregate);

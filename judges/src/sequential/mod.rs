@@ -841,6 +841,12 @@ impl Judge for SequentialJudge {
     /// One-shot use (files, `/judge`): the whole pair is one batch; an undecided test
     /// is inconclusive.
     fn judge(&self, options: &MetricOptions, pair: &MetricPair) -> Judgement {
+        if let Some(problem) = pair.problem() {
+            return Judgement::bare(
+                Classification::Error,
+                format!("the data is not a valid sample: {problem}"),
+            );
+        }
         let missing = match (pair.baseline.is_empty(), pair.canary.is_empty()) {
             (true, true) => Some("baseline and canary"),
             (true, false) => Some("baseline"),

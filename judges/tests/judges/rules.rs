@@ -1304,3 +1304,83 @@ mod sequential {
         assert_eq!(fields, vec!["alpha", "quantiles"]);
     }
 }
+
+// Garbage is never judged as data.
+#[test]
+fn invalid_samples_are_errors_for_every_judge() {
+    use canary_judges::{JudgeConfig, Sample};
+    let good_hist = Sample::Histogram {
+        bounds: vec![0.1, 0.5, f64::INFINITY],
+        counts: vec![5.0, 3.0, 1.0],
+    };
+    let garbage = [
+        (
+            Sample::Histogram {
+                bounds: vec![0.5, 0.1, f64::INFINITY],
+                counts: vec![5.0, 3.0, 1.0],
+            },
+            "must increase",
+        ),
+        (
+            Sample::Histogram {
+                bounds: vec![0.1, 0.5, f64::INFINITY],
+                counts: vec![5.0, -3.0, 1.0],
+            },
+            "negative",
+        ),
+        (
+            Sample::Histogram {
+                bounds: vec![0.1, 0.5],
+                counts: vec![5.0, 3.0, 1.0],
+            },
+            "one count per bucket",
+        ),
+        (
+            Sample::Counts {
+                events: vec![5.0],
+                totals: vec![3.0],
+            },
+            "cannot exceed",
+        ),
+        (
+            Sample::Counts {
+                events: vec![1.0, 2.0],
+                totals: vec![3.0],
+            },
+            "one of each",
+        ),
+    ];
+    assert_eq!(good_hist.problem(), None);
+    let judges = [
+        JudgeConfig::default(),
+        serde_json::from_str::<JudgeConfig>(r#"{"kind": "sequential"}"#).unwrap(),
+        serde_json::from_str::<JudgeConfig>(
+            r#"{"kind": "threshold", "aggregate": "p99", "max": 1.0}"#,
+        )
+        .unwrap(),
+    ];
+    for (sample, why) in &garbage {
+        assert!(
+            sample.problem().is_some_and(|p| p.contains(why)),
+            "{sample:?}: {:?}",
+            sample.problem()
+        );
+        for config in &judges {
+            let judge = config.build();
+            let pair = MetricPair {
+                baseline: sample.clone(),
+                canary: sample.clone(),
+            };
+            let j = judge.judge(&base(), &pair);
+            assert_eq!(
+                j.classification,
+                Classification::Error,
+                "{:?} judged {sample:?} as {:?}: {}",
+                config.kind(),
+                j.classification,
+                j.reason
+            );
+            assert!(j.reason.contains(why), "{}", j.reason);
+        }
+    }
+}
