@@ -530,8 +530,29 @@ impl Runner {
         let me = Arc::clone(self);
         let task_id = id.clone();
         let handle = tokio::spawn(async move {
-            if let Err(e) = me.drive(&task_id).await {
-                tracing::error!(analysis = %task_id, error = %e, "analysis task stopped");
+            // A failed drive is a store or I/O failure (judging errors are recorded as the
+            // analysis' own error): the analysis is not left `running` without a task. The
+            // task notes the error on the analysis when it can, waits with backoff and
+            // resumes from what the store holds, so freeing a full disk revives it.
+            let mut backoff = 1.0_f64;
+            while let Err(e) = me.drive(&task_id).await {
+                tracing::error!(analysis = %task_id, error = %e, retry_in_s = backoff, "analysis task failed; retrying");
+                let (key, note) = (task_id.clone(), format!("store error, retrying: {e}"));
+                let noted = blocking(&me.store, move |s| {
+                    s.note_running(&key, Some(&note), now_ms())
+                })
+                .await;
+                if let Err(n) = noted {
+                    tracing::warn!(analysis = %task_id, error = %n, "cannot note the store error");
+                }
+                tokio::time::sleep(crate::time::duration(backoff)).await;
+                backoff = (backoff * 2.0).min(60.0);
+                let key = task_id.clone();
+                match blocking(&me.store, move |s| s.get_analysis(&key)).await {
+                    Ok(Some(rec)) if rec.status.is_final() => break,
+                    Ok(None) => break,
+                    _ => {}
+                }
             }
             me.tasks
                 .lock()

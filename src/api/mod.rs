@@ -504,14 +504,17 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match blocking(&state.store, |s| s.ping()).await {
+    let now = crate::analysis::live::now_ms();
+    let probe = blocking(&state.store, move |s| {
+        s.ping()
+            .map_err(|e| format!("the store is not reachable: {e}"))?;
+        s.ping_write(now)
+            .map_err(|e| format!("the store cannot be written: {e}"))
+    })
+    .await;
+    match probe {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
-        Err(e) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            format!("the store is not reachable: {e}"),
-        )
-        .into_response(),
+        Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e).into_response(),
     }
 }
 

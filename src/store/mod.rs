@@ -247,6 +247,8 @@ pub struct ExecutionEvent {
 pub trait Store: Send + Sync {
     /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
+    /// Write a little (the readiness probe): fails when the store cannot be written.
+    fn ping_write(&self, now_ms: i64) -> Result<()>;
 
     /// Inserts or replaces by id; [`StoreError::Conflict`] if `name` belongs to another id.
     fn put_config(&self, rec: &ConfigRecord) -> Result<()>;

@@ -131,6 +131,14 @@ pub(super) const MIGRATION_STEPS: &[M<'static>] = &[
         updated_ms INTEGER NOT NULL
     ) STRICT;",
     ),
+    // One row the readiness probe rewrites: a store that cannot be written (a full disk, a
+    // read-only file) is not ready, even when it can still be read.
+    M::up(
+        "CREATE TABLE health (
+        id INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+        at_ms INTEGER NOT NULL
+    ) STRICT;",
+    ),
 ];
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -338,6 +346,16 @@ impl Store for SqliteStore {
         self.conn()
             .prepare_cached("SELECT 1")?
             .query_row([], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn ping_write(&self, now_ms: i64) -> Result<()> {
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO health (id, at_ms) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+            )?
+            .execute([now_ms])?;
         Ok(())
     }
 
@@ -852,6 +870,19 @@ mod tests {
     #[test]
     fn ping_answers() {
         store().ping().unwrap();
+    }
+
+    #[test]
+    fn the_write_probe_fails_when_the_store_cannot_be_written() {
+        let store = store();
+        store.ping_write(1).unwrap();
+        store.ping_write(2).unwrap();
+        // As a full disk or a read-only file would: reads still answer, writes do not.
+        store.conn().pragma_update(None, "query_only", 1).unwrap();
+        store.ping().unwrap();
+        assert!(store.ping_write(3).is_err());
+        store.conn().pragma_update(None, "query_only", 0).unwrap();
+        store.ping_write(4).unwrap();
     }
 
     #[test]
