@@ -301,6 +301,12 @@ async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let Ok(_permit) = in_flight.try_acquire() else {
         let mut r = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -310,14 +316,18 @@ async fn observe(
         .into_response();
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        // Refusals are requests too: an operator must see the daemon shedding load.
+        state
+            .telemetry
+            .http_seconds
+            .get_or_create(&HttpLabels {
+                method: method.to_string(),
+                route,
+                status: "503".into(),
+            })
+            .observe(started.elapsed().as_secs_f64());
         return r;
     };
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
     let path = req.uri().path().to_string();
     let response = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,

@@ -118,6 +118,7 @@ pub fn spec() -> Value {
                     "queries": { "type": "array", "items": { "type": "string" } },
                     "report": { "description": "the latest report (canaryd.analysis.v1, docs/output.md)" },
                     "planned_intervals": { "type": "integer" }, "judged_intervals": { "type": "integer" },
+                    "read_intervals": { "type": "integer", "description": "judged plus those the metric source was down for" },
                     "intervals": { "type": "array", "items": { "type": "object", "properties": {
                         "index": { "type": "integer" }, "at": { "type": "string" },
                         "outcome": { "enum": ["judged", "outage"] },

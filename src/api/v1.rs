@@ -399,7 +399,10 @@ pub fn analysis_view(rec: &AnalysisRecord, intervals: &[IntervalRecord], full: b
         "error": rec.error,
         "request": rec.request,
         "planned_intervals": planned,
-        "judged_intervals": rec.next_interval,
+        // Intervals read so far (`next_interval`) include those the metric source was down
+        // for: judged ones are only those with a verdict.
+        "judged_intervals": intervals.iter().filter(|i| i["outcome"] == "judged").count(),
+        "read_intervals": rec.next_interval,
         "queries": queries_of(&rec.report),
         "report": rec.report,
         "intervals": intervals,
@@ -524,7 +527,9 @@ async fn cancel_analysis(
             format!("analysis `{id}` finished meanwhile"),
         ));
     }
-    Ok(Json(analysis_view(&rec, &[], false)))
+    let key = id.clone();
+    let intervals = blocking(&state.store, move |s| s.interval_summaries(&key)).await?;
+    Ok(Json(analysis_view(&rec, &intervals, false)))
 }
 
 // ---------------------------------------------------------------- judge

@@ -462,4 +462,15 @@ async fn requests_beyond_max_in_flight_are_refused_at_once() {
     assert_eq!(slow.await.unwrap().unwrap(), 200);
     let (s, _) = d.get("/api/v1/configs").await;
     assert_eq!(s, 200, "admitted again once the slot is free");
+    // The refusals are counted where an operator looks.
+    let (s, text) = d.get_text("/metrics").await;
+    assert_eq!(s, 200);
+    assert!(
+        text.lines().any(
+            |l| l.starts_with("canaryd_http_request_duration_seconds_count")
+                && l.contains("route=\"/api/v1/configs\"")
+                && l.contains("status=\"503\"")
+        ),
+        "{text}"
+    );
 }

@@ -422,6 +422,18 @@ async fn prometheus_outage_holds_and_a_killed_daemon_resumes() {
         outage["error"].as_str().unwrap().contains("unavailable"),
         "{outage}"
     );
+    // An outage interval is read, not judged.
+    let judged = during["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["outcome"] == "judged")
+        .count();
+    assert_eq!(during["judged_intervals"], judged, "{during}");
+    assert!(
+        during["read_intervals"].as_u64().unwrap() > judged as u64,
+        "{during}"
+    );
 
     // Prometheus comes back; then the daemon is killed and restarted mid-analysis.
     prom.restart().await;
