@@ -28,6 +28,20 @@ where
     best.map(|(_, c)| c)
 }
 
+/// Why `name` cannot name a config, metric, pipeline or target, if it cannot: names are
+/// shown in pages, logs and URLs, so no control characters (NUL, newlines) and at most 200
+/// characters.
+pub fn name_problem(name: &str) -> Option<String> {
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "names may not hold control characters (found U+{:04X})",
+            c as u32
+        ));
+    }
+    let n = name.chars().count();
+    (n > 200).then(|| format!("names may be at most 200 characters long, this one has {n}"))
+}
+
 /// `"; did you mean `x`?"` or nothing.
 pub fn hint<'a, I>(name: &str, candidates: I) -> String
 where

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::v1::{body_value, find_config, parse_config, resolve_config, start_analysis};
-use super::{ApiError, ApiResult, AppState, Body, parse_json, raw_body};
+use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
 use crate::analysis::live::{AnalysisRequest, Seconds, Timestamp, WindowSpec, blocking, now_ms};
 use crate::collectors::Scope;
 use crate::config::source::Format;
@@ -67,7 +67,7 @@ fn summary(r: &ConfigRecord) -> Value {
 
 async fn list_configs(
     State(state): State<AppState>,
-    Query(p): Query<Params>,
+    ApiQuery(p): ApiQuery<Params>,
 ) -> ApiResult<Json<Value>> {
     let list = blocking(&state.store, move |s| {
         s.list_configs(p.application.as_deref())
@@ -258,7 +258,7 @@ fn to_request(req: &ExecutionRequest) -> ApiResult<AnalysisRequest> {
 async fn start(
     State(state): State<AppState>,
     Path(config_id): Path<String>,
-    Query(p): Query<Params>,
+    ApiQuery(p): ApiQuery<Params>,
     Body(req): Body<ExecutionRequest>,
 ) -> ApiResult<Json<Value>> {
     let rec = config_by_id(&state, &config_id).await?;
@@ -271,7 +271,7 @@ async fn start(
 
 async fn start_with_config(
     State(state): State<AppState>,
-    Query(p): Query<Params>,
+    ApiQuery(p): ApiQuery<Params>,
     Body(body): Body<ConfigAndRequest>,
 ) -> ApiResult<Json<Value>> {
     let config = resolve_config(&state, &body.canary_config, "canaryConfig").await?;

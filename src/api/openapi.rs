@@ -193,7 +193,7 @@ pub fn spec() -> Value {
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
                         "required": ["baseline", "canary"], "properties": {
                             "baseline": { "$ref": "#/components/schemas/Scope" }, "canary": { "$ref": "#/components/schemas/Scope" },
-                            "by": { "type": "string" }, "not_before": { "$ref": "#/components/schemas/Time" } } } } } },
+                            "by": { "type": "string", "minLength": 1 }, "not_before": { "$ref": "#/components/schemas/Time" } } } } } },
                     "responses": with(json!({ "201": ok("started; Location names it", json!({ "type": "object" })) })) } },
             "/api/v1/executions": {
                 "get": { "summary": "Executions, newest first", "parameters": [
@@ -212,19 +212,19 @@ pub fn spec() -> Value {
                 "post": { "summary": "Approve or reject a stage awaiting judgment",
                     "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object",
                         "required": ["decision", "by"], "properties": { "decision": { "enum": ["approve", "reject"] },
-                        "by": { "type": "string" }, "comment": { "type": "string" } } } } } },
+                        "by": { "type": "string", "minLength": 1 }, "comment": { "type": "string" } } } } } },
                     "responses": with(json!({ "200": ok("accepted", json!({ "type": "object" })), "409": error_response("no judgment awaited, or not an approver") })) } },
             "/api/v1/executions/{id}/rollback": {
                 "parameters": [id.clone()],
-                "post": { "summary": "Roll back now", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"] } } } },
+                "post": { "summary": "Roll back now", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"], "additionalProperties": false, "properties": { "by": { "type": "string", "minLength": 1 }, "reason": { "type": "string" } } } } } },
                     "responses": with(json!({ "200": ok("rolling back", json!({ "type": "object" })), "409": error_response("not applicable") })) } },
             "/api/v1/executions/{id}/pause": {
                 "parameters": [id.clone()],
-                "post": { "summary": "Finish the current stage, then wait", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"] } } } },
+                "post": { "summary": "Finish the current stage, then wait", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"], "additionalProperties": false, "properties": { "by": { "type": "string", "minLength": 1 }, "reason": { "type": "string" } } } } } },
                     "responses": with(json!({ "200": ok("paused", json!({ "type": "object" })), "409": error_response("not applicable") })) } },
             "/api/v1/executions/{id}/resume": {
                 "parameters": [id.clone()],
-                "post": { "summary": "Resume a paused execution", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"] } } } },
+                "post": { "summary": "Resume a paused execution", "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["by"], "additionalProperties": false, "properties": { "by": { "type": "string", "minLength": 1 }, "reason": { "type": "string" } } } } } },
                     "responses": with(json!({ "200": ok("resumed", json!({ "type": "object" })), "409": error_response("not applicable") })) } },
             "/api/v1/judge": {
                 "post": { "summary": "Judge inline data now; the same JSON as `canaryd analyze --format json`",

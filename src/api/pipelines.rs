@@ -2,7 +2,7 @@
 //! executions, their state and event log, and operators' decisions (judgment, rollback,
 //! pause, resume), which go to the pipeline runner.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::v1::ms_to_iso as iso;
-use super::{ApiError, ApiResult, AppState, Body, raw_body};
+use super::{ApiError, ApiQuery, ApiResult, AppState, Body, raw_body};
 use crate::analysis::live::{Timestamp, blocking, now_ms, now_s};
 use crate::collectors::Scope;
 use crate::pipeline::runner::{StartError, Trigger};
@@ -105,7 +105,10 @@ async fn create(State(state): State<AppState>, req: Request) -> ApiResult<Respon
     let rec = store_spec(&state, None, req).await?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/api/v1/pipelines/{}", rec.name))],
+        [(
+            header::LOCATION,
+            format!("/api/v1/pipelines/{}", super::path_segment(&rec.name)),
+        )],
         Json(pipeline_view(&rec, false)),
     )
         .into_response())
@@ -136,7 +139,7 @@ struct VersionQuery {
 async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<VersionQuery>,
+    ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> ApiResult<Json<Value>> {
     let key = name.clone();
     let rec = blocking(&state.store, move |s| s.get_pipeline(&key, q.version))
@@ -171,6 +174,24 @@ async fn trigger(
     Path(name): Path<String>,
     Body(body): Body<TriggerBody>,
 ) -> ApiResult<Response> {
+    // An execution moves real traffic: it must say what it compares and who started it.
+    for (side, scope) in [("baseline", &body.baseline), ("canary", &body.canary)] {
+        if scope.scope.trim().is_empty() {
+            return Err(ApiError::invalid(
+                &format!("{side}.scope"),
+                "name the scope (the version or server group) the analyses read",
+            ));
+        }
+    }
+    if body.baseline == body.canary {
+        return Err(ApiError::invalid(
+            "canary",
+            "the canary and the baseline are the same scope: nothing would be compared",
+        ));
+    }
+    if let Some(by) = &body.by {
+        who(by)?;
+    }
     if let Some(t) = body.not_before
         && t.0 > now_s() + crate::time::MAX_AHEAD_S
     {
@@ -229,7 +250,7 @@ struct ExecutionsQuery {
 
 async fn executions(
     State(state): State<AppState>,
-    Query(q): Query<ExecutionsQuery>,
+    ApiQuery(q): ApiQuery<ExecutionsQuery>,
 ) -> ApiResult<Json<Value>> {
     let (limit, offset) = (q.limit.unwrap_or(50), q.offset.unwrap_or(0));
     if limit == 0 || limit > 1000 {
@@ -322,11 +343,23 @@ struct ByBody {
     reason: String,
 }
 
+/// `by` must name someone: the event log records who acted.
+fn who(by: &str) -> ApiResult<()> {
+    if by.trim().is_empty() {
+        return Err(ApiError::invalid("by", "say who acts (a name, not empty)"));
+    }
+    if let Some(p) = crate::suggest::name_problem(by) {
+        return Err(ApiError::invalid("by", p));
+    }
+    Ok(())
+}
+
 async fn rollback(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(b): Body<ByBody>,
 ) -> ApiResult<Json<Value>> {
+    who(&b.by)?;
     decide(
         &state,
         &id,
@@ -344,6 +377,7 @@ async fn pause(
     Path(id): Path<String>,
     Body(b): Body<ByBody>,
 ) -> ApiResult<Json<Value>> {
+    who(&b.by)?;
     decide(
         &state,
         &id,
@@ -360,6 +394,7 @@ async fn resume(
     Path(id): Path<String>,
     Body(b): Body<ByBody>,
 ) -> ApiResult<Json<Value>> {
+    who(&b.by)?;
     decide(
         &state,
         &id,

@@ -203,7 +203,14 @@ fn encode(s: &str) -> String {
 /// Only paths of this UI are followed after a sign-in.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/ui") && !n.contains("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with("/ui")
+                && !n.contains("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_string()
+        }
         _ => "/ui/analyses".to_string(),
     }
 }

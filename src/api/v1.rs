@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use canary_judges::{MetricPair, Sample, Thresholds};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, AppState, Body, parse_json, raw_body};
+use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
 use crate::analysis::analyze;
 use crate::analysis::live::{AnalysisRequest, Timestamp, WindowSpec, blocking, new_record, now_ms};
 use crate::collectors::{CollectedPair, Labels, Scope};
@@ -143,7 +143,7 @@ struct AppFilter {
 
 async fn list_configs(
     State(state): State<AppState>,
-    Query(q): Query<AppFilter>,
+    ApiQuery(q): ApiQuery<AppFilter>,
 ) -> ApiResult<Json<Value>> {
     let list = blocking(&state.store, move |s| {
         s.list_configs(q.application.as_deref())
@@ -180,7 +180,10 @@ async fn create_config(State(state): State<AppState>, req: Request) -> ApiResult
     blocking(&state.store, move |s| s.put_config(&r)).await?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/api/v1/configs/{}", rec.name))],
+        [(
+            header::LOCATION,
+            format!("/api/v1/configs/{}", super::path_segment(&rec.name)),
+        )],
         Json(config_view(&rec, false)),
     )
         .into_response())
@@ -421,7 +424,7 @@ struct ListQuery {
 
 async fn list_analyses(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     let status = match &q.status {
         None => None,
@@ -471,7 +474,7 @@ struct GetQuery {
 async fn get_analysis(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<GetQuery>,
+    ApiQuery(q): ApiQuery<GetQuery>,
 ) -> ApiResult<Json<Value>> {
     let full = match q.intervals.as_deref() {
         None | Some("summary") => false,

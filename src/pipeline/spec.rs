@@ -697,6 +697,13 @@ impl Pipeline {
         let mut problems: Vec<Problem> = Vec::new();
         if raw.name.trim().is_empty() {
             problems.push(("name".into(), "the pipeline needs a name".into()));
+        } else if let Some(p) = crate::suggest::name_problem(&raw.name) {
+            problems.push(("name".into(), p));
+        }
+        for (i, t) in raw.targets.iter().enumerate() {
+            if let Some(p) = crate::suggest::name_problem(&t.name) {
+                problems.push((format!("targets[{i}].name"), p));
+            }
         }
         if raw.targets.is_empty() {
             problems.push((

@@ -396,3 +396,94 @@ async fn garbage_samples_are_refused_not_judged() {
         assert_eq!(b["error"]["details"]["fields"][0]["field"], field, "{b}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_names_queries_and_bodies_get_clear_answers_not_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), NO_PROMETHEUS, "").await;
+    // A name with NUL is refused, not stored and then answered with 500.
+    let (s, b) = d
+        .post(
+            "/api/v1/configs",
+            &serde_json::json!({"name": "web\u{0}x", "metrics": [{"name": "m"}]}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_field"), "{b}");
+    // A name that needs encoding in a URL gets an encoded Location.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/configs", d.url))
+        .header("content-type", "application/json")
+        .body(r#"{"name": "shop web/eu", "metrics": [{"name": "m"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        "/api/v1/configs/shop%20web%2Feu"
+    );
+    // Query-string errors and duplicates come back in the error envelope.
+    for q in ["limit=abc", "limit=1&limit=2", "colour=red"] {
+        let r = reqwest::get(format!("{}/api/v1/executions?{q}", d.url))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{q}"
+        );
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(code(&b), "bad_query", "{q}: {b}");
+    }
+    // A CRLF in the sign-in page's `next` is not a 500 (nor a header).
+    let r = reqwest::get(format!(
+        "{}/ui/login?next=/ui/x%0d%0aSet-Cookie:%20a=b",
+        d.url
+    ))
+    .await
+    .unwrap();
+    assert!(r.status().as_u16() < 500, "{}", r.status());
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().contains("a=b"))
+    );
+    // An execution must name what it compares and who acts.
+    let (s, b) = d
+        .post_text(
+            "/api/v1/pipelines",
+            "application/toml",
+            &spec(&dir.path().join("log")),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    for (body, field) in [
+        (
+            serde_json::json!({"baseline": {"scope": ""}, "canary": {"scope": ""}, "by": "ci"}),
+            "baseline.scope",
+        ),
+        (
+            serde_json::json!({"baseline": {"scope": "v1"}, "canary": {"scope": "v1"}, "by": "ci"}),
+            "canary",
+        ),
+        (
+            serde_json::json!({"baseline": {"scope": "v1"}, "canary": {"scope": "v2"}, "by": ""}),
+            "by",
+        ),
+    ] {
+        let (s, b) = d.post("/api/v1/pipelines/web/executions", &body).await;
+        assert_eq!(s, 422, "{body}: {b}");
+        assert_eq!(b["error"]["details"]["fields"][0]["field"], field, "{b}");
+    }
+    assert!(!dir.path().join("log").exists(), "no router ran");
+    let (s, b) = d
+        .post(
+            "/api/v1/executions/none/rollback",
+            &serde_json::json!({"by": null}),
+        )
+        .await;
+    assert!((400..500).contains(&s) && b["error"].is_object(), "{s} {b}");
+}
