@@ -87,6 +87,10 @@ pub struct AppState {
     pub allowed_origins: Arc<Vec<String>>,
     /// The key of CSRF values when no tokens are configured (random per start).
     pub ui_secret: Arc<String>,
+    /// The web UI's sign-in sessions.
+    pub sessions: Arc<ui::Sessions>,
+    /// Mark the session cookie `Secure` (`http.secure_cookies`: behind a TLS proxy).
+    pub secure_cookies: bool,
 }
 
 /// An error answer: status, machine-readable code, message and details.

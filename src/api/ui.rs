@@ -27,7 +27,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::v1::ms_to_iso as iso;
-use super::{AppState, Role, Token, same};
+use super::{AppState, Role, same};
 use crate::analysis::live::{blocking, now_s};
 use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
 use crate::pipeline::state::{Event, Execution, Phase};
@@ -43,6 +43,78 @@ use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ExecutionRecor
 const COOKIE: &str = "canaryd_session";
 /// How long a sign-in lasts, seconds.
 const SESSION_S: u64 = 12 * 3600;
+
+/// Most sessions kept at once; the oldest go first beyond it.
+const MAX_SESSIONS: usize = 10_000;
+
+/// Sign-in sessions, kept by the daemon: a session ends at logout, after [`SESSION_S`], or
+/// when the daemon restarts (sign in again). The cookie holds only a random id.
+#[derive(Default)]
+pub struct Sessions {
+    map: std::sync::Mutex<std::collections::HashMap<String, Session>>,
+}
+
+#[derive(Clone)]
+struct Session {
+    token: String,
+    csrf: String,
+    expires_ms: i64,
+}
+
+fn random_hex() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+impl Sessions {
+    fn start(&self, token: &str) -> String {
+        let now = crate::analysis::live::now_ms();
+        let id = random_hex();
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, s| s.expires_ms > now);
+        while map.len() >= MAX_SESSIONS {
+            let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.expires_ms)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            map.remove(&oldest);
+        }
+        map.insert(
+            id.clone(),
+            Session {
+                token: token.to_string(),
+                csrf: random_hex(),
+                expires_ms: now + (SESSION_S as i64) * 1000,
+            },
+        );
+        id
+    }
+
+    fn get(&self, id: &str) -> Option<Session> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(id) {
+            Some(s) if s.expires_ms > crate::analysis::live::now_ms() => Some(s.clone()),
+            Some(_) => {
+                map.remove(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn end(&self, id: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+}
 /// Rows per list page.
 const PAGE: u32 = 50;
 
@@ -91,25 +163,6 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-fn unhex(s: &str) -> Option<String> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
-
-fn session_value(t: &Token) -> String {
-    format!(
-        "{}.{}",
-        hex(t.name.as_bytes()),
-        mac(t.secret.expose(), "canaryd ui session", &t.name)
-    )
-}
-
 /// Who is looking: the token's name and role, and the CSRF value of their forms.
 #[derive(Debug, Clone)]
 struct Viewer {
@@ -144,17 +197,16 @@ fn viewer(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Viewer, R
             csrf: mac(&state.ui_secret, "canaryd ui csrf", ""),
         });
     }
-    let token = cookie(headers, COOKIE).and_then(|value| {
-        let (name, _) = value.split_once('.')?;
-        let name = unhex(name)?;
-        let t = state.tokens.iter().find(|t| t.name == name)?;
-        same(session_value(t).as_bytes(), value.as_bytes()).then_some(t)
+    let session = cookie(headers, COOKIE).and_then(|id| {
+        let s = state.sessions.get(id)?;
+        let t = state.tokens.iter().find(|t| t.name == s.token)?;
+        Some((t, s))
     });
-    match token {
-        Some(t) => Ok(Viewer {
+    match session {
+        Some((t, s)) => Ok(Viewer {
             name: Some(t.name.clone()),
             role: t.role,
-            csrf: mac(t.secret.expose(), "canaryd ui csrf", &t.name),
+            csrf: s.csrf,
         }),
         None => Err(Redirect::to(&format!("/ui/login?next={}", encode(path))).into_response()),
     }
@@ -275,8 +327,9 @@ async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Respo
     };
     let mut r = Redirect::to(&safe_next(f.next.as_deref())).into_response();
     let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_S}",
-        session_value(t)
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_S}{}",
+        state.sessions.start(&t.name),
+        if state.secure_cookies { "; Secure" } else { "" }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -284,7 +337,11 @@ async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Respo
     r
 }
 
-async fn logout() -> Response {
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    // The session ends here, not only the cookie: a copy of it is worthless from now on.
+    if let Some(id) = cookie(&headers, COOKIE) {
+        state.sessions.end(id);
+    }
     let mut r = Redirect::to("/ui/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -310,6 +367,7 @@ fn frame(title: &str, viewer: &Viewer, refresh: Option<&str>, body: Markup) -> R
         }
         @if let Some(name) = &viewer.name {
             form.inline.session method="post" action="/ui/logout" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
                 "signed in as " strong { (name) } " (" (role_name(viewer.role)) ") "
                 button type="submit" { "Sign out" }
             }

@@ -222,6 +222,8 @@ pub async fn serve(
         tokens: Arc::new(tokens),
         kayenta_scoring: config.kayenta.scoring,
         allowed_origins: Arc::new(config.http.allowed_origins.clone()),
+        sessions: Arc::new(crate::api::ui::Sessions::default()),
+        secure_cookies: config.http.secure_cookies,
         ui_secret: Arc::new(format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),

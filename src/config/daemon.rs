@@ -33,6 +33,9 @@ pub struct HttpSettings {
     /// Origins whose browser pages may send mutating requests (`https://ci.example.com`);
     /// same-origin requests always may, others get 403 `cross_origin`.
     pub allowed_origins: Vec<String>,
+    /// Mark the UI's session cookie `Secure` (set it when users reach the daemon over
+    /// HTTPS, e.g. behind a TLS-terminating proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpSettings {
@@ -43,6 +46,7 @@ impl Default for HttpSettings {
             shutdown_timeout_s: 10.0,
             max_in_flight: 256,
             allowed_origins: Vec::new(),
+            secure_cookies: false,
         }
     }
 }

@@ -1,10 +1,8 @@
 //! The web UI over plain HTTP: redirects, sign-in with tokens, the session cookie, roles and
 //! CSRF on actions, error pages. (tests/it/browser.rs clicks through it in Chromium.)
 
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use sha2::Sha256;
 
 use crate::support::daemon::Daemon;
 
@@ -65,15 +63,22 @@ async fn sign_in(http: &reqwest::Client, url: &str, token: &str) -> String {
     cookie.split(';').next().expect("name=value").to_string()
 }
 
-fn csrf(token: &str, name: &str) -> String {
-    let mut m = Hmac::<Sha256>::new_from_slice(token.as_bytes()).expect("any key");
-    m.update(b"canaryd ui csrf\0");
-    m.update(name.as_bytes());
-    m.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The CSRF value of a signed-in session's forms, read from a page (the sign-out form).
+async fn csrf(http: &reqwest::Client, url: &str, cookie: &str) -> String {
+    let page = http
+        .get(format!("{url}/ui/analyses"))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .unwrap_or_else(|| panic!("a CSRF field on the page: {page}"))
+        + "name=\"csrf\" value=\"".len();
+    page[at..at + page[at..].find('"').expect("end of value")].to_string()
 }
 
 #[tokio::test]
@@ -168,8 +173,8 @@ async fn tokens_guard_pages_and_actions() {
             .unwrap()
             .contains("signed in as <strong>dashboards</strong> (read)")
     );
-    // A cookie naming the write token with the read token's signature is refused.
-    let forged = read.replace(&hex(b"dashboards"), &hex(b"oncall"));
+    // A session id the daemon did not issue is refused.
+    let forged = format!("canaryd_session={}", "0".repeat(64));
     let r = http
         .get(format!("{}/ui/analyses", d.url))
         .header(COOKIE, &forged)
@@ -182,7 +187,10 @@ async fn tokens_guard_pages_and_actions() {
     let r = http
         .post(format!("{}/ui/executions/e-1/rollback", d.url))
         .header(COOKIE, &read)
-        .form(&[("by", "mallory"), ("csrf", &csrf(READ, "dashboards"))])
+        .form(&[
+            ("by", "mallory"),
+            ("csrf", &csrf(&http, &d.url, &read).await),
+        ])
         .send()
         .await
         .unwrap();
@@ -203,7 +211,10 @@ async fn tokens_guard_pages_and_actions() {
     let r = http
         .post(format!("{}/ui/executions/e-1/rollback", d.url))
         .header(COOKIE, &write)
-        .form(&[("by", "oncall"), ("csrf", &csrf(WRITE, "oncall"))])
+        .form(&[
+            ("by", "oncall"),
+            ("csrf", &csrf(&http, &d.url, &write).await),
+        ])
         .send()
         .await
         .unwrap();
@@ -222,11 +233,25 @@ async fn tokens_guard_pages_and_actions() {
             .unwrap()
             .contains("Max-Age=0")
     );
+    // … and ends the session: a copy of the cookie no longer signs anyone in.
+    let r = http
+        .get(format!("{}/ui/analyses", d.url))
+        .header(COOKIE, &write)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the session ended at logout"
+    );
+    // Every sign-in is a new session: two sign-ins with one token give two cookies.
+    let (a, b) = (
+        sign_in(&http, &d.url, READ).await,
+        sign_in(&http, &d.url, READ).await,
+    );
+    assert_ne!(a, b);
     // The API's bearer tokens guard the report download.
     let (s, _) = d.get("/api/v1/analyses/nope/report.html").await;
     assert_eq!(s, 401);
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
