@@ -47,7 +47,7 @@ const SESSION_S: u64 = 12 * 3600;
 /// Most sessions kept at once; the oldest go first beyond it.
 const MAX_SESSIONS: usize = 10_000;
 
-/// Sign-in sessions, kept by the daemon: a session ends at logout, after [`SESSION_S`], or
+/// Sign-in sessions, kept by the daemon: a session ends at logout, after 12 hours, or
 /// when the daemon restarts (sign in again). The cookie holds only a random id.
 #[derive(Default)]
 pub struct Sessions {

@@ -251,22 +251,82 @@ pub async fn serve(
         %addr, data_dir = %config.data_dir.display(), prometheus = %config.prometheus.url,
         resumed, executions, "canaryd listening"
     );
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
-        let _ = stop_tx.send(true);
-    });
-    let grace = crate::time::duration(config.http.shutdown_timeout_s);
-    tokio::select! {
-        r = server => r.map_err(|e| CliError::new(exit::INTERNAL, format!("server failed: {e}")))?,
-        _ = async {
-            let _ = stop_rx.wait_for(|s| *s).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!("requests still in flight after {} s; closing", grace.as_secs_f64());
-        }
-    }
+    accept_loop(
+        listener,
+        app,
+        crate::time::duration(config.http.header_timeout_s),
+        config.http.max_connections.max(1),
+        crate::time::duration(config.http.shutdown_timeout_s),
+        shutdown,
+    )
+    .await;
     tracing::info!("stopped; running analyses continue at the next start");
     Ok(())
+}
+
+/// Serve HTTP/1.1 on `listener` until `shutdown`: each connection must send its headers
+/// within `header_timeout` (or is closed), at most `max_connections` are open at once
+/// (more are closed at once), and at shutdown the open ones finish their requests for at
+/// most `grace`.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: std::time::Duration,
+    max_connections: usize,
+    grace: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // The smallest read buffer hyper allows: headers beyond 8 KiB are refused anyway, and
+    // every open connection holds one.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(8192)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let open = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(s) => s,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(
+                max_connections,
+                "too many open connections; closing a new one"
+            );
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing requests in flight");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still in flight after {} s; closing",
+            grace.as_secs_f64()
+        );
+    }
 }

@@ -30,6 +30,11 @@ pub struct HttpSettings {
     pub shutdown_timeout_s: f64,
     /// Requests handled at once; more get 503 `overloaded` at once.
     pub max_in_flight: usize,
+    /// Longest a client may take to send a request's headers, seconds; then the connection
+    /// is closed (slow clients cannot hold connections open).
+    pub header_timeout_s: f64,
+    /// Open connections at once; more are closed at once.
+    pub max_connections: usize,
     /// Origins whose browser pages may send mutating requests (`https://ci.example.com`);
     /// same-origin requests always may, others get 403 `cross_origin`.
     pub allowed_origins: Vec<String>,
@@ -45,6 +50,8 @@ impl Default for HttpSettings {
             request_timeout_s: 30.0,
             shutdown_timeout_s: 10.0,
             max_in_flight: 256,
+            header_timeout_s: 10.0,
+            max_connections: 1024,
             allowed_origins: Vec::new(),
             secure_cookies: false,
         }

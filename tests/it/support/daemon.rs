@@ -105,6 +105,17 @@ impl Daemon {
         self.token = token.map(str::to_string);
     }
 
+    /// The daemon's resident memory, KiB (Linux `/proc`).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// SIGKILL: no shutdown, no cleanup.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
