@@ -120,7 +120,7 @@ async fn store_config(
         }
     }
     let text = doc.to_string();
-    let config = parse_config(&text, Format::Json, "")?;
+    let config = parse_config(state, &text, Format::Json, "")?;
     let existing = match &id {
         Some(id) => Some(config_by_id(state, id).await?),
         None => None,

@@ -91,6 +91,10 @@ pub struct AppState {
     pub sessions: Arc<ui::Sessions>,
     /// Mark the session cookie `Secure` (`http.secure_cookies`: behind a TLS proxy).
     pub secure_cookies: bool,
+    /// What one request may make the daemon do (`[limits]`).
+    pub limits: crate::config::daemon::LimitSettings,
+    /// Slots of `/api/v1/judge` (CPU and memory heavy): `limits.max_concurrent_judge`.
+    pub judge_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// An error answer: status, machine-readable code, message and details.

@@ -84,10 +84,49 @@ fn body_format(headers: &HeaderMap) -> ApiResult<Format> {
     }
 }
 
-/// Parse and validate a config body; 422 naming every problem.
-pub fn parse_config(text: &str, format: Format, prefix: &str) -> ApiResult<CanaryConfig> {
-    CanaryConfig::parse(text, format, "config")
-        .map_err(|e| ApiError::invalid_fields(config_problems(&e, prefix)))
+/// Parse and validate a config body; 422 naming every problem, and when it has more
+/// metrics than `limits.max_metrics_per_config` (or would run more Prometheus queries per
+/// read than `limits.max_queries_per_read`).
+pub fn parse_config(
+    state: &AppState,
+    text: &str,
+    format: Format,
+    prefix: &str,
+) -> ApiResult<CanaryConfig> {
+    let config = CanaryConfig::parse(text, format, "config")
+        .map_err(|e| ApiError::invalid_fields(config_problems(&e, prefix)))?;
+    let l = &state.limits;
+    let n = config.metrics.len();
+    if n > l.max_metrics_per_config {
+        return Err(ApiError::invalid(
+            &format!("{prefix}metrics"),
+            format!(
+                "{n} metrics; this daemon takes at most {} per config (limits.max_metrics_per_config)",
+                l.max_metrics_per_config
+            ),
+        ));
+    }
+    let queries: usize = config
+        .metrics
+        .iter()
+        .map(|m| {
+            if matches!(m.query, Some(crate::config::query::PromQuery::Ratio { .. })) {
+                4
+            } else {
+                2
+            }
+        })
+        .sum();
+    if queries > l.max_queries_per_read {
+        return Err(ApiError::invalid(
+            &format!("{prefix}metrics"),
+            format!(
+                "{queries} Prometheus queries per read; this daemon runs at most {} (limits.max_queries_per_read)",
+                l.max_queries_per_read
+            ),
+        ));
+    }
+    Ok(config)
 }
 
 #[derive(Serialize)]
@@ -158,7 +197,7 @@ async fn create_config(State(state): State<AppState>, req: Request) -> ApiResult
     let bytes = raw_body(req, &state).await?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8"))?;
-    let config = parse_config(&text, format, "")?;
+    let config = parse_config(&state, &text, format, "")?;
     let rec = ConfigRecord::written(
         None,
         &config.name,
@@ -208,7 +247,7 @@ async fn put_config(
     let bytes = raw_body(req, &state).await?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8"))?;
-    let config = parse_config(&text, format, "")?;
+    let config = parse_config(&state, &text, format, "")?;
     let existing = find_config(&state, &name).await?;
     if existing.as_ref().is_none_or(|e| e.name != config.name) && config.name != name {
         return Err(ApiError::invalid(
@@ -280,12 +319,12 @@ pub async fn resolve_config(
                 ApiError::invalid(field, format!("no stored config named `{name}`"))
             })?;
             let format = Format::from_name(&rec.format).unwrap_or(Format::Json);
-            let config = parse_config(&rec.body, format, &format!("{field}."))?;
+            let config = parse_config(state, &rec.body, format, &format!("{field}."))?;
             Ok((config, Some(rec.id), format, rec.body))
         }
         Value::Object(_) => {
             let text = config.to_string();
-            let parsed = parse_config(&text, Format::Json, &format!("{field}."))?;
+            let parsed = parse_config(state, &text, Format::Json, &format!("{field}."))?;
             Ok((parsed, None, Format::Json, text))
         }
         _ => Err(ApiError::invalid(
@@ -585,6 +624,17 @@ async fn judge(
     State(state): State<AppState>,
     Body(body): Body<JudgeRequest>,
 ) -> ApiResult<Json<Value>> {
+    // Judging is CPU and memory heavy: a few at once, the rest refused at once.
+    let Ok(_slot) = state.judge_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!(
+                "{} judge calls are running (limits.max_concurrent_judge); retry shortly",
+                state.limits.max_concurrent_judge
+            ),
+        ));
+    };
     let (mut config, ..) = resolve_config(&state, &body.config, "config").await?;
     if let Some(rules) = body.scoring {
         config.scoring = Some(rules);

@@ -224,6 +224,10 @@ pub async fn serve(
         allowed_origins: Arc::new(config.http.allowed_origins.clone()),
         sessions: Arc::new(crate::api::ui::Sessions::default()),
         secure_cookies: config.http.secure_cookies,
+        limits: config.limits.clone(),
+        judge_slots: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.max_concurrent_judge.max(1),
+        )),
         ui_secret: Arc::new(format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),

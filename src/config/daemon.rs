@@ -58,6 +58,29 @@ impl Default for HttpSettings {
     }
 }
 
+/// Bounds on what one request may make the daemon do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Metrics one canary config may have (configs beyond it are refused with 422).
+    pub max_metrics_per_config: usize,
+    /// Prometheus queries one read of an analysis may run (2 per metric, 4 per `ratio`
+    /// metric: baseline and canary).
+    pub max_queries_per_read: usize,
+    /// `/api/v1/judge` calls judged at once; more get 503 `overloaded`.
+    pub max_concurrent_judge: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_metrics_per_config: 500,
+            max_queries_per_read: 2000,
+            max_concurrent_judge: 4,
+        }
+    }
+}
+
 /// Which programs pipelines may run (command routers, command smoke tests). Nothing by
 /// default: a spec posted over the API must never be enough to run a program as the
 /// daemon's user.
@@ -112,6 +135,7 @@ pub struct DaemonConfig {
     pub live: LiveSettings,
     pub kayenta: KayentaSettings,
     pub commands: CommandSettings,
+    pub limits: LimitSettings,
     /// Canary config files stored (created or replaced) at start.
     pub configs: Vec<PathBuf>,
     pub tokens: Vec<TokenSpec>,
@@ -137,6 +161,7 @@ impl Default for DaemonConfig {
             live: LiveSettings::default(),
             kayenta: KayentaSettings::default(),
             commands: CommandSettings::default(),
+            limits: LimitSettings::default(),
             configs: Vec::new(),
             tokens: Vec::new(),
         }

@@ -545,3 +545,49 @@ async fn slow_clients_are_dropped_within_the_header_timeout_and_cost_little() {
     let (s, _) = d.get("/healthz").await;
     assert_eq!(s, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_request_cannot_make_the_daemon_do_unbounded_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        NO_PROMETHEUS,
+        "[http]\nbody_limit_bytes = 33554432\n\n[limits]\nmax_metrics_per_config = 50\nmax_queries_per_read = 60\n",
+    )
+    .await;
+    // The probe: a config of thousands of metrics, judged with no pairs.
+    let many: Vec<Value> = (0..5000)
+        .map(|i| serde_json::json!({"name": format!("m{i}")}))
+        .collect();
+    let config = serde_json::json!({"name": "big", "metrics": many});
+    let (s, b) = d
+        .post(
+            "/api/v1/judge",
+            &serde_json::json!({"config": config, "pairs": []}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (422, "invalid_field"), "{b}");
+    assert!(b.to_string().contains("max_metrics_per_config"), "{b}");
+    let (s, b) = d.post("/api/v1/configs", &config).await;
+    assert_eq!(s, 422, "{b}");
+    // Within the metric limit but over the query limit: 40 metrics × 2 sides = 80 > 60.
+    let mut wide = String::from("name = \"wide\"\n");
+    for i in 0..40 {
+        wide.push_str(&format!(
+            "[[metrics]]\nname = \"m{i}\"\n[metrics.query]\nkind = \"promql\"\ntemplate = 'up{{v=\"${{scope}}\"}}'\n"
+        ));
+    }
+    let (s, b) = d
+        .post_text("/api/v1/configs", "application/toml", &wide)
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(b.to_string().contains("max_queries_per_read"), "{b}");
+    // A config within both is taken.
+    let (s, b) = d
+        .post(
+            "/api/v1/configs",
+            &serde_json::json!({"name": "ok", "metrics": [{"name": "m"}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+}
