@@ -16,7 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -311,7 +311,7 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+async fn login(State(state): State<AppState>, UiForm(f): UiForm<LoginForm>) -> Response {
     let presented = f.token.trim();
     let Some(t) = state
         .tokens
@@ -348,6 +348,25 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         HeaderValue::from_static("canaryd_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
     );
     r
+}
+
+/// A posted form whose refusals (too large, not a form, a missing field) are pages like
+/// every other answer of the UI, with the status, not plain text.
+struct UiForm<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for UiForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(v)) => Ok(UiForm(v)),
+            Err(e) => Err(message_page(
+                e.status(),
+                "The form could not be read",
+                &e.body_text(),
+            )),
+        }
+    }
 }
 
 // ------------------------------------------------------------------ page frame
@@ -1314,7 +1333,7 @@ async fn judgment(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<JudgmentForm>,
+    UiForm(f): UiForm<JudgmentForm>,
 ) -> Response {
     let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
         Ok(v) => v,
@@ -1361,7 +1380,7 @@ async fn rollback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ByForm>,
+    UiForm(f): UiForm<ByForm>,
 ) -> Response {
     let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
         Ok(v) => v,
@@ -1389,7 +1408,7 @@ async fn pause(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ByForm>,
+    UiForm(f): UiForm<ByForm>,
 ) -> Response {
     let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
         Ok(v) => v,
@@ -1403,7 +1422,7 @@ async fn resume(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(f): Form<ByForm>,
+    UiForm(f): UiForm<ByForm>,
 ) -> Response {
     let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
         Ok(v) => v,

@@ -591,3 +591,99 @@ async fn one_request_cannot_make_the_daemon_do_unbounded_work() {
         .await;
     assert_eq!(s, 201, "{b}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_ui_forms_are_pages_not_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        NO_PROMETHEUS,
+        "[http]\nbody_limit_bytes = 1024\n\n[[tokens]]\nname = \"ci\"\nrole = \"write\"\ntoken = \"write-token-0123456789\"\n",
+    )
+    .await;
+    let huge = format!("token={}", "x".repeat(4096));
+    let r = reqwest::Client::new()
+        .post(format!("{}/ui/login", d.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        r.headers()
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/ui/login", d.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("next=/ui")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn judge_calls_beyond_the_cap_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(
+        dir.path(),
+        NO_PROMETHEUS,
+        "[http]\nbody_limit_bytes = 33554432\n\n[limits]\nmax_concurrent_judge = 1\n",
+    )
+    .await;
+    // A judge of 300,000 values per side keeps the one judge slot busy for a while.
+    let base: Vec<f64> = (0..300_000).map(|i| (i % 1000) as f64).collect();
+    let canary: Vec<f64> = base.iter().map(|v| v + 0.5).collect();
+    let config = serde_json::json!({"name": "big", "metrics": [{"name": "latency", "judge": {"kind": "mann_whitney"}}]});
+    let heavy = serde_json::json!({"config": config,
+        "pairs": [{"metric": "latency", "baseline": base, "canary": canary}]});
+    let small = serde_json::json!({"config": config,
+        "pairs": [{"metric": "latency", "baseline": [1.0, 2.0], "canary": [1.0, 2.0]}]});
+    let url = format!("{}/api/v1/judge", d.url);
+    let slow = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            loop {
+                let r = reqwest::Client::new().post(&url).json(&heavy).send().await;
+                match r.map(|r| r.status().as_u16()) {
+                    Ok(503) => continue,
+                    other => return other,
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut refused = None;
+    while refused.is_none() && !slow.is_finished() {
+        let r = reqwest::Client::new()
+            .post(&url)
+            .json(&small)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            refused = Some(r.json::<Value>().await.unwrap());
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let b = refused.expect("a judge call was refused while the slot was busy");
+    assert_eq!(code(&b), "overloaded", "{b}");
+    assert!(b.to_string().contains("max_concurrent_judge"), "{b}");
+    assert_eq!(slow.await.unwrap().unwrap(), 200);
+    // The slot is free again.
+    let (s, _) = d.post("/api/v1/judge", &small).await;
+    assert_eq!(s, 200);
+}
