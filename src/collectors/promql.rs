@@ -330,7 +330,9 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
+        ))]
         #[test]
         fn no_value_changes_the_shape_of_a_query(
             pieces in prop::collection::vec(piece(), 1..8),
