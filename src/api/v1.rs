@@ -684,9 +684,16 @@ async fn judge(
     let report = tokio::task::spawn_blocking(move || analyze(&config, &pairs, thresholds))
         .await
         .map_err(|e| ApiError::internal(format!("judging failed: {e}")))?;
-    Ok(Json(
-        serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?,
-    ))
+    let answer =
+        Json(serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?);
+    drop(report);
+    drop(_slot);
+    // The last heavy call out hands the memory it used back to the system: the allocator
+    // would otherwise keep the peak of a burst resident for good.
+    if state.judge_slots.available_permits() == state.limits.max_concurrent_judge.max(1) {
+        crate::telemetry::release_free_memory();
+    }
+    Ok(answer)
 }
 
 /// Parse a JSON body (for handlers that read the body themselves).
