@@ -147,6 +147,17 @@ impl QueryObserver for Telemetry {
     }
 }
 
+/// Return freed heap memory to the system (glibc keeps it in its arenas otherwise); a no-op
+/// elsewhere. Called after bursts of heavy requests.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only releases free memory of the allocator's own arenas; it
+    // reads and writes no memory of ours and is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,16 +184,5 @@ mod tests {
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
-    }
-}
-
-/// Return freed heap memory to the system (glibc keeps it in its arenas otherwise); a no-op
-/// elsewhere. Called after bursts of heavy requests.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: `malloc_trim` only releases free memory of the allocator's own arenas; it
-    // reads and writes no memory of ours and is safe to call from any thread.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
