@@ -615,6 +615,9 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                 analysis: Some(analysis.clone()),
             };
             out.note(now, "analysis started", analysis.clone());
+            if let Some(n) = out.notes.last_mut() {
+                n.analysis = Some(analysis.clone());
+            }
         }
         (
             Event::AnalysisDone {

@@ -505,6 +505,13 @@ async fn a_rollback_and_a_held_judgment_say_why_with_numbers_and_link_their_anal
     let link = b.find("#events tr[data-kind='rollback'] a.analysis").await;
     let href = link.attr("href").await.unwrap_or_default();
     assert!(href.starts_with("/ui/analyses/"), "{href}");
+    let started = b
+        .find("#events tr[data-kind='analysis started'] a.analysis")
+        .await
+        .attr("href")
+        .await
+        .unwrap_or_default();
+    assert_eq!(started, href, "the started analysis is the one that failed");
     b.screenshot("execution-rolled-back").await;
 
     // The analysis: run status and verdict cannot be confused.
