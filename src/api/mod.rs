@@ -353,36 +353,30 @@ async fn observe(
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    let Ok(_permit) = in_flight.try_acquire() else {
-        let mut r = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "too many requests in flight; retry shortly",
-        )
-        .into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        // Refusals are requests too: an operator must see the daemon shedding load.
-        state
-            .telemetry
-            .http_seconds
-            .get_or_create(&HttpLabels {
-                method: method.to_string(),
-                route,
-                status: "503".into(),
-            })
-            .observe(started.elapsed().as_secs_f64());
-        return r;
-    };
     let path = req.uri().path().to_string();
-    let response = match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than {} s", timeout.as_secs_f64()),
-        )
-        .into_response(),
+    // Refusals are requests too: an operator must see the daemon shedding load, so they
+    // are observed below like every answer.
+    let response = match in_flight.try_acquire() {
+        Err(_) => {
+            let mut r = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many requests in flight; retry shortly",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Ok(_permit) => match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request took longer than {} s", timeout.as_secs_f64()),
+            )
+            .into_response(),
+        },
     };
     let seconds = started.elapsed().as_secs_f64();
     state
@@ -483,32 +477,15 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         let ct = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let structured = matches!(
-            ct.as_str(),
-            "application/json"
-                | "text/json"
-                | "application/toml"
-                | "text/toml"
-                | "text/x-toml"
-                | "application/yaml"
-                | "application/x-yaml"
-                | "text/yaml"
-                | "text/x-yaml"
-        ) || (ct.starts_with("application/") && ct.ends_with("+json"));
-        if !structured {
+            .unwrap_or("");
+        if crate::config::source::Format::from_media_type(ct).is_none() {
             return ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 format!(
                     "a {} needs a JSON, TOML or YAML body with its Content-Type (got `{}`)",
                     req.method(),
-                    if ct.is_empty() { "none" } else { ct.as_str() }
+                    if ct.is_empty() { "none" } else { ct }
                 ),
             )
             .into_response();

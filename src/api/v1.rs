@@ -66,22 +66,14 @@ fn body_format(headers: &HeaderMap) -> ApiResult<Format> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match ct.as_str() {
-        "" | "application/json" | "text/json" => Ok(Format::Json),
-        "application/toml" | "text/toml" | "text/x-toml" => Ok(Format::Toml),
-        "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => Ok(Format::Yaml),
-        other => Err(ApiError::new(
+        .unwrap_or("application/json");
+    Format::from_media_type(ct).ok_or_else(|| {
+        ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("configs are JSON, TOML or YAML; got Content-Type `{other}`"),
-        )),
-    }
+            format!("configs are JSON, TOML or YAML; got Content-Type `{ct}`"),
+        )
+    })
 }
 
 /// Parse and validate a config body; 422 naming every problem, and when it has more

@@ -30,6 +30,26 @@ impl Format {
     }
 
     /// The format by name (`toml`, `json`, `yaml` or `yml`).
+    /// The format of a media type (`application/json`, `text/x-toml`, `application/yaml`,
+    /// `application/problem+json`, …; parameters and case ignored).
+    pub fn from_media_type(media_type: &str) -> Option<Format> {
+        let mt = media_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match mt.as_str() {
+            "application/json" | "text/json" => Some(Format::Json),
+            "application/toml" | "text/toml" | "text/x-toml" => Some(Format::Toml),
+            "application/yaml" | "application/x-yaml" | "text/yaml" | "text/x-yaml" => {
+                Some(Format::Yaml)
+            }
+            m if m.starts_with("application/") && m.ends_with("+json") => Some(Format::Json),
+            _ => None,
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Format> {
         match name.to_ascii_lowercase().as_str() {
             "toml" => Some(Format::Toml),
