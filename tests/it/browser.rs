@@ -78,25 +78,55 @@ async fn submit_token(b: &Browser, path: &str, token: &str) {
     .await;
 }
 
+/// v1 and v2 of a shop whose v2 regressed on /checkout (3× latency, 5% errors), scraped by
+/// a real Prometheus every second, a daemon with tokens (the write token in use) and a
+/// browser.
+struct Checkout {
+    _versions: [Target; 2],
+    prom: Prometheus,
+    b: Browser,
+    dir: tempfile::TempDir,
+    d: Daemon,
+}
+
+impl Checkout {
+    async fn start() -> Checkout {
+        let v1 = Target::start("v1", &APIS, Behaviour::default()).await;
+        let v2 = Target::start("v2", &APIS, Behaviour::default()).await;
+        v2.set(
+            "/checkout",
+            Behaviour {
+                latency_factor: 3.0,
+                error_rate: 0.05,
+                ..Behaviour::default()
+            },
+        );
+        let scrape = [("v1", v1.addr()), ("v2", v2.addr())];
+        let (prom, b) = tokio::join!(Prometheus::start(&scrape, 1), Browser::start());
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Daemon::start(dir.path(), &prom.url(), &tokens()).await;
+        d.with_token(Some(WRITE_TOKEN));
+        Checkout {
+            _versions: [v1, v2],
+            prom,
+            b,
+            dir,
+            d,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_report_of_a_failed_analysis_shows_the_failing_api_first() {
     require_prometheus!();
     require_browser!();
-    let v1 = Target::start("v1", &APIS, Behaviour::default()).await;
-    let v2 = Target::start("v2", &APIS, Behaviour::default()).await;
-    v2.set(
-        "/checkout",
-        Behaviour {
-            latency_factor: 3.0,
-            error_rate: 0.05,
-            ..Behaviour::default()
-        },
-    );
-    let scrape = [("v1", v1.addr()), ("v2", v2.addr())];
-    let (prom, b) = tokio::join!(Prometheus::start(&scrape, 1), Browser::start());
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::start(dir.path(), &prom.url(), &tokens()).await;
-    d.with_token(Some(WRITE_TOKEN));
+    let Checkout {
+        _versions,
+        prom,
+        b,
+        dir: _dir,
+        d,
+    } = Checkout::start().await;
     let (s, body) = d
         .post_text("/api/v1/configs", "application/toml", WEB_TOML)
         .await;
@@ -411,21 +441,13 @@ percent = 100
 async fn a_rollback_and_a_held_judgment_say_why_with_numbers_and_link_their_analysis() {
     require_prometheus!();
     require_browser!();
-    let v1 = Target::start("v1", &APIS, Behaviour::default()).await;
-    let v2 = Target::start("v2", &APIS, Behaviour::default()).await;
-    v2.set(
-        "/checkout",
-        Behaviour {
-            latency_factor: 3.0,
-            error_rate: 0.05,
-            ..Behaviour::default()
-        },
-    );
-    let scrape = [("v1", v1.addr()), ("v2", v2.addr())];
-    let (prom, b) = tokio::join!(Prometheus::start(&scrape, 1), Browser::start());
-    let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::start(dir.path(), &prom.url(), &tokens()).await;
-    d.with_token(Some(WRITE_TOKEN));
+    let Checkout {
+        _versions,
+        prom,
+        b,
+        dir,
+        d,
+    } = Checkout::start().await;
     // The shipped config (critical metrics: /checkout fails the canary), and a lenient copy
     // whose failures only cost score: 2 of 3 APIs pass, marginal.
     let lenient = WEB_TOML
