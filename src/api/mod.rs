@@ -91,8 +91,8 @@ pub struct AppState {
     pub sessions: Arc<ui::Sessions>,
     /// Mark the session cookie `Secure` (`http.secure_cookies`: behind a TLS proxy).
     pub secure_cookies: bool,
-    /// What one request may make the daemon do (`[limits]`).
-    pub limits: crate::config::daemon::LimitSettings,
+    /// What one request may make the daemon do (`[limits]` of the daemon config).
+    pub limits: RequestLimits,
     /// Slots of `/api/v1/judge` (CPU and memory heavy): `limits.max_concurrent_judge`.
     pub judge_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -194,6 +194,14 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Bounds on the work one request may cause (the daemon config's `[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub max_metrics_per_config: usize,
+    pub max_queries_per_read: usize,
+    pub max_concurrent_judge: usize,
+}
 
 /// A query string whose errors are answered in the error envelope (400 `bad_query`):
 /// unknown or duplicate parameters, values of the wrong type.

@@ -224,7 +224,11 @@ pub async fn serve(
         allowed_origins: Arc::new(config.http.allowed_origins.clone()),
         sessions: Arc::new(crate::api::ui::Sessions::default()),
         secure_cookies: config.http.secure_cookies,
-        limits: config.limits.clone(),
+        limits: api::RequestLimits {
+            max_metrics_per_config: config.limits.max_metrics_per_config,
+            max_queries_per_read: config.limits.max_queries_per_read,
+            max_concurrent_judge: config.limits.max_concurrent_judge,
+        },
         judge_slots: Arc::new(tokio::sync::Semaphore::new(
             config.limits.max_concurrent_judge.max(1),
         )),
