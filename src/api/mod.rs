@@ -317,6 +317,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let guarded = v1::routes()
         .merge(pipelines::routes())
         .merge(kayenta::routes())
+        .route_layer(middleware::from_fn(body_type))
         .layer(middleware::from_fn_with_state(state.clone(), authorize));
     // A route layer runs after routing, so the matched route names the metric series.
     open.merge(guarded)
@@ -437,9 +438,8 @@ fn origin_authority(origin: &str) -> &str {
 ///   cannot reach an open daemon under its own name);
 /// - a mutating request from a browser page must be same-origin (its `Origin` names the
 ///   `Host` it was sent to) or from a configured origin (`http.allowed_origins`);
-/// - a mutating API call must say its body is JSON, TOML or YAML: a page can send
-///   `text/plain` or a form without asking (no CORS preflight), never those. The web UI's
-///   form posts carry a CSRF token instead.
+/// - a mutating API call must say its body is JSON, TOML or YAML ([`body_type`], after
+///   routing); the web UI's form posts carry a CSRF token instead.
 async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let host = headers
@@ -480,13 +480,31 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
             .into_response();
         }
     }
-    let ui = req.uri().path().starts_with("/ui/");
-    if !ui && matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+    next.run(req).await
+}
+
+/// Whether a request carries no body: neither a length above 0 nor a chunked one.
+fn bodiless(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(header::TRANSFER_ENCODING).is_none()
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0")
+}
+
+/// A mutating API call with a body must say the body is JSON, TOML or YAML: a web page
+/// can send `text/plain` or a form without asking (no CORS preflight), never those. A call
+/// without a body (`…/cancel`) needs no Content-Type; a browser sending one cross-site is
+/// stopped by the `Origin` check of [`guard`]. A route layer: it runs once the route and
+/// method matched, so a method no route serves answers 405, not 415.
+async fn body_type(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
         let ct = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        if crate::config::source::Format::from_media_type(ct).is_none() {
+        let typed = crate::config::source::Format::from_media_type(ct).is_some();
+        if !typed && !(ct.is_empty() && bodiless(headers)) {
             return ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

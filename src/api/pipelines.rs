@@ -57,10 +57,11 @@ async fn store_spec(
     name: Option<&str>,
     req: Request,
 ) -> ApiResult<PipelineRecord> {
+    let format = super::v1::body_format(req.headers())?;
     let bytes = raw_body(req, state).await?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the body is not UTF-8"))?;
-    let spec = Pipeline::parse(&text, "pipeline").map_err(|problems| {
+    let spec = Pipeline::parse_as(&text, format, "pipeline").map_err(|problems| {
         ApiError::invalid_fields(
             problems
                 .into_iter()
@@ -94,6 +95,10 @@ async fn store_spec(
             format!("the spec names `{}` but the path names `{n}`", spec.name),
         ));
     }
+    // Stored (and shown, and read by the runner) as TOML, whatever it was sent as.
+    let text = crate::pipeline::spec::as_toml(&text, format).ok_or_else(|| {
+        ApiError::invalid("spec", "the document has no TOML form (a null value?)")
+    })?;
     let name = spec.name.clone();
     Ok(blocking(&state.store, move |s| {
         s.put_pipeline(&name, &text, now_ms())
@@ -323,9 +328,7 @@ async fn judgment(
     Path(id): Path<String>,
     Body(b): Body<JudgmentBody>,
 ) -> ApiResult<Json<Value>> {
-    if b.by.trim().is_empty() {
-        return Err(ApiError::invalid("by", "say who decides"));
-    }
+    who(&b.by)?;
     let event = Event::Judgment {
         now: now_s(),
         approve: matches!(b.decision, Decision::Approve),

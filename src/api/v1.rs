@@ -62,7 +62,7 @@ pub fn config_problems(e: &ConfigError, prefix: &str) -> Vec<(String, String)> {
 }
 
 /// The format of a config body from its Content-Type (JSON by default).
-fn body_format(headers: &HeaderMap) -> ApiResult<Format> {
+pub(super) fn body_format(headers: &HeaderMap) -> ApiResult<Format> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -71,7 +71,7 @@ fn body_format(headers: &HeaderMap) -> ApiResult<Format> {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("configs are JSON, TOML or YAML; got Content-Type `{ct}`"),
+            format!("bodies are JSON, TOML or YAML; got Content-Type `{ct}`"),
         )
     })
 }

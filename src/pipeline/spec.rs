@@ -599,6 +599,17 @@ const SECRET_KEYS: [&str; 3] = ["secret", "token", "password"];
 /// `***` (webhook and notification secrets are HMAC keys: a reader who had them could
 /// forge canaryd's signatures). The document is re-written, so comments are not kept; a
 /// text that does not parse is not shown at all.
+/// A spec written as JSON or YAML, re-written as the TOML document canaryd stores (a TOML
+/// spec is stored as written, comments and all). `None` when the document has no TOML form
+/// (it is not a table at the top, or holds a `null`).
+pub fn as_toml(text: &str, format: Format) -> Option<String> {
+    if format == Format::Toml {
+        return Some(text.to_string());
+    }
+    let value: toml::Table = source::deserialize(text, format).ok()?;
+    toml::to_string_pretty(&value).ok()
+}
+
 pub fn redacted_spec(text: &str) -> String {
     fn walk(v: &mut toml::Value) {
         match v {
@@ -682,8 +693,13 @@ impl Pipeline {
     /// Parse and validate TOML; every problem names its field (with line and column when
     /// the parser knows them).
     pub fn parse(text: &str, file: &str) -> Result<Pipeline, Vec<String>> {
-        let raw: RawPipeline = source::deserialize(text, Format::Toml)
-            .map_err(|e| vec![crate::config::locate_de_error(text, Format::Toml, file, e)])?;
+        Self::parse_as(text, Format::Toml, file)
+    }
+
+    /// Parse and validate a spec written as TOML, JSON or YAML (the same document in each).
+    pub fn parse_as(text: &str, format: Format, file: &str) -> Result<Pipeline, Vec<String>> {
+        let raw: RawPipeline = source::deserialize(text, format)
+            .map_err(|e| vec![crate::config::locate_de_error(text, format, file, e)])?;
         Self::validate(&raw).map_err(|problems| {
             problems
                 .into_iter()
