@@ -52,6 +52,8 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH=scripts/schemathesis \
   -H "Authorization: Bearer $token" --max-examples "$examples" -w 2 \
   --report ndjson --report-ndjson-path "$work/events.ndjson" "${seed[@]}" \
   > "$work/out.txt" 2>&1 || status=$?
+cp "$work/out.txt" target/schemathesis-last.txt
+cp "$work/daemon.log" target/schemathesis-daemon.log
 alive=1
 kill -0 "$pid" 2>/dev/null || alive=0
 # Every request sent, counted from the event stream (checks and stateful steps included).
@@ -81,7 +83,8 @@ if [ "$alive" != 1 ]; then
   echo "the daemon died:"; tail -20 "$work/daemon.log"; exit 1
 fi
 if [ "$status" != 0 ]; then
-  echo "schemathesis found failures (above); full output:"; cat "$work/out.txt" | head -400; exit 1
+  echo "schemathesis found failures (above); full output in target/schemathesis-last.txt:"
+  head -400 "$work/out.txt"; exit 1
 fi
 if [ "$requests" -lt "$min_requests" ]; then
   echo "only $requests requests were sent (floor $min_requests): raise max-examples"; exit 1

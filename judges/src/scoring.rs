@@ -55,6 +55,26 @@ impl Default for Thresholds {
     }
 }
 
+impl Thresholds {
+    /// What is wrong with these thresholds, as (field, message): each must be a number in
+    /// 0..=100 and `marginal` may not be above `pass`. Empty when they are usable.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (name, v) in [("pass", self.pass), ("marginal", self.marginal)] {
+            if !(0.0..=100.0).contains(&v) {
+                out.push((name, format!("must be between 0 and 100, got {v}")));
+            }
+        }
+        if out.is_empty() && self.marginal > self.pass {
+            out.push((
+                "marginal",
+                format!("marginal ({}) is above pass ({})", self.marginal, self.pass),
+            ));
+        }
+        out
+    }
+}
+
 /// Which scoring rules decide the total and the verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -577,4 +597,22 @@ fn holds(
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_out_of_range_or_crossed_are_named() {
+        assert!(Thresholds::default().problems().is_empty());
+        let t = |pass, marginal| Thresholds { pass, marginal }.problems();
+        assert!(t(100.0, 0.0).is_empty());
+        assert_eq!(t(-1.0, 0.0)[0].0, "pass");
+        assert_eq!(t(50.0, f64::NAN)[0].0, "marginal");
+        assert_eq!(t(101.0, 120.0).len(), 2);
+        let crossed = t(60.0, 80.0);
+        assert_eq!(crossed.len(), 1);
+        assert!(crossed[0].1.contains("above pass"), "{crossed:?}");
+    }
 }

@@ -402,18 +402,11 @@ impl AnalysisRequest {
                 message,
             })
             .collect();
-        if let Some(t) = self.thresholds
-            && !(0.0..=100.0).contains(&t.marginal)
-                | !(0.0..=100.0).contains(&t.pass)
-                | (t.marginal > t.pass)
-        {
-            out.push(Invalid {
-                field: "thresholds".into(),
-                message: format!(
-                    "need 0 ≤ marginal ≤ pass ≤ 100, got pass {} marginal {}",
-                    t.pass, t.marginal
-                ),
-            });
+        if let Some(t) = self.thresholds {
+            out.extend(t.problems().into_iter().map(|(f, message)| Invalid {
+                field: format!("thresholds.{f}"),
+                message,
+            }));
         }
         for (i, m) in config.metrics.iter().enumerate() {
             let Some(q) = &m.query else {

@@ -71,6 +71,11 @@ const NOT_BLANK: &str = "[^\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\
 /// A person or system named by `by`: not blank, no control characters.
 const WHO: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$";
 
+/// `schema` or `null`: an optional field the server reads `null` in as absent.
+fn or_null(schema: Value) -> Value {
+    json!({ "oneOf": [schema, { "type": "null" }] })
+}
+
 fn name_schema(description: &str) -> Value {
     json!({ "type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_CONTROL,
             "description": description })
@@ -155,7 +160,10 @@ fn decision_body(required: &[&str], properties: Value, example: Value) -> Value 
 }
 
 fn components() -> Value {
-    let router_kinds: Vec<&str> = crate::routers::ROUTER_KINDS.iter().map(|(k, _)| *k).collect();
+    let router_kinds: Vec<&str> = crate::routers::ROUTER_KINDS
+        .iter()
+        .map(|(k, _)| *k)
+        .collect();
     json!({
         "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
         "schemas": {
@@ -195,10 +203,11 @@ fn components() -> Value {
                 "location": { "type": "string" }, "api": { "type": "string" },
                 "params": { "type": "object", "additionalProperties": { "type": "string" } } } },
             "Duration": { "oneOf": [
-                { "type": "number", "minimum": 0, "maximum": 31_536_000, "description": "seconds" },
+                { "type": "number", "minimum": 0, "maximum": crate::time::MAX_DURATION_S, "description": "seconds" },
                 { "type": "string", "examples": ["30s", "5m", "1h 30m"] } ] },
             "Time": { "oneOf": [ { "type": "string", "format": "date-time" },
-                { "type": "number", "minimum": 0, "maximum": 32_503_680_000_u64, "description": "unix seconds" } ] },
+                { "type": "number", "minimum": crate::time::MIN_TIME_S, "maximum": crate::time::MAX_TIME_S,
+                    "description": "unix seconds (a live start at most 31 days ahead)" } ] },
             "Window": { "oneOf": [
                 { "type": "object", "required": ["mode", "start", "end"], "additionalProperties": false, "properties": {
                     "mode": { "const": "retrospective" },
@@ -216,10 +225,10 @@ fn components() -> Value {
                 "additionalProperties": false, "properties": {
                 "config": { "oneOf": [ { "type": "string", "description": "stored config name or id" },
                                        schema_ref("CanaryConfig") ] },
-                "application": { "type": "string" },
+                "application": { "type": ["string", "null"] },
                 "baseline": schema_ref("Scope"), "canary": schema_ref("Scope"),
-                "window": schema_ref("Window"), "thresholds": schema_ref("Thresholds"),
-                "scoring": { "enum": ["canaryd", "kayenta"] } } },
+                "window": schema_ref("Window"), "thresholds": or_null(schema_ref("Thresholds")),
+                "scoring": { "enum": ["canaryd", "kayenta", null] } } },
             "Analysis": { "type": "object", "required": ["id", "status"], "properties": {
                 "id": { "type": "string" },
                 "status": { "enum": ["running", "succeeded", "error", "cancelled"] },
@@ -246,13 +255,14 @@ fn components() -> Value {
                 "spec": { "type": "string", "description": "the spec as TOML, secrets shown as ***" } } },
             "Execution": { "type": "object", "required": ["id", "pipeline", "version", "status", "state"], "properties": {
                 "id": { "type": "string" }, "pipeline": { "type": "string" },
+                "queued": { "type": "string", "description": "present on a 202: why the action waits" },
                 "version": { "type": "integer" }, "status": { "type": "string" },
                 "trigger": {}, "state": { "type": "object" }, "transitions": { "type": "integer" },
                 "created": { "type": "string" }, "updated": { "type": "string" } } },
             "JudgeRequest": { "type": "object", "required": ["config", "pairs"], "additionalProperties": false, "properties": {
                 "config": { "oneOf": [ { "type": "string" }, schema_ref("CanaryConfig") ] },
-                "thresholds": schema_ref("Thresholds"),
-                "scoring": { "enum": ["canaryd", "kayenta"] },
+                "thresholds": or_null(schema_ref("Thresholds")),
+                "scoring": { "enum": ["canaryd", "kayenta", null] },
                 "pairs": { "type": "array", "items": { "type": "object", "required": ["metric", "baseline", "canary"],
                     "additionalProperties": false,
                     "properties": { "metric": { "type": "string" },
@@ -261,9 +271,14 @@ fn components() -> Value {
                         "canary": schema_ref("InlineSample") } } } } },
             "InlineSample": { "oneOf": [
                 { "type": "array", "items": { "type": ["number", "null"] } },
-                { "type": "object", "required": ["events", "totals"], "additionalProperties": false, "properties": {
-                    "events": { "type": "number", "minimum": 0 }, "totals": { "type": "number", "minimum": 0 } } },
-                { "type": "object", "required": ["bounds", "counts"], "additionalProperties": false, "properties": {
+                { "type": "object", "required": ["events", "totals"], "additionalProperties": false,
+                    "description": "per-interval event and total counts, as long as each other; events never above totals",
+                    "properties": {
+                    "events": { "type": "array", "items": { "type": "number", "minimum": 0 } },
+                    "totals": { "type": "array", "items": { "type": "number", "minimum": 0 } } } },
+                { "type": "object", "required": ["bounds", "counts"], "additionalProperties": false,
+                    "description": "bucket upper bounds in increasing order and the count of each bucket",
+                    "properties": {
                     "bounds": { "type": "array", "items": { "type": "number" } },
                     "counts": { "type": "array", "items": { "type": "number", "minimum": 0 } } } } ] },
         }
@@ -383,8 +398,8 @@ fn analysis_paths() -> Value {
                     "pairs": [
                         { "metric": "latency", "baseline": [101.0, 99.5, 100.2, 98.7, 100.9, 99.1, 100.4, 101.3],
                           "canary": [100.8, 99.9, 101.1, 98.9, 100.1, 99.6, 100.7, 100.2] },
-                        { "metric": "error_rate", "baseline": { "events": 12, "totals": 10000 },
-                          "canary": { "events": 11, "totals": 9800 } } ] })),
+                        { "metric": "error_rate", "baseline": { "events": [12, 9, 11, 10], "totals": [10000, 9600, 9900, 10100] },
+                          "canary": { "events": [11, 10, 9, 12], "totals": [9800, 9700, 10050, 9950] } } ] })),
                 "responses": with_errors(json!({ "200": ok("the report", json!({ "type": "object" })) }), true) } },
     })
 }
@@ -400,7 +415,8 @@ fn pipeline_paths() -> Value {
         ("start", "startExecution", "name", "$response.body#/name"),
         ("delete", "deletePipeline", "name", "$response.body#/name"),
     ]);
-    let mut exec_params = vec![json!({ "name": "pipeline", "in": "query", "schema": { "type": "string" } })];
+    let mut exec_params =
+        vec![json!({ "name": "pipeline", "in": "query", "schema": { "type": "string" } })];
     exec_params.extend(page_params());
     json!({
         "/api/v1/pipelines": {
@@ -429,7 +445,7 @@ fn pipeline_paths() -> Value {
                     "required": ["baseline", "canary"], "properties": {
                         "baseline": schema_ref("ExecutionScope"), "canary": schema_ref("ExecutionScope"),
                         "by": { "oneOf": [ { "type": "string", "maxLength": 200, "pattern": WHO }, { "type": "null" } ] },
-                        "not_before": schema_ref("Time") } }),
+                        "not_before": or_null(schema_ref("Time")) } }),
                     json!({ "baseline": { "scope": "v1" }, "canary": { "scope": "v2" }, "by": "ci" })),
                 "responses": with_errors(json!({
                     "201": created("started; Location names it", schema_ref("Execution"), links(&[
@@ -443,6 +459,15 @@ fn pipeline_paths() -> Value {
     })
 }
 
+/// The answer of an operator action while the execution is in the middle of a step.
+fn queued() -> Value {
+    ok(
+        "queued: the execution is in the middle of a step (a router retrying, a smoke test); \
+         the action applies when the step ends",
+        schema_ref("Execution"),
+    )
+}
+
 fn execution_paths() -> Value {
     let by = json!({ "type": "string", "maxLength": 200, "pattern": WHO });
     let action = |id: &str, summary: &str, done: &str| {
@@ -450,9 +475,11 @@ fn execution_paths() -> Value {
             "requestBody": decision_body(&["by"], json!({ "by": by, "reason": { "type": "string" } }),
                 json!({ "by": "alice", "reason": "dashboards look wrong" })),
             "responses": with_errors(json!({ "200": ok(done, schema_ref("Execution")),
+                "202": queued(),
                 "409": error_response("not applicable in the execution's state") }), true) } })
     };
-    let mut params = vec![json!({ "name": "pipeline", "in": "query", "schema": { "type": "string" } })];
+    let mut params =
+        vec![json!({ "name": "pipeline", "in": "query", "schema": { "type": "string" } })];
     params.extend(page_params());
     json!({
         "/api/v1/executions": {
@@ -475,6 +502,7 @@ fn execution_paths() -> Value {
                     "by": by, "comment": { "type": "string" } }),
                     json!({ "decision": "approve", "by": "alice", "comment": "dashboards are fine" })),
                 "responses": with_errors(json!({ "200": ok("accepted", schema_ref("Execution")),
+                    "202": queued(),
                     "409": error_response("no judgment awaited, or not an approver") }), true) } },
         "/api/v1/executions/{id}/rollback": action("rollbackExecution", "Roll back now", "rolling back"),
         "/api/v1/executions/{id}/pause": action("pauseExecution", "Finish the current stage, then wait", "paused"),
@@ -485,7 +513,12 @@ fn execution_paths() -> Value {
 /// The document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for part in [config_paths(), analysis_paths(), pipeline_paths(), execution_paths()] {
+    for part in [
+        config_paths(),
+        analysis_paths(),
+        pipeline_paths(),
+        execution_paths(),
+    ] {
         if let Value::Object(m) = part {
             paths.extend(m);
         }

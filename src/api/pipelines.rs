@@ -14,7 +14,7 @@ use super::v1::ms_to_iso as iso;
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, raw_body};
 use crate::analysis::live::{Timestamp, blocking, now_ms, now_s};
 use crate::collectors::Scope;
-use crate::pipeline::runner::{StartError, Trigger};
+use crate::pipeline::runner::{OPERATOR_WAIT, StartError, Submitted, Trigger};
 use crate::pipeline::spec::Pipeline;
 use crate::pipeline::state::Event;
 use crate::store::{ExecutionRecord, PipelineRecord};
@@ -297,14 +297,26 @@ async fn events(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
 }
 
 /// Send an operator's event to the execution's task; 409 when the state refuses it.
-async fn decide(state: &AppState, id: &str, event: Event) -> ApiResult<Json<Value>> {
+/// Deliver an operator's event: 200 with the execution once applied, 202 with it while
+/// the execution is busy with a step and the event waits its turn (`queued`).
+async fn decide(state: &AppState, id: &str, event: Event) -> ApiResult<Response> {
     find(state, id).await?;
-    state
+    let submitted = state
         .pipelines
-        .submit(id, event)
+        .submit_within(id, event, OPERATOR_WAIT)
         .await
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "not_applicable", e))?;
-    Ok(Json(execution_view(&find(state, id).await?)))
+    let mut view = execution_view(&find(state, id).await?);
+    Ok(match submitted {
+        Submitted::Applied => Json(view).into_response(),
+        Submitted::Queued => {
+            view["queued"] = json!(
+                "the execution is in the middle of a step (a router or smoke test); \
+                 the event applies when the step ends"
+            );
+            (StatusCode::ACCEPTED, Json(view)).into_response()
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -327,7 +339,7 @@ async fn judgment(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(b): Body<JudgmentBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     who(&b.by)?;
     let event = Event::Judgment {
         now: now_s(),
@@ -361,7 +373,7 @@ async fn rollback(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(b): Body<ByBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     who(&b.by)?;
     decide(
         &state,
@@ -379,7 +391,7 @@ async fn pause(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(b): Body<ByBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     who(&b.by)?;
     decide(
         &state,
@@ -396,7 +408,7 @@ async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Body(b): Body<ByBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     who(&b.by)?;
     decide(
         &state,

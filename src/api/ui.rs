@@ -29,6 +29,7 @@ use sha2::Sha256;
 use super::v1::ms_to_iso as iso;
 use super::{AppState, Role, same};
 use crate::analysis::live::{blocking, now_s};
+use crate::pipeline::runner::{OPERATOR_WAIT, Submitted};
 use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
 use crate::pipeline::state::{Event, Execution, Phase};
 use crate::pipeline::timeline::execution_timeline;
@@ -1253,6 +1254,10 @@ fn done_text(code: &str) -> &'static str {
         "rollback" => "Rollback requested: traffic goes back to the baseline.",
         "paused" => "Paused: the current stage finishes, then the execution waits.",
         "resumed" => "Resumed.",
+        c if c.ends_with("-queued") => {
+            "Queued: the execution is in the middle of a step (a router or smoke test); \
+             your action applies when the step ends. This page refreshes."
+        }
         _ => "Done.",
     }
 }
@@ -1320,9 +1325,18 @@ fn author(v: &Viewer, by: &str) -> Option<String> {
 
 /// Submit an operator's event; on success back to the page (303), else the page with why.
 async fn act(state: &AppState, v: &Viewer, id: &str, event: Event, done: &str) -> Response {
-    match state.pipelines.submit(id, event).await {
-        Ok(()) => {
-            tracing::info!(execution = %id, action = done, by = ?v.name, "ui: operator action");
+    let submitted = state
+        .pipelines
+        .submit_within(id, event, OPERATOR_WAIT)
+        .await;
+    match submitted {
+        Ok(s) => {
+            tracing::info!(execution = %id, action = done, by = ?v.name, outcome = ?s,
+                "ui: operator action");
+            let done = match s {
+                Submitted::Applied => done.to_string(),
+                Submitted::Queued => format!("{done}-queued"),
+            };
             Redirect::to(&format!("/ui/executions/{id}?done={done}")).into_response()
         }
         Err(e) => execution_page(state, v, id, None, Some(&format!("Not done: {e}"))).await,

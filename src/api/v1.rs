@@ -612,6 +612,20 @@ struct JudgeRequest {
     pairs: Vec<InlinePair>,
 }
 
+/// Request thresholds usable for a verdict (422 naming each problem otherwise).
+fn thresholds_ok(t: &Thresholds) -> ApiResult<()> {
+    let problems = t.problems();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid_fields(
+        problems
+            .into_iter()
+            .map(|(f, m)| (format!("thresholds.{f}"), m))
+            .collect(),
+    ))
+}
+
 async fn judge(
     State(state): State<AppState>,
     Body(body): Body<JudgeRequest>,
@@ -627,6 +641,9 @@ async fn judge(
             ),
         ));
     };
+    if let Some(t) = body.thresholds {
+        thresholds_ok(&t)?;
+    }
     let (mut config, ..) = resolve_config(&state, &body.config, "config").await?;
     if let Some(rules) = body.scoring {
         config.scoring = Some(rules);

@@ -741,19 +741,7 @@ fn validate_common(
             format!("group weights sum to {sum}, more than 100"),
         ));
     }
-    let t = config.thresholds;
-    for (name, v) in [("pass", t.pass), ("marginal", t.marginal)] {
-        if !(0.0..=100.0).contains(&v) {
-            problems.push((
-                format!("{thresholds}.{name}"),
-                format!("must be between 0 and 100, got {v}"),
-            ));
-        }
-    }
-    if t.marginal > t.pass {
-        problems.push((
-            format!("{thresholds}.marginal"),
-            format!("marginal ({}) is above pass ({})", t.marginal, t.pass),
-        ));
+    for (name, message) in config.thresholds.problems() {
+        problems.push((format!("{thresholds}.{name}"), message));
     }
 }

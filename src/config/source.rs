@@ -334,30 +334,103 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, format: Format) -> Result<T,
             Ok(value)
         }
         Format::Yaml => {
-            let options = marked_yaml::LoaderOptions::default().error_on_duplicate_keys(true);
             let node =
-                marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| DeError {
-                    path: FieldPath::root(),
-                    pos: yaml_load_error_pos(&e),
-                    message: e.to_string(),
+                marked_yaml::parse_yaml_with_options(0, text, yaml_options()).map_err(|e| {
+                    DeError {
+                        path: FieldPath::root(),
+                        pos: yaml_load_error_pos(&e),
+                        message: e.to_string(),
+                    }
                 })?;
-            serde_path_to_error::deserialize(marked_yaml::spanned_serde::NodeDeserializer::new(
-                &node,
-            ))
-            .map_err(|e| {
-                let path = FieldPath::from_serde(e.path());
-                let inner = e.into_inner();
-                DeError {
-                    path,
-                    pos: inner.start_mark().map(|m| Pos {
-                        line: m.line(),
-                        column: m.column(),
-                    }),
-                    message: inner.to_string(),
-                }
+            // Through a JSON value with YAML 1.2 core-schema scalars: the node's own
+            // deserialiser hands every scalar to `deserialize_any` as a string, so tagged
+            // and untagged enums (pipeline steps, `null`) would see `5` as "5".
+            deserialize_value(yaml_value(&node)).map_err(|e| DeError {
+                pos: Some(yaml_node(&node).locate(&e.path)),
+                ..e
             })
         }
     }
+}
+
+/// Duplicate keys are errors; quoted scalars are marked so they are never resolved to
+/// numbers, booleans or null.
+fn yaml_options() -> marked_yaml::LoaderOptions {
+    marked_yaml::LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .prevent_coercion(true)
+}
+
+/// `node` as a JSON value, resolving plain scalars by the YAML 1.2 core schema (null,
+/// booleans, integers, floats); quoted scalars stay strings. Non-finite floats (`.inf`,
+/// `.nan`) have no JSON form and stay strings, so a number field refuses them.
+fn yaml_value(node: &marked_yaml::Node) -> serde_json::Value {
+    use marked_yaml::Node;
+    use serde_json::Value;
+    match node {
+        Node::Mapping(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_string(), yaml_value(v)))
+                .collect(),
+        ),
+        Node::Sequence(seq) => Value::Array(seq.iter().map(yaml_value).collect()),
+        Node::Scalar(s) if !s.may_coerce() => Value::String(s.as_str().to_string()),
+        Node::Scalar(s) => core_scalar(s.as_str()),
+    }
+}
+
+/// A plain YAML scalar by the YAML 1.2 core schema.
+fn core_scalar(s: &str) -> serde_json::Value {
+    use serde_json::Value;
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let digits = |t: &str, radix: u32| !t.is_empty() && t.chars().all(|c| c.is_digit(radix));
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if let Some(hex) = s.strip_prefix("0x").filter(|t| digits(t, 16)) {
+        if let Ok(n) = u64::from_str_radix(hex, 16) {
+            return Value::from(n);
+        }
+    } else if let Some(oct) = s.strip_prefix("0o").filter(|t| digits(t, 8)) {
+        if let Ok(n) = u64::from_str_radix(oct, 8) {
+            return Value::from(n);
+        }
+    } else if digits(unsigned, 10) {
+        if let Ok(n) = s.parse::<i64>() {
+            return Value::from(n);
+        }
+        if let Ok(n) = s.parse::<u64>() {
+            return Value::from(n);
+        }
+    }
+    if is_core_float(unsigned) {
+        if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(s.to_string())
+}
+
+/// `[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?` or `\.[0-9]+([eE][-+]?[0-9]+)?` (sign removed).
+fn is_core_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let all_digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => !frac.is_empty() && all_digits(frac),
+        Some((int, frac)) => !int.is_empty() && all_digits(int) && all_digits(frac),
+        None => !mantissa.is_empty() && all_digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    mantissa_ok && exponent_ok
 }
 
 /// The document as a JSON value (any format), for deserialising again after edits.
@@ -365,13 +438,9 @@ pub fn to_value(text: &str, format: Format) -> Option<serde_json::Value> {
     match format {
         Format::Json => serde_json::from_str(text).ok(),
         Format::Toml => toml::from_str(text).ok(),
-        Format::Yaml => {
-            let node = marked_yaml::parse_yaml(0, text).ok()?;
-            serde::Deserialize::deserialize(marked_yaml::spanned_serde::NodeDeserializer::new(
-                &node,
-            ))
-            .ok()
-        }
+        Format::Yaml => Some(yaml_value(
+            &marked_yaml::parse_yaml_with_options(0, text, yaml_options()).ok()?,
+        )),
     }
 }
 
@@ -458,6 +527,44 @@ mod tests {
                 .key("judge")
                 .key("kind")
         );
+    }
+
+    #[test]
+    fn yaml_plain_scalars_follow_the_core_schema_and_quoted_ones_stay_strings() {
+        use serde_json::json;
+        let text = "a: 5\nb: -7\nc: 2.5\nd: 1e3\ne: .5\nf: null\ng: ~\nh:\ni: true\nj: FALSE\n\
+                    k: \"5\"\nl: '1e3'\nm: 0x1f\nn: 0o17\no: 1.2.3\np: .inf\nq: yes\nr: 99999999999999999999\n";
+        let v = to_value(text, Format::Yaml).expect("parses");
+        assert_eq!(
+            v,
+            json!({"a": 5, "b": -7, "c": 2.5, "d": 1000.0, "e": 0.5, "f": null, "g": null,
+                   "h": null, "i": true, "j": false, "k": "5", "l": "1e3", "m": 31, "n": 15,
+                   "o": "1.2.3", "p": ".inf", "q": "yes", "r": 1e20})
+        );
+    }
+
+    #[test]
+    fn yaml_numbers_reach_untagged_enums_and_errors_keep_their_position() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(untagged)]
+        enum Step {
+            Percent(f64),
+            Named(String),
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct Doc {
+            #[allow(dead_code)]
+            steps: Vec<Step>,
+            #[allow(dead_code)]
+            count: u32,
+        }
+        let doc: Doc = deserialize("steps: [5, \"x\"]\ncount: 3\n", Format::Yaml).expect("parses");
+        assert_eq!(doc.steps, vec![Step::Percent(5.0), Step::Named("x".into())]);
+        let err = deserialize::<Doc>("steps: []\ncount: many\n", Format::Yaml).unwrap_err();
+        assert_eq!(err.path.to_string(), "count");
+        assert_eq!(err.pos, Some(Pos { line: 2, column: 1 }));
+        assert!(err.message.contains("expected u32"), "{}", err.message);
     }
 
     #[test]

@@ -100,6 +100,19 @@ pub struct Conflict {
 }
 
 type Reply = oneshot::Sender<Result<(), String>>;
+
+/// How long an operator's request waits for its event to apply before it is answered as
+/// queued ([`PipelineRunner::submit_within`]).
+pub const OPERATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What became of an operator's event ([`PipelineRunner::submit_within`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// The state machine took it; the stored state shows its effect.
+    Applied,
+    /// The execution is in the middle of a step; the event applies when the step ends.
+    Queued,
+}
 type Events = mpsc::UnboundedSender<(Event, Option<Reply>)>;
 
 /// What an execution's actions need, fixed for its life.
@@ -292,6 +305,37 @@ impl PipelineRunner {
     /// Deliver an operator's event (judgment, pause, resume, rollback); the answer says
     /// whether the state machine accepted it.
     pub async fn submit(&self, id: &str, event: Event) -> Result<(), String> {
+        let answer = self.send(id, event)?;
+        answer
+            .await
+            .map_err(|_| format!("execution `{id}` has ended"))?
+    }
+
+    /// [`Self::submit`], waiting at most `wait` for the answer. An execution busy with a
+    /// step (a router that retries through an outage, a smoke test) reads its events only
+    /// between steps; rather than hold the operator's request, the event then stays queued
+    /// and applies when the step ends ([`Submitted::Queued`]). A queued event the state
+    /// machine turns down is logged.
+    pub async fn submit_within(
+        &self,
+        id: &str,
+        event: Event,
+        wait: std::time::Duration,
+    ) -> Result<Submitted, String> {
+        let answer = self.send(id, event)?;
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(Ok(()))) => Ok(Submitted::Applied),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(_)) => Err(format!("execution `{id}` has ended")),
+            Err(_) => Ok(Submitted::Queued),
+        }
+    }
+
+    fn send(
+        &self,
+        id: &str,
+        event: Event,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
         let tx = self
             .tasks
             .lock()
@@ -302,9 +346,7 @@ impl PipelineRunner {
         let (reply, answer) = oneshot::channel();
         tx.send((event, Some(reply)))
             .map_err(|_| format!("execution `{id}` has ended"))?;
-        answer
-            .await
-            .map_err(|_| format!("execution `{id}` has ended"))?
+        Ok(answer)
     }
 
     /// Stop every task at once, as a killed daemon would (the state stays in the store).
@@ -428,8 +470,12 @@ impl PipelineRunner {
             let t = match step(&spec, &exec, &event) {
                 Ok(t) => t,
                 Err(rejected) => {
-                    if let Some(r) = reply {
-                        let _ = r.send(Err(rejected.to_string()));
+                    if let Some(r) = reply
+                        && r.send(Err(rejected.to_string())).is_err()
+                    {
+                        // The operator stopped waiting (a queued event): say it here.
+                        tracing::warn!(execution = %id, event = ?event, %rejected,
+                            "a queued operator event was not applicable");
                     }
                     continue;
                 }

@@ -566,3 +566,50 @@ fn an_analysis_is_explained_by_its_worse_pairs_numbers_and_holds() {
     );
     assert_eq!(explain(&serde_json::json!({"nope": 1})), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_event_during_a_slow_router_step_is_queued_not_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    // The router takes 2 s per call: the execution reads events only between steps.
+    let body = spec(&log).replace("\"sh\", \"-c\", \"echo", "\"sh\", \"-c\", \"sleep 2; echo");
+    store.put_pipeline("web", &body, now_ms()).unwrap();
+    let r = runner(&store);
+    let exec = r.start_execution("web", trigger()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    let pause = Event::Pause {
+        now: now_s(),
+        by: "alice".into(),
+    };
+    let answer = r
+        .submit_within(&exec.id, pause, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(answer, Submitted::Queued);
+    assert!(asked.elapsed() < Duration::from_secs(1), "the caller was held");
+    // The queued pause applies once the step ends.
+    let paused = wait_for(&store, &exec.id, |r| r.status == "paused").await;
+    assert_eq!(lines(&log), ["set_split 10"]);
+    // An event that applies at once is answered as applied.
+    let resume = Event::Resume {
+        now: now_s(),
+        by: "alice".into(),
+    };
+    assert_eq!(
+        r.submit_within(&paused.id, resume, Duration::from_secs(5))
+            .await
+            .unwrap(),
+        Submitted::Applied
+    );
+    // One the state machine refuses is still refused within the wait.
+    let again = Event::Resume {
+        now: now_s(),
+        by: "alice".into(),
+    };
+    let refused = r
+        .submit_within(&paused.id, again, Duration::from_secs(5))
+        .await;
+    assert!(refused.unwrap_err().contains("not paused"));
+}
