@@ -5,12 +5,12 @@
 # and why), TOML bodies through scripts/schemathesis/hooks.py. Fails on any failure or
 # error schemathesis reports, on a dead daemon, and on fewer requests than the floor.
 #
-# Usage: ./scripts/schemathesis.sh [max-examples per operation, default 100]
+# Usage: ./scripts/schemathesis.sh [max-examples per operation, default 200]
 # Env:   CANARYD_BIN (default target/debug/canaryd, built here when missing),
 #        SCHEMATHESIS_MIN_REQUESTS (default 5000), SCHEMATHESIS_SEED (a fixed seed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-examples="${1:-100}"
+examples="${1:-200}"
 min_requests="${SCHEMATHESIS_MIN_REQUESTS:-5000}"
 venv=target/schemathesis-venv
 if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/python" -c 'import tomli_w' 2>/dev/null; then

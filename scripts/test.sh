@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check canaryd's CI runs, from a fresh machine: installs the system packages the
-# tests need (when missing), then formatting, lints, docs and the whole test suite.
+# tests need (when missing), then formatting, lints, docs, the whole test suite and the
+# schemathesis run against the API.
 # Usage: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +9,7 @@ cd "$(dirname "$0")/.."
 # System packages the test suite needs (Debian names): real services that tests start
 # themselves on free loopback ports. Tests fail (never skip) without them unless
 # CANARYD_SKIP_SERVICE_TESTS=1.
-packages=(prometheus haproxy chromium chromium-driver)
+packages=(prometheus haproxy chromium chromium-driver python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -30,4 +31,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== cargo test"
 CI="${CI:-true}" cargo test --workspace --locked
 ./scripts/test-notebooks.sh
+echo "== schemathesis (hostile API input, docs/security.md)"
+CANARYD_BIN=target/debug/canaryd ./scripts/schemathesis.sh
 echo "== all checks passed"

@@ -504,7 +504,7 @@ async fn body_type(req: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let typed = crate::config::source::Format::from_media_type(ct).is_some();
-        if !typed && !(ct.is_empty() && bodiless(headers)) {
+        if !(typed || ct.is_empty() && bodiless(headers)) {
             return ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

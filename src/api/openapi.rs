@@ -38,6 +38,7 @@ applications = ["checkout"]
 name = "latency"
 series = "latency_ms"
 direction = "increase"
+query = { kind = "promql", template = 'avg(rate(http_request_duration_seconds_sum{version="${scope}"}[1m]))' }
 
 [[metrics]]
 name = "error_rate"
@@ -45,6 +46,7 @@ events = "http_errors"
 total = "http_requests"
 direction = "increase"
 critical = true
+query = { kind = "ratio", errors = 'http_requests_total{version="${scope}", code=~"5.."}', total = 'http_requests_total{version="${scope}"}' }
 "#;
 
 /// The example pipeline spec of the document (TOML).
@@ -555,6 +557,50 @@ mod tests {
             let p = paths.get(*path).unwrap_or_else(|| panic!("{path} missing"));
             for m in *methods {
                 assert!(p.get(*m).is_some(), "{m} {path} missing");
+            }
+        }
+    }
+
+    /// Characters the patterns must judge as the server does: every one up to U+3100 (all
+    /// of Unicode's white space and the C0/C1 controls lie below) and a few far ones.
+    fn chars() -> impl Iterator<Item = char> {
+        (0u32..0x3100)
+            .chain([0xfeff, 0xfffd, 0x1f600, 0x10ffff])
+            .filter_map(char::from_u32)
+    }
+
+    #[test]
+    fn name_and_by_patterns_agree_with_the_server_checks() {
+        let no_control = regex::Regex::new(NO_CONTROL).unwrap();
+        let not_blank = regex::Regex::new(NOT_BLANK).unwrap();
+        let who = regex::Regex::new(WHO).unwrap();
+        let server_takes_by = |s: &str| super::super::pipelines::who(s).is_ok();
+        for c in chars() {
+            let one = c.to_string();
+            assert_eq!(
+                no_control.is_match(&one),
+                crate::suggest::name_problem(&one).is_none(),
+                "NO_CONTROL on U+{:04X}",
+                c as u32
+            );
+            assert_eq!(
+                not_blank.is_match(&one),
+                !one.trim().is_empty(),
+                "NOT_BLANK on U+{:04X}",
+                c as u32
+            );
+            for s in [
+                one.clone(),
+                format!(" {c} "),
+                format!("al{c}ce"),
+                format!("{c}{c}"),
+            ] {
+                assert_eq!(
+                    who.is_match(&s),
+                    server_takes_by(&s),
+                    "WHO on {s:?} (U+{:04X})",
+                    c as u32
+                );
             }
         }
     }

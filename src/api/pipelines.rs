@@ -359,7 +359,7 @@ struct ByBody {
 }
 
 /// `by` must name someone: the event log records who acted.
-fn who(by: &str) -> ApiResult<()> {
+pub(super) fn who(by: &str) -> ApiResult<()> {
     if by.trim().is_empty() {
         return Err(ApiError::invalid("by", "say who acts (a name, not empty)"));
     }

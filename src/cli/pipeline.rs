@@ -434,6 +434,12 @@ async fn decide(
         .map_err(|f| f.into_cli(exit::USAGE))?;
     if json {
         emit_json(&exec)?;
+    } else if exec.get("queued").is_some() {
+        // 202: the execution is mid-step (a router retrying); the action waits its turn.
+        emit(&format!(
+            "{what} queued: execution {id} is in the middle of a step; it applies when \
+             the step ends (`canaryd pipeline status {id}` shows it)\n"
+        ))?;
     } else {
         emit(&format!(
             "{verb}: execution {id} is {}, {}\n",

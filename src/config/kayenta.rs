@@ -30,8 +30,20 @@ pub fn looks_like_kayenta(doc: &serde_json::Value) -> bool {
         .and_then(|m| m.as_array())
         .is_some_and(|ms| {
             ms.iter()
-                .any(|m| m.get("analysisConfigurations").is_some() || m.get("query").is_some())
+                .any(|m| m.get("analysisConfigurations").is_some() || kayenta_query(m.get("query")))
         })
+}
+
+/// A Kayenta metric query (`type`, `metricName`, `customInlineTemplate`, `serviceType`),
+/// not one of canaryd's (which has a `kind`), so a canaryd JSON config with queries is read
+/// as canaryd's.
+fn kayenta_query(query: Option<&serde_json::Value>) -> bool {
+    query.and_then(|q| q.as_object()).is_some_and(|q| {
+        !q.contains_key("kind")
+            && ["type", "metricName", "customInlineTemplate", "serviceType"]
+                .iter()
+                .any(|k| q.contains_key(*k))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -305,5 +317,23 @@ pub fn metric_field_path(i: usize, field: &str) -> String {
         "effect_size.critical_increase" => opt("effectSize.criticalIncrease"),
         "effect_size.critical_decrease" => opt("effectSize.criticalDecrease"),
         other => opt(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_kayenta;
+    use serde_json::json;
+
+    #[test]
+    fn a_canaryd_json_config_with_queries_is_not_taken_for_kayenta() {
+        let canaryd = json!({ "name": "c", "metrics": [ { "name": "latency",
+            "query": { "kind": "promql", "template": "up{version=\"${scope}\"}" } } ] });
+        assert!(!looks_like_kayenta(&canaryd));
+        let kayenta = json!({ "name": "c", "metrics": [ { "name": "latency",
+            "query": { "type": "prometheus", "customInlineTemplate": "PromQL:up" } } ] });
+        assert!(looks_like_kayenta(&kayenta));
+        let by_name = json!({ "metrics": [ { "name": "m", "query": { "metricName": "up" } } ] });
+        assert!(looks_like_kayenta(&by_name));
     }
 }

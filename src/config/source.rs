@@ -406,10 +406,10 @@ fn core_scalar(s: &str) -> serde_json::Value {
             return Value::from(n);
         }
     }
-    if is_core_float(unsigned) {
-        if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-            return Value::Number(n);
-        }
+    if is_core_float(unsigned)
+        && let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
+    {
+        return Value::Number(n);
     }
     Value::String(s.to_string())
 }

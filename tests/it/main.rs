@@ -8,6 +8,7 @@ mod e2e_pipelines;
 mod evaluate_replay;
 mod inputs;
 mod numbers_agree;
+mod openapi;
 mod parsers_fuzz;
 mod pipeline_cli;
 mod prometheus_harness;

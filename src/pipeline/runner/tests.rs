@@ -588,7 +588,10 @@ async fn an_operator_event_during_a_slow_router_step_is_queued_not_held() {
         .await
         .unwrap();
     assert_eq!(answer, Submitted::Queued);
-    assert!(asked.elapsed() < Duration::from_secs(1), "the caller was held");
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "the caller was held"
+    );
     // The queued pause applies once the step ends.
     let paused = wait_for(&store, &exec.id, |r| r.status == "paused").await;
     assert_eq!(lines(&log), ["set_split 10"]);
