@@ -198,11 +198,11 @@ fn components() -> Value {
                     "on_conflict": { "enum": ["refuse", "queue"] } } },
             "Scope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": {
                 "scope": { "type": "string", "description": "${scope} in query templates" },
-                "location": { "type": "string" }, "api": { "type": "string" },
+                "location": { "type": ["string", "null"] }, "api": { "type": ["string", "null"] },
                 "params": { "type": "object", "additionalProperties": { "type": "string" } } } },
             "ExecutionScope": { "type": "object", "required": ["scope"], "additionalProperties": false, "properties": {
                 "scope": { "type": "string", "pattern": NOT_BLANK, "description": "${scope} in query templates; not blank" },
-                "location": { "type": "string" }, "api": { "type": "string" },
+                "location": { "type": ["string", "null"] }, "api": { "type": ["string", "null"] },
                 "params": { "type": "object", "additionalProperties": { "type": "string" } } } },
             "Duration": { "oneOf": [
                 { "type": "number", "minimum": 0, "maximum": crate::time::MAX_DURATION_S, "description": "seconds" },
@@ -214,12 +214,12 @@ fn components() -> Value {
                 { "type": "object", "required": ["mode", "start", "end"], "additionalProperties": false, "properties": {
                     "mode": { "const": "retrospective" },
                     "start": schema_ref("Time"), "end": schema_ref("Time"),
-                    "step": schema_ref("Duration") } },
+                    "step": or_null(schema_ref("Duration")) } },
                 { "type": "object", "required": ["mode", "interval", "max_duration"], "additionalProperties": false, "properties": {
-                    "mode": { "const": "live" }, "start": schema_ref("Time"),
+                    "mode": { "const": "live" }, "start": or_null(schema_ref("Time")),
                     "interval": schema_ref("Duration"), "max_duration": schema_ref("Duration"),
-                    "warmup": schema_ref("Duration"), "step": schema_ref("Duration"),
-                    "lag": schema_ref("Duration"), "fail_fast": { "type": "boolean" } } } ] },
+                    "warmup": or_null(schema_ref("Duration")), "step": or_null(schema_ref("Duration")),
+                    "lag": or_null(schema_ref("Duration")), "fail_fast": { "type": "boolean" } } } ] },
             "Thresholds": { "type": "object", "required": ["pass", "marginal"], "additionalProperties": false, "properties": {
                 "pass": { "type": "number", "minimum": 0, "maximum": 100 },
                 "marginal": { "type": "number", "minimum": 0, "maximum": 100 } } },
