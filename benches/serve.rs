@@ -20,6 +20,14 @@
 //!    one after the other; and the self-contained report (`/ui/analyses/{id}/report.html`,
 //!    every chart inline) of the 100- and the 2,000-pair analyses.
 //!
+//! 6. Hostile load (docs/security.md), default limits: 16 clients at once each sending
+//!    `POST /api/v1/judge` with a body just under the default 1 MiB limit (500 metrics, the
+//!    `max_metrics_per_config` default, each with a pair), retrying a 503 `overloaded` after
+//!    50 ms until answered 200; RSS sampled every 10 ms and `VmHWM` (the kernel's peak), then
+//!    RSS 2 s after the last answer. And 3,000 connections that send part of their headers
+//!    and never finish (`max_connections` raised to 4,000 so that all are held; default
+//!    10 s header timeout): RSS before and while held, and how long until each is closed.
+//!
 //! Run: `cargo bench --bench serve` (or `scripts/bench-serve.sh`); about 90 s once built.
 //! Progress goes to stderr, the summary (Markdown) to stdout. `CANARYD_BIN` overrides the
 //! daemon binary. Under `cargo test --benches` (no `--bench` argument) it does nothing.
@@ -114,6 +122,8 @@ fn main() {
         judging_and_big_get(&mut summary).await;
         start_to_ready(&mut summary);
         live_rss_and_small_get(&mut summary).await;
+        hostile_judge_burst(&mut summary).await;
+        slow_clients(&mut summary).await;
     });
     println!("\n## canaryd serve — measured vs target\n");
     println!("{}", summary.markdown());
@@ -722,12 +732,17 @@ struct Daemon {
 impl Daemon {
     /// Spawn without waiting.
     fn spawn(prometheus: &str) -> Daemon {
+        Daemon::spawn_with(prometheus, "")
+    }
+
+    /// Spawn without waiting, `extra` TOML appended to the daemon config.
+    fn spawn_with(prometheus: &str, extra: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("a daemon dir");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let config = dir.path().join("canaryd.toml");
         let text = format!(
             "listen = \"{addr}\"\ndata_dir = \"{}\"\n\n[prometheus]\nurl = \"{prometheus}\"\n\n\
-             [live]\noutage_retry_s = 1\noutage_grace_s = 30\n",
+             [live]\noutage_retry_s = 1\noutage_grace_s = 30\n\n{extra}\n",
             dir.path().join("data").display()
         );
         std::fs::write(&config, text).expect("write the daemon config");
@@ -758,7 +773,12 @@ impl Daemon {
 
     /// Spawn and wait until ready.
     async fn start(prometheus: &str) -> Daemon {
-        let mut d = Daemon::spawn(prometheus);
+        Daemon::start_with(prometheus, "").await
+    }
+
+    /// Spawn with `extra` daemon config and wait until ready.
+    async fn start_with(prometheus: &str, extra: &str) -> Daemon {
+        let mut d = Daemon::spawn_with(prometheus, extra);
         tokio::task::block_in_place(|| poll_ready(&mut d, Duration::from_millis(20)));
         d
     }
@@ -1016,3 +1036,190 @@ async fn fixed_rate(url: &str, rate: f64, duration: Duration) -> Load {
 
 // ---------------------------------------------------------------------------------------
 // Small helpers.
+
+// ---------------------------------------------------------------------------------------
+// 6: hostile load.
+
+/// Metrics of the maximum-size judge body (`limits.max_metrics_per_config` default).
+const BURST_METRICS: usize = 500;
+const BURST_CLIENTS: usize = 16;
+
+/// A `/api/v1/judge` body of 500 metrics, each with a pair, as large as fits under 1 MiB.
+fn max_judge_body() -> Vec<u8> {
+    let build = |values: usize| {
+        let metrics: Vec<Value> = (0..BURST_METRICS)
+            .map(|i| json!({ "name": format!("metric_{i:03}"), "direction": "increase" }))
+            .collect();
+        let pairs: Vec<Value> = (0..BURST_METRICS)
+            .map(|i| {
+                let side = |shift: f64| -> Vec<f64> {
+                    (0..values)
+                        .map(|k| ((k * 37 + i * 11) % 1000) as f64 / 10.0 + shift)
+                        .collect()
+                };
+                json!({ "metric": format!("metric_{i:03}"), "baseline": side(0.0), "canary": side(0.3) })
+            })
+            .collect();
+        serde_json::to_vec(
+            &json!({ "config": { "name": "burst", "metrics": metrics }, "pairs": pairs }),
+        )
+        .expect("JSON")
+    };
+    let mut values = 8;
+    let mut body = build(values);
+    loop {
+        let next = build(values + 8);
+        if next.len() >= 1 << 20 {
+            return body;
+        }
+        values += 8;
+        body = next;
+    }
+}
+
+async fn hostile_judge_burst(summary: &mut Summary) {
+    let d = Daemon::start("http://127.0.0.1:9").await;
+    let body = Arc::new(max_judge_body());
+    let before = d.mem();
+    eprintln!(
+        "[6] judge burst: {BURST_CLIENTS} clients × a {} KiB body ({BURST_METRICS} metrics); before: {before}",
+        body.len() / 1024
+    );
+    let pid = d.child.id();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = Arc::clone(&sampling);
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(m) = mem(pid) {
+                    peak = peak.max(m.rss_kib);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let started = Instant::now();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..BURST_CLIENTS {
+        let (http, url, body, refused) = (
+            d.http.clone(),
+            format!("{}/api/v1/judge", d.url),
+            Arc::clone(&body),
+            Arc::clone(&refused),
+        );
+        clients.push(tokio::spawn(async move {
+            loop {
+                let r = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.as_ref().clone())
+                    .send()
+                    .await
+                    .expect("the daemon answers");
+                let status = r.status().as_u16();
+                let answer = r.bytes().await.expect("a body").len();
+                match status {
+                    503 => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    200 => return answer,
+                    other => panic!("judge answered {other}"),
+                }
+            }
+        }));
+    }
+    let mut answer_bytes = 0;
+    for c in clients {
+        answer_bytes = c.await.expect("a client");
+    }
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sampling.store(false, Ordering::Relaxed);
+    let sampled_peak = sampler.join().expect("the sampler");
+    let after = d.mem();
+    let peak = sampled_peak.max(after.hwm_kib);
+    eprintln!(
+        "[6] judge burst: all {BURST_CLIENTS} answered 200 ({} KiB each) in {:.1} s, {} refused 503 on the way; \
+         peak RSS {} KiB (sampled {sampled_peak}, VmHWM {}); 2 s after: {after}",
+        answer_bytes / 1024,
+        took.as_secs_f64(),
+        refused.load(Ordering::Relaxed),
+        peak,
+        after.hwm_kib
+    );
+    summary.row(
+        "6a. peak RSS, 16 concurrent maximum-size /judge calls (VmHWM)",
+        format!("{:.1} MiB", peak as f64 / 1024.0),
+        "≤ 100 MiB",
+        Some(peak <= 100 * 1024),
+    );
+    summary.row(
+        "6b. RSS 2 s after the burst",
+        format!("{:.1} MiB", after.rss_kib as f64 / 1024.0),
+        "≤ 40 MiB",
+        Some(after.rss_kib <= 40 * 1024),
+    );
+}
+
+async fn slow_clients(summary: &mut Summary) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const CLIENTS: usize = 3000;
+    const HEADER_TIMEOUT_S: f64 = 10.0;
+    let d = Daemon::start_with("http://127.0.0.1:9", "[http]\nmax_connections = 4000\n").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = d.mem();
+    let mut conns = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
+        let mut s = tokio::net::TcpStream::connect(d.addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .await
+            .expect("a first part of the headers");
+        conns.push((Instant::now(), s));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = d.mem();
+    let (s, _) = d.get("/healthz").await;
+    assert_eq!(
+        s, 200,
+        "the daemon answers others while the slow clients are held"
+    );
+    let mut waits = Vec::with_capacity(CLIENTS);
+    let mut open = 0;
+    for (connected, mut c) in conns {
+        let mut buf = [0u8; 512];
+        let left =
+            Duration::from_secs_f64(HEADER_TIMEOUT_S + 5.0).saturating_sub(connected.elapsed());
+        match tokio::time::timeout(left, c.read(&mut buf)).await {
+            Ok(_) => waits.push(connected.elapsed().as_secs_f64()),
+            Err(_) => open += 1,
+        }
+    }
+    waits.sort_by(f64::total_cmp);
+    let worst = waits.last().copied().unwrap_or(f64::INFINITY);
+    let cost = during.rss_kib.saturating_sub(before.rss_kib);
+    eprintln!(
+        "[6] slow clients: {CLIENTS} held; RSS {} KiB before, {} KiB while held (+{cost} KiB); \
+         closed after {:.2}–{worst:.2} s (header timeout {HEADER_TIMEOUT_S} s), {open} still open",
+        before.rss_kib,
+        during.rss_kib,
+        waits.first().copied().unwrap_or(f64::NAN),
+    );
+    summary.row(
+        "6c. RSS cost of 3,000 slow clients (held, while held)",
+        format!("{:.1} MiB", cost as f64 / 1024.0),
+        "≤ 30 MiB",
+        Some(cost <= 30 * 1024),
+    );
+    summary.row(
+        "6d. slowest drop of a slow client after it connected",
+        format!("{worst:.2} s ({open} never dropped)"),
+        "≤ header timeout (10 s) + 1 s",
+        Some(open == 0 && worst <= HEADER_TIMEOUT_S + 1.0),
+    );
+}
