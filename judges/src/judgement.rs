@@ -95,6 +95,11 @@ pub struct Judged {
     pub canary: Option<f64>,
     /// The comparisons that decided, in the order the judge applied them.
     pub checks: Vec<Check>,
+    /// How the checks combine into the classification, in words (`high when both checks
+    /// are ✗`): a ✗ says one check argued against the canary, the rule says whether that
+    /// was enough.
+    #[serde(default)]
+    pub rule: Option<String>,
 }
 
 /// One comparison a judge made, with the bound it was held against.
@@ -113,12 +118,29 @@ pub struct Check {
     /// What the interval is: `98% confidence interval`, `95% confidence sequence`
     /// (anytime-valid: valid at every look).
     pub interval_kind: Option<String>,
-    /// The bounds: the check fails above `max` or below `min` (for intervals: when the
-    /// whole interval lies beyond the bound).
+    /// The bounds: the check fails above `max` or below `min` — the value, or with
+    /// [`Compare::Interval`] the whole interval.
     pub max: Option<f64>,
     pub min: Option<f64>,
-    /// True when this check found the canary worse.
+    /// What is held against the bounds: the value, or the whole interval.
+    #[serde(default)]
+    pub compare: Compare,
+    /// True when this check argued against the canary (see [`Judged::rule`] for whether
+    /// that decided the classification).
     pub failed: bool,
+}
+
+/// What a [`Check`] holds against its bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    /// The value: worse above `max` or below `min`.
+    #[default]
+    Value,
+    /// The interval: worse when its lower end is above `max` or its upper end below `min`.
+    Interval,
+    /// Neither: a yes/no finding (a significance test); `failed` is the finding.
+    Finding,
 }
 
 /// `[lo, hi]` with `null` for an infinite end (JSON has no infinity), read back as ∓∞.
@@ -147,6 +169,21 @@ impl Check {
             interval_kind: None,
             max,
             min,
+            compare: Compare::Value,
+            failed,
+        }
+    }
+
+    /// A yes/no finding (`significant difference`): no value or bound of its own.
+    pub fn finding(name: impl Into<String>, failed: bool) -> Self {
+        Check {
+            name: name.into(),
+            value: None,
+            interval: None,
+            interval_kind: None,
+            max: None,
+            min: None,
+            compare: Compare::Finding,
             failed,
         }
     }
@@ -155,8 +192,7 @@ impl Check {
 /// A number as outputs print it: the reasons' format, `∞` for infinite ends, `-` when absent.
 fn cell(v: Option<f64>) -> String {
     match v {
-        Some(v) if v.is_finite() => crate::kinds::num(v),
-        Some(v) if v.is_infinite() => if v > 0.0 { "∞" } else { "−∞" }.to_string(),
+        Some(v) if !v.is_nan() => crate::format::num(v),
         _ => "-".to_string(),
     }
 }
@@ -197,23 +233,39 @@ impl Judged {
     }
 
     /// Every check, `; `-separated (see [`Check::describe`]).
+    /// The rule follows when a check is ✗ — the reader then needs to know whether that
+    /// one ✗ was enough.
     pub fn describe_checks(&self, unit: Option<&str>) -> String {
         let u = unit_for(&self.quantity, unit);
-        self.checks
+        let mut s = self
+            .checks
             .iter()
             .map(|c| c.describe(u))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        if let Some(rule) = self
+            .rule
+            .as_deref()
+            .filter(|_| self.checks.iter().any(|c| c.failed))
+        {
+            s.push_str(&format!(" — {rule}"));
+        }
+        s
     }
 }
 
 impl Check {
-    /// The check with its interval, bound and outcome: `ratio 1.2843 (max 1.25) ✗`,
-    /// `shift 70.59 ms 98% CI [60.55, 80.92] (max 17.65 ms) ✗`. `quantity_unit` is the
+    /// The check with its interval, bound and outcome, saying what is compared:
+    /// `ratio 1.2843 (worse if > 1.25) ✗`, `shift 70.59 ms 98% CI [60.55, 80.92] (worse if
+    /// lower end > 17.65 ms) ✗`, `significant difference: yes ✗`. `quantity_unit` is the
     /// unit of the judged quantity (ratios drop it).
     pub fn describe(&self, quantity_unit: Option<&str>) -> String {
         let u = unit_for(&self.name, quantity_unit);
         let mut s = self.name.clone();
+        if self.compare == Compare::Finding {
+            s.push_str(if self.failed { ": yes ✗" } else { ": no ✓" });
+            return s;
+        }
         if self.value.is_some() {
             s.push(' ');
             s.push_str(&with_unit(self.value, u));
@@ -227,17 +279,21 @@ impl Check {
             };
             s.push_str(&format!(" {kind} [{}, {}]", cell(Some(lo)), cell(Some(hi))));
         }
-        let bound = match (self.min, self.max) {
-            (Some(a), Some(b)) if (a + b).abs() <= 1e-12 * b.abs().max(1.0) && b > 0.0 => {
-                format!("band ±{}", with_unit(Some(b), u))
-            }
-            (Some(a), Some(b)) => format!("band [{}, {}]", cell(Some(a)), with_unit(Some(b), u)),
-            (None, Some(b)) => format!("max {}", with_unit(Some(b), u)),
-            (Some(a), None) => format!("min {}", with_unit(Some(a), u)),
-            (None, None) => String::new(),
+        let (upper, lower) = match self.compare {
+            Compare::Interval => ("lower end > ", "upper end < "),
+            _ => ("> ", "< "),
         };
-        if !bound.is_empty() {
-            s.push_str(&format!(" ({bound})"));
+        let parts: Vec<String> = [
+            self.max
+                .map(|b| format!("{upper}{}", with_unit(Some(b), u))),
+            self.min
+                .map(|a| format!("{lower}{}", with_unit(Some(a), u))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !parts.is_empty() {
+            s.push_str(&format!(" (worse if {})", parts.join(" or ")));
         }
         s.push_str(if self.failed { " ✗" } else { " ✓" });
         s

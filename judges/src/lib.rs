@@ -22,8 +22,10 @@
 //! - [`judge`]: the [`Judge`] trait, the closed [`JudgeConfig`] enum of kinds and [`kinds`].
 //! - [`sequential`]: anytime-valid tests that may decide after every scrape.
 //! - [`scoring`]: group scores, the total score and the [`Verdict`].
+//! - [`mod@format`]: the one number format every output prints judged numbers with.
 
 pub mod effect;
+pub mod format;
 pub mod judge;
 pub mod judgement;
 pub mod kinds;
@@ -37,10 +39,13 @@ pub mod sequential;
 pub mod stats;
 pub mod zeroin;
 
+pub use format::num as format_number;
+pub use format::{p_value as format_p_value, percent as format_percent};
 pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
-pub use judgement::{AggregateDetail, Check, Classification, EffectSize, Judged, Judgement};
+pub use judgement::{
+    AggregateDetail, Check, Classification, Compare, EffectSize, Judged, Judgement,
+};
 pub use kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
-pub use kinds::num as format_number;
 pub use kinds::threshold::{Aggregate, ThresholdConfig, ThresholdJudge};
 pub use options::{
     Direction, EffectSizeConfig, EffectSizeMeasure, MetricOptions, NanStrategy, Outliers,

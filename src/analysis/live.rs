@@ -708,7 +708,7 @@ impl Runner {
             let (timed, details) = tokio::task::spawn_blocking(move || {
                 let timed = analyze_from(&cfg, &pairs, thresholds, iv.start, step, iv.last);
                 // Chart data of what was just judged, for the pages; the samples are not kept.
-                let details = serde_json::to_string(&details(&cfg, &pairs, iv.start, step));
+                let details = serde_json::to_string(&details(&cfg, &pairs, &timed.traces));
                 (timed, details)
             })
             .await

@@ -76,6 +76,10 @@ pub struct MetricReport {
     pub judged: Option<Judged>,
     /// The unit of the metric's values (`unit` in the config, or the Prometheus suffix).
     pub unit: Option<String>,
+    /// When a sequential judge decided this pair: the end of the deciding step (unix
+    /// seconds), from the same replay as its reason and chart. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<f64>,
 }
 
 impl MetricReport {
@@ -206,6 +210,7 @@ pub(crate) fn assemble(
                 query: p.query.clone(),
                 judged: j.judged,
                 unit: m.unit.clone(),
+                decided_at: None,
             }
         })
         .collect();

@@ -27,7 +27,8 @@ pub fn start_time(pairs: &[CollectedPair]) -> Option<f64> {
 }
 
 /// Split a pair into batches of `step_s` seconds from `t0`, in time order. Observations
-/// without a timestamp (or a pair without any) form one batch at the end.
+/// without a timestamp (or a pair without any) form one batch at the end. Histograms step
+/// by their per-step counts ([`CollectedPair::histogram_steps`]) when they have them.
 pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
     let index = |t: f64| {
         if t.is_finite() {
@@ -36,11 +37,16 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
             i64::MAX
         }
     };
+    let arms = [&pair.pair.baseline, &pair.pair.canary];
+    let stepped = |arm: usize| {
+        matches!(arms[arm], Sample::Histogram { .. }) && !pair.histogram_steps[arm].is_empty()
+    };
     let mut keys: Vec<i64> = Vec::new();
-    for (arm, sample) in [&pair.pair.baseline, &pair.pair.canary]
-        .into_iter()
-        .enumerate()
-    {
+    for (arm, sample) in arms.into_iter().enumerate() {
+        if stepped(arm) {
+            keys.extend(pair.histogram_steps[arm].iter().map(|s| index(s.t)));
+            continue;
+        }
         let n = sample_len(sample);
         for k in 0..n {
             keys.push(index(pair.times[arm].get(k).copied().unwrap_or(f64::NAN)));
@@ -48,7 +54,8 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
     }
     keys.sort_unstable();
     keys.dedup();
-    let select = |sample: &Sample, times: &[f64], key: i64| -> Sample {
+    let select = |arm: usize, key: i64| -> Sample {
+        let (sample, times) = (arms[arm], &pair.times[arm]);
         let keep = |k: usize| index(times.get(k).copied().unwrap_or(f64::NAN)) == key;
         match sample {
             Sample::Values(v) => Sample::Values(
@@ -65,6 +72,21 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
                 Sample::Counts {
                     events: idx.iter().map(|k| events[*k]).collect(),
                     totals: idx.iter().map(|k| totals[*k]).collect(),
+                }
+            }
+            Sample::Histogram { bounds, .. } if stepped(arm) => {
+                let mut counts = vec![0.0; bounds.len()];
+                for step in pair.histogram_steps[arm]
+                    .iter()
+                    .filter(|s| index(s.t) == key)
+                {
+                    for (acc, c) in counts.iter_mut().zip(&step.counts) {
+                        *acc += c;
+                    }
+                }
+                Sample::Histogram {
+                    bounds: bounds.clone(),
+                    counts,
                 }
             }
             Sample::Histogram { .. } => {
@@ -87,8 +109,8 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
                 t0 + (key + 1) as f64 * step_s
             };
             let batch = MetricPair {
-                baseline: select(&pair.pair.baseline, &pair.times[0], key),
-                canary: select(&pair.pair.canary, &pair.times[1], key),
+                baseline: select(0, key),
+                canary: select(1, key),
             };
             (end, batch)
         })
@@ -103,10 +125,27 @@ fn sample_len(s: &Sample) -> usize {
     }
 }
 
+/// A sequential judge's replay of one pair: its judgement, when it decided, and its
+/// confidence sequence for charts — all from the same pass over the batches, so a reason,
+/// a decision time and a chart never disagree.
+#[derive(Debug, Clone)]
+pub struct SequentialRun {
+    pub judgement: Judgement,
+    /// The end of the deciding step (unix seconds); `None` while undecided.
+    pub decided_at: Option<f64>,
+    pub trace: SequenceTrace,
+}
+
+/// The most points a sequential judge's chart trace keeps (see [`judge_sequentially`]).
+pub const TRACE_STEPS: usize = 40;
+
 /// Judge one pair over time with a sequential judge: the state sees the batches in order
-/// and stops at its first decision. Returns the judgement and when it was reached (the
-/// end of the deciding step; `None` if undecided). At the `horizon` an undecided test is
-/// closed (inconclusive, then its configured action); before it, it stays undecided.
+/// and stops at its first decision. At the `horizon` an undecided test is closed
+/// (inconclusive, then its configured action); before it, it stays undecided.
+///
+/// The confidence sequence is read after every ⌈batches / [`TRACE_STEPS`]⌉-th batch, the
+/// last one and the deciding one: reading it costs a bound computation per pair, the
+/// updates are the judging itself.
 pub fn judge_sequentially(
     judge: &SequentialJudge,
     pair: &CollectedPair,
@@ -114,20 +153,62 @@ pub fn judge_sequentially(
     t0: f64,
     step_s: f64,
     horizon: bool,
-) -> (Judgement, Option<f64>) {
-    let steps = batches(pair, t0, step_s);
+) -> SequentialRun {
+    let k = 1.0 + judge.config().tolerance;
+    let mut trace = SequenceTrace {
+        band: [1.0 / k, k],
+        steps: Vec::new(),
+        decided_at: None,
+        outcome: "continue".into(),
+    };
     // Empty arms and garbage (unsorted buckets, events over totals) are the one-shot
     // judge's to name.
     if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() || pair.pair.problem().is_some()
     {
-        return (judge.judge(options, &pair.pair), None);
+        return SequentialRun {
+            judgement: judge.judge(options, &pair.pair),
+            decided_at: None,
+            trace,
+        };
     }
+    let steps = batches(pair, t0, step_s);
+    let last_t = steps
+        .iter()
+        .map(|s| s.0)
+        .filter(|t| t.is_finite())
+        .max_by(f64::total_cmp)
+        .unwrap_or(t0 + step_s);
+    let stride = steps.len().div_ceil(TRACE_STEPS).max(1);
+    let finite = |v: f64| v.is_finite().then_some(v);
     let mut state = judge.start(options);
     let mut decided = None;
-    for (end, batch) in &steps {
+    for (i, (end, batch)) in steps.iter().enumerate() {
         let outcome = state.update(batch);
-        if outcome != canary_judges::Outcome::Continue {
-            decided = Some(*end);
+        let t = if end.is_finite() { *end } else { last_t };
+        let decisive = outcome != canary_judges::Outcome::Continue;
+        if decisive || i + 1 == steps.len() || (i + 1) % stride == 0 {
+            let (estimate, ci) = state.interval();
+            trace.steps.push(SequenceStep {
+                t,
+                estimate: estimate.and_then(finite),
+                lower: ci.and_then(|c| finite(c.0)),
+                upper: ci.and_then(|c| finite(c.1)),
+            });
+        }
+        if decisive {
+            decided = Some(t);
+            trace.decided_at = Some(t);
+            trace.outcome = match outcome {
+                canary_judges::Outcome::Fail => "fail",
+                canary_judges::Outcome::Pass => "pass",
+                _ => "inconclusive",
+            }
+            .into();
+            // A decision before the data's end is a moment; at its end, one batch of
+            // undated data (t = ∞) is not.
+            if end.is_finite() {
+                state.decided_after_s = Some(end - t0);
+            }
             break;
         }
     }
@@ -136,7 +217,12 @@ pub fn judge_sequentially(
     }
     let mut j = canary_judges::sequential::with_summaries(state.judgement(), options, &pair.pair);
     j.critical = options.critical && j.classification.is_failure();
-    (j, decided.filter(|t| t.is_finite()))
+    trace.steps = thin_steps(std::mem::take(&mut trace.steps));
+    SequentialRun {
+        judgement: j,
+        decided_at: decided.filter(|t| t.is_finite()),
+        trace,
+    }
 }
 
 /// An analysis replayed over time, and when its sequential judges decided.
@@ -146,6 +232,8 @@ pub struct TimedAnalysis {
     /// Seconds from the start to the first failure, or to the moment every sequential
     /// pair had decided; `None` without sequential pairs or when one never decided.
     pub decided_after_s: Option<f64>,
+    /// Per pair (in the pairs' order), the sequential judge's confidence sequence.
+    pub traces: Vec<Option<SequenceTrace>>,
 }
 
 /// Analyse pairs with timestamps, stepping sequential judges through `step_s` batches;
@@ -185,26 +273,33 @@ pub fn analyze_from(
             _ => None,
         })
         .collect();
-    let results: Vec<(Judgement, Option<Option<f64>>)> = pairs
+    let results: Vec<(Judgement, Option<SequentialRun>)> = pairs
         .par_iter()
         .map(|p| {
             let options = &config.metrics[p.metric].options;
             match &sequential[p.metric] {
                 Some(seq) => {
-                    let (j, t) = judge_sequentially(seq, p, options, t0, step_s, horizon);
-                    (with_note(j, p), Some(t))
+                    let run = judge_sequentially(seq, p, options, t0, step_s, horizon);
+                    (with_note(run.judgement.clone(), p), Some(run))
                 }
                 None => (with_note(judges[p.metric].judge(options, &p.pair), p), None),
             }
         })
         .collect();
-    let times: Vec<Option<Option<f64>>> = results.iter().map(|r| r.1).collect();
-    let report = assemble(
-        config,
-        pairs,
-        results.into_iter().map(|r| r.0).collect(),
-        thresholds,
-    );
+    let times: Vec<Option<Option<f64>>> = results
+        .iter()
+        .map(|r| r.1.as_ref().map(|run| run.decided_at))
+        .collect();
+    let mut judgements = Vec::with_capacity(results.len());
+    let mut traces = Vec::with_capacity(results.len());
+    for (j, run) in results {
+        judgements.push(j);
+        traces.push(run.map(|r| r.trace));
+    }
+    let mut report = assemble(config, pairs, judgements, thresholds);
+    for (m, t) in report.metrics.iter_mut().zip(&times) {
+        m.decided_at = t.flatten();
+    }
     let fail_time = report
         .metrics
         .iter()
@@ -230,105 +325,27 @@ pub fn analyze_from(
     TimedAnalysis {
         report,
         decided_after_s,
+        traces,
     }
 }
 
-/// The most batches a sequential judge's chart trace replays (see [`details`]).
-pub const TRACE_STEPS: usize = 40;
-
-/// Chart data of every pair (see [`crate::report::detail`]): distributions and series, and
-/// for sequential judges the confidence sequence over `step_s` batches from `t0`.
-///
-/// The trace steps by at least 1/[`TRACE_STEPS`] of the data's span: per-request data (a
-/// timestamp per value) would otherwise make one step per value, and each step costs a
-/// whole update of the sequential test (with 1,000 sequential pairs, 200 steps each took
-/// 3.8 s on 2 cores, 60 steps 1.5 s; 40 keep a 2,000-pair report well under 2 s and the
-/// curve smooth).
+/// Chart data of every pair (see [`crate::report::detail`]): distributions and series,
+/// and for sequential judges the confidence sequence their judging recorded (`traces`,
+/// from [`TimedAnalysis::traces`]; pairs without one get none).
 pub fn details(
     config: &CanaryConfig,
     pairs: &[CollectedPair],
-    t0: f64,
-    step_s: f64,
+    traces: &[Option<SequenceTrace>],
 ) -> Vec<PairDetail> {
-    let t1 = pairs
-        .iter()
-        .flat_map(|p| p.times.iter().flatten())
-        .copied()
-        .filter(|t| t.is_finite())
-        .max_by(f64::total_cmp)
-        .unwrap_or(t0);
-    let step_s = step_s.max((t1 - t0) / TRACE_STEPS as f64);
     pairs
         .par_iter()
-        .map(|p| {
-            let metric = &config.metrics[p.metric];
-            let mut d = PairDetail::of(&metric.name, p);
-            if let JudgeConfig::Sequential(c) = &metric.judge {
-                let n = pairs
-                    .iter()
-                    .filter(|q| config.metrics[q.metric].judge.kind() == metric.judge.kind())
-                    .count();
-                let judge = SequentialJudge::new(c.clone()).with_pairs(n);
-                d.sequence = Some(trace_sequentially(&judge, p, &metric.options, t0, step_s));
-            }
+        .enumerate()
+        .map(|(i, p)| {
+            let mut d = PairDetail::of(&config.metrics[p.metric].name, p);
+            d.sequence = traces.get(i).cloned().flatten();
             d
         })
         .collect()
-}
-
-/// The confidence sequence of a sequential judge after every batch, up to its decision.
-pub fn trace_sequentially(
-    judge: &SequentialJudge,
-    pair: &CollectedPair,
-    options: &canary_judges::MetricOptions,
-    t0: f64,
-    step_s: f64,
-) -> SequenceTrace {
-    let k = 1.0 + judge.config().tolerance;
-    let mut trace = SequenceTrace {
-        band: [1.0 / k, k],
-        steps: Vec::new(),
-        decided_at: None,
-        outcome: "continue".into(),
-    };
-    if pair.pair.baseline.is_empty() || pair.pair.canary.is_empty() {
-        return trace;
-    }
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let mut state = judge.start(options);
-    let steps = batches(pair, t0, step_s);
-    let last_t = steps
-        .iter()
-        .map(|s| s.0)
-        .filter(|t| t.is_finite())
-        .max_by(f64::total_cmp)
-        .unwrap_or(t0 + step_s);
-    for (end, batch) in &steps {
-        let outcome = state.update(batch);
-        let (estimate, ci) = state.interval();
-        let t = if end.is_finite() { *end } else { last_t };
-        trace.steps.push(SequenceStep {
-            t,
-            estimate: estimate.and_then(finite),
-            lower: ci.and_then(|c| finite(c.0)),
-            upper: ci.and_then(|c| finite(c.1)),
-        });
-        match outcome {
-            canary_judges::Outcome::Continue => {}
-            decided => {
-                trace.decided_at = Some(t);
-                trace.outcome = match decided {
-                    canary_judges::Outcome::Fail => "fail",
-                    canary_judges::Outcome::Pass => "pass",
-                    _ => "inconclusive",
-                }
-                .into();
-                break;
-            }
-        }
-    }
-    trace.steps = thin_steps(std::mem::take(&mut trace.steps));
-    trace
 }
 
 /// The scrape step of timestamped pairs: the median gap between consecutive distinct

@@ -671,6 +671,7 @@ async fn judge(
         }
         seen[i] = true;
         pairs.push(CollectedPair {
+            histogram_steps: Default::default(),
             steps: Vec::new(),
             metric: i,
             labels: p.labels,

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use canary_judges::{ScoringRules, Thresholds, Verdict};
 
 use super::{CliError, exit};
-use crate::analysis::timeline::{details, infer_step, start_time};
+use crate::analysis::timeline::{analyze_from, details, infer_step, start_time};
 use crate::analysis::{AnalysisReport, analyze};
 use crate::collectors::file::FileCollector;
 use crate::collectors::pairs::PairsCollector;
 use crate::collectors::table::FileError;
-use crate::collectors::{CollectError, CollectRequest, collect_blocking};
+use crate::collectors::{CollectError, CollectRequest, CollectedPair, collect_blocking};
 use crate::config::{CanaryConfig, ConfigError};
 use crate::report::charts::{Chart, write_png};
 use crate::report::detail::PairDetail;
@@ -214,21 +214,57 @@ pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, 
             ));
         }
     };
-    let details = if with_details {
-        // Sequential judges' confidence sequences step by the data's own scrape step.
-        let t0 = start_time(&pairs).unwrap_or(0.0);
-        let step = infer_step(&pairs).unwrap_or(60.0);
-        details(&config, &pairs, t0, step)
-    } else {
-        Vec::new()
+    // Data with timestamps is replayed in time order, so a sequential judge decides at the
+    // step that settled it, as it would have live, and its chart comes from that replay;
+    // the other judges see all the data at once either way.
+    let timed = start_time(&pairs).map(|t0| {
+        let step = replay_step(&pairs, t0);
+        analyze_from(&config, &pairs, thresholds, t0, step, true)
+    });
+    let (mut report, details) = match timed {
+        Some(timed) => {
+            let details = if with_details {
+                details(&config, &pairs, &timed.traces)
+            } else {
+                Vec::new()
+            };
+            (timed.report, details)
+        }
+        None => {
+            let report = analyze(&config, &pairs, thresholds);
+            let details = if with_details {
+                details(&config, &pairs, &[])
+            } else {
+                Vec::new()
+            };
+            (report, details)
+        }
     };
-    let mut report = analyze(&config, &pairs, thresholds);
     report.warnings = warnings.clone();
     Ok(Analyzed {
         report,
         warnings,
         details,
     })
+}
+
+/// Most batches a file's data is replayed in: per-request timestamps would otherwise make
+/// one batch per request.
+const MAX_REPLAY_BATCHES: f64 = 2_000.0;
+
+/// The step files are replayed by: the data's own scrape step (the median gap between
+/// timestamps, 60 s without one), at least 1/[`MAX_REPLAY_BATCHES`] of the data's span.
+fn replay_step(pairs: &[CollectedPair], t0: f64) -> f64 {
+    let t1 = pairs
+        .iter()
+        .flat_map(|p| p.times.iter().flatten())
+        .copied()
+        .filter(|t| t.is_finite())
+        .max_by(f64::total_cmp)
+        .unwrap_or(t0);
+    infer_step(pairs)
+        .unwrap_or(60.0)
+        .max((t1 - t0) / MAX_REPLAY_BATCHES)
 }
 
 /// Write the HTML report and the PNG charts asked for.

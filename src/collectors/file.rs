@@ -198,6 +198,7 @@ impl FileCollector {
             let series = display_name(name, labels);
             let note = self.missing(name, &series, bv.is_none(), cv.is_none());
             out.push(CollectedPair {
+                histogram_steps: Default::default(),
                 steps: Vec::new(),
                 metric,
                 labels: labels.clone(),
@@ -283,6 +284,7 @@ impl FileCollector {
             let (b, btimes) = side(be, bt);
             let (c, ctimes) = side(ce, ct);
             out.push(CollectedPair {
+                histogram_steps: Default::default(),
                 steps: Vec::new(),
                 metric,
                 labels: labels.clone(),

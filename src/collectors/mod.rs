@@ -11,6 +11,7 @@
 
 pub mod counters;
 pub mod file;
+pub mod histogram;
 pub mod pairs;
 pub mod prometheus;
 pub mod promql;
@@ -47,6 +48,17 @@ pub struct CollectedPair {
     /// Each arm's mean per time step when the samples themselves have no time steps (a
     /// histogram summed over the window), for charts; empty otherwise.
     pub steps: Vec<crate::report::detail::SeriesPoint>,
+    /// A histogram arm's bucket counts per time step (baseline, canary), over the arm's
+    /// bounds; they sum to the pair's histogram. Empty for other samples, and for
+    /// histograms without time steps (one batch).
+    pub histogram_steps: [Vec<HistogramStep>; 2],
+}
+
+/// One time step of a histogram arm: the step's end (unix seconds) and its bucket counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramStep {
+    pub t: f64,
+    pub counts: Vec<f64>,
 }
 
 impl CollectedPair {
@@ -54,6 +66,7 @@ impl CollectedPair {
     /// still judged — as `nodata` — and its reason says why.
     pub fn missing(metric: usize, query: String, note: String) -> Self {
         CollectedPair {
+            histogram_steps: Default::default(),
             steps: Vec::new(),
             metric,
             labels: Labels::new(),

@@ -180,6 +180,7 @@ impl PairsCollector {
                     _ => None,
                 };
                 out.push(CollectedPair {
+                    histogram_steps: Default::default(),
                     steps: Vec::new(),
                     metric: i,
                     labels: p.tags.clone(),

@@ -26,12 +26,12 @@ use prometheus_http_query::{Client, Error as PromError};
 use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::Semaphore;
 
+use super::histogram::histogram_pairs;
 use super::promql::{BuiltQuery, build};
 use super::{
     CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, Scope, Window,
 };
 use crate::config::CanaryConfig;
-use crate::report::detail::SeriesPoint;
 
 /// A secret string: shown as `***` everywhere.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -477,7 +477,7 @@ pub fn increments(series: &[Series], keep: &[String]) -> Vec<Series> {
         .collect()
 }
 
-fn project(labels: &Labels, split: &[String]) -> Labels {
+pub(super) fn project(labels: &Labels, split: &[String]) -> Labels {
     labels
         .iter()
         .filter(|(k, _)| split.iter().any(|s| s == *k))
@@ -485,7 +485,7 @@ fn project(labels: &Labels, split: &[String]) -> Labels {
         .collect()
 }
 
-fn query_text(queries: &[&String]) -> String {
+pub(super) fn query_text(queries: &[&String]) -> String {
     match queries {
         [b, c] => format!("baseline: {b}; canary: {c}"),
         _ => queries
@@ -497,7 +497,7 @@ fn query_text(queries: &[&String]) -> String {
 }
 
 /// Which side lacks data, as a pair's note.
-fn side_note(b_empty: bool, c_empty: bool, queries: [&String; 2]) -> Option<String> {
+pub(super) fn side_note(b_empty: bool, c_empty: bool, queries: [&String; 2]) -> Option<String> {
     match (b_empty, c_empty) {
         (true, true) => Some(format!(
             "neither query returned data (baseline: {}; canary: {})",
@@ -558,6 +558,7 @@ pub fn series_pairs(
             let (pb, pc) = (flat(&b), flat(&c));
             let note = side_note(pb.is_empty(), pc.is_empty(), queries);
             CollectedPair {
+                histogram_steps: Default::default(),
                 steps: Vec::new(),
                 metric,
                 labels,
@@ -571,147 +572,6 @@ pub fn series_pairs(
                     pb.iter().map(|p| p.0).collect(),
                     pc.iter().map(|p| p.0).collect(),
                 ],
-            }
-        })
-        .collect()
-}
-
-/// Parse an `le` label: a number or `+Inf`.
-fn parse_le(le: &str) -> Option<f64> {
-    match le {
-        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
-        s => s.parse::<f64>().ok().filter(|v| !v.is_nan()),
-    }
-}
-
-/// Cumulative per-`le` increases, summed over the window, into bucket counts.
-fn histogram_of(series: &[&Series]) -> Sample {
-    let mut cumulative: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
-    for s in series {
-        let Some(le) = s.labels.get("le").and_then(|l| parse_le(l)) else {
-            continue;
-        };
-        let total: f64 = s.points.iter().map(|p| p.1).filter(|v| v.is_finite()).sum();
-        // Order bounds by value; the key is the float's order-preserving bits.
-        let key = if le.is_sign_negative() {
-            !le.to_bits()
-        } else {
-            le.to_bits() | (1 << 63)
-        };
-        cumulative.entry(key).or_insert((le, 0.0)).1 += total;
-    }
-    let mut bounds = Vec::with_capacity(cumulative.len());
-    let mut counts = Vec::with_capacity(cumulative.len());
-    let mut below = 0.0;
-    for (le, cum) in cumulative.into_values() {
-        bounds.push(le);
-        // Extrapolated increases are not exactly monotone in `le`; never negative.
-        counts.push((cum - below).max(0.0));
-        below = below.max(cum);
-    }
-    if counts.iter().sum::<f64>() <= 0.0 {
-        return Sample::empty();
-    }
-    Sample::Histogram { bounds, counts }
-}
-
-/// The mean of each step's histogram (bucket increments at that step), by time: buckets
-/// count at their midpoint, the `+Inf` bucket at the last finite bound.
-fn histogram_means(series: &[&Series]) -> BTreeMap<u64, (f64, f64)> {
-    // time → (le, cumulative increase) per bucket series
-    let mut at: BTreeMap<u64, (f64, Vec<(f64, f64)>)> = BTreeMap::new();
-    for s in series {
-        let Some(le) = s.labels.get("le").and_then(|l| parse_le(l)) else {
-            continue;
-        };
-        for &(t, v) in &s.points {
-            if v.is_finite() {
-                at.entry(t.to_bits())
-                    .or_insert((t, Vec::new()))
-                    .1
-                    .push((le, v));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    for (key, (t, mut buckets)) in at {
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (mut below, mut lower, mut sum, mut n) = (0.0f64, 0.0f64, 0.0, 0.0);
-        for (le, cum) in buckets {
-            let count = (cum - below).max(0.0);
-            let mid = if le.is_finite() {
-                (lower + le) / 2.0
-            } else {
-                lower
-            };
-            sum += count * mid;
-            n += count;
-            below = below.max(cum);
-            if le.is_finite() {
-                lower = le;
-            }
-        }
-        if n > 0.0 {
-            out.insert(key, (t, sum / n));
-        }
-    }
-    out
-}
-
-/// Histogram kind: one distribution per pair over the whole window.
-pub fn histogram_pairs(
-    metric: usize,
-    split: &[String],
-    queries: [&String; 2],
-    baseline: Vec<Series>,
-    canary: Vec<Series>,
-) -> Vec<CollectedPair> {
-    let text = query_text(&queries);
-    // Series differ by `le` within a pair: key by the split labels only.
-    let mut groups: BTreeMap<Labels, [Vec<&Series>; 2]> = BTreeMap::new();
-    for (side, series) in [&baseline, &canary].into_iter().enumerate() {
-        for s in series {
-            groups.entry(project(&s.labels, split)).or_default()[side].push(s);
-        }
-    }
-    if groups.is_empty() {
-        return vec![CollectedPair::missing(
-            metric,
-            text,
-            side_note(true, true, queries).unwrap_or_default(),
-        )];
-    }
-    groups
-        .into_iter()
-        .map(|(labels, [b, c])| {
-            let (hb, hc) = (histogram_of(&b), histogram_of(&c));
-            let (mb, mc) = (histogram_means(&b), histogram_means(&c));
-            let mut times: Vec<(u64, f64)> = mb
-                .iter()
-                .chain(mc.iter())
-                .map(|(k, (t, _))| (*k, *t))
-                .collect();
-            times.sort_by(|a, b| a.1.total_cmp(&b.1));
-            times.dedup_by_key(|x| x.0);
-            let steps = times
-                .into_iter()
-                .map(|(k, t)| SeriesPoint {
-                    t,
-                    baseline: mb.get(&k).map(|m| m.1),
-                    canary: mc.get(&k).map(|m| m.1),
-                })
-                .collect();
-            CollectedPair {
-                steps,
-                metric,
-                labels,
-                note: side_note(hb.is_empty(), hc.is_empty(), queries),
-                pair: MetricPair {
-                    baseline: hb,
-                    canary: hc,
-                },
-                query: text.clone(),
-                times: [Vec::new(), Vec::new()],
             }
         })
         .collect()
@@ -779,6 +639,7 @@ pub fn ratio_pairs(
             let (tb, eb, nb) = side(0);
             let (tc, ec, nc) = side(1);
             CollectedPair {
+                histogram_steps: Default::default(),
                 steps: Vec::new(),
                 metric,
                 labels,
@@ -812,38 +673,6 @@ mod tests {
                 .collect(),
             points: points.to_vec(),
         }
-    }
-
-    #[test]
-    fn histogram_pairs_keep_each_steps_mean_for_charts() {
-        // Per-step increases of cumulative buckets: at t=10, 2 at or below 0.1 and 4 in all
-        // (2 above 0.1); at t=20, 4 at or below 0.1 and 4 in all.
-        let b = vec![
-            s(
-                &[("le", "0.1"), ("route", "/x")],
-                &[(10.0, 2.0), (20.0, 4.0)],
-            ),
-            s(
-                &[("le", "+Inf"), ("route", "/x")],
-                &[(10.0, 4.0), (20.0, 4.0)],
-            ),
-        ];
-        let c = vec![s(&[("le", "+Inf"), ("route", "/x")], &[(20.0, 1.0)])];
-        let q = ["b".to_string(), "c".to_string()];
-        let pairs = histogram_pairs(0, &["route".into()], [&q[0], &q[1]], b, c);
-        assert_eq!(pairs.len(), 1);
-        let steps = &pairs[0].steps;
-        assert_eq!(steps.len(), 2);
-        // Midpoint 0.05 for (0, 0.1], the last finite bound 0.1 for (0.1, +Inf].
-        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-12);
-        assert_eq!((steps[0].t, steps[0].canary), (10.0, None));
-        assert!(close(steps[0].baseline, 0.075), "{:?}", steps[0]);
-        assert_eq!(steps[1].t, 20.0);
-        assert!(
-            close(steps[1].baseline, 0.05) && close(steps[1].canary, 0.0),
-            "{:?}",
-            steps[1]
-        );
     }
 
     #[test]
@@ -949,30 +778,6 @@ mod tests {
         );
         assert_eq!(pairs.len(), 1);
         assert!(pairs[0].labels.is_empty());
-    }
-
-    #[test]
-    fn histograms_sum_increases_and_decumulate() {
-        let q = ["qb".to_string(), "qc".to_string()];
-        let b = vec![
-            s(&[("le", "0.1"), ("route", "/a")], &[(1.0, 5.0), (2.0, 5.0)]),
-            s(
-                &[("le", "+Inf"), ("route", "/a")],
-                &[(1.0, 8.0), (2.0, 12.0)],
-            ),
-            s(&[("le", "0.5"), ("route", "/a")], &[(1.0, 7.0), (2.0, 9.5)]),
-        ];
-        let pairs = histogram_pairs(0, &["route".into()], [&q[0], &q[1]], b, vec![]);
-        assert_eq!(pairs.len(), 1);
-        assert_eq!(
-            pairs[0].pair.baseline,
-            Sample::Histogram {
-                bounds: vec![0.1, 0.5, f64::INFINITY],
-                counts: vec![10.0, 6.5, 3.5]
-            }
-        );
-        assert!(pairs[0].pair.canary.is_empty());
-        assert!(pairs[0].note.as_ref().unwrap().contains("canary"));
     }
 
     #[test]

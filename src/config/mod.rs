@@ -201,8 +201,10 @@ impl CanaryConfig {
         let (config, problems) = if kayenta {
             let raw: kayenta::KayentaConfig = source::deserialize(text, format).map_err(from_de)?;
             let (mut config, problems) = from_kayenta(raw);
-            config.warnings = kayenta::unknown_fields(text)
+            let unknown = kayenta::unknown_fields(text).into_iter();
+            config.warnings = std::mem::take(&mut config.warnings)
                 .into_iter()
+                .chain(unknown)
                 .map(|w| format!("{file}: {w}"))
                 .collect();
             (config, problems)
@@ -494,20 +496,11 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
             }
         }
     }
-    // Group weights for groups no metric lists would silently cap the score.
-    let listed: BTreeSet<&str> = config
-        .metrics
-        .iter()
-        .flat_map(|m| m.groups.iter().map(String::as_str))
-        .collect();
-    for g in raw.groups.keys() {
-        if !listed.contains(g.as_str()) {
-            problems.push((
-                format!("groups.{g}"),
-                format!("no metric is in group `{g}`; its weight could never be earned"),
-            ));
-        }
-    }
+    problems.extend(weight_problems(
+        &config,
+        &|i, f| format!("metrics[{i}].{f}"),
+        "groups",
+    ));
     validate_common(
         &config,
         &mut problems,
@@ -636,7 +629,94 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
         "classifier.groupWeights",
         "classifier.scoreThresholds",
     );
+    // Kayenta accepts weights and groups that do not meet: warn, judge as written.
+    let mut config = config;
+    config.warnings = weight_problems(
+        &config,
+        &kayenta::metric_field_path,
+        "classifier.groupWeights",
+    )
+    .into_iter()
+    .map(|(path, message)| format!("{path}: {message} (Kayenta accepts this config as it is)"))
+    .collect();
     (config, problems)
+}
+
+/// Groups and weights that cannot both be meant: a metric (not muted) none of whose groups
+/// carries weight counts for nothing — a regression in it could never lower the score —
+/// and a weight of a group no metric lists could never be earned. Weights as the scorer
+/// gives them: configured, or an equal share of what the configured ones leave of 100.
+fn weight_problems(
+    config: &CanaryConfig,
+    metric_path: &dyn Fn(usize, &str) -> String,
+    groups: &str,
+) -> Problems {
+    let mut problems = Vec::new();
+    let weights = &config.group_weights;
+    let listed: BTreeSet<&str> = config
+        .metrics
+        .iter()
+        .filter(|m| !m.muted)
+        .flat_map(|m| m.groups.iter().map(String::as_str))
+        .collect();
+    let configured: f64 = weights.values().filter(|w| w.is_finite()).sum();
+    let unweighted = listed.iter().filter(|g| !weights.contains_key(**g)).count();
+    let share = if unweighted > 0 {
+        (100.0 - configured) / unweighted as f64
+    } else {
+        0.0
+    };
+    let weight = |g: &str| weights.get(g).copied().unwrap_or(share);
+    let weighted = || {
+        weights
+            .iter()
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(g, _)| g.as_str())
+    };
+    let table = || {
+        weights
+            .iter()
+            .map(|(g, w)| format!("{g} = {}", canary_judges::format_number(*w)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, m) in config.metrics.iter().enumerate() {
+        // A negative or non-numeric weight is reported on its own.
+        let invalid = |g: &String| !(weight(g).is_finite() && weight(g) >= 0.0);
+        if m.muted || m.groups.is_empty() || m.groups.iter().any(|g| weight(g) > 0.0 || invalid(g))
+        {
+            continue;
+        }
+        let g = &m.groups[0];
+        let why = if weights.contains_key(g.as_str()) {
+            format!("group `{g}` has weight 0")
+        } else {
+            format!(
+                "group `{g}` has no weight in `{groups}` and the weights there ({}) leave nothing to share",
+                table()
+            )
+        };
+        problems.push((
+            metric_path(i, "groups"),
+            format!(
+                "metric `{}` counts for nothing: {why}{} (to report a metric without scoring it, set `muted = true`)",
+                m.name,
+                crate::suggest::hint(g, weighted())
+            ),
+        ));
+    }
+    for g in weights.keys() {
+        if !listed.contains(g.as_str()) {
+            problems.push((
+                format!("{groups}.{g}"),
+                format!(
+                    "no metric is in group `{g}`; its weight could never be earned{}",
+                    crate::suggest::hint(g, listed.iter().copied())
+                ),
+            ));
+        }
+    }
+    problems
 }
 
 /// Rules every spelling shares. `metric_path` names a metric's field in the source

@@ -24,10 +24,11 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnInconclusive {
-    /// Roll back (the default: missing evidence never promotes).
-    #[default]
+    /// Roll back at once.
     Rollback,
-    /// Wait for a person's judgment.
+    /// Wait for a person's judgment; the stage's deadline rolls back if nobody decides
+    /// (the default: undecided evidence neither promotes nor destroys a healthy canary).
+    #[default]
     Hold,
     /// Run the analysis once more for the same duration, then roll back.
     Extend,

@@ -61,6 +61,9 @@ pub struct EstimateMarks {
     /// The bound the canary's quantity was held against, on the value axis (an absolute
     /// `max`, or a relative bound times the baseline's value), drawn in red.
     pub bound: Option<f64>,
+    /// The bound's legend entry, saying how it was placed (`bound 600.6 = 1.25 × baseline
+    /// 480.5`); `bound <value>` when absent.
+    pub bound_label: Option<String>,
 }
 
 /// What the numbers of [`EstimateMarks`] are.
@@ -335,14 +338,18 @@ fn distribution<DB: DrawingBackend>(
     if let (Some(q), [b, c]) = (&marks.quantity, marks.judged)
         && (b.is_some() || c.is_some())
     {
-        let v = |x: Option<f64>| x.map_or("–".to_string(), fmt_num);
+        let v = |x: Option<f64>| x.map_or("–".to_string(), canary_judges::format_number);
         keys.push((
             Key::Line(CANARY),
             format!("judged {q}: {} → {}", v(b), v(c)),
         ));
     }
     if let Some(b) = marks.bound {
-        keys.push((Key::Line(RED), format!("bound {}", fmt_num(b))));
+        let label = marks
+            .bound_label
+            .clone()
+            .unwrap_or_else(|| format!("bound {}", canary_judges::format_number(b)));
+        keys.push((Key::Line(RED), label));
     }
     let x_desc = match d.kind.as_str() {
         "rate" => "rate (events / total per interval)",
@@ -847,13 +854,21 @@ fn place_marks(m: &EstimateMarks, anchor: f64) -> (Option<f64>, Option<(f64, f64
 
 /// "estimate +12.3 [+8.1, +16]" (shift) or "estimate ×1.12 [0.95, 1.3]" (ratio).
 fn caption(m: &EstimateMarks) -> Option<String> {
+    let judged = canary_judges::format_number;
+    let signed = |v: f64| {
+        if v > 0.0 {
+            format!("+{}", judged(v))
+        } else {
+            judged(v)
+        }
+    };
     let num = |v: f64| match m.scale {
-        MarkScale::Shift => fmt_signed(v),
-        MarkScale::Ratio => fmt_num(v),
+        MarkScale::Shift => signed(v),
+        MarkScale::Ratio => judged(v),
     };
     let estimate = m.estimate.filter(|e| !e.is_nan()).map(|e| match m.scale {
-        MarkScale::Shift => format!("estimate {}", fmt_signed(e)),
-        MarkScale::Ratio => format!("estimate ×{}", fmt_num(e)),
+        MarkScale::Shift => format!("estimate {}", signed(e)),
+        MarkScale::Ratio => format!("estimate ×{}", judged(e)),
     });
     let ci =
         m.ci.filter(|c| c.iter().all(|v| !v.is_nan()))
@@ -919,7 +934,9 @@ fn include_marks(lo: f64, hi: f64, log: bool, marks: impl Iterator<Item = f64>) 
 
 // ---- Numbers. ----
 
-/// Compact: three significant digits, whole numbers below 10⁵ in full, exponents beyond.
+/// Axis ticks only (positions, not judged numbers): three significant digits, whole
+/// numbers below 10⁵ in full, exponents beyond. Judged numbers in legends and captions go
+/// through [`canary_judges::format_number`], the format every other output uses.
 fn fmt_num(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_string();
@@ -943,15 +960,6 @@ fn fmt_num(v: f64) -> String {
     match (v < 0.0, s.as_str()) {
         (_, "0") | (false, _) => s,
         (true, _) => format!("−{s}"),
-    }
-}
-
-fn fmt_signed(v: f64) -> String {
-    let s = fmt_num(v);
-    if v > 0.0 || (v == 0.0 && s == "0") {
-        format!("+{s}")
-    } else {
-        s
     }
 }
 
@@ -1658,6 +1666,7 @@ mod tests {
                     judged: [Some(nan), Some(inf)],
                     quantity: Some("p99".into()),
                     bound: Some(-inf),
+                    bound_label: None,
                 },
                 EstimateMarks {
                     estimate: Some(-1e12),
@@ -1730,9 +1739,6 @@ mod tests {
         for (v, s) in cases {
             assert_eq!(fmt_num(v), s, "{v}");
         }
-        assert_eq!(fmt_signed(8.1), "+8.1");
-        assert_eq!(fmt_signed(-8.1), "−8.1");
-        assert_eq!(fmt_signed(-0.0001), "−1e-4");
         assert_eq!(fmt_num(-0.0004), "−4e-4");
     }
 

@@ -287,6 +287,7 @@ mod tests {
 
     fn pair(baseline: Sample, canary: Sample, times: [Vec<f64>; 2]) -> CollectedPair {
         CollectedPair {
+            histogram_steps: Default::default(),
             steps: Vec::new(),
             metric: 0,
             labels: [("api".to_string(), "/checkout".to_string())].into(),

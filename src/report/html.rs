@@ -410,15 +410,26 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
         Some(j) if m.judge != "sequential" => {
             // A check's bound on the value axis: absolute bounds are there already,
             // relative ones are placed from the baseline's value.
-            let on_axis = |c: &canary_judges::Check| -> Option<f64> {
+            let on_axis = |c: &canary_judges::Check| -> Option<(f64, String)> {
                 let limit = c.max.or(c.min)?;
-                match c.name.as_str() {
-                    "ratio" => j.baseline.map(|b| limit * b),
-                    "increase" => j.baseline.map(|b| b + limit),
-                    "decrease" => j.baseline.map(|b| b - limit),
-                    n if j.quantity.split(' ').next() == Some(n) => Some(limit),
-                    _ => None,
-                }
+                let n = canary_judges::format_number;
+                let (v, how) = match c.name.as_str() {
+                    "ratio" => {
+                        let b = j.baseline?;
+                        (limit * b, format!(" = {} × baseline {}", n(limit), n(b)))
+                    }
+                    "increase" => {
+                        let b = j.baseline?;
+                        (b + limit, format!(" = baseline {} + {}", n(b), n(limit)))
+                    }
+                    "decrease" => {
+                        let b = j.baseline?;
+                        (b - limit, format!(" = baseline {} − {}", n(b), n(limit)))
+                    }
+                    name if j.quantity.split(' ').next() == Some(name) => (limit, String::new()),
+                    _ => return None,
+                };
+                Some((v, format!("bound {}{how}", n(v))))
             };
             // The bound that decided: a failed check's, else the first on the axis.
             let bound = j
@@ -431,6 +442,10 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
         }
         _ => ([None, None], None, None),
     };
+    let (bound, bound_label) = match bound {
+        Some((v, label)) => (Some(v), Some(label)),
+        None => (None, None),
+    };
     if m.judge == "threshold" {
         // Its estimate is a difference of aggregates (p99s, rates), not a shift of the
         // distribution: marking it at the baseline's median would mislead.
@@ -441,6 +456,7 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
             judged,
             quantity,
             bound,
+            bound_label,
         };
     }
     EstimateMarks {
@@ -453,6 +469,7 @@ pub fn marks(m: &MetricView) -> EstimateMarks {
         judged,
         quantity,
         bound,
+        bound_label,
     }
 }
 

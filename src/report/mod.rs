@@ -110,11 +110,7 @@ pub(crate) fn score_num(v: f64) -> String {
 }
 
 pub(crate) fn p_value(v: Option<f64>) -> String {
-    match v {
-        None => "-".into(),
-        Some(p) if p < 1e-4 => format!("{p:.1e}"),
-        Some(p) => format!("{p:.4}"),
-    }
+    canary_judges::format_p_value(v)
 }
 
 fn result_label(m: &MetricReport) -> String {

@@ -245,3 +245,69 @@ fn a_bad_default_judge_is_reported_once() {
         "{msg}"
     );
 }
+
+/// A metric in a group without weight counts for nothing: a regression in it could never
+/// lower the score. Both sides of a typo are named, each pointing at the other.
+#[test]
+fn a_metric_whose_groups_carry_no_weight_is_an_error() {
+    let typo = "name = \"x\"\n[groups]\nlatency = 50\nerrors = 50\n\
+        [[metrics]]\nname = \"lat\"\ngroups = [\"latency\"]\n\
+        [[metrics]]\nname = \"err\"\ngroups = [\"errors\"]\n\
+        [[metrics]]\nname = \"cpu\"\ngroups = [\"saturaton\"]\n";
+    let msg = one(typo, Format::Toml);
+    assert!(
+        msg.starts_with("cfg:") && msg.contains("metrics[2].groups: metric `cpu` counts for nothing: group `saturaton` has no weight in `groups`"),
+        "{msg}"
+    );
+    let near = "name = \"x\"\n[groups]\nlatency = 50\nsaturation = 50\n\
+        [[metrics]]\nname = \"lat\"\ngroups = [\"latency\"]\n\
+        [[metrics]]\nname = \"cpu\"\ngroups = [\"saturaton\"]\n";
+    let all = issues(near, Format::Toml);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|m| m.contains("metrics[1].groups") && m.contains("did you mean `saturation`?")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter().any(
+            |m| m.contains("groups.saturation: no metric is in group `saturation`")
+                && m.contains("did you mean `saturaton`?")
+        ),
+        "{all:#?}"
+    );
+    let zero = "name = \"x\"\n[groups]\nlatency = 0\n[[metrics]]\nname = \"lat\"\ngroups = [\"latency\"]\n[[metrics]]\nname = \"b\"\n";
+    assert!(one(zero, Format::Toml).contains("group `latency` has weight 0"));
+    // Weights that leave a share, and muted metrics, are fine.
+    let shared = "name = \"x\"\n[groups]\nlatency = 60\n[[metrics]]\nname = \"lat\"\ngroups = [\"latency\"]\n[[metrics]]\nname = \"cpu\"\ngroups = [\"saturation\"]\n";
+    CanaryConfig::parse(shared, Format::Toml, "cfg").expect("saturation shares the other 40");
+    let muted = "name = \"x\"\n[groups]\nlatency = 100\n[[metrics]]\nname = \"lat\"\ngroups = [\"latency\"]\n[[metrics]]\nname = \"cpu\"\ngroups = [\"other\"]\nmuted = true\n";
+    CanaryConfig::parse(muted, Format::Toml, "cfg")
+        .expect("a muted metric is reported, not scored");
+}
+
+/// Kayenta accepts weights and groups that do not meet; canaryd reads such a config as
+/// Kayenta would and warns.
+#[test]
+fn kayenta_configs_with_weightless_groups_are_accepted_with_a_warning() {
+    let text = r#"{"name": "k", "judge": {"name": "NetflixACAJudge-v1.0"},
+ "metrics": [{"name": "a", "groups": ["latency"]}, {"name": "b", "groups": ["saturaton"]}],
+ "classifier": {"groupWeights": {"latency": 50, "saturation": 50}, "scoreThresholds": {"pass": 95, "marginal": 75}}}"#;
+    let c = CanaryConfig::parse(text, Format::Json, "k.json").expect("Kayenta accepts it");
+    assert_eq!(c.warnings.len(), 2, "{:#?}", c.warnings);
+    assert!(
+        c.warnings
+            .iter()
+            .all(|w| w.starts_with("k.json: ") && w.contains("Kayenta accepts")),
+        "{:#?}",
+        c.warnings
+    );
+    assert!(
+        c.warnings.iter().any(
+            |w| w.contains("metrics[1].groups: metric `b` counts for nothing")
+                && w.contains("did you mean `saturation`?")
+        ),
+        "{:#?}",
+        c.warnings
+    );
+}

@@ -382,6 +382,104 @@ analysis = {{ config = "web-e2e", duration = "60s", interval = "2s", step = "2s"
     assert!(count(&served, "yellow") > 50, "{served:?}");
 }
 
+/// A sequential latency judge over the services' Prometheus histogram.
+const SEQUENTIAL_CONFIG: &str = r#"
+name = "web-seq"
+applications = ["web"]
+
+[[metrics]]
+name = "latency"
+groups = ["latency"]
+direction = "increase"
+judge = { kind = "sequential" }
+[metrics.query]
+kind = "histogram"
+base = "http_request_duration_seconds"
+filter = 'version="${scope}"'
+"#;
+
+/// A live sequential decision ends the analysis at once, also without `fail_fast`, and the
+/// pipeline acts on it: the time from the end of the deciding scrape step to the router's
+/// 0 % is measured (a live analysis reads a step one interval plus one step after it ends).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sequential_decision_stops_the_analysis_and_rolls_back_at_once() {
+    require_haproxy!();
+    require_prometheus!();
+    let st = Stack::start(true).await;
+    let (s, b) = st
+        .daemon
+        .post_text("/api/v1/configs", "application/toml", SEQUENTIAL_CONFIG)
+        .await;
+    assert_eq!(s, 201, "{b}");
+    st.v2.set(Behaviour {
+        delay: Duration::from_millis(30),
+        ..Behaviour::default()
+    });
+    st.store_pipeline(&format!(
+        r#"name = "slow"
+{}
+[strategy]
+kind = "canary"
+steps = [5, 25, 50, 100]
+analysis = {{ config = "web-seq", duration = "120s", interval = "2s", step = "2s", fail_fast = false }}
+"#,
+        st.target_toml()
+    ))
+    .await;
+    let id = st.trigger("slow").await;
+    let done = st
+        .wait(&id, Duration::from_secs(90), |e| e["status"] != "running")
+        .await;
+    assert_eq!(done["status"], "rolled_back", "{done}");
+    let events = st.events(&id).await;
+    assert_eq!(traffic_steps(&events), [5.0], "{events:?}");
+    let started = events
+        .iter()
+        .find(|e| e["kind"] == "analysis started")
+        .expect("an analysis ran");
+    let analysis_id = started["detail"]["detail"].as_str().unwrap();
+    let (s, a) = st
+        .daemon
+        .get(&format!("/api/v1/analyses/{analysis_id}"))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    assert_eq!(a["verdict"], "fail", "{a}");
+    let latency = &a["report"]["metrics"][0];
+    assert_eq!(latency["classification"], "high", "{a}");
+    // The decision is a moment in the data, named by the reason and the report alike.
+    let decided_at = latency["decided_at"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a decision time: {latency}"));
+    let analysis_start = millis(&started["at"]) as f64 / 1000.0;
+    assert!(
+        latency["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("s after the start (batch")),
+        "{latency}"
+    );
+    // A failed check names what decided it.
+    let checks = latency["judged"]["checks"].as_array().unwrap();
+    assert!(checks.iter().any(|c| c["failed"] == true), "{latency}");
+    // Far before the 120 s window: the analysis ended at its decision.
+    let judged_ms = millis(&a["updated"]) - millis(&started["at"]);
+    assert!(judged_ms < 40_000, "the analysis ran {judged_ms} ms");
+    let rolled_back = events
+        .iter()
+        .find(|e| e["kind"] == "rolled back")
+        .expect("a rolled back event");
+    let scrape_to_router = millis(&rolled_back["at"]) as f64 / 1000.0 - decided_at;
+    eprintln!(
+        "sequential latency (+30 ms): decided {:.1} s after the analysis started; end of the deciding step → router 0 %: {scrape_to_router:.2} s; analysis ran {judged_ms} ms",
+        decided_at - analysis_start
+    );
+    // One interval (2 s) plus the read lag of one step (2 s) plus judging and the router.
+    assert!(
+        scrape_to_router < 6.0,
+        "the deciding step ended {scrape_to_router:.2} s before the rollback"
+    );
+    assert_eq!(st.weight_share().await, 0.0);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manual_judgment_survives_kill_9_then_approve_promotes_and_reject_rolls_back() {
     require_haproxy!();

@@ -196,16 +196,35 @@ fn check_agreement(o: &Outputs) {
                 "{format} row of {name} says {class}:\n{row}"
             );
         }
-        // The checks agree with the classification: a worse pair failed one, others none.
+        // The checks agree with the classification: a worse pair failed one; a ✗ on a pair
+        // that is not worse comes with the rule saying why one ✗ was not enough.
         let checks = judged["checks"].as_array().expect("checks");
         let failed: Vec<&Value> = checks.iter().filter(|c| c["failed"] == true).collect();
-        match class {
-            "high" | "low" => assert!(!failed.is_empty(), "{name} is {class}: {judged}"),
-            _ => assert!(failed.is_empty(), "{name} is {class}: {judged}"),
+        let rule = judged["rule"].as_str();
+        if matches!(class, "high" | "low") {
+            assert!(!failed.is_empty(), "{name} is {class}: {judged}");
+        }
+        if !failed.is_empty() {
+            let rule = rule.unwrap_or_else(|| panic!("{name}: a ✗ without a rule: {judged}"));
+            for (format, row) in rows(o, &name) {
+                assert!(
+                    row.contains(rule),
+                    "{format} row of {name} lacks the rule `{rule}`:\n{row}"
+                );
+            }
         }
         // The reason is made of the same numbers.
         let reason = m["reason"].as_str().expect("reason");
         for c in &failed {
+            if c["compare"] == "finding" {
+                let finding = c["name"].as_str().expect("name");
+                let words = finding.split(" (").next().unwrap_or(finding);
+                assert!(
+                    reason.contains(words),
+                    "the reason of {name} says `{words}`: {reason}"
+                );
+                continue;
+            }
             let told = match c["interval"].as_array() {
                 Some(i) => [&i[0], &i[1]]
                     .iter()
@@ -248,21 +267,21 @@ fn the_demo_shows_one_set_of_numbers_in_every_format() {
     let dir = tempfile::tempdir().expect("tempdir");
     let o = outputs(&demo("canary.toml"), dir.path());
     check_agreement(&o);
-    // The numbers: the error-rate row shows the judged Σ/Σ rates (0.0021 → 0.0099,
-    // ratio 4.7195), the p99 row the judged p99 ratio 1.2843, both with their bounds.
+    // The numbers: the error-rate row shows the judged Σ/Σ rates (0.002099 →
+    // 0.009904, ratio 4.719), the p99 row the judged p99 ratio 1.284, both with their bounds.
     let [(_, err_row), ..] = rows(&o, "error_rate{api=\"/checkout\"}");
     assert!(
-        err_row.contains("0.0021 → 0.0099") && err_row.contains("ratio 4.7195 (max 2) ✗"),
+        err_row.contains("0.002099 → 0.009904") && err_row.contains("ratio 4.719 (worse if > 2) ✗"),
         "{err_row}"
     );
     let [(_, p99_row), ..] = rows(&o, "latency_p99{api=\"/checkout\"}");
     assert!(
-        p99_row.contains("p99 480.4999 → 617.0904 ms")
-            && p99_row.contains("ratio 1.2843 (max 1.25) ✗"),
+        p99_row.contains("p99 480.5 → 617.1 ms")
+            && p99_row.contains("ratio 1.284 (worse if > 1.25) ✗"),
         "{p99_row}"
     );
     assert!(
-        !o.table.contains("1.3848"),
+        !o.table.contains("1.385"),
         "no mean ratio beside a p99 judgement"
     );
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::num;
 use crate::effect::{effect_size, mean_ratio};
 use crate::judge::{FieldError, Judge, JudgeKind, Prepared};
-use crate::judgement::{Check, Classification, EffectSize, Judged, Judgement};
+use crate::judgement::{Check, Classification, Compare, EffectSize, Judged, Judgement};
 use crate::mann_whitney::{EstimateMode, MannWhitney};
 use crate::options::MetricOptions;
 use crate::sample::MetricPair;
@@ -111,6 +111,7 @@ impl Judge for MannWhitneyJudge {
             baseline: Some(prep.baseline_summary.mean),
             canary: Some(prep.canary_summary.mean),
             checks: Vec::new(),
+            rule: None,
         };
         if x == y {
             let mut j = prep.judgement(
@@ -258,7 +259,16 @@ impl Judge for MannWhitneyJudge {
             interval_kind: Some(format!("{conf_pct}% confidence interval")),
             max: watched(true).then_some(band),
             min: watched(false).then_some(-band),
+            compare: Compare::Interval,
             failed: up || down,
+        };
+        // The effect size argues against the canary when it passes its gate on the side
+        // the data moved to (the side the shift cleared, if it did).
+        let higher = if up || down { up } else { estimate > 0.0 };
+        let effect_failed = if higher {
+            watched(true) && (effect.is_nan() || effect >= gates.allowed_increase())
+        } else {
+            watched(false) && (effect.is_nan() || effect <= gates.allowed_decrease())
         };
         let effect_check = Check {
             name: effect_name.into(),
@@ -267,10 +277,19 @@ impl Judge for MannWhitneyJudge {
             interval_kind: None,
             max: watched(true).then_some(gates.allowed_increase()),
             min: watched(false).then_some(gates.allowed_decrease()),
-            failed: classification.is_failure(),
+            compare: Compare::Value,
+            failed: effect_failed,
         };
         j.judged = Some(Judged {
             checks: vec![shift, effect_check],
+            rule: Some(format!(
+                "{} when both checks are ✗ (Kayenta's rule)",
+                match (watched(true), watched(false)) {
+                    (true, false) => "high",
+                    (false, true) => "low",
+                    _ => "high or low",
+                }
+            )),
             ..means()
         });
         j.critical = critical;

@@ -372,6 +372,7 @@ impl Judge for ThresholdJudge {
             baseline,
             canary: Some(canary),
             checks,
+            rule: Some("fails when any check is ✗".into()),
         });
         j.aggregate = Some(AggregateDetail {
             name,

@@ -303,6 +303,18 @@ impl DistributionTest {
         false
     }
 
+    /// Whether a difference is significant now, `[slower, faster]`, each only when its
+    /// direction is watched: a uniform-band sweep or a quantile's interval excludes "no
+    /// change". `bounds` are [`DistributionTest::quantile_bounds`] of now.
+    pub fn significance(&self, bounds: &[QuantileBounds]) -> [bool; 2] {
+        [
+            self.direction.watches_increase()
+                && (self.uniform_beyond(true, 1.0) || bounds.iter().any(|q| q.ratio[0] > 1.0)),
+            self.direction.watches_decrease()
+                && (self.uniform_beyond(false, 1.0) || bounds.iter().any(|q| q.ratio[1] < 1.0)),
+        ]
+    }
+
     /// The finding now, in the configured direction: **worse** when a difference in the
     /// bad direction is significant (a uniform-band sweep or a quantile's interval
     /// excludes "no change") *and* some configured quantile's estimated ratio lies beyond
@@ -312,12 +324,9 @@ impl DistributionTest {
         let k = 1.0 + self.tolerance;
         let up = self.direction.watches_increase();
         let down = self.direction.watches_decrease();
-        let slower = up
-            && (self.uniform_beyond(true, 1.0) || bounds.iter().any(|q| q.ratio[0] > 1.0))
-            && bounds.iter().any(|q| q.estimate > k);
-        let faster = down
-            && (self.uniform_beyond(false, 1.0) || bounds.iter().any(|q| q.ratio[1] < 1.0))
-            && bounds.iter().any(|q| q.estimate < 1.0 / k);
+        let [sig_slower, sig_faster] = self.significance(&bounds);
+        let slower = sig_slower && bounds.iter().any(|q| q.estimate > k);
+        let faster = sig_faster && bounds.iter().any(|q| q.estimate < 1.0 / k);
         if slower || faster {
             return (Finding::Worse { higher: slower }, bounds);
         }

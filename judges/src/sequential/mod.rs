@@ -30,7 +30,7 @@ use self::distribution::{DistributionTest, Finding, QuantileBounds};
 use self::histogram::{Buckets, LogIndex};
 use self::mean::MeanTest;
 use crate::judge::{FieldError, Judge, JudgeKind};
-use crate::judgement::{Check, Classification, Judged, Judgement};
+use crate::judgement::{Check, Classification, Compare, Judged, Judgement};
 use crate::kinds::num;
 use crate::options::{Direction, MetricOptions};
 use crate::sample::{MetricPair, Sample, Summary};
@@ -241,10 +241,19 @@ pub struct SequentialState {
     /// Batches seen so far, and at which one the decision came.
     pub batches: usize,
     pub decided_at: Option<usize>,
+    /// Seconds from the start to the end of the deciding batch, when the caller knows
+    /// the batches' times (the reason then says when, not only after how many batches).
+    pub decided_after_s: Option<f64>,
     /// For a failure: whether the canary is worse by being higher (else lower).
     pub fail_higher: bool,
-    /// Running minimum of the anytime-valid p-value of "no regression beyond the band".
+    /// Running minimum of the anytime-valid p-value of "no change" (counts).
     pub p_value: f64,
+    /// Counts: the running maximum of ln E against "no change", up and down. The first
+    /// crossing of ln(1/α) has probability ≤ α under the null (Ville), so a decision may
+    /// use the maximum so far, not only the value now.
+    max_log_e: [f64; 2],
+    /// Distributions: whether a difference is significant now, `[slower, faster]`.
+    significant: [bool; 2],
     last_bounds: Vec<QuantileBounds>,
     error: Option<String>,
 }
@@ -290,8 +299,11 @@ impl SequentialJudge {
             samples: [0.0; 2],
             batches: 0,
             decided_at: None,
+            decided_after_s: None,
             fail_higher: options.direction != Direction::Decrease,
             p_value: 1.0,
+            max_log_e: [f64::NEG_INFINITY; 2],
+            significant: [false; 2],
             last_bounds: Vec::new(),
             error: None,
         }
@@ -477,11 +489,14 @@ impl SequentialState {
             }
         };
         let ratio = test.observed_ratio();
-        self.p_value = self.p_value.min((-e_up.max(e_down)).exp().min(1.0));
-        // Fail: "no change" rejected in a watched direction and the observed ratio beyond
-        // the band. Pass: "at the band's edge or worse" rejected.
-        let higher = e_up >= thr && ratio > k;
-        let lower = e_down >= thr && ratio < 1.0 / k;
+        self.max_log_e = [self.max_log_e[0].max(e_up), self.max_log_e[1].max(e_down)];
+        self.p_value = self
+            .p_value
+            .min((-self.max_log_e[0].max(self.max_log_e[1])).exp().min(1.0));
+        // Fail: "no change" rejected in a watched direction (at any time so far) and the
+        // observed ratio beyond the band now. Pass: "at the band's edge or worse" rejected.
+        let higher = self.max_log_e[0] >= thr && ratio > k;
+        let lower = self.max_log_e[1] >= thr && ratio < 1.0 / k;
         let outcome = if higher || lower {
             self.fail_higher = higher;
             Outcome::Fail
@@ -541,6 +556,7 @@ impl SequentialState {
         };
         self.samples = test.totals();
         let (finding, bounds) = test.finding();
+        self.significant = test.significance(&bounds);
         self.last_bounds = bounds;
         match finding {
             Finding::Worse { higher } => {
@@ -613,62 +629,103 @@ impl SequentialState {
             Outcome::Continue => "not decided yet",
             Outcome::Inconclusive => "inconclusive at the horizon",
         };
-        let at = self
-            .decided_at
-            .map(|b| format!(" after {b} batches"))
-            .unwrap_or_default();
+        let plural = |n: usize| if n == 1 { "" } else { "es" };
+        let at = match (self.decided_at, self.decided_after_s) {
+            (Some(b), Some(s)) => format!(" {} s after the start (batch {b})", num(s)),
+            (Some(b), None) => format!(" after {b} batch{}", plural(b)),
+            (None, _) => String::new(),
+        };
         // The band the ratio is held against, on the watched sides, and the anytime-valid
-        // interval's name: the judged numbers every output shows.
+        // interval's name: the judged numbers every output shows. Each check is ✗ when it
+        // argues against the canary; the rule says how they combine.
         let k = 1.0 + self.config.tolerance;
-        let failed = j.classification.is_failure();
-        let cs = Some(format!(
-            "{}% confidence sequence",
-            num((1.0 - self.alpha) * 100.0)
-        ));
+        // Intervals are at the pair's share of α, so together they hold at the configured
+        // level: that is the level they are labelled with.
+        let level = num((1.0 - self.config.alpha) * 100.0);
+        let pairs = (self.config.alpha / self.alpha).round().max(1.0);
+        let alpha_text = if pairs > 1.0 {
+            format!(
+                "α {} shared by {} pairs",
+                num(self.config.alpha),
+                num(pairs)
+            )
+        } else {
+            format!("α {}", num(self.config.alpha))
+        };
+        let cs = Some(format!("{level}% confidence sequence"));
         let bounds = |up: bool, down: bool| (down.then_some(1.0 / k), up.then_some(k));
         let finite = |v: f64| v.is_finite().then_some(v);
         let watched = (
             self.options.direction.watches_increase(),
             self.options.direction.watches_decrease(),
         );
+        let pass_rule = |up: bool, down: bool| match (up, down) {
+            (true, false) => format!("pass once the interval lies below {}", num(k)),
+            (false, true) => format!("pass once the interval lies above {}", num(1.0 / k)),
+            _ => format!(
+                "pass once the interval lies inside [{}, {}]",
+                num(1.0 / k),
+                num(k)
+            ),
+        };
         match &self.test {
             Some(Test::Counts { test, .. }) => {
                 let (lo, hi) = test.confidence_interval(self.alpha);
-                j.estimate = Some(test.observed_ratio());
+                let ratio = test.observed_ratio();
+                j.estimate = Some(ratio);
                 j.ci = Some((lo, hi));
-                j.mean_ratio = Some(test.observed_ratio());
+                j.mean_ratio = Some(ratio);
                 j.baseline = count_summary(test.errors[0], test.requests[0]);
                 j.canary = count_summary(test.errors[1], test.requests[1]);
                 // Counts are one-sided (more events are worse) unless fewer are.
-                let (min, max) = match self.options.direction {
-                    Direction::Decrease => bounds(false, true),
-                    _ => bounds(true, false),
-                };
+                let up = self.options.direction != Direction::Decrease;
+                let (min, max) = bounds(up, !up);
                 let rate = |e: f64, r: f64| (r > 0.0).then(|| e / r);
+                let e = self.max_log_e[usize::from(!up)];
+                let p_side = (-e).exp().min(1.0);
+                let beyond = if up { ratio > k } else { ratio < 1.0 / k };
                 j.judged = Some(Judged {
                     quantity: "error rate".into(),
                     baseline: rate(test.errors[0], test.requests[0]),
                     canary: rate(test.errors[1], test.requests[1]),
-                    checks: vec![Check {
-                        name: "rate ratio".into(),
-                        value: finite(test.observed_ratio()),
-                        interval: Some([lo, hi]),
-                        interval_kind: cs.clone(),
-                        max,
-                        min,
-                        failed,
-                    }],
+                    checks: vec![
+                        Check {
+                            name: "p-value (anytime)".into(),
+                            value: Some(p_side),
+                            interval: None,
+                            interval_kind: None,
+                            max: None,
+                            min: Some(self.alpha),
+                            compare: Compare::Value,
+                            failed: p_side <= self.alpha,
+                        },
+                        Check {
+                            name: "rate ratio".into(),
+                            value: finite(ratio),
+                            interval: Some([lo, hi]),
+                            interval_kind: cs.clone(),
+                            max,
+                            min,
+                            compare: Compare::Value,
+                            failed: beyond,
+                        },
+                    ],
+                    rule: Some(format!(
+                        "fail when both checks are ✗ (more {} than chance explains, beyond the band); {}",
+                        if up { "errors" } else { "events missing" },
+                        pass_rule(up, !up)
+                    )),
                 });
                 j.reason = format!(
-                    "{verb}{at}: error-rate ratio {} (anytime CI {} .. {}), {} vs {} errors in {} vs {} requests; band ±{band}%, α {}",
-                    num(test.observed_ratio()),
+                    "{verb}{at}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}; band +{band}%, {alpha_text}",
+                    num(ratio),
                     num(lo),
                     num(hi),
                     num(test.errors[1]),
                     num(test.errors[0]),
                     num(test.requests[1]),
                     num(test.requests[0]),
-                    num(self.alpha)
+                    num(p_side)
                 );
             }
             Some(Test::Distribution { test, .. }) => {
@@ -678,8 +735,9 @@ impl SequentialState {
                     .iter()
                     .map(|q| {
                         format!(
-                            "p{} ratio {} .. {}",
+                            "p{} ratio {} ({} .. {})",
                             num(q.p * 100.0),
+                            num(q.estimate),
                             num(q.ratio[0]),
                             num(q.ratio[1])
                         )
@@ -688,7 +746,27 @@ impl SequentialState {
                 if let Some(q) = self.last_bounds.first() {
                     j.ci = Some((q.ratio[0], q.ratio[1]));
                 }
-                let (min, max) = bounds(watched.0, watched.1);
+                let (up, down) = watched;
+                let (min, max) = bounds(up, down);
+                let direction = match (up, down) {
+                    (true, false) => "slower",
+                    (false, true) => "faster",
+                    _ => "slower or faster",
+                };
+                let mut checks = vec![Check::finding(
+                    format!("significant difference ({direction})"),
+                    self.significant[0] || self.significant[1],
+                )];
+                checks.extend(self.last_bounds.iter().map(|q| Check {
+                    name: format!("p{} ratio", num(q.p * 100.0)),
+                    value: finite(q.estimate),
+                    interval: Some(q.ratio),
+                    interval_kind: cs.clone(),
+                    max,
+                    min,
+                    compare: Compare::Value,
+                    failed: (up && q.estimate > k) || (down && q.estimate < 1.0 / k),
+                }));
                 j.judged = Some(Judged {
                     quantity: self
                         .last_bounds
@@ -698,38 +776,34 @@ impl SequentialState {
                         .join(", "),
                     baseline: None,
                     canary: None,
-                    checks: self
-                        .last_bounds
-                        .iter()
-                        .map(|q| Check {
-                            name: format!("p{} ratio", num(q.p * 100.0)),
-                            value: finite(q.estimate),
-                            interval: Some(q.ratio),
-                            interval_kind: cs.clone(),
-                            max,
-                            min,
-                            failed: failed
-                                && (max.is_some_and(|m| q.ratio[0] > m)
-                                    || min.is_some_and(|m| q.ratio[1] < m)),
-                        })
-                        .collect(),
+                    checks,
+                    rule: Some(format!(
+                        "fail when the difference is significant and a quantile ratio is ✗ on the same side; {}",
+                        pass_rule(up, down)
+                    )),
                 });
                 j.reason = format!(
-                    "{verb}{at}: {} ({} vs {} samples); band ±{band}%, α {}",
+                    "{verb}{at}: {}{} ({} vs {} samples); band ±{band}%, {alpha_text}",
+                    if self.significant[0] || self.significant[1] {
+                        "significant difference, "
+                    } else {
+                        ""
+                    },
                     parts.join(", "),
                     num(totals[1]),
-                    num(totals[0]),
-                    num(self.alpha)
+                    num(totals[0])
                 );
                 j.baseline.count = totals[0] as usize;
                 j.canary.count = totals[1] as usize;
             }
             Some(Test::Mean(test)) => {
-                j.mean_ratio = Some(test.mean_ratio());
-                j.estimate = Some(test.mean_ratio());
+                let ratio = test.mean_ratio();
+                j.mean_ratio = Some(ratio);
+                j.estimate = Some(ratio);
                 let (b, c) = test.means();
                 let (dlo, dhi) = test.difference_interval();
-                let (min, max) = bounds(watched.0, watched.1);
+                let (up, down) = watched;
+                let (min, max) = bounds(up, down);
                 j.judged = Some(Judged {
                     quantity: "mean per interval".into(),
                     baseline: finite(b),
@@ -740,32 +814,36 @@ impl SequentialState {
                             value: finite(c - b),
                             interval: (dlo.is_finite() && dhi.is_finite()).then_some([dlo, dhi]),
                             interval_kind: cs.clone(),
-                            max: None,
-                            min: None,
-                            failed,
+                            max: up.then_some(0.0),
+                            min: down.then_some(0.0),
+                            compare: Compare::Interval,
+                            failed: (up && dlo > 0.0) || (down && dhi < 0.0),
                         },
                         Check {
                             name: "mean ratio".into(),
-                            value: finite(test.mean_ratio()),
+                            value: finite(ratio),
                             interval: None,
                             interval_kind: None,
                             max,
                             min,
-                            failed,
+                            compare: Compare::Value,
+                            failed: (up && ratio > k) || (down && ratio < 1.0 / k),
                         },
                     ],
+                    rule: Some(format!(
+                        "fail when both checks are ✗ on the same side; {}",
+                        pass_rule(up, down)
+                    )),
                 });
                 j.baseline.mean = b;
                 j.canary.mean = c;
-                let (dlo, dhi) = test.difference_interval();
                 j.reason = format!(
-                    "{verb}{at}: mean ratio {} over {} paired intervals, difference {} (anytime CI {} .. {}); band ±{band}%, α {}",
-                    num(test.mean_ratio()),
+                    "{verb}{at}: mean ratio {} over {} paired intervals, difference {} ({level}% confidence sequence {} .. {}); band ±{band}%, {alpha_text}",
+                    num(ratio),
                     test.intervals(),
-                    num(test.means().1 - test.means().0),
+                    num(c - b),
                     num(dlo),
-                    num(dhi),
-                    num(self.alpha)
+                    num(dhi)
                 );
                 j.baseline.count = test.intervals();
                 j.canary.count = test.intervals();

@@ -330,3 +330,98 @@ proptest! {
         }
     }
 }
+
+/// A small deterministic lognormal sample (xorshift + Box–Muller), so a failing case is
+/// reproducible from its seed alone.
+fn lognormal(seed: u64, n: usize, median: f64, sigma: f64) -> Vec<f64> {
+    let mut x = seed | 1;
+    let mut uniform = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(|_| {
+            let z = (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos();
+            median * (sigma * z).exp()
+        })
+        .collect()
+}
+
+/// Every kind, plus the sequential judge on per-interval values (its paired-mean test).
+fn kinds_and_modes() -> Vec<(&'static str, JudgeConfig)> {
+    let mut v = kinds();
+    v.push((
+        "sequential (intervals)",
+        JudgeConfig::Sequential(canary_judges::SequentialConfig {
+            values: canary_judges::sequential::ValueKind::Intervals,
+            burn_in: 3,
+            ..Default::default()
+        }),
+    ));
+    v
+}
+
+/// What a reader checks: a failure is explained by a check marked ✗, and a result with
+/// checks says how they combine.
+fn explained(name: &str, j: &canary_judges::Judgement) -> Result<(), TestCaseError> {
+    if let Some(judged) = &j.judged {
+        prop_assert!(
+            judged.checks.is_empty() || judged.rule.is_some(),
+            "{name}: checks without a rule: {judged:?}"
+        );
+    }
+    if j.classification.is_failure() {
+        let judged = j.judged.as_ref();
+        prop_assert!(
+            judged.is_some_and(|d| d.checks.iter().any(|c| c.failed)),
+            "{name}: {} with no check ✗: {}",
+            j.classification,
+            j.reason
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Every high or low names a check that argued against the canary (no "HIGH with
+    /// every check ✓"), for every kind, over shifts small and large and every direction.
+    #[test]
+    fn every_failure_names_a_failed_check(
+        seed in any::<u64>(),
+        n in 5usize..800,
+        factor in 0.4f64..3.0,
+        sigma in 0.05f64..1.2,
+        direction in prop_oneof![Just(Direction::Increase), Just(Direction::Decrease), Just(Direction::Either)],
+    ) {
+        let baseline = lognormal(seed, n, 100.0, sigma);
+        let canary = lognormal(seed.wrapping_mul(31).wrapping_add(7), n, 100.0 * factor, sigma);
+        let options = MetricOptions { direction, ..opts() };
+        for (name, config) in kinds_and_modes() {
+            let j = config.build().judge_values(&options, &baseline, &canary);
+            explained(name, &j)?;
+        }
+    }
+
+    /// The same for event counts (error rates), judged as rates by every kind.
+    #[test]
+    fn every_count_failure_names_a_failed_check(
+        intervals in 1usize..30,
+        requests in 10.0f64..5_000.0,
+        base_rate in 0.0f64..0.05,
+        factor in 0.0f64..20.0,
+    ) {
+        let counts = |rate: f64| Sample::Counts {
+            events: vec![(requests * rate.min(1.0)).round(); intervals],
+            totals: vec![requests; intervals],
+        };
+        let pair = MetricPair { baseline: counts(base_rate), canary: counts(base_rate * factor) };
+        for (name, config) in kinds() {
+            let j = config.build().judge(&opts(), &pair);
+            explained(name, &j)?;
+        }
+    }
+}

@@ -432,7 +432,7 @@ fn threshold_rate_catches_errors_rising_from_zero() {
     assert_eq!(j.classification, Classification::High, "{}", j.reason);
     let agg = j.aggregate.expect("detail");
     assert_eq!((agg.canary, agg.baseline), (0.003, Some(0.0)));
-    assert!(j.reason.contains("ratio inf"), "{}", j.reason);
+    assert!(j.reason.contains("ratio ∞"), "{}", j.reason);
     // No traffic at all on the canary is missing data, not a pass.
     let idle = MetricPair {
         baseline: pair.baseline.clone(),

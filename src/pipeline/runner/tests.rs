@@ -552,7 +552,7 @@ fn an_analysis_is_explained_by_its_worse_pairs_numbers_and_holds() {
     assert!(text.starts_with("verdict FAIL, score 0"), "{text}");
     assert!(
         text.contains(
-            "worse: latency{route=\"/checkout\"} HIGH (p90 0.0887 → 0.2828 s; ratio 3.1901 (max 1.5) ✗)"
+            "worse: latency{route=\"/checkout\"} HIGH (p90 0.0887 → 0.2828 s; ratio 3.19 (worse if > 1.5) ✗)"
         ),
         "the worse pair with its judged numbers and only its failed check: {text}"
     );

@@ -283,6 +283,41 @@ fn inconclusive_has_one_configured_action() {
     );
 }
 
+#[test]
+fn an_undecided_analysis_holds_by_default_and_the_deadline_rolls_back() {
+    let p = pipeline(
+        r#"
+[[stages]]
+kind = "traffic"
+percent = 10
+[[stages]]
+kind = "analysis"
+config = "web"
+duration = "10m"
+interval = "1m"
+"#,
+    );
+    for outcome in [AnalysisOutcome::Inconclusive, AnalysisOutcome::Marginal] {
+        let (e, _) = run(&p, &[tick(0.0), done(1.0)]);
+        let held = step(&p, &e, &analysis(2.0, outcome.clone())).unwrap();
+        assert!(
+            matches!(held.next.phase, Phase::AwaitingJudgment { .. }),
+            "{outcome:?}: {:?}",
+            held.next.phase
+        );
+        assert!(
+            splits(&held.actions).is_empty(),
+            "traffic stays where it is"
+        );
+        let late = step(&p, &held.next, &tick(1e6)).unwrap();
+        assert_eq!(
+            splits(&late.actions),
+            vec![(0, 0.0)],
+            "the deadline rolls back"
+        );
+    }
+}
+
 fn judged() -> Pipeline {
     pipeline(
         r#"
