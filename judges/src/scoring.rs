@@ -376,10 +376,11 @@ pub fn score(
         .filter(|r| r.judgement.classification.is_failure())
         .map(|r| r.name)
         .collect();
+    // One score per analysis: the reason names what lowered it and what held it, never a
+    // second number beside the headline's.
     if verdict != Verdict::Inconclusive && !worse.is_empty() {
         reason.push_str(&format!(
-            "score {} from judged failures: {}; also held: ",
-            crate::kinds::num(raw.unwrap_or(total)),
+            "judged failures: {}; also held: ",
             name_some(&worse)
         ));
     }
@@ -589,7 +590,7 @@ fn holds(
             kind: HoldKind::Undecided,
             subject: String::new(),
             message: format!(
-                "{} of {} metric results undecided at the horizon ({})",
+                "{} of {} metric results undecided ({})",
                 undecided.len(),
                 active.len(),
                 name_some(&undecided)

@@ -441,6 +441,32 @@ fn when(ms: i64) -> String {
     iso(ms).replace('T', " ").trim_end_matches('Z').to_string() + " UTC"
 }
 
+/// A text of several lines (a reason: one line per worse pair) as a list.
+fn lines(text: &str) -> Markup {
+    let mut it = text.lines();
+    let first = it.next().unwrap_or("");
+    let rest: Vec<&str> = it.collect();
+    html! {
+        (first)
+        @if !rest.is_empty() { ul.lines { @for l in &rest { li { (l) } } } }
+    }
+}
+
+/// A long detail: its short form, the whole text one click away (no script needed).
+fn long_text(text: &str) -> Markup {
+    let short = crate::report::short_detail(text);
+    if short == text {
+        return html! { (text) };
+    }
+    // The summary holds the whole first line when only later lines were left out.
+    let first = text.lines().next().unwrap_or("");
+    if short == format!("{first} …") {
+        let rest: Vec<&str> = text.lines().skip(1).collect();
+        return html! { details.detail { summary { (first) } ul.lines { @for l in &rest { li { (l) } } } } };
+    }
+    html! { details.detail { summary { (short) } (lines(text)) } }
+}
+
 fn badge(class: &str) -> Markup {
     html! { span class={ "badge " (class) } { (class.replace('_', " ")) } }
 }
@@ -586,7 +612,10 @@ fn facts(r: &AnalysisRecord) -> ReportMeta {
     if let Some(e) = &r.error {
         facts.push(("note".into(), e.clone()));
     }
-    ReportMeta { facts }
+    ReportMeta {
+        facts,
+        interim: r.status == AnalysisStatus::Running,
+    }
 }
 
 /// The stored analysis, its report view and chart data.
@@ -1040,7 +1069,7 @@ async fn execution_page(
             dt { "stage" } dd #stage { (stage.map_or("–".into(), |s| format!("{} ({})", s.name, s.kind.kind()))) }
             dt { "phase" } dd { (state_now.as_ref().map_or("–".into(), |s| phase_text(&s.phase))) }
             dt { "canary traffic" } dd #split { (state_now.as_ref().map_or("–".into(), split_text)) }
-            @if let Some(reason) = state_now.as_ref().and_then(|s| s.reason.clone()) { dt { "reason" } dd #reason { (reason) } }
+            @if let Some(reason) = state_now.as_ref().and_then(|s| s.reason.clone()) { dt { "reason" } dd #reason { (lines(&reason)) } }
             @if let Some(a) = &last_analysis {
                 dt { "latest analysis" } dd { a #last-analysis href={ "/ui/analyses/" (a) } { code { (a) } } }
             }
@@ -1120,7 +1149,7 @@ async fn execution_page(
                             td { (e.detail["target"].as_str().unwrap_or("")) }
                             td { (e.detail["stage"].as_str().unwrap_or("")) }
                             td {
-                                (e.detail["detail"].as_str().unwrap_or(""))
+                                (long_text(e.detail["detail"].as_str().unwrap_or("")))
                                 @if let Some(a) = e.detail["analysis"].as_str() {
                                     " " a.analysis href={ "/ui/analyses/" (a) } { "open the analysis" }
                                 }

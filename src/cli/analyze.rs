@@ -280,7 +280,14 @@ fn write_extras(args: &AnalyzeArgs, a: &Analyzed) -> Result<(), CliError> {
             }
             _ => {}
         }
-        let html = report_page(&view, &a.details, &ReportMeta { facts });
+        let html = report_page(
+            &view,
+            &a.details,
+            &ReportMeta {
+                facts,
+                interim: false,
+            },
+        );
         std::fs::write(path, html).map_err(|e| {
             CliError::new(
                 exit::CANT_CREATE,

@@ -23,7 +23,8 @@ roll back at any scrape. Reported per scenario and judge: the share of runs that
 passed and stayed inconclusive; for scenarios without a regression the false-rollback rate
 with a one-sided 95% Clopper-Pearson upper bound; for scenarios with one, the canary
 requests and seconds from onset to rollback (median and p90) and the excess bad requests
-served before it. Same seed, same numbers; runs are spread over all cores.")]
+served before it. Same seed, same numbers; runs are spread over all cores (or --threads), with a
+progress bar on stderr.")]
 pub struct EvaluateArgs {
     /// Scenario files (TOML, see datasets/scenarios/).
     #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
@@ -58,6 +59,10 @@ pub struct EvaluateArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Worker threads (default: one per core). The numbers do not depend on it: every run
+    /// has its own seed.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
@@ -109,8 +114,14 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let pool = match args.threads {
+        Some(0) => return Err(CliError::new(exit::USAGE, "--threads must be at least 1")),
+        Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n).build(),
+        None => rayon::ThreadPoolBuilder::new().build(),
+    }
+    .map_err(|e| CliError::new(exit::INTERNAL, format!("cannot start worker threads: {e}")))?;
     let started = Instant::now();
-    let report = evaluate(&scenarios, &options, &|| bar.inc(1));
+    let report = pool.install(|| evaluate(&scenarios, &options, &|| bar.inc(1)));
     bar.finish_and_clear();
     eprintln!(
         "canaryd: evaluated {} runs of {} scenarios × {} judges in {:.1} s",

@@ -93,6 +93,9 @@ exit code is 78."
         /// List only this pipeline's executions.
         #[arg(long, value_name = "NAME", conflicts_with = "id")]
         pipeline: Option<String>,
+        /// Show every event's detail whole (by default its first line, shortened).
+        #[arg(long, short = 'v')]
+        verbose: bool,
     },
     /// Approve the manual judgment an execution awaits; the execution moves on.
     Approve(JudgeArgs),
@@ -196,8 +199,14 @@ async fn dispatch(c: &Client, command: PipelineCommand, json: bool) -> Result<u8
     match command {
         PipelineCommand::Apply { file } => apply(c, &file, json).await,
         PipelineCommand::Run(args) => start(c, args, json).await,
-        PipelineCommand::Status { id: Some(id), .. } => status(c, &id, json).await,
-        PipelineCommand::Status { id: None, pipeline } => list(c, pipeline, json).await,
+        PipelineCommand::Status {
+            id: Some(id),
+            verbose,
+            ..
+        } => status(c, &id, json, verbose).await,
+        PipelineCommand::Status {
+            id: None, pipeline, ..
+        } => list(c, pipeline, json).await,
         PipelineCommand::Approve(a) => judge(c, a, "approve", "approved", json).await,
         PipelineCommand::Reject(a) => judge(c, a, "reject", "rejected", json).await,
         PipelineCommand::Rollback { id, by, reason } => {
@@ -375,7 +384,7 @@ async fn spec_of(c: &Client, exec: &Value) -> Option<Pipeline> {
     Pipeline::parse(answer["spec"].as_str()?, name).ok()
 }
 
-async fn status(c: &Client, id: &str, json: bool) -> Result<u8, CliError> {
+async fn status(c: &Client, id: &str, json: bool, verbose: bool) -> Result<u8, CliError> {
     let mut exec = c
         .get(&["api", "v1", "executions", id], &[])
         .await
@@ -389,7 +398,7 @@ async fn status(c: &Client, id: &str, json: bool) -> Result<u8, CliError> {
         emit_json(&exec)?;
     } else {
         let spec = spec_of(c, &exec).await;
-        emit(&show::execution(&exec, &events, spec.as_ref()))?;
+        emit(&show::execution(&exec, &events, spec.as_ref(), verbose))?;
     }
     Ok(exit::PASS)
 }

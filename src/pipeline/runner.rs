@@ -859,9 +859,9 @@ impl PipelineRunner {
     }
 }
 
-/// An ended analysis in one line for the event log, rollbacks and notifications: its
-/// verdict and score, the worse pairs with their judged numbers and failed checks, what is
-/// undecided, and what held it (or the error that ended it).
+/// An ended analysis for the event log, rollbacks and notifications: a first line with its
+/// verdict, score and counts, then one line per worse pair with its judged numbers and
+/// failed checks, what is undecided, and what held it (or the error that ended it).
 pub fn analysis_summary(r: &crate::store::AnalysisRecord) -> String {
     let explained = r.report.as_ref().and_then(explain);
     match (r.status, explained) {
@@ -916,9 +916,10 @@ struct ExplainedHold {
     message: String,
 }
 
-/// What decided a report's verdict, in one line: the worse pairs with their judged numbers
-/// and failed checks, then what is undecided, then the holds (at most three of each).
-/// `None` for a report that cannot be read.
+/// What decided a report's verdict, as lines: first the verdict and score with how many
+/// pairs were worse or undecided (a screen with room for one line shows this one), then one
+/// line per worse pair with its judged numbers and failed checks, the undecided pairs by
+/// name, and the holds (at most three of each). `None` for a report that cannot be read.
 pub fn explain(report: &serde_json::Value) -> Option<String> {
     use canary_judges::Classification;
     let r = Explained::deserialize(report).ok()?;
@@ -966,25 +967,55 @@ pub fn explain(report: &serde_json::Value) -> Option<String> {
         }
         v
     };
-    let worse = list(&|c| c.is_failure(), true);
-    if !worse.is_empty() {
-        parts.push(format!("worse: {}", worse.join("; ")));
+    let count = |pred: &dyn Fn(Classification) -> bool| {
+        r.metrics
+            .iter()
+            .filter(|m| !m.muted && pred(m.classification))
+            .count()
+    };
+    let (n_worse, n_undecided) = (
+        count(&|c| c.is_failure()),
+        count(&|c| c == Classification::Inconclusive),
+    );
+    let mut counts = Vec::new();
+    if n_worse > 0 {
+        counts.push(format!("{n_worse} worse"));
     }
-    let undecided = list(&|c| c == Classification::Inconclusive, false);
-    if !undecided.is_empty() {
-        parts.push(format!("undecided: {}", undecided.join("; ")));
+    if n_undecided > 0 {
+        counts.push(format!("{n_undecided} undecided"));
     }
-    let held: Vec<&str> = r
-        .holds
+    if !counts.is_empty() {
+        parts[0].push_str(&format!(" ({})", counts.join(", ")));
+    }
+    for w in list(&|c| c.is_failure(), true) {
+        match w.strip_prefix("and ") {
+            Some(more) => parts.push(format!("worse: … and {more}")),
+            None => parts.push(format!("worse: {w}")),
+        }
+    }
+    // Undecided pairs by name only: their numbers are the analysis page's.
+    let undecided: Vec<String> = r
+        .metrics
         .iter()
-        .filter(|h| h.kind != "undecided")
-        .take(3)
-        .map(|h| h.message.as_str())
+        .filter(|m| !m.muted && m.classification == Classification::Inconclusive)
+        .map(|m| crate::collectors::display_name(&m.metric, &m.labels))
         .collect();
-    if !held.is_empty() {
-        parts.push(format!("held: {}", held.join("; ")));
+    if !undecided.is_empty() {
+        let mut names = undecided
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if undecided.len() > 3 {
+            names.push_str(&format!(" and {} more", undecided.len() - 3));
+        }
+        parts.push(format!("undecided: {names}"));
     }
-    Some(parts.join(" — "))
+    for h in r.holds.iter().filter(|h| h.kind != "undecided").take(3) {
+        parts.push(format!("held: {}", h.message));
+    }
+    Some(parts.join("\n"))
 }
 
 /// What an ended analysis means for its stage. An `inconclusive` held only by missing data

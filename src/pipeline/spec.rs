@@ -801,6 +801,8 @@ impl Pipeline {
                     .collect();
             }
             (None, false) => {
+                // An unnamed analysis is named after the traffic it judges.
+                let mut last_percent: Option<f64> = None;
                 for (i, s) in raw.stages.iter().enumerate() {
                     let field = format!("stages[{i}]");
                     let (name, kind, w) = match s {
@@ -818,6 +820,7 @@ impl Pipeline {
                             let n = name
                                 .clone()
                                 .unwrap_or_else(|| format!("traffic {}", pct(*percent)));
+                            last_percent = Some(*percent);
                             (n, StageKind::Traffic { percent: *percent }, window)
                         }
                         RawStage::Analysis {
@@ -843,7 +846,10 @@ impl Pipeline {
                                 deadline: *deadline,
                             };
                             check_analysis(analysis, &field, &mut problems);
-                            let n = name.clone().unwrap_or_else(|| "analysis".into());
+                            let n = name.clone().unwrap_or_else(|| match last_percent {
+                                Some(p) => format!("analysis at {}", pct(p)),
+                                None => "analysis".into(),
+                            });
                             (n, StageKind::Analysis(analysis.clone()), window)
                         }
                         RawStage::SmokeTest {

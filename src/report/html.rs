@@ -154,6 +154,8 @@ impl ReportView {
 #[derive(Debug, Clone, Default)]
 pub struct ReportMeta {
     pub facts: Vec<(String, String)>,
+    /// The analysis is still running: its verdict is the latest interval's, not final.
+    pub interim: bool,
 }
 
 /// Where a pair's charts come from.
@@ -231,7 +233,15 @@ pub fn report_body(
         header.verdict {
             h1 {
                 "Canary analysis " code { (view.config) } " "
-                span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
+                @if meta.interim {
+                    span.badge.running title="the analysis is still running" { "RUNNING" }
+                    " "
+                    span.interim title="the latest interval's verdict; the analysis has not ended" {
+                        "interim: " span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
+                    }
+                } @else {
+                    span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
+                }
             }
             p.score {
                 "score " strong { (view.score.map_or("–".into(), score_num)) }
@@ -652,6 +662,24 @@ mod tests {
         );
         // A report stored before judged numbers existed shows dashes, not zeros.
         assert!(html.contains("<td class=\"judged\">–</td>"), "{html}");
+    }
+
+    #[test]
+    fn a_running_analysis_shows_its_verdict_as_interim() {
+        let v = view();
+        let running = ReportMeta {
+            interim: true,
+            ..ReportMeta::default()
+        };
+        let html = report_page(&v, &[], &running);
+        let header = &html[html.find("<header").expect("header")..];
+        let header = &header[..header.find("</header>").expect("header end")];
+        assert!(
+            header.contains("RUNNING") && header.contains("interim: "),
+            "{header}"
+        );
+        let ended = report_page(&v, &[], &ReportMeta::default());
+        assert!(!ended.contains("interim: "));
     }
 
     #[test]

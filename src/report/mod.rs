@@ -103,6 +103,29 @@ fn counts_text(m: &MetricReport) -> String {
     format!("{} / {}", m.baseline.count, m.canary.count)
 }
 
+/// Most characters of a detail shown where there is room for one line.
+const SHORT_DETAIL: usize = 100;
+
+/// The first line of an event's detail or a reason, at most [`SHORT_DETAIL`] characters
+/// (cut at a word), with `…` when anything was left out: the CLI's status table and the
+/// web UI's event list show this, the whole text one flag or one click away.
+pub fn short_detail(detail: &str) -> String {
+    let first = detail.lines().next().unwrap_or("");
+    if first.chars().count() <= SHORT_DETAIL {
+        return if first.len() < detail.trim_end().len() {
+            format!("{first} …")
+        } else {
+            first.to_string()
+        };
+    }
+    let cut: String = first.chars().take(SHORT_DETAIL).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > SHORT_DETAIL / 2 => &cut[..i],
+        _ => cut.as_str(),
+    };
+    format!("{} …", cut.trim_end())
+}
+
 /// Scores print like Kayenta rounds them: two decimals.
 pub(crate) fn score_num(v: f64) -> String {
     let s = format!("{v:.2}");
@@ -261,4 +284,28 @@ fn markdown(report: &AnalysisReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_details_are_cut_to_their_first_line_at_a_word() {
+        assert_eq!(short_detail("rolled back"), "rolled back");
+        assert_eq!(
+            short_detail("verdict FAIL, score 0 (1 worse)\nworse: latency HIGH (p90 …)"),
+            "verdict FAIL, score 0 (1 worse) …"
+        );
+        let long = "word ".repeat(60);
+        let s = short_detail(&long);
+        assert!(
+            s.ends_with(" …") && s.chars().count() <= SHORT_DETAIL + 2,
+            "{s}"
+        );
+        assert!(!s.trim_end_matches(" …").ends_with(' '), "{s}");
+        // Multi-byte characters are never split.
+        let wide = "é".repeat(300);
+        assert!(short_detail(&wide).starts_with("éé"));
+    }
 }

@@ -518,7 +518,17 @@ async fn a_rollback_and_a_held_judgment_say_why_with_numbers_and_link_their_anal
             && reason.contains("✗"),
         "the rollback says which metric, with which numbers: {reason}"
     );
+    // The event shows its first line; the worse pairs are one click away.
     let rollback = b.find("#events tr[data-kind='rollback']").await;
+    let folded = rollback.text().await;
+    assert!(
+        folded.contains("verdict FAIL") && !folded.contains("/checkout"),
+        "{folded}"
+    );
+    b.find("#events tr[data-kind='rollback'] details summary")
+        .await
+        .click()
+        .await;
     assert!(
         rollback.text().await.contains("/checkout"),
         "{}",

@@ -72,6 +72,12 @@ fn evaluate_is_deterministic_and_separates_a_crash_loop_from_no_change() {
     assert_eq!(code, 0, "{err}");
     let (_, second, _) = run(&args("json"));
     assert_eq!(first, second, "same seed, same numbers");
+    // One worker thread gives the same numbers as all cores.
+    let mut single = args("json");
+    single.extend([std::ffi::OsStr::new("--threads"), std::ffi::OsStr::new("1")]);
+    let (code, one, err) = run(&single);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(first, one, "--threads does not change the numbers");
     let r: Value = serde_json::from_str(&first).expect("JSON");
     assert_eq!(r["runs"], 30);
     assert_eq!(
@@ -109,6 +115,15 @@ fn evaluate_rejects_bad_arguments() {
     ]);
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("unknown judge `oracle`"), "{err}");
+    let (code, _, err) = run(&[
+        "evaluate".as_ref(),
+        "--scenarios".as_ref(),
+        a.as_os_str(),
+        "--threads".as_ref(),
+        "0".as_ref(),
+    ]);
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("--threads must be at least 1"), "{err}");
     let missing = dir.path().join("missing.toml");
     let (code, _, err) = run(&[
         "evaluate".as_ref(),

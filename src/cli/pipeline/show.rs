@@ -102,7 +102,8 @@ fn nth(labels: Option<Vec<String>>, i: Option<u64>) -> String {
 
 /// An execution (`GET /api/v1/executions/{id}`) and its event log (`…/events`), with names
 /// of targets and stages from the pipeline version it runs when that is known.
-pub fn execution(exec: &Value, events: &Value, spec: Option<&Pipeline>) -> String {
+/// `verbose` shows every event's detail whole (else its first line, shortened).
+pub fn execution(exec: &Value, events: &Value, spec: Option<&Pipeline>, verbose: bool) -> String {
     let state = &exec["state"];
     let targets = spec.map(|s| s.targets.iter().map(|t| t.name.clone()).collect());
     let stages = spec.map(|s| {
@@ -150,7 +151,12 @@ pub fn execution(exec: &Value, events: &Value, spec: Option<&Pipeline>) -> Strin
     }
     let mut out = String::new();
     for (k, v) in rows {
-        out.push_str(&format!("{k:<10} {v}\n"));
+        // A reason of several lines (the worse pairs, one each) stays aligned.
+        let mut lines = v.lines();
+        out.push_str(&format!("{k:<10} {}\n", lines.next().unwrap_or("")));
+        for l in lines {
+            out.push_str(&format!("{:<10} {l}\n", ""));
+        }
     }
     let items = events["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     if items.is_empty() {
@@ -158,19 +164,31 @@ pub fn execution(exec: &Value, events: &Value, spec: Option<&Pipeline>) -> Strin
         return out;
     }
     let mut t = table(&["#", "time", "target", "stage", "event", "detail", "split"]);
+    let mut shortened = false;
     for e in items {
         let d = &e["detail"];
+        let full = d["detail"].as_str().unwrap_or("");
+        let detail = if verbose {
+            full.to_string()
+        } else {
+            let s = crate::report::short_detail(full);
+            shortened |= s != full;
+            s
+        };
         t.add_row([
             text(&e["seq"]),
             text(&e["at"]),
             text(&d["target"]),
             text(&d["stage"]),
             text(&e["kind"]),
-            d["detail"].as_str().unwrap_or("").to_string(),
+            detail,
             split(&d["split"], None),
         ]);
     }
     out.push_str(&format!("\n{t}\n"));
+    if shortened {
+        out.push_str("details shortened; `--verbose` shows them whole\n");
+    }
     out
 }
 

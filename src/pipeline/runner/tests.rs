@@ -564,6 +564,17 @@ fn an_analysis_is_explained_by_its_worse_pairs_numbers_and_holds() {
         text.contains("held: critical metric `errors` has no data"),
         "{text}"
     );
+    // One line to glance at, then one line per worse pair.
+    assert_eq!(
+        text.lines().next(),
+        Some("verdict FAIL, score 0 (1 worse)"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("worse: latency{route=\"/checkout\"} HIGH")),
+        "{text}"
+    );
     assert_eq!(explain(&serde_json::json!({"nope": 1})), None);
 }
 
