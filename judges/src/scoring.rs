@@ -370,6 +370,13 @@ pub fn score(
         Verdict::Pass => "Canary Passed",
     };
     let mut reason = format!("{label}: ");
+    // Without judged evidence the score is no measurement: say where its number comes from.
+    if raw.is_none() {
+        reason.push_str(&format!(
+            "nothing was judged, so the score is the marginal threshold ({}) that holds tools reading only the score; ",
+            crate::format::num(total)
+        ));
+    }
     // A score below pass is the judged failures' doing: name them first.
     let worse: Vec<&str> = active
         .iter()

@@ -341,8 +341,10 @@ pub fn details(
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut d = PairDetail::of(&config.metrics[p.metric].name, p);
+            let metric = &config.metrics[p.metric];
+            let mut d = PairDetail::of(&metric.name, p);
             d.sequence = traces.get(i).cloned().flatten();
+            d.unit = metric.unit.clone();
             d
         })
         .collect()

@@ -268,7 +268,8 @@ pub async fn raw_body<S: Send + Sync>(req: Request, state: &S) -> ApiResult<axum
         })
 }
 
-/// Parse JSON, naming the failing field.
+/// Parse JSON, naming the failing field — every unknown field at once, each with the
+/// closest known name when one is close, so a body with three typos is fixed in one round.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.is_empty() {
         return Err(ApiError::new(
@@ -278,30 +279,104 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_json",
-                format!("the body is not valid JSON: {inner}"),
-            )
-        } else {
-            let message = inner.to_string();
-            // "missing field `x`" belongs to `x`, not to the object that lacks it.
-            let missing = message
-                .strip_prefix("missing field `")
-                .and_then(|m| m.split('`').next());
-            let field = match (field.as_str(), missing) {
-                (".", Some(m)) => m.to_string(),
-                (".", None) => "body".to_string(),
-                (p, Some(m)) => format!("{p}.{m}"),
-                (p, None) => p.to_string(),
-            };
-            ApiError::invalid(&field, message)
+    let first = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    if first.inner().is_syntax() || first.inner().is_eof() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not valid JSON: {}", first.inner()),
+        ));
+    }
+    let mut problems = vec![field_problem(&first)];
+    // Unknown fields: drop each and read again, to name the next (at most 20 in all).
+    if let Ok(mut doc) = serde_json::from_slice::<Value>(bytes) {
+        let mut last = first;
+        while problems.len() < 20 && remove_unknown(&mut doc, &last) {
+            match serde_path_to_error::deserialize::<_, T>(doc.clone()) {
+                Ok(_) => break,
+                Err(e) => {
+                    problems.push(field_problem(&e));
+                    last = e;
+                }
+            }
         }
-    })
+    }
+    problems.dedup();
+    // A field missing because it was misspelt is the typo's problem, already named with
+    // its correction: `scop` (did you mean `scope`?) needs no "missing field `scope`".
+    let suggested: Vec<String> = problems
+        .iter()
+        .filter_map(|(_, m)| m.rsplit_once("did you mean `"))
+        .map(|(_, s)| s.trim_end_matches("`?").to_string())
+        .collect();
+    problems.retain(|(_, m)| {
+        !m.strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+            .is_some_and(|f| suggested.iter().any(|s| s == f))
+    });
+    Err(ApiError::invalid_fields(problems))
+}
+
+/// The field an error belongs to and its message, with a did-you-mean for unknown fields.
+fn field_problem<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> (String, String) {
+    let field = e.path().to_string();
+    let message = e.inner().to_string();
+    // "missing field `x`" belongs to `x`, not to the object that lacks it.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.split('`').next());
+    let field = match (field.as_str(), missing) {
+        (".", Some(m)) => m.to_string(),
+        (".", None) => "body".to_string(),
+        (p, Some(m)) => format!("{p}.{m}"),
+        (p, None) => p.to_string(),
+    };
+    let hint = unknown_field(&message)
+        .map(|(name, expected)| crate::suggest::hint(name, expected))
+        .unwrap_or_default();
+    (field, format!("{message}{hint}"))
+}
+
+/// `unknown field `x`, expected one of `a`, `b``: the field and the known names.
+fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect::<Vec<_>>();
+    Some((name, expected))
+}
+
+/// Remove the unknown field an error names from `doc`; false when it is not one.
+fn remove_unknown<E: std::fmt::Display>(
+    doc: &mut Value,
+    e: &serde_path_to_error::Error<E>,
+) -> bool {
+    use serde_path_to_error::Segment;
+    let Some(name) = unknown_field(&e.inner().to_string()).map(|(n, _)| n.to_string()) else {
+        return false;
+    };
+    let mut segments: Vec<&Segment> = e.path().iter().collect();
+    if matches!(segments.last(), Some(Segment::Map { key }) if *key == name) {
+        segments.pop();
+    }
+    // A JSON pointer to the object holding the field (RFC 6901 escapes).
+    let mut pointer = String::new();
+    for seg in segments {
+        match seg {
+            Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    match doc.pointer_mut(&pointer) {
+        Some(Value::Object(o)) => o.remove(&name).is_some(),
+        _ => false,
+    }
 }
 
 /// Build the whole router.
@@ -596,4 +671,62 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.telemetry.encode(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Window {
+        interval: String,
+        max_duration: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        config: String,
+        baseline: String,
+        window: Window,
+    }
+
+    fn problems(body: &str) -> Vec<(String, String)> {
+        let e = parse_json::<Body>(body.as_bytes()).expect_err("refused");
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{e:?}");
+        e.details["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .map(|f| {
+                (
+                    f["field"].as_str().unwrap_or("").to_string(),
+                    f["message"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_unknown_field_is_named_with_the_closest_known_name() {
+        let p = problems(
+            r#"{"config": "c", "baselin": "v1", "baseline": "v1",
+                "window": {"intervall": "1m", "interval": "1m", "max_duration": "5m"}}"#,
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].1.contains("`baselin`") && p[0].1.ends_with("did you mean `baseline`?"),
+            "{p:?}"
+        );
+        assert_eq!(p[1].0, "window.intervall", "{p:?}");
+        assert!(p[1].1.contains("did you mean `interval`?"), "{p:?}");
+        // A body without unknown fields but a missing one names it.
+        let p = problems(r#"{"config": "c", "window": {"interval": "1m", "max_duration": "5m"}}"#);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "baseline");
+        assert!(p[0].1.starts_with("missing field `baseline`"), "{p:?}");
+    }
 }

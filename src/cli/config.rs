@@ -37,6 +37,11 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
         }
         ConfigCommand::Check { file, against } => match CanaryConfig::load(&file) {
             Ok(c) => {
+                for w in &c.warnings {
+                    eprintln!("canaryd: warning: {w}");
+                }
+                // The files are checked first: "ok" is printed only for a config that is.
+                let matched = check_against(&c, &against)?;
                 println!(
                     "{}: ok — config `{}`, {} metrics, pass ≥ {}, marginal ≥ {}",
                     file.display(),
@@ -68,10 +73,10 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
                         if m.muted { ", muted" } else { "" }
                     );
                 }
-                for w in &c.warnings {
-                    eprintln!("canaryd: warning: {w}");
+                if let Some(m) = matched {
+                    println!("{m}");
                 }
-                check_against(&c, &against)
+                Ok(exit::PASS)
             }
             Err(ConfigError::Read { ref source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
@@ -89,10 +94,11 @@ pub fn run(cmd: ConfigCommand) -> Result<u8, CliError> {
     }
 }
 
-/// `config check --against`: the config's series and the files' series must agree.
-fn check_against(config: &CanaryConfig, files: &[PathBuf]) -> Result<u8, CliError> {
+/// `config check --against`: the config's series and the files' series must agree. The
+/// line to print when they do; `None` without files.
+fn check_against(config: &CanaryConfig, files: &[PathBuf]) -> Result<Option<String>, CliError> {
     if files.is_empty() {
-        return Ok(exit::PASS);
+        return Ok(None);
     }
     let mut sets: Vec<(String, SeriesSet)> = Vec::new();
     for f in files {
@@ -109,15 +115,14 @@ fn check_against(config: &CanaryConfig, files: &[PathBuf]) -> Result<u8, CliErro
     let named: Vec<(&str, &SeriesSet)> = sets.iter().map(|(n, s)| (n.as_str(), s)).collect();
     let problems = series_warnings(config, &named);
     if problems.is_empty() {
-        println!(
+        return Ok(Some(format!(
             "every series the config reads has rows in {}, and every series there is read",
             files
                 .iter()
                 .map(|f| f.display().to_string())
                 .collect::<Vec<_>>()
                 .join(" and ")
-        );
-        return Ok(exit::PASS);
+        )));
     }
     let mut message = format!(
         "the config does not match the input files ({} problem{}):",

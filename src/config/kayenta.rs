@@ -288,6 +288,10 @@ pub fn unknown_fields(text: &str) -> Vec<String> {
 fn bracket_indices(path: &str) -> String {
     let mut out = String::new();
     for seg in path.split('.') {
+        // `?` is how the path names the inside of an optional field: not a field of its own.
+        if seg == "?" {
+            continue;
+        }
         if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
             out.push_str(&format!("[{seg}]"));
         } else {

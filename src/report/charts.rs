@@ -241,6 +241,8 @@ const RIGHT: f64 = W - 14.0;
 const TOP: f64 = 44.0;
 const BOTTOM: f64 = H - 36.0;
 const LEGEND_Y: f64 = 31.0;
+/// The legend's second row, at the bottom left (below the x axis' tick labels).
+const BOTTOM_LEGEND_Y: f64 = H - 9.0;
 const TITLE_SIZE: f64 = 12.5;
 const TEXT_SIZE: f64 = 10.5;
 const TICK_SIZE: f64 = 10.0;
@@ -339,6 +341,9 @@ fn distribution<DB: DrawingBackend>(
         && (b.is_some() || c.is_some())
     {
         let v = |x: Option<f64>| x.map_or("–".to_string(), canary_judges::format_number);
+        // The quantity's short name (`rate`, not `rate (Σ events / Σ total)`): the rows
+        // above the chart say the rest.
+        let q = q.split(" (").next().unwrap_or(q);
         keys.push((
             Key::Line(CANARY),
             format!("judged {q}: {} → {}", v(b), v(c)),
@@ -352,9 +357,9 @@ fn distribution<DB: DrawingBackend>(
         keys.push((Key::Line(RED), label));
     }
     let x_desc = match d.kind.as_str() {
-        "rate" => "rate (events / total per interval)",
-        "histogram" => "bucket upper bound",
-        _ => "value",
+        "rate" => "rate (events / total per interval)".to_string(),
+        "histogram" => with_unit("bucket upper bound", d),
+        _ => with_unit("value", d),
     };
     let x_desc = if log {
         format!("{x_desc}, log scale")
@@ -417,11 +422,19 @@ fn series<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, d: &PairDeta
         (Key::Line(CANARY), "canary".to_string()),
     ];
     let y_desc = if d.kind == "rate" {
-        "events / total"
+        "events / total".to_string()
     } else {
-        "mean"
+        with_unit("mean per step", d)
     };
-    heading(p, title, y_desc, &keys, "time (UTC)");
+    heading(p, title, &y_desc, &keys, "time (UTC)");
+}
+
+/// An axis label with the pair's unit: `value (ms)`.
+fn with_unit(label: &str, d: &PairDetail) -> String {
+    match d.unit.as_deref().filter(|u| !u.is_empty()) {
+        Some(u) => format!("{label} ({u})"),
+        None => label.to_string(),
+    }
 }
 
 fn sequence<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &str, s: &SequenceTrace) {
@@ -743,14 +756,33 @@ fn heading<DB: DrawingBackend>(
         (HPos::Left, VPos::Top),
         true,
     );
+    // The legend: one row under the title, right-aligned beside the y axis' label; what
+    // does not fit there goes to a second row at the bottom left, beside the x axis' label.
+    // Nothing is clipped: a label is shortened only if it alone is wider than its row.
     let widths: Vec<f64> = keys
         .iter()
         .map(|(_, s)| p.text_width(s, TEXT_SIZE))
         .collect();
-    let total: f64 = widths.iter().map(|w| w + 20.0 + 12.0).sum::<f64>() - 12.0;
-    let mut x = (RIGHT - total).max(PAD);
-    let y_desc_width = p.text_width(y_desc, NOTE_SIZE);
-    if !y_desc.is_empty() && (keys.is_empty() || PAD + y_desc_width + 12.0 <= x) {
+    let entry = |w: f64| 20.0 + w + 12.0;
+    let y_desc_width = if y_desc.is_empty() {
+        0.0
+    } else {
+        p.text_width(y_desc, NOTE_SIZE) + 12.0
+    };
+    let top_room = RIGHT - PAD - y_desc_width;
+    let mut split = keys.len();
+    let mut used = 0.0;
+    for (i, w) in widths.iter().enumerate() {
+        if used + entry(*w) - 12.0 > top_room {
+            split = i;
+            break;
+        }
+        used += entry(*w);
+    }
+    // At least one entry stays on top.
+    let split = split.max(keys.len().min(1));
+    let top_total: f64 = widths[..split].iter().map(|w| entry(*w)).sum::<f64>() - 12.0;
+    if !y_desc.is_empty() {
         p.text(
             y_desc,
             (PAD, LEGEND_Y),
@@ -760,17 +792,43 @@ fn heading<DB: DrawingBackend>(
             false,
         );
     }
-    for ((key, label), w) in keys.iter().zip(&widths) {
+    let mut x = (RIGHT - top_total).max(PAD + y_desc_width);
+    for ((key, label), w) in keys[..split].iter().zip(&widths) {
+        let room = RIGHT - x - 20.0;
+        let label = p.fit(label, TEXT_SIZE, room);
         key.draw(p, x, LEGEND_Y);
         p.text(
-            label,
+            &label,
             (x + 20.0, LEGEND_Y),
             TEXT_SIZE,
             INK,
             (HPos::Left, VPos::Center),
             false,
         );
-        x += 20.0 + w + 12.0;
+        x += entry(*w);
+    }
+    let x_desc_width = if x_desc.is_empty() {
+        0.0
+    } else {
+        p.text_width(x_desc, NOTE_SIZE) + 16.0
+    };
+    let mut x = PAD;
+    for ((key, label), w) in keys[split..].iter().zip(&widths[split..]) {
+        let room = RIGHT - x_desc_width - x - 20.0;
+        if room < 40.0 {
+            break;
+        }
+        let label = p.fit(label, TEXT_SIZE, room);
+        key.draw(p, x, BOTTOM_LEGEND_Y);
+        p.text(
+            &label,
+            (x + 20.0, BOTTOM_LEGEND_Y),
+            TEXT_SIZE,
+            INK,
+            (HPos::Left, VPos::Center),
+            false,
+        );
+        x += entry(w.min(room));
     }
     if !x_desc.is_empty() {
         let at = (RIGHT, H - 4.0);
@@ -1344,6 +1402,7 @@ mod tests {
 
     fn pair() -> PairDetail {
         PairDetail {
+            unit: None,
             name: "latency{api=\"/checkout\"}".to_string(),
             kind: "value".to_string(),
             baseline: ecdf(&Sample::Values(latencies(500, 100.0))),
@@ -1564,6 +1623,7 @@ mod tests {
     #[test]
     fn empty_data_says_so() {
         let empty = PairDetail {
+            unit: None,
             name: "errors".to_string(),
             kind: "rate".to_string(),
             baseline: ArmDistribution::default(),
@@ -1629,6 +1689,7 @@ mod tests {
         ];
         for (baseline, canary, steps) in cases {
             let d = PairDetail {
+                unit: None,
                 name: String::new(),
                 kind: "histogram".to_string(),
                 baseline,

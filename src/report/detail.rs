@@ -31,6 +31,10 @@ pub struct PairDetail {
     pub series: Vec<SeriesPoint>,
     /// The confidence sequence of a sequential judge.
     pub sequence: Option<SequenceTrace>,
+    /// The unit of the values (`unit` in the config, or the Prometheus suffix), for the
+    /// axes' labels.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// An arm's empirical CDF: points `(x, F(x))`, ascending in both, the last at F = 1.
@@ -81,6 +85,7 @@ impl PairDetail {
             _ => "value",
         };
         PairDetail {
+            unit: None,
             name: display_name(metric, &pair.labels),
             kind: kind.to_string(),
             baseline: distribution(&pair.pair.baseline),

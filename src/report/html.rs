@@ -601,6 +601,7 @@ mod tests {
             ecdf: vec![[1.0 + shift, 0.33], [2.0 + shift, 0.66], [3.0 + shift, 1.0]],
         };
         PairDetail {
+            unit: None,
             name: name.into(),
             kind: "value".into(),
             baseline: arm(0.0),

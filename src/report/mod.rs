@@ -104,7 +104,7 @@ fn counts_text(m: &MetricReport) -> String {
 }
 
 /// Most characters of a detail shown where there is room for one line.
-const SHORT_DETAIL: usize = 100;
+pub const SHORT_DETAIL: usize = 100;
 
 /// The first line of an event's detail or a reason, at most [`SHORT_DETAIL`] characters
 /// (cut at a word), with `…` when anything was left out: the CLI's status table and the

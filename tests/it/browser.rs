@@ -219,6 +219,52 @@ async fn the_report_of_a_failed_analysis_shows_the_failing_api_first() {
         "the score line links the failing pairs"
     );
     b.screenshot("analysis-failed").await;
+    // Every legend entry and axis label of the inline charts is drawn whole inside its
+    // chart, as rendered (no text clipped at the edge, none dropped); axes name their unit.
+    let layout = b
+        .execute(
+            r#"const out = [];
+            for (const svg of document.querySelectorAll('tbody.pair .charts svg')) {
+                const w = svg.viewBox.baseVal.width || svg.width.baseVal.value;
+                const h = svg.viewBox.baseVal.height || svg.height.baseVal.value;
+                for (const t of svg.querySelectorAll('text')) {
+                    const b = t.getBBox();
+                    out.push({text: t.textContent.trim(), x: b.x, right: b.x + b.width,
+                              y: b.y, bottom: b.y + b.height, w, h});
+                }
+            }
+            return out;"#,
+            serde_json::json!([]),
+        )
+        .await;
+    let texts = layout.as_array().expect("chart texts");
+    assert!(texts.len() > 10, "{layout}");
+    for t in texts {
+        let f = |k: &str| t[k].as_f64().unwrap_or(f64::NAN);
+        assert!(
+            f("x") >= 0.0
+                && f("right") <= f("w") + 0.5
+                && f("y") >= 0.0
+                && f("bottom") <= f("h") + 0.5,
+            "chart text outside its chart: {t}"
+        );
+        assert!(
+            !t["text"].as_str().unwrap_or("").ends_with('…'),
+            "a shortened legend: {t}"
+        );
+    }
+    let all: Vec<&str> = texts.iter().filter_map(|t| t["text"].as_str()).collect();
+    for needle in [
+        "bound ",
+        "judged ",
+        "bucket upper bound (s)",
+        "mean per step (s)",
+    ] {
+        assert!(
+            all.iter().any(|t| t.contains(needle)),
+            "no chart says `{needle}`: {all:?}"
+        );
+    }
 
     // A passing pair's charts load on demand, through the signed-in session.
     let pass = b

@@ -311,3 +311,18 @@ fn kayenta_configs_with_weightless_groups_are_accepted_with_a_warning() {
         c.warnings
     );
 }
+
+/// An unknown field inside an optional Kayenta object is named by its real path, once.
+#[test]
+fn kayenta_unknown_fields_are_named_by_their_path_once() {
+    let text = r#"{"name": "k", "judge": {"name": "NetflixACAJudge-v1.0"},
+ "metrics": [{"name": "a", "groups": ["g"], "analysisConfigurations": {"canary": {"direction": "increase", "outlier": {"strategy": "remove"}}}}],
+ "classifier": {"groupWeights": {"g": 100}, "scoreThresholds": {"pass": 95, "marginal": 75}}}"#;
+    let c = CanaryConfig::parse(text, Format::Json, "k.json").expect("Kayenta accepts it");
+    assert_eq!(
+        c.warnings,
+        [
+            "k.json: metrics[0].analysisConfigurations.canary.outlier: not a field canaryd reads; ignored; did you mean `outliers`?"
+        ]
+    );
+}

@@ -4,6 +4,7 @@
 mod analyze_cli;
 mod browser;
 mod config_validation;
+mod docs_examples;
 mod e2e_pipelines;
 mod evaluate_replay;
 mod inputs;

@@ -400,12 +400,13 @@ fn config_check_against_files_names_typos_and_unread_series() {
             demo("canary.csv").as_os_str(),
         ]))
     };
-    let (code, _, err) = check(&config);
+    let (code, out, err) = check(&config);
     assert_eq!(code, 78, "{err}");
     assert!(
         err.contains("`http_errorz`") && err.contains("did you mean `http_errors`"),
         "{err}"
     );
+    assert!(!out.contains("ok"), "a failing check never says ok: {out}");
     let (code, out, err) = check(&demo("canary.toml"));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("every series"), "{out}");

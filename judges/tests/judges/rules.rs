@@ -1384,3 +1384,66 @@ fn invalid_samples_are_errors_for_every_judge() {
         }
     }
 }
+
+/// One score per analysis: a reason never prints a score other than the headline's, and a
+/// score without judged evidence says where its number comes from.
+#[test]
+fn the_reason_never_disagrees_with_the_score() {
+    use Classification::*;
+    let j = |c: Classification| Judgement::bare(c, "");
+    let g = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (lat, crit) = (g(&["latency"]), g(&["errors"]));
+    let (p, h, n) = (j(Pass), j(High), j(Nodata));
+    let mut critical_nodata = j(Nodata);
+    critical_nodata.critical = true;
+    let input =
+        |name: &'static str, groups: &'static [String], judgement: &'static Judgement| ScoreInput {
+            name,
+            metric: name,
+            groups,
+            muted: false,
+            critical: judgement.critical,
+            judgement,
+        };
+    // Leak for 'static test data: a handful of small values.
+    let leak = |v: Vec<String>| -> &'static [String] { Box::leak(v.into_boxed_slice()) };
+    let st = |x: Judgement| -> &'static Judgement { Box::leak(Box::new(x)) };
+    let (lat, crit) = (leak(lat), leak(crit));
+    let thresholds = Thresholds {
+        pass: 95.0,
+        marginal: 70.0,
+    };
+    // 3 of 4 latency pairs pass (75) while a critical metric has no data: capped at 70.
+    let held = [
+        input("a", lat, st(p.clone())),
+        input("b", lat, st(p.clone())),
+        input("c", lat, st(p.clone())),
+        input("d", lat, st(h.clone())),
+        input("e", crit, st(critical_nodata.clone())),
+    ];
+    let card = score(&held, &BTreeMap::new(), thresholds, ScoringRules::Canaryd);
+    assert_eq!(card.score, 70.0, "{card:?}");
+    assert!(
+        !card.reason.contains("75"),
+        "a second score in the reason: {}",
+        card.reason
+    );
+    assert!(
+        card.reason.contains("judged failures: d"),
+        "{}",
+        card.reason
+    );
+    // Nothing judged: the number is the cap, and the reason says so.
+    let none = [
+        input("a", lat, st(n.clone())),
+        input("b", crit, st(n.clone())),
+    ];
+    let card = score(&none, &BTreeMap::new(), thresholds, ScoringRules::Canaryd);
+    assert_eq!(card.verdict, Verdict::Inconclusive);
+    assert!(
+        card.reason.contains("nothing was judged")
+            && card.reason.contains(&format!("({})", card.score)),
+        "{}",
+        card.reason
+    );
+}
