@@ -21,6 +21,14 @@ pub const MAX_TIME_S: f64 = 4_102_444_800.0;
 /// `not_before`): a month.
 pub const MAX_AHEAD_S: f64 = 31.0 * 86_400.0;
 
+/// Unix seconds as RFC 3339 in UTC, to the millisecond (the number itself when out of range).
+pub fn rfc3339(t: f64) -> String {
+    let ms = (t * 1000.0).round() as i64;
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
 /// `secs` as a [`Duration`]: negative and NaN are zero, beyond [`MAX_DURATION_S`] (or
 /// infinite) is that. Never panics.
 pub fn duration(secs: f64) -> Duration {

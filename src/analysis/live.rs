@@ -91,10 +91,7 @@ pub struct Timestamp(pub f64);
 impl Timestamp {
     /// RFC 3339 in UTC, to the millisecond.
     pub fn rfc3339(self) -> String {
-        let ms = (self.0 * 1000.0).round() as i64;
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_else(|| self.0.to_string())
+        crate::time::rfc3339(self.0)
     }
 }
 
@@ -268,7 +265,17 @@ impl WindowSpec {
         }
         match self {
             WindowSpec::Retrospective { start, end, .. } => {
-                if end.0 <= start.0 {
+                let now = crate::analysis::live::now_s();
+                if end.0 > now + RETROSPECTIVE_SKEW_S {
+                    // It would sit `running` until then: a window still to come is live.
+                    out.push((
+                        "end".into(),
+                        format!(
+                            "is {} — in the future; a retrospective window has ended (judge a window still to come with mode = \"live\")",
+                            end.rfc3339()
+                        ),
+                    ));
+                } else if end.0 <= start.0 {
                     out.push(("end".into(), "must be after `start`".into()));
                 } else if step >= 1.0 && (end.0 - start.0) / step > MAX_POINTS {
                     out.push((
@@ -286,6 +293,19 @@ impl WindowSpec {
                 start,
                 ..
             } => {
+                // A live window that ended before it was asked for would replay every
+                // interval at once: that is a retrospective analysis.
+                if let Some(s) = start
+                    && s.0 + max_duration.0 < crate::analysis::live::now_s()
+                {
+                    out.push((
+                        "start".into(),
+                        format!(
+                            "{} plus max_duration has passed; judge a past window with mode = \"retrospective\"",
+                            s.rfc3339()
+                        ),
+                    ));
+                }
                 if let Some(s) = start
                     && s.0 > crate::analysis::live::now_s() + crate::time::MAX_AHEAD_S
                 {
@@ -366,6 +386,10 @@ impl WindowSpec {
         }
     }
 }
+
+/// How far a retrospective window's end may lie ahead of this daemon's clock (clock skew
+/// between the caller, Prometheus and the daemon).
+pub const RETROSPECTIVE_SKEW_S: f64 = 60.0;
 
 /// What a caller asks the daemon to judge (stored with the analysis).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -837,7 +861,11 @@ mod tests {
             "warmup": 30, "step": "10s"
         }))
         .unwrap();
-        assert!(w.problems().is_empty());
+        // A window that ended long ago is no live window (its intervals still plan).
+        let problems = w.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "start");
+        assert!(problems[0].1.contains("retrospective"), "{problems:?}");
         let ivs = w.intervals();
         assert_eq!(ivs.len(), 5);
         assert_eq!(ivs[0].start, 1030.0);
@@ -865,6 +893,29 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(w.problems()[0].0, "interval");
+    }
+
+    #[test]
+    fn a_retrospective_window_has_ended() {
+        let ahead = now_s() + 3_600.0;
+        let w: WindowSpec = serde_json::from_value(serde_json::json!({
+            "mode": "retrospective", "start": ahead - 600.0, "end": ahead
+        }))
+        .unwrap();
+        let problems = w.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "end");
+        assert!(problems[0].1.contains("in the future"), "{problems:?}");
+        let just_now: WindowSpec = serde_json::from_value(serde_json::json!({
+            "mode": "retrospective", "start": now_s() - 600.0, "end": now_s() + 10.0
+        }))
+        .unwrap();
+        assert!(just_now.problems().is_empty(), "clock skew is allowed");
+        let live_now: WindowSpec = serde_json::from_value(serde_json::json!({
+            "mode": "live", "start": now_s() - 60.0, "interval": "1m", "max_duration": "10m"
+        }))
+        .unwrap();
+        assert!(live_now.problems().is_empty(), "{:?}", live_now.problems());
     }
 
     #[test]

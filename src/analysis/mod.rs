@@ -100,17 +100,38 @@ pub fn analyze(
     pairs: &[CollectedPair],
     thresholds: Option<Thresholds>,
 ) -> AnalysisReport {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    analyze_unless(config, pairs, thresholds, &never).expect("an analysis nobody cancels completes")
+}
+
+/// [`analyze`], abandoned (`None`) once `cancelled` is set: pairs not yet judged are
+/// skipped, so the work stops within one pair's judging of the cancel (a caller who gave
+/// up — a request timeout — costs no more CPU than that).
+pub fn analyze_unless(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    thresholds: Option<Thresholds>,
+    cancelled: &std::sync::atomic::AtomicBool,
+) -> Option<AnalysisReport> {
+    use std::sync::atomic::Ordering;
     let judges = build_judges(config, pairs);
-    let judgements: Vec<Judgement> = pairs
+    let judgements: Vec<Option<Judgement>> = pairs
         .par_iter()
         .map(|p| {
-            with_note(
+            if cancelled.load(Ordering::Relaxed) {
+                return None;
+            }
+            Some(with_note(
                 judges[p.metric].judge(&config.metrics[p.metric].options, &p.pair),
                 p,
-            )
+            ))
         })
         .collect();
-    assemble(config, pairs, judgements, thresholds)
+    let judgements: Vec<Judgement> = judgements.into_iter().collect::<Option<_>>()?;
+    if cancelled.load(Ordering::Relaxed) {
+        return None;
+    }
+    Some(assemble(config, pairs, judgements, thresholds))
 }
 
 /// One judge per metric. Judges with an analysis-wide error budget (sequential) split it
@@ -236,4 +257,40 @@ pub fn classification_counts(report: &AnalysisReport) -> BTreeMap<Classification
         *counts.entry(m.classification).or_insert(0) += 1;
     }
     counts
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    /// A cancelled analysis judges nothing more and answers nothing.
+    #[test]
+    fn a_cancelled_analysis_stops_and_answers_nothing() {
+        let config = CanaryConfig::parse(
+            "name = \"c\"\n[[metrics]]\nname = \"m\"\n",
+            crate::config::source::Format::Toml,
+            "c",
+        )
+        .expect("config");
+        let pair = |i: usize| CollectedPair {
+            histogram_steps: Default::default(),
+            steps: Vec::new(),
+            metric: 0,
+            labels: [("api".to_string(), i.to_string())].into(),
+            pair: canary_judges::MetricPair::from_values(
+                (0..200).map(f64::from).collect(),
+                (0..200).map(|x| f64::from(x) * 1.5).collect(),
+            ),
+            query: "inline".into(),
+            note: None,
+            times: [Vec::new(), Vec::new()],
+        };
+        let pairs: Vec<CollectedPair> = (0..50).map(pair).collect();
+        let go = AtomicBool::new(false);
+        let done = analyze_unless(&config, &pairs, None, &go).expect("not cancelled");
+        assert_eq!(done.metrics.len(), 50);
+        let stop = AtomicBool::new(true);
+        assert!(analyze_unless(&config, &pairs, None, &stop).is_none());
+    }
 }

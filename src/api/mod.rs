@@ -95,7 +95,16 @@ pub struct AppState {
     pub limits: RequestLimits,
     /// Slots of `/api/v1/judge` (CPU and memory heavy): `limits.max_concurrent_judge`.
     pub judge_slots: Arc<tokio::sync::Semaphore>,
+    /// The last `/readyz` probe of the store and when it ran: the store is written at most
+    /// once per [`READY_PROBE_EVERY`], however often `/readyz` is called.
+    pub ready_probe: Arc<tokio::sync::Mutex<Option<ReadyProbe>>>,
 }
+
+/// A `/readyz` probe of the store: when it ran and what it found.
+pub type ReadyProbe = (std::time::Instant, Result<(), String>);
+
+/// How long a `/readyz` probe of the store stands.
+pub const READY_PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// An error answer: status, machine-readable code, message and details.
 #[derive(Debug)]
@@ -638,14 +647,25 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    let now = crate::analysis::live::now_ms();
-    let probe = blocking(&state.store, move |s| {
-        s.ping()
-            .map_err(|e| format!("the store is not reachable: {e}"))?;
-        s.ping_write(now)
-            .map_err(|e| format!("the store cannot be written: {e}"))
-    })
-    .await;
+    // One probe at a time, and at most one a second: callers in between get its answer
+    // (an unauthenticated endpoint must not be a way to make the daemon write).
+    let mut last = state.ready_probe.lock().await;
+    let probe = match last.as_ref() {
+        Some((at, result)) if at.elapsed() < READY_PROBE_EVERY => result.clone(),
+        _ => {
+            let now = crate::analysis::live::now_ms();
+            let result = blocking(&state.store, move |s| {
+                s.ping()
+                    .map_err(|e| format!("the store is not reachable: {e}"))?;
+                s.ping_write(now)
+                    .map_err(|e| format!("the store cannot be written: {e}"))
+            })
+            .await;
+            *last = Some((std::time::Instant::now(), result.clone()));
+            result
+        }
+    };
+    drop(last);
     match probe {
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", e).into_response(),

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
-use crate::analysis::analyze;
 use crate::analysis::live::{AnalysisRequest, Timestamp, WindowSpec, blocking, new_record, now_ms};
 use crate::collectors::{CollectedPair, Labels, Scope};
 use crate::config::source::Format;
@@ -691,19 +690,42 @@ async fn judge(
         }
     }
     let thresholds = body.thresholds;
-    let report = tokio::task::spawn_blocking(move || analyze(&config, &pairs, thresholds))
-        .await
-        .map_err(|e| ApiError::internal(format!("judging failed: {e}")))?;
-    let answer =
-        Json(serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?);
-    drop(report);
-    drop(_slot);
-    // The last heavy call out hands the memory it used back to the system: the allocator
-    // would otherwise keep the peak of a burst resident for good.
-    if state.judge_slots.available_permits() == state.limits.max_concurrent_judge.max(1) {
-        crate::telemetry::release_free_memory();
+    // The slot goes with the computation, not with the request: a caller that gave up (a
+    // request timeout drops this handler) no longer waits, but its judging still counts
+    // against the cap until it has stopped — and it stops at the next pair, cancelled by
+    // the guard this handler drops.
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
+    let (slots, all) = (
+        state.judge_slots.clone(),
+        state.limits.max_concurrent_judge.max(1),
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        let report = crate::analysis::analyze_unless(&config, &pairs, thresholds, &cancel);
+        let value = report.as_ref().map(serde_json::to_value);
+        drop((report, pairs));
+        drop(_slot);
+        // The last heavy call out hands the memory it used back to the system: the
+        // allocator would otherwise keep the peak of a burst resident for good.
+        if slots.available_permits() == all {
+            crate::telemetry::release_free_memory();
+        }
+        value
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("judging failed: {e}")))?
+    .ok_or_else(|| ApiError::internal("judging was cancelled"))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(answer))
+}
+
+/// Sets its flag when dropped: a handler's computations see that the caller is gone.
+struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok(answer)
 }
 
 /// Parse a JSON body (for handlers that read the body themselves).

@@ -177,6 +177,9 @@ pub async fn serve(
             ),
         )
     })?);
+    // One daemon per data dir: a second would resume the same executions and double every
+    // router step. The lock lives as long as this daemon (the OS drops it if it dies).
+    let _data_dir_lock = lock_data_dir(&config.data_dir)?;
     preload_configs(store.as_ref(), &config.configs)?;
     let telemetry = Arc::new(Telemetry::new());
     let collector = PrometheusCollector::new(config.prometheus.clone())
@@ -232,6 +235,7 @@ pub async fn serve(
         judge_slots: Arc::new(tokio::sync::Semaphore::new(
             config.limits.max_concurrent_judge.max(1),
         )),
+        ready_probe: Arc::default(),
         ui_secret: Arc::new(format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -336,5 +340,46 @@ async fn accept_loop(
             "requests still in flight after {} s; closing",
             grace.as_secs_f64()
         );
+    }
+}
+
+/// Hold `DIR/canaryd.lock` exclusively, or say which daemon does.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, CliError> {
+    let path = dir.join("canaryd.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            CliError::new(
+                exit::CANT_CREATE,
+                format!("cannot open {}: {e}", path.display()),
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::Write as _;
+            let mut f = &file;
+            let _ = f.set_len(0);
+            let _ = writeln!(f, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            Err(CliError::new(
+                exit::REFUSED,
+                format!(
+                    "another canaryd serve (pid {}) uses the data dir {}: two daemons on one store would both drive the same executions; stop it or give this one another --data-dir",
+                    holder.trim(),
+                    dir.display()
+                ),
+            ))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(CliError::new(
+            exit::CANT_CREATE,
+            format!("cannot lock {}: {e}", path.display()),
+        )),
     }
 }

@@ -26,11 +26,14 @@ struct Arm {
     sample: Sample,
     steps: Vec<HistogramStep>,
     means: BTreeMap<u64, (f64, f64)>,
+    /// Why the buckets cannot be true, when they cannot.
+    problem: Option<String>,
 }
 
 /// Decumulate one arm's bucket series step by step. A bucket missing at a step counts 0
-/// there; increases that are not monotone in `le` (extrapolated `increase`) never give a
-/// negative count.
+/// there. Cumulative counts that fall as `le` grows cannot be true (every observation at
+/// or below one bound is at or below the next): they are kept as the negative count they
+/// make, so the judges refuse the pair, and named in `problem` — never clamped into a verdict.
 fn arm(series: &[&Series]) -> Arm {
     // Bounds in value order, and time → cumulative increase per bound.
     let mut bounds: Vec<f64> = series
@@ -58,16 +61,36 @@ fn arm(series: &[&Series]) -> Arm {
     let mut steps = Vec::with_capacity(at.len());
     let mut means = BTreeMap::new();
     let mut total = vec![0.0; bounds.len()];
+    let mut problem = None;
     for (key, (t, cumulative)) in at {
         let (mut below, mut lower, mut sum, mut n) = (0.0f64, 0.0f64, 0.0, 0.0);
+        let mut below_le = f64::NEG_INFINITY;
         let mut counts = Vec::with_capacity(bounds.len());
         for (le, cum) in bounds.iter().zip(cumulative) {
             let count = if cum.is_nan() {
                 0.0
             } else {
-                let c = (cum - below).max(0.0);
-                below = below.max(cum);
-                c
+                let c = cum - below;
+                if c < -1e-9 * below.abs().max(1.0) {
+                    problem.get_or_insert_with(|| {
+                        format!(
+                            "bucket le=\"{}\" counts {} at {} but le=\"{}\" counts {}: cumulative buckets cannot fall",
+                            canary_judges::format_number(*le),
+                            canary_judges::format_number(cum),
+                            crate::time::rfc3339(t),
+                            canary_judges::format_number(below_le),
+                            canary_judges::format_number(below)
+                        )
+                    });
+                } else {
+                    below = cum;
+                    below_le = *le;
+                }
+                if c < 0.0 && c >= -1e-9 * below.abs().max(1.0) {
+                    0.0
+                } else {
+                    c
+                }
             };
             // Charts: a bucket counts at its midpoint, `+Inf` at the last finite bound.
             let mid = if le.is_finite() {
@@ -90,7 +113,8 @@ fn arm(series: &[&Series]) -> Arm {
         }
         steps.push(HistogramStep { t, counts });
     }
-    let sample = if total.iter().sum::<f64>() > 0.0 {
+    // Buckets that cannot be true stay as they are (negative counts) for the judges to refuse.
+    let sample = if problem.is_some() || total.iter().sum::<f64>() > 0.0 {
         Sample::Histogram {
             bounds,
             counts: total,
@@ -105,6 +129,7 @@ fn arm(series: &[&Series]) -> Arm {
         sample,
         steps,
         means,
+        problem,
     }
 }
 
@@ -160,11 +185,22 @@ pub fn histogram_pairs(
                     canary: c.means.get(&k).map(|m| m.1),
                 })
                 .collect();
+            let notes: Vec<String> = [
+                ("baseline", &b.problem, queries[0]),
+                ("canary", &c.problem, queries[1]),
+            ]
+            .into_iter()
+            .filter_map(|(arm, p, q)| {
+                p.as_ref()
+                    .map(|p| format!("the {arm} histogram ({q}): {p}"))
+            })
+            .chain(side_note(b.sample.is_empty(), c.sample.is_empty(), queries))
+            .collect();
             CollectedPair {
                 steps,
                 metric,
                 labels,
-                note: side_note(b.sample.is_empty(), c.sample.is_empty(), queries),
+                note: (!notes.is_empty()).then(|| notes.join("; ")),
                 pair: MetricPair {
                     baseline: b.sample,
                     canary: c.sample,
@@ -293,6 +329,41 @@ mod tests {
                 let sum: f64 = steps.iter().map(|s| s.counts[i]).sum();
                 assert_eq!(sum, *total);
             }
+        }
+    }
+
+    /// Cumulative buckets 5/2/1 cannot be true: the pair is refused by every judge, and
+    /// the reason names the series — never clamped into a pass.
+    #[test]
+    fn falling_cumulative_buckets_are_refused_and_named() {
+        let q = ["qb".to_string(), "qc".to_string()];
+        let healthy = vec![
+            s(&[("le", "0.1")], &[(1.0, 5.0)]),
+            s(&[("le", "+Inf")], &[(1.0, 8.0)]),
+        ];
+        let garbage = vec![
+            s(&[("le", "0.1")], &[(1.0, 5.0)]),
+            s(&[("le", "0.5")], &[(1.0, 2.0)]),
+            s(&[("le", "+Inf")], &[(1.0, 1.0)]),
+        ];
+        let pairs = histogram_pairs(0, &[], [&q[0], &q[1]], healthy, garbage);
+        let note = pairs[0].note.as_deref().unwrap_or_default();
+        assert!(
+            note.contains("the canary histogram (qc)") && note.contains("cannot fall"),
+            "{note}"
+        );
+        assert!(pairs[0].pair.problem().is_some(), "{:?}", pairs[0].pair);
+        for config in [
+            canary_judges::JudgeConfig::Sequential(Default::default()),
+            canary_judges::JudgeConfig::MannWhitney(Default::default()),
+        ] {
+            let j = config.build().judge(&Default::default(), &pairs[0].pair);
+            assert_eq!(
+                j.classification,
+                canary_judges::Classification::Error,
+                "{}",
+                j.reason
+            );
         }
     }
 }

@@ -608,7 +608,7 @@ pub fn ratio_pairs(
     }
     keys.into_iter()
         .map(|labels| {
-            let side = |i: usize| -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+            let side = |i: usize| -> (Vec<f64>, Vec<f64>, Vec<f64>, Option<String>) {
                 let mut steps: BTreeMap<u64, (f64, f64, f64)> = BTreeMap::new();
                 for s in totals[i].iter().filter(|s| key(s) == labels) {
                     for &(t, v) in &s.points {
@@ -629,21 +629,42 @@ pub fn ratio_pairs(
                 }
                 let mut rows: Vec<(f64, f64, f64)> = steps.into_values().collect();
                 rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // Rounding may put errors a hair above the total; more than that cannot be
+                // true, and is kept as it is so the judge refuses it (never clamped into a
+                // verdict), with the step and the queries named.
+                let garbage = rows.iter().find(|r| r.1 > r.2 * (1.0 + 1e-9) + 1e-9).map(|r| {
+                    format!(
+                        "the {} errors exceed its total at {}: {} errors in {} requests — the error query ({}) and the total query ({}) cannot both be right",
+                        ["baseline", "canary"][i],
+                        crate::time::rfc3339(r.0),
+                        canary_judges::format_number(r.1),
+                        canary_judges::format_number(r.2),
+                        queries[i][0],
+                        queries[i][1]
+                    )
+                });
                 (
                     rows.iter().map(|r| r.0).collect(),
-                    // Extrapolation can put errors a hair above the total.
-                    rows.iter().map(|r| r.1.min(r.2)).collect(),
+                    rows.iter()
+                        .map(|r| if r.1 > r.2 * (1.0 + 1e-9) + 1e-9 { r.1 } else { r.1.min(r.2) })
+                        .collect(),
                     rows.iter().map(|r| r.2).collect(),
+                    garbage,
                 )
             };
-            let (tb, eb, nb) = side(0);
-            let (tc, ec, nc) = side(1);
+            let (tb, eb, nb, gb) = side(0);
+            let (tc, ec, nc, gc) = side(1);
+            let note = [gb, gc]
+                .into_iter()
+                .flatten()
+                .chain(side_note(nb.is_empty(), nc.is_empty(), [queries[0][1], queries[1][1]]))
+                .collect::<Vec<_>>();
             CollectedPair {
                 histogram_steps: Default::default(),
                 steps: Vec::new(),
                 metric,
                 labels,
-                note: side_note(nb.is_empty(), nc.is_empty(), [queries[0][1], queries[1][1]]),
+                note: (!note.is_empty()).then(|| note.join("; ")),
                 pair: MetricPair {
                     baseline: Sample::Counts {
                         events: eb,
@@ -780,6 +801,42 @@ mod tests {
         assert!(pairs[0].labels.is_empty());
     }
 
+    /// Errors rising 10 per step while the total rises 1 cannot be true: kept as they are
+    /// (the judges refuse them) and named, never clamped to "54 errors in 54 requests".
+    #[test]
+    fn errors_above_the_total_are_refused_and_named() {
+        let q = ["eb", "tb", "ec", "tc"].map(String::from);
+        let totals = [
+            vec![s(&[], &[(10.0, 100.0), (20.0, 100.0)])],
+            vec![s(&[], &[(10.0, 1.0), (20.0, 1.0)])],
+        ];
+        let errors = [vec![], vec![s(&[], &[(10.0, 10.0), (20.0, 10.0)])]];
+        let pairs = ratio_pairs(0, &[], [[&q[0], &q[1]], [&q[2], &q[3]]], errors, totals);
+        let note = pairs[0].note.as_deref().unwrap_or_default();
+        assert!(
+            note.contains("the canary errors exceed its total")
+                && note.contains("(ec)")
+                && note.contains("(tc)"),
+            "{note}"
+        );
+        assert_eq!(
+            pairs[0].pair.canary,
+            Sample::Counts {
+                events: vec![10.0, 10.0],
+                totals: vec![1.0, 1.0]
+            }
+        );
+        let j = canary_judges::JudgeConfig::Sequential(Default::default())
+            .build()
+            .judge(&Default::default(), &pairs[0].pair);
+        assert_eq!(
+            j.classification,
+            canary_judges::Classification::Error,
+            "{}",
+            j.reason
+        );
+    }
+
     #[test]
     fn ratio_without_error_series_means_zero_errors() {
         let q = ["eb", "tb", "ec", "tc"].map(String::from);
@@ -787,7 +844,7 @@ mod tests {
             vec![s(&[("route", "/a")], &[(10.0, 100.0), (20.0, 100.0)])],
             vec![s(&[("route", "/a")], &[(10.0, 50.0), (20.0, 50.0)])],
         ];
-        let errors = [vec![], vec![s(&[("route", "/a")], &[(20.0, 50.4)])]];
+        let errors = [vec![], vec![s(&[("route", "/a")], &[(20.0, 50.0)])]];
         let pairs = ratio_pairs(
             0,
             &["route".into()],

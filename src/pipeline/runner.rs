@@ -5,8 +5,9 @@
 //! unfinished execution resumes by performing `Execution::pending()` — idempotent actions —
 //! so the split stays what the store says and no step is applied twice in effect.
 //!
-//! One daemon per store is assumed: several daemons sharing a store would each resume the
-//! same executions (the compare-and-set stops the second writer, not its side effects).
+//! One daemon per store, enforced by `canaryd serve`'s lock on its data dir: several daemons
+//! sharing a store would each resume the same executions (the compare-and-set stops the
+//! second writer, not its side effects).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,70 @@ use crate::config::CanaryConfig;
 use crate::config::source::Format;
 use crate::routers::{Group, RouteContext, RouterError, Split, TrafficRouter};
 use crate::store::{AnalysisStatus, ExecutionEvent, ExecutionRecord, Store};
+
+/// Why an execution task stopped driving.
+enum Stop {
+    /// Reading or writing the store failed: the task retries with backoff, from the stored
+    /// state (no transition was applied, so no side effect was either).
+    Store(String),
+    /// Anything else (the execution is gone, another writer took it over): logged.
+    Other(String),
+}
+
+impl Stop {
+    fn store(e: impl std::fmt::Display) -> Stop {
+        Stop::Store(e.to_string())
+    }
+}
+
+/// First and longest wait between attempts after a store error.
+const STORE_RETRY_MIN: Duration = Duration::from_millis(500);
+const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// An operator's event (they wait for an answer; the rest the task makes itself).
+fn is_operator(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::Judgment { .. }
+            | Event::Pause { .. }
+            | Event::Resume { .. }
+            | Event::Rollback { .. }
+    )
+}
+
+/// A router this daemon may not use (its program is no longer allowed, or its config no
+/// longer builds): every call fails at once, so the execution fails and frees its target
+/// instead of holding traffic with nothing able to act.
+struct RefusedRouter {
+    message: String,
+}
+
+impl TrafficRouter for RefusedRouter {
+    fn kind(&self) -> &'static str {
+        "refused"
+    }
+
+    fn set<'a>(
+        &'a self,
+        _split: Split,
+        _ctx: &'a RouteContext,
+    ) -> crate::routers::RouterFuture<'a, crate::routers::RouterOutput> {
+        Box::pin(async move { Err(RouterError::fatal(self.message.clone())) })
+    }
+
+    fn current<'a>(&'a self) -> crate::routers::RouterFuture<'a, Option<Split>> {
+        Box::pin(async move { Err(RouterError::fatal(self.message.clone())) })
+    }
+
+    fn set_enabled<'a>(
+        &'a self,
+        _group: Group,
+        _enabled: bool,
+        _ctx: &'a RouteContext,
+    ) -> crate::routers::RouterFuture<'a, crate::routers::RouterOutput> {
+        Box::pin(async move { Err(RouterError::fatal(self.message.clone())) })
+    }
+}
 
 /// What started an execution: the scopes its analyses compare, and who.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +189,8 @@ struct Ctx<'a> {
     routers: &'a [Box<dyn TrafficRouter>],
     notifier: &'a Notifier,
     tx: &'a Events,
+    /// Programs the daemon no longer allows, by the spec field naming them.
+    refused: &'a HashMap<String, String>,
 }
 
 pub struct PipelineRunner {
@@ -366,8 +433,27 @@ impl PipelineRunner {
         let task_id = id.clone();
         let events = tx.clone();
         let handle = tokio::spawn(async move {
-            if let Err(e) = me.drive(&task_id, tx, rx).await {
-                tracing::error!(execution = %task_id, error = %e, "execution task stopped");
+            let mut rx = rx;
+            // A store error never strands an execution: the task reads the state again and
+            // goes on, with backoff, while operator events queue (and apply once it is back).
+            let mut backoff = STORE_RETRY_MIN;
+            let mut failures = 0u32;
+            loop {
+                match me.drive(&task_id, tx.clone(), &mut rx).await {
+                    Ok(()) => break,
+                    Err(Stop::Store(e)) => {
+                        failures += 1;
+                        tracing::warn!(execution = %task_id, error = %e, failures,
+                            retry_in_s = backoff.as_secs_f64(),
+                            "store error; the execution resumes from its stored state");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(STORE_RETRY_MAX);
+                    }
+                    Err(Stop::Other(e)) => {
+                        tracing::error!(execution = %task_id, error = %e, "execution task stopped");
+                        break;
+                    }
+                }
             }
             me.tasks
                 .lock()
@@ -388,38 +474,56 @@ impl PipelineRunner {
         &self,
         id: &str,
         tx: mpsc::UnboundedSender<(Event, Option<Reply>)>,
-        mut rx: mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
-    ) -> Result<(), String> {
+        rx: &mut mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
+    ) -> Result<(), Stop> {
         let key = id.to_string();
         let rec = blocking(&self.store, move |s| s.get_execution(&key))
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no execution `{id}`"))?;
+            .map_err(Stop::store)?
+            .ok_or_else(|| Stop::Other(format!("no execution `{id}`")))?;
         let (name, version) = (rec.pipeline.clone(), rec.version);
         let spec_rec = blocking(&self.store, move |s| s.get_pipeline(&name, Some(version)))
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("pipeline {} v{} is gone", rec.pipeline, rec.version))?;
-        let spec = Pipeline::parse(&spec_rec.body, &spec_rec.name).map_err(|e| e.join("; "))?;
+            .map_err(Stop::store)?
+            .ok_or_else(|| {
+                Stop::Other(format!(
+                    "pipeline {} v{} is gone",
+                    rec.pipeline, rec.version
+                ))
+            })?;
+        let spec = Pipeline::parse(&spec_rec.body, &spec_rec.name)
+            .map_err(|e| Stop::Other(e.join("; ")))?;
         // The allow-list is checked again here: a daemon restarted with a shorter list must
-        // not run what it no longer allows.
-        let refused = spec.disallowed_programs(&self.settings.allowed_commands);
-        if !refused.is_empty() {
-            return Err(refused
-                .iter()
-                .map(|(f, m)| format!("{f}: {m}"))
-                .collect::<Vec<_>>()
-                .join("; "));
-        }
+        // not run what it no longer allows. The execution is not stranded for it: a smoke
+        // test whose program is refused fails (its retries, then the rollback, follow) and a
+        // router that is refused fails its call (the execution fails, its target is freed).
+        let refused: HashMap<String, String> = spec
+            .disallowed_programs(&self.settings.allowed_commands)
+            .into_iter()
+            .collect();
         let trigger: Trigger =
-            serde_json::from_value(rec.trigger.clone()).map_err(|e| e.to_string())?;
+            serde_json::from_value(rec.trigger.clone()).map_err(|e| Stop::Other(e.to_string()))?;
         let routers: Vec<Box<dyn TrafficRouter>> = spec
             .targets
             .iter()
-            .map(|t| t.router.build_with(&self.webhooks))
-            .collect::<Result<_, _>>()?;
+            .enumerate()
+            .map(|(i, t)| {
+                let refusal = ["command", "read_command"]
+                    .iter()
+                    .find_map(|f| refused.get(&format!("targets[{i}].router.{f}")));
+                match (refusal, t.router.build_with(&self.webhooks)) {
+                    (Some(why), _) => Box::new(RefusedRouter {
+                        message: format!("targets[{i}].router: {why}"),
+                    }) as Box<dyn TrafficRouter>,
+                    (None, Ok(r)) => r,
+                    (None, Err(e)) => Box::new(RefusedRouter {
+                        message: format!("targets[{i}].router cannot be built: {e}"),
+                    }),
+                }
+            })
+            .collect();
         let mut exec: Execution =
-            serde_json::from_value(rec.state.clone()).map_err(|e| e.to_string())?;
+            serde_json::from_value(rec.state.clone()).map_err(|e| Stop::Other(e.to_string()))?;
         let notifier = Notifier::start(&spec, id, &self.webhooks);
         let ctx = Ctx {
             id,
@@ -429,10 +533,14 @@ impl PipelineRunner {
             routers: &routers,
             notifier: &notifier,
             tx: &tx,
+            refused: &refused,
         };
         let mut seq = rec.seq;
         if !exec.status.is_final() {
-            seq = self.wait_for_targets(id, &rec, &spec, seq, &mut rx).await?;
+            seq = self
+                .wait_for_targets(id, &rec, &spec, seq, rx)
+                .await
+                .map_err(Stop::Store)?;
         }
         let mut actions = exec.pending(&spec);
         let mut ready: VecDeque<Event> = VecDeque::new();
@@ -497,21 +605,33 @@ impl PipelineRunner {
                     }),
                 })
                 .collect();
-            let state = serde_json::to_value(&t.next).map_err(|e| e.to_string())?;
+            let state = serde_json::to_value(&t.next).map_err(|e| Stop::Other(e.to_string()))?;
             let status = status_name(t.next.status);
             let key = id.to_string();
             let expected = seq;
             // Stored before any of the transition's side effects.
-            let applied = blocking(&self.store, move |s| {
+            let stored = blocking(&self.store, move |s| {
                 s.apply_transition(&key, expected, status, &state, now_ms(), &events)
             })
-            .await
-            .map_err(|e| e.to_string())?;
+            .await;
+            let applied = match stored {
+                Ok(applied) => applied,
+                Err(e) => {
+                    // Not applied, no side effect done: an operator's event goes back in
+                    // line for when the store is back; the stored state is read again then.
+                    if let (Some(r), true) = (reply, is_operator(&event)) {
+                        let _ = tx.send((event, Some(r)));
+                    }
+                    return Err(Stop::store(e));
+                }
+            };
             if !applied {
                 if let Some(r) = reply {
                     let _ = r.send(Err("the execution changed meanwhile; try again".into()));
                 }
-                return Err("another writer changed the execution; stopping this task".into());
+                return Err(Stop::Other(
+                    "another writer changed the execution; stopping this task".into(),
+                ));
             }
             if let Some(r) = reply {
                 let _ = r.send(Ok(()));
@@ -590,7 +710,15 @@ impl PipelineRunner {
             }
             Action::WatchAnalysis { analysis } => self.watch(analysis, tx.clone()),
             Action::RunSmokeTest { stage, .. } => {
-                if let Some(StageKind::SmokeTest(smoke)) = spec.stages.get(stage).map(|s| &s.kind) {
+                if let Some(why) = c.refused.get(&format!("stages[{stage}].command")) {
+                    ready.push_back(Event::SmokeDone {
+                        now: now_s(),
+                        ok: false,
+                        detail: format!("not run: {why}"),
+                    });
+                } else if let Some(StageKind::SmokeTest(smoke)) =
+                    spec.stages.get(stage).map(|s| &s.kind)
+                {
                     let (smoke, http, tx) = (smoke.clone(), self.http.clone(), tx.clone());
                     tokio::spawn(async move {
                         let r = super::smoke::run(&smoke, &http).await;

@@ -574,7 +574,19 @@ fn check_analysis(a: &AnalysisSpec, field: &str, problems: &mut Vec<Problem>) {
     }
 }
 
+/// Most retries of a smoke test: each is a request or a program run, and an event.
+pub const MAX_SMOKE_RETRIES: u32 = 100;
+
 fn check_smoke(s: &SmokeSpec, field: &str, problems: &mut Vec<Problem>) {
+    if s.retries > MAX_SMOKE_RETRIES {
+        problems.push((
+            format!("{field}.retries"),
+            format!(
+                "at most {MAX_SMOKE_RETRIES}, got {} (a failing smoke test then rolls back)",
+                s.retries
+            ),
+        ));
+    }
     match (&s.http, &s.command) {
         (None, None) | (Some(_), Some(_)) => problems.push((
             field.to_string(),

@@ -97,6 +97,12 @@ impl WebhookConfig {
                 format!("at most 20, got {}", self.retries),
             ));
         }
+        if self.backoff_ms > 60_000 {
+            out.push((
+                "backoff_ms".into(),
+                format!("at most 60000 (a minute), got {}", self.backoff_ms),
+            ));
+        }
         out.extend(timeout_problem(self.timeout_s));
         out
     }

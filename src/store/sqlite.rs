@@ -211,6 +211,14 @@ impl SqliteStore {
     pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Refuse every write (`on`) as a full disk or a read-only file would, or write again:
+    /// the fault tests' store outage. Reads still answer.
+    pub fn refuse_writes(&self, on: bool) -> Result<()> {
+        self.conn()
+            .pragma_update(None, "query_only", i32::from(on))
+            .map_err(Into::into)
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {

@@ -687,3 +687,24 @@ async fn judge_calls_beyond_the_cap_are_refused_at_once() {
     let (s, _) = d.post("/api/v1/judge", &small).await;
     assert_eq!(s, 200);
 }
+
+/// A second `canaryd serve` on the same data dir is refused before it can resume (and
+/// double) the first one's executions; it names the daemon holding the dir.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_on_one_data_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Daemon::start(dir.path(), NO_PROMETHEUS, "").await;
+    let config = dir.path().join("canaryd.toml");
+    let started = Instant::now();
+    let (code, _, err) = outcome(&canaryd([
+        "serve".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ]));
+    assert_eq!(code, 75, "{err}");
+    assert!(
+        err.contains("another canaryd serve (pid ") && err.contains("uses the data dir"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

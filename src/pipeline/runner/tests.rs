@@ -627,3 +627,139 @@ async fn an_operator_event_during_a_slow_router_step_is_queued_not_held() {
         .await;
     assert!(refused.unwrap_err().contains("not paused"));
 }
+
+/// The store refuses writes (a full disk) while an execution holds 10% and a person
+/// approves: the task is not stranded — the approval waits in line, the execution stays
+/// running and reachable, and once the store is back the approval applies and the
+/// execution completes, every router step once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_never_strands_an_execution() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let sqlite = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let store: Arc<dyn Store> = sqlite.clone();
+    store.put_pipeline("web", &spec(&log), now_ms()).unwrap();
+    let r = runner(&store);
+    let exec = r.start_execution("web", trigger()).await.unwrap();
+    wait_for(&store, &exec.id, awaiting).await;
+
+    sqlite.refuse_writes(true).unwrap();
+    let approve = Event::Judgment {
+        now: now_s(),
+        approve: true,
+        by: "alice".into(),
+        comment: "looks fine".into(),
+    };
+    let answer = r
+        .submit_within(&exec.id, approve, Duration::from_millis(1500))
+        .await;
+    assert!(
+        matches!(answer, Ok(Submitted::Queued)),
+        "the approval waits for the store: {answer:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Still running here and reachable: an operator can still act.
+    let tick = r
+        .submit_within(
+            &exec.id,
+            Event::Tick { now: now_s() },
+            Duration::from_millis(50),
+        )
+        .await;
+    assert!(tick.is_ok(), "the task is alive: {tick:?}");
+    assert_eq!(
+        store.get_execution(&exec.id).unwrap().unwrap().status,
+        "running"
+    );
+    assert_eq!(
+        lines(&log),
+        ["set_split 10"],
+        "nothing moved while the store was down"
+    );
+
+    sqlite.refuse_writes(false).unwrap();
+    let done = wait_for(&store, &exec.id, |e| e.status != "running").await;
+    assert_eq!(done.status, "succeeded", "{done:?}");
+    assert_eq!(
+        lines(&log),
+        ["set_split 10", "set_split 100", "set_enabled"],
+        "every step once"
+    );
+}
+
+/// A daemon restarted with a shorter `[commands] allow`: the smoke test whose program is
+/// no longer allowed is not run, fails, and the execution rolls back — nothing is left
+/// holding traffic with no way to act.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_no_longer_allowed_fails_its_step_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let body = format!(
+        r#"
+name = "smoked"
+
+[[targets]]
+name = "eu"
+router = {{ kind = "command", command = ["sh", "-c", "echo \"$CANARYD_EVENT $CANARYD_CANARY_PERCENT\" >> {}"] }}
+
+[[stages]]
+kind = "traffic"
+percent = 10
+
+[[stages]]
+kind = "manual_judgment"
+message = "before the smoke test"
+timeout = "1h"
+
+[[stages]]
+kind = "smoke_test"
+command = ["true"]
+retries = 1
+
+[[stages]]
+kind = "traffic"
+percent = 100
+"#,
+        log.display()
+    );
+    store.put_pipeline("smoked", &body, now_ms()).unwrap();
+    let mut settings_allow = runner(&store);
+    // The first daemon allows both programs.
+    Arc::get_mut(&mut settings_allow)
+        .expect("sole owner")
+        .settings
+        .allowed_commands = vec!["sh".into(), "true".into()];
+    let exec = settings_allow
+        .start_execution("smoked", trigger())
+        .await
+        .unwrap();
+    wait_for(&store, &exec.id, awaiting).await;
+    settings_allow.abort_all();
+
+    // The next one allows only the router's `sh`.
+    let second = runner(&store);
+    assert_eq!(second.resume_all().await.unwrap(), 1);
+    second
+        .submit(
+            &exec.id,
+            Event::Judgment {
+                now: now_s(),
+                approve: true,
+                by: "alice".into(),
+                comment: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let done = wait_for(&store, &exec.id, |e| e.status != "running").await;
+    assert_eq!(done.status, "rolled_back", "{done:?}");
+    assert_eq!(lines(&log), ["set_split 10", "set_split 0"]);
+    let events = store.execution_events(&exec.id, None).unwrap();
+    assert!(
+        events.iter().any(|e| e.detail["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("program `true` may not run"))),
+        "the refusal is recorded: {events:?}"
+    );
+}
