@@ -262,6 +262,12 @@ impl WindowSpec {
         let step = self.step();
         if step < 1.0 {
             out.push(("step".into(), format!("must be at least 1 s, got {step}")));
+        } else if step > MAX_STEP_S || step.is_nan() {
+            // Kayenta's `step` arrives as a bare number: 1e20 is no step.
+            out.push((
+                "step".into(),
+                format!("may be at most a day ({MAX_STEP_S} s), got {step}"),
+            ));
         }
         match self {
             WindowSpec::Retrospective { start, end, .. } => {
@@ -386,6 +392,9 @@ impl WindowSpec {
         }
     }
 }
+
+/// The longest query step: one point a day.
+pub const MAX_STEP_S: f64 = 86_400.0;
 
 /// How far a retrospective window's end may lie ahead of this daemon's clock (clock skew
 /// between the caller, Prometheus and the daemon).

@@ -235,7 +235,8 @@ async fn trigger(
                 });
                 err
             }
-            StartError::Store(m) => ApiError::internal(m),
+            // A full or read-only store is the documented 503, not a bug.
+            StartError::Store(m) => crate::store::StoreError::Backend(m).into(),
         })?;
     Ok((
         StatusCode::CREATED,

@@ -45,8 +45,8 @@ const COOKIE: &str = "canaryd_session";
 /// How long a sign-in lasts, seconds.
 const SESSION_S: u64 = 12 * 3600;
 
-/// Most sessions kept at once; the oldest go first beyond it.
-const MAX_SESSIONS: usize = 10_000;
+/// Sessions one token may hold at once; a new sign-in beyond it ends that token's oldest.
+const MAX_SESSIONS_PER_TOKEN: usize = 1_000;
 
 /// Sign-in sessions, kept by the daemon: a session ends at logout, after 12 hours, or
 /// when the daemon restarts (sign in again). The cookie holds only a random id.
@@ -76,9 +76,15 @@ impl Sessions {
         let id = random_hex();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.expires_ms > now);
-        while map.len() >= MAX_SESSIONS {
-            let Some(oldest) = map
-                .iter()
+        // Each token has its own sessions and its own cap: signing in again and again
+        // with one token (a read token) ends only that token's oldest sessions, never
+        // another operator's. Tokens are configured, so the total is bounded too.
+        loop {
+            let mine = map.iter().filter(|(_, s)| s.token == token);
+            if mine.clone().count() < MAX_SESSIONS_PER_TOKEN {
+                break;
+            }
+            let Some(oldest) = mine
                 .min_by_key(|(_, s)| s.expires_ms)
                 .map(|(k, _)| k.clone())
             else {
@@ -1480,4 +1486,26 @@ async fn resume(
         "resumed",
     )
     .await
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    /// Sign-ins with one token never end another token's session.
+    #[test]
+    fn sessions_are_capped_per_token() {
+        let sessions = Sessions::default();
+        let operator = sessions.start("write-token");
+        for _ in 0..(MAX_SESSIONS_PER_TOKEN + 500) {
+            sessions.start("read-token");
+        }
+        assert!(
+            sessions.get(&operator).is_some(),
+            "the operator is still signed in"
+        );
+        let map = sessions.map.lock().unwrap();
+        let reads = map.values().filter(|s| s.token == "read-token").count();
+        assert_eq!(reads, MAX_SESSIONS_PER_TOKEN);
+    }
 }

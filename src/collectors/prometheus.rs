@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use canary_judges::{MetricPair, Sample};
 use futures_util::future::join_all;
-use prometheus_http_query::{Client, Error as PromError};
+use prometheus_http_query::Client;
 use serde::{Deserialize, Serialize, Serializer};
 use tokio::sync::Semaphore;
 
@@ -83,6 +83,10 @@ pub struct PrometheusConfig {
     /// Queries in flight at once.
     pub max_concurrent: usize,
     pub auth: Option<PrometheusAuth>,
+    /// Most bytes of one answer read: a bigger one is refused as it arrives, never held.
+    pub max_answer_bytes: u64,
+    /// Most series one query may return (a split over too many label sets is refused).
+    pub max_series: usize,
 }
 
 impl Default for PrometheusConfig {
@@ -94,9 +98,17 @@ impl Default for PrometheusConfig {
             backoff_ms: 250,
             max_concurrent: 8,
             auth: None,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            max_series: DEFAULT_MAX_SERIES,
         }
     }
 }
+
+/// Default of [`PrometheusConfig::max_answer_bytes`]: 16 MiB of JSON (about 700,000
+/// points; an hour at a 10-s step is 360 points per series).
+pub const DEFAULT_MAX_ANSWER_BYTES: u64 = 16 * 1024 * 1024;
+/// Default of [`PrometheusConfig::max_series`].
+pub const DEFAULT_MAX_SERIES: usize = 2_000;
 
 /// What happened to one query, for the daemon's own metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +133,9 @@ pub struct Series {
 /// Reads metric pairs from a Prometheus HTTP API.
 pub struct PrometheusCollector {
     client: Client,
+    /// Range queries go through this client directly, so the answer's size is bounded
+    /// while it is read.
+    http: reqwest::Client,
     config: PrometheusConfig,
     auth_header: Option<reqwest::header::HeaderValue>,
     permits: Arc<Semaphore>,
@@ -152,7 +167,13 @@ impl PrometheusCollector {
             .connect_timeout(crate::time::duration(config.timeout_s.min(5.0)))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        let client = Client::from(http, &config.url)
+        if config.max_answer_bytes < 1024 || config.max_series == 0 {
+            return Err(format!(
+                "prometheus.max_answer_bytes must be at least 1024 and prometheus.max_series at least 1, got {} and {}",
+                config.max_answer_bytes, config.max_series
+            ));
+        }
+        let client = Client::from(http.clone(), &config.url)
             .map_err(|e| format!("prometheus.url `{}`: {e}", config.url))?;
         let auth_header = match &config.auth {
             None => None,
@@ -176,6 +197,7 @@ impl PrometheusCollector {
         };
         Ok(PrometheusCollector {
             client,
+            http,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
             config,
             auth_header,
@@ -217,23 +239,22 @@ impl PrometheusCollector {
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            let mut q = self
-                .client
-                .query_range(query, start, end, step)
-                .timeout((self.config.timeout_s * 1000.0) as i64);
-            if let Some(h) = &self.auth_header {
-                q = q.header(reqwest::header::AUTHORIZATION, h.clone());
-            }
-            let result = q.post().await;
+            let result = self.query_range(query, start, end, step).await;
             let seconds = started.elapsed().as_secs_f64();
-            let err = match result {
-                Ok(r) => {
+            let (retry, message) = match result {
+                Ok(series) => {
                     self.observe(seconds, QueryOutcome::Ok);
-                    return series_of(r.into_inner().0, query);
+                    return Ok(series);
                 }
-                Err(e) => e,
+                Err(Failure::Refused(message)) => {
+                    self.observe(seconds, QueryOutcome::Rejected);
+                    return Err(CollectError::Rejected {
+                        query: query.to_string(),
+                        message,
+                    });
+                }
+                Err(Failure::Http { retry, message }) => (retry, message),
             };
-            let (retry, message) = classify(&err);
             if retry && attempt < self.config.retries {
                 tracing::debug!(query, attempt, error = %message, "query failed; retrying");
                 let backoff = self.config.backoff_ms.saturating_mul(1 << attempt.min(16));
@@ -254,6 +275,98 @@ impl PrometheusCollector {
                 message,
             });
         }
+    }
+
+    /// One `query_range` POST, its answer read at most `max_answer_bytes` and holding at
+    /// most `max_series` series.
+    async fn query_range(
+        &self,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: f64,
+    ) -> Result<Vec<Series>, Failure> {
+        let url = format!(
+            "{}/api/v1/query_range",
+            self.config.url.trim_end_matches('/')
+        );
+        let form = [
+            ("query", query.to_string()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", step.to_string()),
+            (
+                "timeout",
+                format!("{}ms", (self.config.timeout_s * 1000.0) as i64),
+            ),
+        ];
+        let mut req = self.http.post(&url).form(&form);
+        if let Some(h) = &self.auth_header {
+            req = req.header(reqwest::header::AUTHORIZATION, h.clone());
+        }
+        let mut resp = req.send().await.map_err(|e| Failure::Http {
+            retry: true,
+            message: error_chain(&e),
+        })?;
+        let status = resp.status();
+        let limit = self.config.max_answer_bytes;
+        if resp.content_length().is_some_and(|n| n > limit) {
+            return Err(too_big(limit));
+        }
+        let mut body: Vec<u8> = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| Failure::Http {
+            retry: true,
+            message: error_chain(&e),
+        })? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_big(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let answer: Answer = match serde_json::from_slice(&body) {
+            Ok(a) => a,
+            Err(_) if !status.is_success() => {
+                let retry = status.as_u16() == 429 || status.is_server_error();
+                let hint = if matches!(status.as_u16(), 401 | 403) {
+                    ": check prometheus.auth"
+                } else {
+                    ""
+                };
+                return Err(Failure::Http {
+                    retry,
+                    message: format!("HTTP {status} from Prometheus{hint}"),
+                });
+            }
+            Err(e) => {
+                return Err(Failure::Refused(format!(
+                    "the answer is not Prometheus' JSON: {e}"
+                )));
+            }
+        };
+        if answer.status != "success" {
+            let kind = answer.error_type.unwrap_or_default();
+            let retry = matches!(
+                kind.as_str(),
+                "timeout" | "canceled" | "internal" | "unavailable"
+            ) || status.as_u16() == 429
+                || status.is_server_error();
+            return Err(Failure::Http {
+                retry,
+                message: format!("Prometheus {kind}: {}", answer.error.unwrap_or_default()),
+            });
+        }
+        let data = answer
+            .data
+            .ok_or_else(|| Failure::Refused("the answer has no data".into()))?;
+        if data.result.len() > self.config.max_series {
+            return Err(Failure::Refused(format!(
+                "{} series in the answer, more than prometheus.max_series ({}): split by fewer labels or filter the query",
+                data.result.len(),
+                self.config.max_series
+            )));
+        }
+        drop(body);
+        series_of(data)
     }
 
     fn observe(&self, seconds: f64, outcome: QueryOutcome) {
@@ -375,30 +488,79 @@ impl Collector for PrometheusCollector {
 }
 
 /// (retry?, message) for a failed query.
-fn classify(e: &PromError) -> (bool, String) {
-    match e {
-        PromError::Prometheus(p) => {
-            let retry = p.is_timeout() || p.is_canceled() || p.is_internal() || p.is_unavailable();
-            (
-                retry,
-                format!("Prometheus {}: {}", p.error_type(), p.message()),
-            )
+/// Why a query failed: refused (a bad query, an answer too big to read: repeating it will
+/// not help) or an HTTP/Prometheus failure, retried when `retry` (an outage).
+enum Failure {
+    Refused(String),
+    Http { retry: bool, message: String },
+}
+
+fn too_big(limit: u64) -> Failure {
+    Failure::Refused(format!(
+        "the answer is larger than prometheus.max_answer_bytes ({limit} bytes): shorten the window, lengthen the step or narrow the query"
+    ))
+}
+
+/// Prometheus' answer envelope (`/api/v1/query_range`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    error_type: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<AnswerData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerData {
+    result_type: String,
+    #[serde(default)]
+    result: Vec<AnswerSeries>,
+}
+
+#[derive(Deserialize)]
+struct AnswerSeries {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    #[serde(default)]
+    values: Vec<(f64, PromValue)>,
+}
+
+/// A sample value as Prometheus writes it, a string (`"0.25"`, `"NaN"`, `"+Inf"`), read
+/// straight into a number (no string kept per point); not finite is NaN.
+struct PromValue(f64);
+
+impl<'de> Deserialize<'de> for PromValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PromValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sample value (a number as a string)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PromValue, E> {
+                Ok(PromValue(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite())
+                        .unwrap_or(f64::NAN),
+                ))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<PromValue, E> {
+                Ok(PromValue(if v.is_finite() { v } else { f64::NAN }))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PromValue, E> {
+                Ok(PromValue(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PromValue, E> {
+                Ok(PromValue(v as f64))
+            }
         }
-        PromError::Client(c) => match c.inner() {
-            Some(re) => match re.status() {
-                Some(s) if s.as_u16() == 429 || s.is_server_error() => {
-                    (true, format!("HTTP {s} from Prometheus"))
-                }
-                Some(s) if s.as_u16() == 401 || s.as_u16() == 403 => (
-                    false,
-                    format!("HTTP {s} from Prometheus: check prometheus.auth"),
-                ),
-                Some(s) => (false, format!("HTTP {s} from Prometheus")),
-                None => (true, format!("{c}: {}", error_chain(re))),
-            },
-            None => (false, c.to_string()),
-        },
-        other => (false, other.to_string()),
+        d.deserialize_any(V)
     }
 }
 
@@ -413,37 +575,25 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-fn series_of(
-    data: prometheus_http_query::response::Data,
-    query: &str,
-) -> Result<Vec<Series>, CollectError> {
-    use prometheus_http_query::response::Data;
-    let finite_or_nan = |v: f64| if v.is_finite() { v } else { f64::NAN };
-    match data {
-        Data::Matrix(m) => Ok(m
-            .into_iter()
-            .map(|rv| {
-                let (labels, samples) = rv.into_inner();
-                let mut labels: Labels = labels.into_iter().collect();
-                labels.remove("__name__");
-                Series {
-                    labels,
-                    points: samples
-                        .iter()
-                        .map(|s| (s.timestamp(), finite_or_nan(s.value())))
-                        .collect(),
-                }
-            })
-            .collect()),
-        Data::Scalar(s) => Ok(vec![Series {
-            labels: Labels::new(),
-            points: vec![(s.timestamp(), finite_or_nan(s.value()))],
-        }]),
-        Data::Vector(_) => Err(CollectError::Rejected {
-            query: query.to_string(),
-            message: "expected a range vector".into(),
-        }),
+fn series_of(data: AnswerData) -> Result<Vec<Series>, Failure> {
+    if data.result_type != "matrix" {
+        return Err(Failure::Refused(format!(
+            "expected a range vector (matrix), got a {}",
+            data.result_type
+        )));
     }
+    Ok(data
+        .result
+        .into_iter()
+        .map(|r| {
+            let mut labels: Labels = r.metric.into_iter().collect();
+            labels.remove("__name__");
+            Series {
+                labels,
+                points: r.values.iter().map(|(t, v)| (*t, v.0)).collect(),
+            }
+        })
+        .collect())
 }
 
 /// Per-step increases of counter series: each series' differences between consecutive
@@ -733,6 +883,83 @@ mod tests {
         assert_eq!(out[1].points, [(12.0, 1.0)]);
         let total: f64 = increments(&series, &[])[0].points.iter().map(|p| p.1).sum();
         assert_eq!(total, 2.0 + 1.0 + 3.0 + 3.0 + 1.0);
+    }
+
+    /// A Prometheus of our own on loopback that answers every request with `body`, sent in
+    /// 64 KiB chunks without a length (so only reading can bound it).
+    async fn answering(body: Vec<u8>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let body = Arc::new(body);
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    let _ = sock.read(&mut buf).await;
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+                    if sock.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    for chunk in body.chunks(64 * 1024) {
+                        if sock.write_all(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn bounded(url: String, max_answer_bytes: u64, max_series: usize) -> PrometheusCollector {
+        PrometheusCollector::new(PrometheusConfig {
+            url,
+            retries: 0,
+            max_answer_bytes,
+            max_series,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// An answer bigger than the bound is refused while it arrives (never read whole),
+    /// one with too many series too; a normal one reads as before.
+    #[tokio::test]
+    async fn answers_are_bounded_in_bytes_and_series() {
+        let series = |n: usize| {
+            let one = |i: usize| {
+                format!(
+                    r#"{{"metric":{{"__name__":"up","pod":"p{i}"}},"values":[[1700000000,"1"],[1700000010,"NaN"],[1700000020,"+Inf"]]}}"#
+                )
+            };
+            format!(
+                r#"{{"status":"success","data":{{"resultType":"matrix","result":[{}]}}}}"#,
+                (0..n).map(one).collect::<Vec<_>>().join(",")
+            )
+            .into_bytes()
+        };
+        let huge = series(20_000); // ~2.5 MB
+        let c = bounded(answering(huge).await, 256 * 1024, 100_000);
+        let e = c.range("up", 0, 10, 10.0).await.unwrap_err();
+        assert!(
+            matches!(&e, CollectError::Rejected { message, .. } if message.contains("max_answer_bytes")),
+            "{e}"
+        );
+        let many = bounded(answering(series(50)).await, 1 << 20, 10);
+        let e = many.range("up", 0, 10, 10.0).await.unwrap_err();
+        assert!(
+            matches!(&e, CollectError::Rejected { message, .. } if message.contains("50 series")),
+            "{e}"
+        );
+        let fine = bounded(answering(series(3)).await, 1 << 20, 10);
+        let got = fine.range("up", 0, 10, 10.0).await.unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].labels.get("pod").map(String::as_str), Some("p0"));
+        assert!(!got[0].labels.contains_key("__name__"));
+        assert_eq!(got[0].points[0], (1_700_000_000.0, 1.0));
+        assert!(got[0].points[1].1.is_nan() && got[0].points[2].1.is_nan());
     }
 
     #[test]

@@ -730,7 +730,7 @@ fn validate_common(
 ) {
     if config.name.trim().is_empty() {
         problems.push(("name".into(), "the config needs a name".into()));
-    } else if let Some(p) = crate::suggest::name_problem(&config.name) {
+    } else if let Some(p) = crate::suggest::new_name_problem(&config.name) {
         problems.push(("name".into(), p));
     }
     if config.metrics.is_empty() {
@@ -740,7 +740,7 @@ fn validate_common(
     for (i, m) in config.metrics.iter().enumerate() {
         if m.name.trim().is_empty() {
             problems.push((metric_path(i, "name"), "a metric needs a name".into()));
-        } else if let Some(p) = crate::suggest::name_problem(&m.name) {
+        } else if let Some(p) = crate::suggest::new_name_problem(&m.name) {
             problems.push((metric_path(i, "name"), p));
         }
         if let Some(first) = seen.insert(m.name.as_str(), i) {

@@ -334,6 +334,15 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, format: Format) -> Result<T,
             Ok(value)
         }
         Format::Yaml => {
+            if let Some(line) = second_yaml_document(text) {
+                return Err(DeError {
+                    path: FieldPath::root(),
+                    pos: Some(Pos { line, column: 1 }),
+                    message:
+                        "a second YAML document: give one document (the rest would be ignored)"
+                            .into(),
+                });
+            }
             let node =
                 marked_yaml::parse_yaml_with_options(0, text, yaml_options()).map_err(|e| {
                     DeError {
@@ -351,6 +360,39 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, format: Format) -> Result<T,
             })
         }
     }
+}
+
+/// The line (1-based) where a second YAML document starts, if the text holds one: a `---`
+/// at column 0 after content (a leading `---` only opens the first), or content after a
+/// `...` document end. In YAML a column-0 `---` is always a document marker (block scalars
+/// are indented), so this cannot mistake content for one.
+fn second_yaml_document(text: &str) -> Option<usize> {
+    // Documents with content seen so far, whether the current one has content, and where
+    // the current one began.
+    let (mut done, mut content, mut began) = (0usize, false, 1usize);
+    for (i, line) in text.lines().enumerate() {
+        let marker = |m: &str| {
+            line.strip_prefix(m)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+        };
+        if marker("---") || marker("...") {
+            if content {
+                done += 1;
+                content = false;
+            }
+            began = i + 1;
+            continue;
+        }
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if done > 0 {
+            return Some(began);
+        }
+        content = true;
+    }
+    None
 }
 
 /// Duplicate keys are errors; quoted scalars are marked so they are never resolved to
@@ -602,5 +644,24 @@ mod tests {
             tree.locate(&FieldPath::parse("metrics[1].groups")),
             Pos { line: 5, column: 5 }
         );
+    }
+
+    #[test]
+    fn a_second_yaml_document_is_refused_not_dropped() {
+        assert_eq!(second_yaml_document("name: x\nsteps: [5]\n"), None);
+        assert_eq!(second_yaml_document("---\nname: x\n...\n"), None);
+        assert_eq!(second_yaml_document("# c\n---\nname: x\n---\n"), None);
+        assert_eq!(
+            second_yaml_document("text: |\n  ---\n  not a marker\n"),
+            None
+        );
+        assert_eq!(second_yaml_document("name: x\n---\nname: y\n"), Some(2));
+        assert_eq!(
+            second_yaml_document("---\nname: x\n--- # b\nname: y\n"),
+            Some(3)
+        );
+        let e = deserialize::<serde_json::Value>("name: x\n---\nname: y\n", Format::Yaml)
+            .expect_err("two documents");
+        assert!(e.message.contains("second YAML document"), "{}", e.message);
     }
 }

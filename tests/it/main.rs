@@ -7,6 +7,7 @@ mod config_validation;
 mod docs_examples;
 mod e2e_pipelines;
 mod evaluate_replay;
+mod faults;
 mod inputs;
 mod numbers_agree;
 mod openapi;

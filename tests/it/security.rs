@@ -708,3 +708,34 @@ async fn a_second_daemon_on_one_data_dir_is_refused() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Names that could pass for another on a screen — a Cyrillic `е`, a zero-width space, a
+/// right-to-left override, fullwidth letters — are refused where configs and pipelines
+/// are created, naming the field.
+#[tokio::test(flavor = "multi_thread")]
+async fn look_alike_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), NO_PROMETHEUS, "").await;
+    for name in [
+        "w\u{0435}b",
+        "web\u{200B}",
+        "\u{202E}bew",
+        "\u{FF57}\u{FF45}\u{FF42}",
+    ] {
+        let config = format!(
+            "name = \"{name}\"\n[[metrics]]\nname = \"m\"\n[metrics.query]\nkind = \"promql\"\ntemplate = 'up{{v=\"${{scope}}\"}}'\n"
+        );
+        let (s, b) = d
+            .post_text("/api/v1/configs", "application/toml", &config)
+            .await;
+        assert_eq!(s, 422, "{name:?}: {b}");
+        assert!(b.to_string().contains("\"name\""), "{name:?}: {b}");
+        let spec = format!(
+            "name = \"{name}\"\n[[targets]]\nname = \"eu\"\nrouter = {{ kind = \"webhook\", url = \"http://127.0.0.1:9/w\", secret = \"s\" }}\n[[stages]]\nkind = \"traffic\"\npercent = 5\n"
+        );
+        let (s, b) = d
+            .post_text("/api/v1/pipelines", "application/toml", &spec)
+            .await;
+        assert_eq!(s, 422, "{name:?}: {b}");
+    }
+}
