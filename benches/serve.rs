@@ -27,7 +27,9 @@
 //!    RSS 2 s after the last answer. And 3,000 connections that send part of their headers
 //!    and never finish (10 s header timeout), with the default `max_connections` (1,024
 //!    held, the rest closed at once) and raised to 4,000 (all held): RSS before and while
-//!    held, and how long until each is closed.
+//!    held, and how long until each is closed. Then (6c) the 16 calls sent once each under
+//!    `http.request_timeout_s = 1`: the daemon's CPU after the last answer (a caller that
+//!    gave up cancels its computation) and the peak RSS.
 //!
 //! Run: `cargo bench --bench serve` (or `scripts/bench-serve.sh`); about 90 s once built.
 //! Progress goes to stderr, the summary (Markdown) to stdout. `CANARYD_BIN` overrides the
@@ -124,6 +126,7 @@ fn main() {
         start_to_ready(&mut summary);
         live_rss_and_small_get(&mut summary).await;
         hostile_judge_burst(&mut summary).await;
+        judge_burst_under_timeout(&mut summary).await;
         slow_clients(&mut summary, Held::Default).await;
         slow_clients(&mut summary, Held::All).await;
     });
@@ -1164,6 +1167,85 @@ async fn hostile_judge_burst(summary: &mut Summary) {
         format!("{:.1} MiB", after.rss_kib as f64 / 1024.0),
         "≤ 40 MiB",
         Some(after.rss_kib <= 40 * 1024),
+    );
+}
+
+/// CPU seconds (user + system) the process has used, from `/proc/<pid>/stat`.
+fn cpu_s(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf only reads a constant of the running system.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz.max(1.0)
+}
+
+/// 6c. The same 16 maximum-size `/judge` calls with `http.request_timeout_s = 1`, each sent
+/// once: callers answered 503 `timeout` cancel their computation, and the slot cap counts
+/// computations, not waiting callers. Measured: the daemon's CPU in the second after the
+/// last answer (target: it has stopped), and the peak RSS.
+async fn judge_burst_under_timeout(summary: &mut Summary) {
+    let d = Daemon::start_with("http://127.0.0.1:9", "[http]\nrequest_timeout_s = 1\n").await;
+    let body = Arc::new(max_judge_body());
+    let pid = d.child.id();
+    let cpu0 = cpu_s(pid);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..BURST_CLIENTS {
+        let (http, url, body) = (
+            d.http.clone(),
+            format!("{}/api/v1/judge", d.url),
+            Arc::clone(&body),
+        );
+        clients.push(tokio::spawn(async move {
+            let r = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.as_ref().clone())
+                .send()
+                .await
+                .expect("the daemon answers");
+            r.status().as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for c in clients {
+        codes.push(c.await.expect("a client"));
+    }
+    let last = started.elapsed();
+    let cpu_at_last = cpu_s(pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_1s = cpu_s(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cpu_3s = cpu_s(pid);
+    let after = d.mem();
+    codes.sort_unstable();
+    eprintln!(
+        "[6c] judge burst under a 1 s request timeout: answers {codes:?} within {:.2} s; daemon CPU {:.2} s until the last answer, +{:.2} s in the next second, +{:.2} s in the 2 s after; {after}",
+        last.as_secs_f64(),
+        cpu_at_last - cpu0,
+        cpu_1s - cpu_at_last,
+        cpu_3s - cpu_1s
+    );
+    summary.row(
+        "6c. CPU after the last answer, 16 maximum-size /judge calls under a 1 s request timeout (1 s to 3 s after)",
+        format!("{:.2} CPU-s", cpu_3s - cpu_1s),
+        "≈ 0 (stopped within 1 s)",
+        Some(cpu_3s - cpu_1s < 0.1),
+    );
+    summary.row(
+        "6c. peak RSS of that burst (VmHWM)",
+        format!("{:.1} MiB", after.hwm_kib as f64 / 1024.0),
+        "≤ 100 MiB",
+        Some(after.hwm_kib <= 100 * 1024),
     );
 }
 

@@ -438,11 +438,16 @@ impl PipelineRunner {
             // goes on, with backoff, while operator events queue (and apply once it is back).
             let mut backoff = STORE_RETRY_MIN;
             let mut failures = 0u32;
+            // The outage so far (first failure, attempts, last error), recorded in the
+            // event log once the store takes writes again.
+            let mut outage: Option<(f64, u32, String)> = None;
             loop {
-                match me.drive(&task_id, tx.clone(), &mut rx).await {
+                match me.drive(&task_id, tx.clone(), &mut rx, &mut outage).await {
                     Ok(()) => break,
                     Err(Stop::Store(e)) => {
                         failures += 1;
+                        let since = outage.as_ref().map_or_else(now_s, |o| o.0);
+                        outage = Some((since, failures, e.clone()));
                         tracing::warn!(execution = %task_id, error = %e, failures,
                             retry_in_s = backoff.as_secs_f64(),
                             "store error; the execution resumes from its stored state");
@@ -475,6 +480,7 @@ impl PipelineRunner {
         id: &str,
         tx: mpsc::UnboundedSender<(Event, Option<Reply>)>,
         rx: &mut mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
+        outage: &mut Option<(f64, u32, String)>,
     ) -> Result<(), Stop> {
         let key = id.to_string();
         let rec = blocking(&self.store, move |s| s.get_execution(&key))
@@ -536,6 +542,33 @@ impl PipelineRunner {
             refused: &refused,
         };
         let mut seq = rec.seq;
+        // Back from a store outage: say so in the event log (the state is unchanged).
+        if let Some((since, attempts, error)) = outage.clone() {
+            let event = ExecutionEvent {
+                execution_id: id.to_string(),
+                seq: 0,
+                at_ms: now_ms(),
+                kind: "store recovered".into(),
+                detail: json!({
+                    "detail": format!(
+                        "the store failed for {} s ({attempts} attempts; last: {error}); resumed from the stored state",
+                        canary_judges::format_number(now_s() - since)
+                    ),
+                    "split": exec.split,
+                }),
+            };
+            let (key, status, state) = (id.to_string(), rec.status.clone(), rec.state.clone());
+            let expected = seq;
+            let applied = blocking(&self.store, move |s| {
+                s.apply_transition(&key, expected, &status, &state, now_ms(), &[event])
+            })
+            .await
+            .map_err(Stop::store)?;
+            if applied {
+                seq += 1;
+            }
+            *outage = None;
+        }
         if !exec.status.is_final() {
             seq = self
                 .wait_for_targets(id, &rec, &spec, seq, rx)

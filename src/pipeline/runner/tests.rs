@@ -685,6 +685,18 @@ async fn a_store_outage_never_strands_an_execution() {
         ["set_split 10", "set_split 100", "set_enabled"],
         "every step once"
     );
+    // The outage is on record once the store takes writes again.
+    let events = store.execution_events(&exec.id, None).unwrap();
+    let recovered = events
+        .iter()
+        .find(|e| e.kind == "store recovered")
+        .unwrap_or_else(|| panic!("no store recovered event: {events:?}"));
+    assert!(
+        recovered.detail["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("attempts; last:")),
+        "{recovered:?}"
+    );
 }
 
 /// A daemon restarted with a shorter `[commands] allow`: the smoke test whose program is
