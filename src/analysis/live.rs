@@ -860,6 +860,9 @@ pub fn new_record(
 }
 
 #[cfg(test)]
+mod fault_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

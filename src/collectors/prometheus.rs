@@ -162,6 +162,12 @@ impl PrometheusCollector {
         if config.max_concurrent == 0 {
             return Err("prometheus.max_concurrent must be at least 1".into());
         }
+        if config.retries > 10 || config.backoff_ms > 60_000 {
+            return Err(format!(
+                "prometheus.retries may be at most 10 and prometheus.backoff_ms at most 60000, got {} and {}",
+                config.retries, config.backoff_ms
+            ));
+        }
         let http = reqwest::Client::builder()
             .timeout(crate::time::duration(config.timeout_s))
             .connect_timeout(crate::time::duration(config.timeout_s.min(5.0)))
