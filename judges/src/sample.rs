@@ -168,10 +168,29 @@ pub struct MetricPair {
 impl MetricPair {
     /// The first problem of either arm ([`Sample::problem`]), naming the arm.
     pub fn problem(&self) -> Option<String> {
+        let kind = |s: &Sample| match s {
+            Sample::Values(_) => "values",
+            Sample::Counts { .. } => "event counts",
+            Sample::Histogram { .. } => "a histogram",
+        };
         self.baseline
             .problem()
             .map(|p| format!("baseline: {p}"))
             .or_else(|| self.canary.problem().map(|p| format!("canary: {p}")))
+            .or_else(|| {
+                // Per-request values on one side and event counts on the other measure
+                // different things: no judge may compare them.
+                (!self.baseline.is_empty()
+                    && !self.canary.is_empty()
+                    && std::mem::discriminant(&self.baseline) != std::mem::discriminant(&self.canary))
+                .then(|| {
+                    format!(
+                        "the baseline is {} and the canary {}: both arms must be the same kind of data",
+                        kind(&self.baseline),
+                        kind(&self.canary)
+                    )
+                })
+            })
     }
 
     /// A pair of plain value samples.

@@ -668,13 +668,17 @@ async fn judge(
                 return Err(ApiError::invalid(&format!("pairs[{k}].{side}"), problem));
             }
         }
+        let pair = MetricPair { baseline, canary };
+        if let Some(problem) = pair.problem() {
+            return Err(ApiError::invalid(&format!("pairs[{k}]"), problem));
+        }
         seen[i] = true;
         pairs.push(CollectedPair {
             histogram_steps: Default::default(),
             steps: Vec::new(),
             metric: i,
             labels: p.labels,
-            pair: MetricPair { baseline, canary },
+            pair,
             query: "inline".into(),
             note: None,
             times: [Vec::new(), Vec::new()],

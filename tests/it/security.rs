@@ -385,6 +385,13 @@ async fn garbage_samples_are_refused_not_judged() {
                 "canary": {"events": [0], "totals": [3]}}),
             "pairs[0].baseline",
         ),
+        // Per-request values on one side, event counts on the other: not one quantity.
+        (
+            serde_json::json!({"metric": "errors",
+                "baseline": [0.1, 0.2, 0.3],
+                "canary": {"events": [1, 2], "totals": [3, 3]}}),
+            "pairs[0]",
+        ),
     ] {
         let (s, b) = d
             .post(
