@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use canary_judges::{MetricPair, Sample};
 
-use super::prometheus::{Series, project, query_text, side_note};
+use super::series::{Series, project, query_text, side_note};
 use super::{CollectedPair, HistogramStep, Labels};
 use crate::report::detail::SeriesPoint;
 

@@ -15,6 +15,7 @@ pub mod histogram;
 pub mod pairs;
 pub mod prometheus;
 pub mod promql;
+pub mod series;
 pub mod table;
 
 use std::collections::BTreeMap;

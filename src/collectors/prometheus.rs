@@ -28,6 +28,8 @@ use tokio::sync::Semaphore;
 
 use super::histogram::histogram_pairs;
 use super::promql::{BuiltQuery, build};
+pub use super::series::Series;
+use super::series::{project, query_text, side_note};
 use super::{
     CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, Scope, Window,
 };
@@ -121,13 +123,6 @@ pub enum QueryOutcome {
 /// Receives the duration and outcome of every query (the daemon's `/metrics`).
 pub trait QueryObserver: Send + Sync {
     fn observe(&self, seconds: f64, outcome: QueryOutcome);
-}
-
-/// One returned series: labels (without `__name__`) and (unix seconds, value) points.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub labels: Labels,
-    pub points: Vec<(f64, f64)>,
 }
 
 /// Reads metric pairs from a Prometheus HTTP API.
@@ -631,38 +626,6 @@ pub fn increments(series: &[Series], keep: &[String]) -> Vec<Series> {
             points: points.into_values().collect(),
         })
         .collect()
-}
-
-pub(super) fn project(labels: &Labels, split: &[String]) -> Labels {
-    labels
-        .iter()
-        .filter(|(k, _)| split.iter().any(|s| s == *k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-pub(super) fn query_text(queries: &[&String]) -> String {
-    match queries {
-        [b, c] => format!("baseline: {b}; canary: {c}"),
-        _ => queries
-            .iter()
-            .map(|q| q.as_str())
-            .collect::<Vec<_>>()
-            .join("; "),
-    }
-}
-
-/// Which side lacks data, as a pair's note.
-pub(super) fn side_note(b_empty: bool, c_empty: bool, queries: [&String; 2]) -> Option<String> {
-    match (b_empty, c_empty) {
-        (true, true) => Some(format!(
-            "neither query returned data (baseline: {}; canary: {})",
-            queries[0], queries[1]
-        )),
-        (true, false) => Some(format!("baseline query returned no data: {}", queries[0])),
-        (false, true) => Some(format!("canary query returned no data: {}", queries[1])),
-        (false, false) => None,
-    }
 }
 
 /// Group series by pair key. With no split labels and at most one series per side, the

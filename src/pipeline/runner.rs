@@ -49,17 +49,6 @@ impl Stop {
 const STORE_RETRY_MIN: Duration = Duration::from_millis(500);
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// An operator's event (they wait for an answer; the rest the task makes itself).
-fn is_operator(e: &Event) -> bool {
-    matches!(
-        e,
-        Event::Judgment { .. }
-            | Event::Pause { .. }
-            | Event::Resume { .. }
-            | Event::Rollback { .. }
-    )
-}
-
 /// A router this daemon may not use (its program is no longer allowed, or its config no
 /// longer builds): every call fails at once, so the execution fails and frees its target
 /// instead of holding traffic with nothing able to act.
@@ -650,9 +639,10 @@ impl PipelineRunner {
             let applied = match stored {
                 Ok(applied) => applied,
                 Err(e) => {
-                    // Not applied, no side effect done: an operator's event goes back in
-                    // line for when the store is back; the stored state is read again then.
-                    if let (Some(r), true) = (reply, is_operator(&event)) {
+                    // Not applied, no side effect done: an event someone waits on (an
+                    // operator's) goes back in line for when the store is back; the task's
+                    // own events are made again from the stored state then.
+                    if let Some(r) = reply {
                         let _ = tx.send((event, Some(r)));
                     }
                     return Err(Stop::store(e));
