@@ -221,24 +221,14 @@ pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, 
         let step = replay_step(&pairs, t0);
         analyze_from(&config, &pairs, thresholds, t0, step, true)
     });
-    let (mut report, details) = match timed {
-        Some(timed) => {
-            let details = if with_details {
-                details(&config, &pairs, &timed.traces)
-            } else {
-                Vec::new()
-            };
-            (timed.report, details)
-        }
-        None => {
-            let report = analyze(&config, &pairs, thresholds);
-            let details = if with_details {
-                details(&config, &pairs, &[])
-            } else {
-                Vec::new()
-            };
-            (report, details)
-        }
+    let (mut report, traces) = match timed {
+        Some(timed) => (timed.report, timed.traces),
+        None => (analyze(&config, &pairs, thresholds), Vec::new()),
+    };
+    let details = if with_details {
+        details(&config, &pairs, &traces)
+    } else {
+        Vec::new()
     };
     report.warnings = warnings.clone();
     Ok(Analyzed {

@@ -217,15 +217,7 @@ pub fn histogram_pairs(
 mod tests {
     use super::*;
 
-    fn s(labels: &[(&str, &str)], points: &[(f64, f64)]) -> Series {
-        Series {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            points: points.to_vec(),
-        }
-    }
+    use crate::collectors::series::series as s;
 
     #[test]
     fn histogram_pairs_keep_each_steps_mean_for_charts() {

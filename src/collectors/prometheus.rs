@@ -751,7 +751,8 @@ pub fn ratio_pairs(
                 // Rounding may put errors a hair above the total; more than that cannot be
                 // true, and is kept as it is so the judge refuses it (never clamped into a
                 // verdict), with the step and the queries named.
-                let garbage = rows.iter().find(|r| r.1 > r.2 * (1.0 + 1e-9) + 1e-9).map(|r| {
+                let impossible = |r: &(f64, f64, f64)| r.1 > r.2 * (1.0 + 1e-9) + 1e-9;
+                let garbage = rows.iter().find(|r| impossible(r)).map(|r| {
                     format!(
                         "the {} errors exceed its total at {}: {} errors in {} requests — the error query ({}) and the total query ({}) cannot both be right",
                         ["baseline", "canary"][i],
@@ -765,7 +766,7 @@ pub fn ratio_pairs(
                 (
                     rows.iter().map(|r| r.0).collect(),
                     rows.iter()
-                        .map(|r| if r.1 > r.2 * (1.0 + 1e-9) + 1e-9 { r.1 } else { r.1.min(r.2) })
+                        .map(|r| if impossible(r) { r.1 } else { r.1.min(r.2) })
                         .collect(),
                     rows.iter().map(|r| r.2).collect(),
                     garbage,
@@ -805,15 +806,7 @@ pub fn ratio_pairs(
 mod tests {
     use super::*;
 
-    fn s(labels: &[(&str, &str)], points: &[(f64, f64)]) -> Series {
-        Series {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            points: points.to_vec(),
-        }
-    }
+    use crate::collectors::series::series as s;
 
     #[test]
     fn counter_increments_count_each_increase_once_across_resets_and_series() {

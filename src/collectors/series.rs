@@ -45,3 +45,15 @@ pub fn side_note(b_empty: bool, c_empty: bool, queries: [&String; 2]) -> Option<
         (false, false) => None,
     }
 }
+
+/// A series from label pairs and points (the collectors' tests).
+#[cfg(test)]
+pub fn series(labels: &[(&str, &str)], points: &[(f64, f64)]) -> Series {
+    Series {
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        points: points.to_vec(),
+    }
+}

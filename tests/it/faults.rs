@@ -124,7 +124,8 @@ fn config(name: &str, query: &str) -> String {
     format!("name = \"{name}\"\n[[metrics]]\nname = \"m\"\ncritical = true\n{query}\n")
 }
 
-async fn judge(d: &Daemon, config_name: &str) -> Value {
+/// Start a retrospective analysis of the last ten minutes with `config_name`; its id.
+async fn start(d: &Daemon, config_name: &str) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -137,7 +138,11 @@ async fn judge(d: &Daemon, config_name: &str) -> Value {
         )
         .await;
     assert_eq!(s, 201, "{b}");
-    d.wait_final(b["id"].as_str().unwrap(), Duration::from_secs(60))
+    b["id"].as_str().expect("an id").to_string()
+}
+
+async fn judge(d: &Daemon, config_name: &str) -> Value {
+    d.wait_final(&start(d, config_name).await, Duration::from_secs(60))
         .await
 }
 
@@ -213,19 +218,7 @@ async fn a_silent_prometheus_is_an_outage_never_a_verdict() {
         )
         .await;
     assert_eq!(s, 201, "{b}");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
-    let (s, b) = d
-        .post(
-            "/api/v1/analyses",
-            &json!({"config": "silent", "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
-                    "window": {"mode": "retrospective", "start": now - 600.0, "end": now - 60.0, "step": "10s"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let id = b["id"].as_str().unwrap().to_string();
+    let id = start(&d, "silent").await;
     // Held (running) while the queries time out and retry: no verdict.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, held) = d.get(&format!("/api/v1/analyses/{id}")).await;
