@@ -96,8 +96,8 @@ fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-/// The answers every operation may give besides its own: 400/401/403/404/413/422/503, and
-/// 415 where it takes a body.
+/// The answers every operation may give besides its own: 400/401/403/404/413/422/431/503,
+/// and 415 where it takes a body.
 fn with_errors(own: Value, takes_body: bool) -> Value {
     let mut r = match own {
         Value::Object(m) => m,
@@ -122,6 +122,11 @@ fn with_errors(own: Value, takes_body: bool) -> Value {
         r.entry(code.to_string())
             .or_insert_with(|| error_response(description));
     }
+    // Answered by the HTTP layer before any handler, without a body: a request line and
+    // headers over the 8 KiB header buffer (a query string that long).
+    r.entry("431".to_string()).or_insert_with(|| {
+        json!({ "description": "request line and headers over 8 KiB (a query string that long)" })
+    });
     Value::Object(r)
 }
 
