@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::judgement::{Classification, Judgement};
+use crate::kinds::band::{BandConfig, BandJudge};
 use crate::kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
 use crate::kinds::threshold::{ThresholdConfig, ThresholdJudge};
 use crate::options::{MetricOptions, NanStrategy};
@@ -40,6 +41,7 @@ pub enum JudgeKind {
     MannWhitney,
     Threshold,
     Sequential,
+    Band,
 }
 
 impl JudgeKind {
@@ -48,6 +50,7 @@ impl JudgeKind {
             JudgeKind::MannWhitney => "mann_whitney",
             JudgeKind::Threshold => "threshold",
             JudgeKind::Sequential => "sequential",
+            JudgeKind::Band => "band",
         }
     }
 }
@@ -77,6 +80,11 @@ pub const JUDGE_KINDS: &[JudgeKindInfo] = &[
         name: "sequential",
         summary: "anytime-valid tests (error-rate e-process, CDF bands, quantile and mean sequences) that may decide after every scrape",
     },
+    JudgeKindInfo {
+        kind: JudgeKind::Band,
+        name: "band",
+        summary: "short per-interval series (p99 per 5 minutes, availability): k of n canary intervals beyond the baseline's robust band, calibrated for the number of series",
+    },
 ];
 
 /// A judge's configuration: which kind, with that kind's options.
@@ -86,6 +94,7 @@ pub enum JudgeConfig {
     MannWhitney(MannWhitneyConfig),
     Threshold(ThresholdConfig),
     Sequential(SequentialConfig),
+    Band(BandConfig),
 }
 
 impl Default for JudgeConfig {
@@ -107,6 +116,7 @@ impl JudgeConfig {
             JudgeConfig::MannWhitney(_) => JudgeKind::MannWhitney,
             JudgeConfig::Threshold(_) => JudgeKind::Threshold,
             JudgeConfig::Sequential(_) => JudgeKind::Sequential,
+            JudgeConfig::Band(_) => JudgeKind::Band,
         }
     }
 
@@ -116,6 +126,7 @@ impl JudgeConfig {
             JudgeConfig::MannWhitney(c) => c.validate(),
             JudgeConfig::Threshold(c) => c.validate(options),
             JudgeConfig::Sequential(c) => c.validate(),
+            JudgeConfig::Band(c) => c.validate(),
         }
     }
 
@@ -126,7 +137,7 @@ impl JudgeConfig {
     }
 
     /// Build the judge for an analysis that judges `pairs` metric pairs with it: judges
-    /// with an analysis-wide error budget (sequential) split it among them.
+    /// with an analysis-wide error budget (sequential, band) split it among them.
     pub fn build_for_pairs(&self, pairs: usize) -> Box<dyn Judge> {
         match self {
             JudgeConfig::MannWhitney(c) => Box::new(MannWhitneyJudge::new(c.clone())),
@@ -134,6 +145,7 @@ impl JudgeConfig {
             JudgeConfig::Sequential(c) => {
                 Box::new(SequentialJudge::new(c.clone()).with_pairs(pairs))
             }
+            JudgeConfig::Band(c) => Box::new(BandJudge::new(c.clone()).with_pairs(pairs)),
         }
     }
 }

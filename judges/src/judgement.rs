@@ -47,6 +47,11 @@ impl Classification {
         )
     }
 
+    /// True for a judged regression (high or low), not missing data.
+    pub fn is_judged_regression(self) -> bool {
+        matches!(self, Classification::High | Classification::Low)
+    }
+
     /// The mirror image when baseline and canary are exchanged.
     pub fn mirrored(self) -> Self {
         match self {
@@ -326,6 +331,10 @@ pub struct Judgement {
     /// The judged quantity and the checks that decided ([`Judged`]); `None` when nothing
     /// was judged (no data, an error).
     pub judged: Option<Judged>,
+    /// The judge controls false alarms across all the pairs it judges in the analysis (it
+    /// splits its α among them: `band`, `sequential`), so one failure is evidence enough
+    /// on its own (see [`crate::scoring::Combine`]).
+    pub familywise: bool,
 }
 
 impl Judgement {
@@ -344,6 +353,7 @@ impl Judgement {
             baseline: Summary::default(),
             canary: Summary::default(),
             judged: None,
+            familywise: false,
         }
     }
 }

@@ -45,6 +45,7 @@ pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
 pub use judgement::{
     AggregateDetail, Check, Classification, Compare, EffectSize, Judged, Judgement,
 };
+pub use kinds::band::{BandConfig, BandJudge};
 pub use kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
 pub use kinds::threshold::{Aggregate, ThresholdConfig, ThresholdJudge};
 pub use options::{
@@ -52,6 +53,7 @@ pub use options::{
 };
 pub use sample::{MetricPair, Sample, Summary};
 pub use scoring::{
-    GroupScore, Hold, HoldKind, ScoreInput, Scorecard, ScoringRules, Thresholds, Verdict, score,
+    Combine, GroupScore, Hold, HoldKind, ScoreInput, Scorecard, ScoringRules, Thresholds, Verdict,
+    score, score_with,
 };
 pub use sequential::{Outcome, SequentialConfig, SequentialJudge, SequentialState};

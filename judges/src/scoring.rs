@@ -110,6 +110,43 @@ impl std::fmt::Display for ScoringRules {
     }
 }
 
+/// How judged failures combine into the verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// `any` for failures of judges that control false alarms across the analysis
+    /// (`band`, `sequential`), `share` for the others.
+    #[default]
+    Auto,
+    /// Kayenta's rule: a failure lowers its groups' share of passing results; the weighted
+    /// shares decide. One broken series among 140 moves a group by 0.7 points.
+    Share,
+    /// Any judged failure (high or low) fails the analysis. Only sound with judges that
+    /// split α among the pairs (`band`, `sequential`); with per-pair judges (Mann–Whitney at
+    /// 98%) each of M pairs adds its own false-alarm rate.
+    Any,
+}
+
+impl Combine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Combine::Auto => "auto",
+            Combine::Share => "share",
+            Combine::Any => "any",
+        }
+    }
+
+    /// Whether `judgement`, a failure, fails the analysis on its own.
+    pub fn decisive(self, judgement: &Judgement) -> bool {
+        judgement.classification.is_judged_regression()
+            && match self {
+                Combine::Auto => judgement.familywise,
+                Combine::Share => false,
+                Combine::Any => true,
+            }
+    }
+}
+
 /// The canary's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -270,12 +307,27 @@ fn is_judged(c: Classification) -> bool {
 }
 
 /// Score `results` with `weights` (group → weight; missing groups share the remainder)
-/// and decide the verdict under `thresholds` and `rules`.
+/// and decide the verdict under `thresholds` and `rules`, failures combining by shares
+/// (Kayenta's rule; see [`score_with`]).
 pub fn score(
     results: &[ScoreInput<'_>],
     weights: &BTreeMap<String, f64>,
     thresholds: Thresholds,
     rules: ScoringRules,
+) -> Scorecard {
+    score_with(results, weights, thresholds, rules, Combine::Share)
+}
+
+/// [`score`] with failures combined by `combine`: under `any` (and `auto` for judges
+/// that control false alarms across the analysis) one judged regression fails the
+/// analysis with score 0, like a critical metric, whatever the groups' shares. Kayenta's
+/// rules always combine by shares.
+pub fn score_with(
+    results: &[ScoreInput<'_>],
+    weights: &BTreeMap<String, f64>,
+    thresholds: Thresholds,
+    rules: ScoringRules,
+    combine: Combine,
 ) -> Scorecard {
     let active: Vec<&ScoreInput<'_>> = results.iter().filter(|r| !r.muted).collect();
     let groups = group_scores(&active, weights);
@@ -323,6 +375,28 @@ pub fn score(
             format!(
                 "Canary Failed: critical metric failed: {}",
                 critical.join(", ")
+            ),
+            holds,
+        );
+    }
+    let decisive: Vec<&ScoreInput<'_>> = active
+        .iter()
+        .copied()
+        .filter(|r| rules == ScoringRules::Canaryd && combine.decisive(r.judgement))
+        .collect();
+    if !decisive.is_empty() {
+        let names: Vec<&str> = decisive.iter().map(|r| r.name).collect();
+        return finish(
+            0.0,
+            Verdict::of(0.0, thresholds),
+            format!(
+                "Canary Failed: {} judged worse ({}: one regression a judge controlling false alarms across the analysis finds fails it, whatever the other results)",
+                name_some(&names),
+                if combine == Combine::Any {
+                    "combine = any"
+                } else {
+                    "combine = auto"
+                }
             ),
             holds,
         );

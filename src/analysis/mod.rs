@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use canary_judges::{
     AggregateDetail, Classification, EffectSizeMeasure, GroupScore, Hold, Judge, Judged, Judgement,
-    ScoreInput, ScoringRules, Summary, Thresholds, Verdict, score,
+    ScoreInput, ScoringRules, Summary, Thresholds, Verdict, score_with,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -198,11 +198,12 @@ pub(crate) fn assemble(
         })
         .collect();
     let thresholds = thresholds.unwrap_or(config.thresholds);
-    let card = score(
+    let card = score_with(
         &inputs,
         &config.group_weights,
         thresholds,
         config.scoring.unwrap_or_default(),
+        config.combine,
     );
 
     let metrics = pairs

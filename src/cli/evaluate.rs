@@ -53,6 +53,10 @@ pub struct EvaluateArgs {
     /// Kayenta analysis interval in seconds for `mann_whitney_intervals`.
     #[arg(long, default_value_t = 300.0)]
     pub mw_interval: f64,
+    /// Seconds per aggregate point for `band` (per-interval p50/p90/p99 and error rate;
+    /// a scenario's `[evaluation] aggregate_s` wins).
+    #[arg(long, default_value_t = 300.0)]
+    pub aggregate_interval: f64,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "markdown")]
     pub format: EvalFormat,
@@ -103,6 +107,7 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
             error_tolerance: args.error_tolerance,
             alpha: args.alpha,
             mw_interval_s: args.mw_interval,
+            aggregate_s: args.aggregate_interval,
             ..MonitorSettings::default()
         },
     };

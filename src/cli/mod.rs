@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod config;
 pub mod evaluate;
+pub mod incidents;
 pub mod pipeline;
 pub mod replay;
 pub mod serve;
@@ -111,6 +112,8 @@ pub enum Command {
     Evaluate(evaluate::EvaluateArgs),
     /// Analyse many historical deploys: one row per deploy, a confusion matrix with labels.
     Replay(replay::ReplayArgs),
+    /// Judge canary configs on real recorded incidents (PetShop): recall and false alarms.
+    BenchIncidents(incidents::BenchIncidentsArgs),
     /// Run the daemon: HTTP API (own and Kayenta dialect), live analyses against Prometheus.
     Serve(serve::ServeArgs),
     /// Drive pipelines on a running daemon: apply specs, run, follow, approve, roll back.
@@ -185,6 +188,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Simulate(args) => simulate::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::BenchIncidents(args) => incidents::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Pipeline(args) => pipeline::run(args),
         Command::Judges => {

@@ -17,8 +17,8 @@ use std::fmt;
 use std::path::Path;
 
 use canary_judges::{
-    Aggregate, EffectSizeConfig, EffectSizeMeasure, JudgeConfig, MetricOptions, NanStrategy,
-    Outliers, ScoringRules, Thresholds,
+    Aggregate, Combine, EffectSizeConfig, EffectSizeMeasure, JudgeConfig, MetricOptions,
+    NanStrategy, Outliers, ScoringRules, Thresholds,
 };
 
 use self::source::{DeError, FieldPath, Format, Pos, SourceTree};
@@ -42,6 +42,10 @@ pub struct CanaryConfig {
     /// The scoring rules the config asks for (`scoring = "kayenta"`); `None` leaves the
     /// choice to the caller (command line, daemon setting), whose default is canaryd's.
     pub scoring: Option<ScoringRules>,
+    /// How judged failures combine into the verdict (`combine = "any"`; see
+    /// docs/judges.md): by default a failure of a judge that controls false alarms across
+    /// the analysis (`band`, `sequential`) fails it on its own, others count by shares.
+    pub combine: Combine,
     /// Things in the file canaryd accepted but did not use (unknown Kayenta fields), one
     /// sentence each; reported with every analysis of this config.
     pub warnings: Vec<String>,
@@ -446,6 +450,7 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
         metrics,
         kayenta_templates: BTreeMap::new(),
         scoring: raw.scoring,
+        combine: raw.combine,
         warnings: Vec::new(),
     };
     let mut problems = Vec::new();
@@ -620,6 +625,7 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
         metrics,
         kayenta_templates: raw.templates,
         scoring: None,
+        combine: Combine::Share,
         warnings: Vec::new(),
     };
     validate_common(

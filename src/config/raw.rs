@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use canary_judges::{
-    Direction, EffectSizeConfig, JudgeConfig, NanStrategy, Outliers, ScoringRules,
+    Combine, Direction, EffectSizeConfig, JudgeConfig, NanStrategy, Outliers, ScoringRules,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,9 @@ pub struct RawConfig {
     /// Scoring rules: `canaryd` (missing evidence holds) or `kayenta` (Kayenta's scorer).
     #[serde(default)]
     pub scoring: Option<ScoringRules>,
+    /// How judged failures combine: `auto` (default), `share` or `any`.
+    #[serde(default)]
+    pub combine: Combine,
     pub metrics: Vec<RawMetric>,
 }
 

@@ -7,6 +7,7 @@
 //! are the same for the same seed whatever the thread count; every judge sees the very
 //! same simulated deploy.
 
+pub mod incidents;
 pub mod monitors;
 
 use rayon::prelude::*;
@@ -240,6 +241,7 @@ fn settings_for(scenario: &Scenario, base: &MonitorSettings) -> MonitorSettings 
         warmup_s: scenario.warmup_s().unwrap_or(base.warmup_s),
         tolerance: e.latency_tolerance.unwrap_or(base.tolerance),
         error_tolerance: e.error_tolerance.unwrap_or(base.error_tolerance),
+        aggregate_s: e.aggregate_s.unwrap_or(base.aggregate_s),
         quantiles: e
             .quantiles
             .clone()

@@ -9,13 +9,18 @@
 //! - `mann_whitney_once`: the same judge once, at the horizon.
 //! - `threshold`: Flagger-style checks every 60 s on the last interval: canary error rate
 //!   at most 1% and canary p99 at most 1.2× the baseline's; two failed checks roll back.
+//! - `band`: what a team with recording rules has — per-interval p50, p90, p99 (from the
+//!   histogram) and error rate, one point per `aggregate_s` (5 minutes) and arm — judged
+//!   once at the horizon by canaryd's `band` judge (α split over the four series, `combine
+//!   = auto`: any series judged worse fails).
 
 use std::collections::BTreeMap;
 
 use canary_judges::sequential::Outcome;
 use canary_judges::{
-    Direction, Judge, MannWhitneyConfig, MannWhitneyJudge, MetricOptions, ScoreInput, ScoringRules,
-    SequentialConfig, SequentialJudge, SequentialState, Thresholds, Verdict, score,
+    BandConfig, BandJudge, Combine, Direction, Judge, MannWhitneyConfig, MannWhitneyJudge,
+    MetricOptions, ScoreInput, ScoringRules, SequentialConfig, SequentialJudge, SequentialState,
+    Thresholds, Verdict, score, score_with,
 };
 
 use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
@@ -47,6 +52,8 @@ pub struct MonitorSettings {
     pub alpha: f64,
     /// Kayenta analysis interval, seconds.
     pub mw_interval_s: f64,
+    /// `band`: seconds per aggregate point.
+    pub aggregate_s: f64,
 }
 
 impl Default for MonitorSettings {
@@ -60,6 +67,7 @@ impl Default for MonitorSettings {
             fixed_quantiles: seq.fixed_quantiles,
             alpha: 0.01,
             mw_interval_s: 300.0,
+            aggregate_s: 300.0,
         }
     }
 }
@@ -78,6 +86,7 @@ pub const MONITORS: &[&str] = &[
     "mann_whitney_intervals",
     "mann_whitney_once",
     "threshold",
+    "band",
 ];
 
 /// Build a monitor by name.
@@ -87,6 +96,7 @@ pub fn build(name: &str, settings: &MonitorSettings) -> Option<Box<dyn Monitor>>
         "mann_whitney_intervals" => Box::new(KayentaMonitor::new(settings, true)),
         "mann_whitney_once" => Box::new(KayentaMonitor::new(settings, false)),
         "threshold" => Box::new(ThresholdMonitor::default()),
+        "band" => Box::new(BandMonitor::new(settings)),
         _ => return None,
     })
 }
@@ -333,6 +343,129 @@ impl Monitor for ThresholdMonitor {
 
     fn finish(&mut self) -> Decision {
         Decision::Pass
+    }
+}
+
+/// Per-interval aggregates judged by the `band` judge at the horizon.
+pub struct BandMonitor {
+    alpha: f64,
+    aggregate_s: f64,
+    /// The open interval: its end, and its summed buckets, requests and errors per arm.
+    until_s: Option<f64>,
+    open: [(Vec<f64>, f64, f64); 2],
+    /// Closed intervals' p50, p90, p99 (ms) and error rate, per arm.
+    points: [[Vec<f64>; 4]; 2],
+}
+
+/// The `band` monitor's series: quantiles of the interval's histogram, and its error rate.
+const BAND_SERIES: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("errors", 0.0)];
+
+impl BandMonitor {
+    pub fn new(s: &MonitorSettings) -> Self {
+        BandMonitor {
+            alpha: s.alpha,
+            aggregate_s: s.aggregate_s,
+            until_s: None,
+            open: Default::default(),
+            points: Default::default(),
+        }
+    }
+
+    fn close(&mut self, bounds: &[f64]) {
+        for arm in [BASELINE, CANARY] {
+            let (buckets, requests, errors) = std::mem::take(&mut self.open[arm]);
+            if requests <= 0.0 {
+                continue;
+            }
+            for (i, (_, q)) in BAND_SERIES.iter().enumerate() {
+                let v = if i == 3 {
+                    errors / requests
+                } else {
+                    histogram_quantile(bounds, &buckets, *q)
+                };
+                if v.is_finite() {
+                    self.points[arm][i].push(v);
+                }
+            }
+        }
+    }
+}
+
+impl Monitor for BandMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        let until = *self
+            .until_s
+            .get_or_insert(step.t_s - run.step_s + self.aggregate_s);
+        for arm in [BASELINE, CANARY] {
+            let a = &step.arms[arm];
+            let open = &mut self.open[arm];
+            if open.0.len() != a.latency_buckets.len() {
+                open.0 = vec![0.0; a.latency_buckets.len()];
+            }
+            for (s, c) in open.0.iter_mut().zip(&a.latency_buckets) {
+                *s += c;
+            }
+            open.1 += a.requests;
+            open.2 += a.errors;
+        }
+        if step.t_s >= until - 1e-9 {
+            self.close(&run.buckets_ms);
+            self.until_s = Some(until + self.aggregate_s);
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Decision {
+        let latency = BandJudge::new(BandConfig {
+            alpha: self.alpha,
+            log: true,
+            ..BandConfig::default()
+        })
+        .with_pairs(BAND_SERIES.len());
+        // Error rates are often 0: judged on their own scale, never below 0.1 percentage
+        // points of spread.
+        let errors = BandJudge::new(BandConfig {
+            alpha: self.alpha,
+            floor: 0.0,
+            resolution: 0.001,
+            ..BandConfig::default()
+        })
+        .with_pairs(BAND_SERIES.len());
+        let judgements: Vec<_> = (0..BAND_SERIES.len())
+            .map(|i| {
+                let judge = if i == 3 { &errors } else { &latency };
+                judge.judge_values(
+                    &increase(),
+                    &self.points[BASELINE][i],
+                    &self.points[CANARY][i],
+                )
+            })
+            .collect();
+        let groups = vec!["all".to_string()];
+        let inputs: Vec<ScoreInput<'_>> = judgements
+            .iter()
+            .zip(BAND_SERIES)
+            .map(|(j, (name, _))| ScoreInput {
+                name,
+                metric: name,
+                groups: &groups,
+                muted: false,
+                critical: false,
+                judgement: j,
+            })
+            .collect();
+        let card = score_with(
+            &inputs,
+            &BTreeMap::new(),
+            Thresholds::default(),
+            ScoringRules::Canaryd,
+            Combine::Auto,
+        );
+        match card.verdict {
+            Verdict::Pass => Decision::Pass,
+            Verdict::Fail => Decision::Fail,
+            Verdict::Marginal | Verdict::Inconclusive => Decision::Inconclusive,
+        }
     }
 }
 

@@ -29,7 +29,8 @@
 //!
 //! - `[evaluation]`: how `canaryd evaluate` analyses the scenario: `warmup_s` (0, data
 //!   ignored after the start) and the sequential judge's `latency_tolerance`,
-//!   `error_tolerance`, `quantiles` and `fixed_quantiles` (defaults from the command line).
+//!   `error_tolerance`, `quantiles` and `fixed_quantiles` (defaults from the command line),
+//!   and `aggregate_s`: the length of the per-interval aggregates the `band` monitor judges.
 //!
 //!   Both warps are monotone (validation refuses a factor that would reorder quantiles),
 //!   so quantiles map exactly, conditional on host and step.
@@ -78,6 +79,10 @@ pub struct Evaluation {
     pub quantiles: Option<Vec<f64>>,
     /// Sequential judge: tail quantiles with fixed-quantile sequences (default p99).
     pub fixed_quantiles: Option<Vec<f64>>,
+    /// The metrics exist only as per-interval aggregates of this many seconds (p50, p90,
+    /// p99 latency and error rate, as recording rules keep them): the `band` monitor
+    /// judges those (default: `evaluate --aggregate-interval`, 300 s).
+    pub aggregate_s: Option<f64>,
 }
 
 impl Scenario {

@@ -66,6 +66,9 @@ fn evaluate_is_deterministic_and_separates_a_crash_loop_from_no_change() {
             "5".as_ref(),
             "--format".as_ref(),
             std::ffi::OsStr::new(fmt),
+            // 1-minute aggregates: 5 points per arm for `band` in 5 minutes.
+            "--aggregate-interval".as_ref(),
+            "60".as_ref(),
         ]
     };
     let (code, first, err) = run(&args("json"));
@@ -82,9 +85,12 @@ fn evaluate_is_deterministic_and_separates_a_crash_loop_from_no_change() {
     assert_eq!(r["runs"], 30);
     assert_eq!(
         r["cells"].as_array().expect("cells").len(),
-        8,
-        "2 scenarios × 4 judges"
+        10,
+        "2 scenarios × 5 judges"
     );
+    // The band judge on 1-minute aggregates catches the crash loop at the horizon.
+    assert_eq!(cell(&r, "t-crash", "band")["fail_rate"], 1.0);
+    assert_eq!(cell(&r, "t-nochange", "band")["fail_rate"], 0.0);
     let crash = cell(&r, "t-crash", "sequential");
     assert_eq!(crash["regression"], true);
     assert_eq!(crash["fail_rate"], 1.0);

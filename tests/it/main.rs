@@ -2,6 +2,7 @@
 //! `canaryd` binary the way users do.
 
 mod analyze_cli;
+mod bench_incidents;
 mod browser;
 mod config_validation;
 mod docs_examples;

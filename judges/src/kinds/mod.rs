@@ -1,5 +1,6 @@
 //! One file per judge kind.
 
+pub mod band;
 pub mod mann_whitney;
 pub mod threshold;
 

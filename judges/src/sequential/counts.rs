@@ -44,6 +44,9 @@ pub struct RateRatioTest {
     prior_set: bool,
     pub errors: [f64; 2],
     pub requests: [f64; 2],
+    /// Σ over errors of the probability that the error is the canary's under "no change"
+    /// (its batch's canary share): the mean of the fixed-sample test at the horizon.
+    null_canary_errors: f64,
 }
 
 /// Arms, by index.
@@ -76,6 +79,7 @@ impl RateRatioTest {
             prior_set: false,
             errors: [0.0; 2],
             requests: [0.0; 2],
+            null_canary_errors: 0.0,
         }
     }
 
@@ -130,6 +134,7 @@ impl RateRatioTest {
         if total == 0.0 {
             return changed;
         }
+        self.null_canary_errors += total * share_b;
         let (ln_a, ln_b) = ((1.0 - share_b).ln(), share_b.ln());
         for k in 0..GRID {
             self.log_lik[k] += err[1] * self.log_r[k] - total * ln_add(ln_a, ln_b + self.log_r[k]);
@@ -209,6 +214,38 @@ impl RateRatioTest {
             .find(|&r0| self.log_e_value(r0, false) < threshold)
             .unwrap_or(0.0);
         (lower.min(upper), upper.max(lower))
+    }
+
+    /// Fixed-sample p-value of "no change" (r ≤ 1; r ≥ 1 when `above` is false) from all
+    /// errors so far, for one look at a horizon fixed in advance.
+    ///
+    /// Given the errors, each is the canary's with probability p_b (its batch's canary
+    /// share) under r = 1, independently (Poisson thinning), and with a smaller one under
+    /// r < 1; the canary's count X is Poisson-binomial with mean Σ p_b = n·p̄. Hoeffding
+    /// (1956, Theorem 4): for x ≥ n·p̄ + 1, P(X ≥ x) ≤ P(Binomial(n, p̄) ≥ x), so the
+    /// binomial tail I_p̄(x, n − x + 1) is a valid p-value; nearer the mean it is 1 (no
+    /// evidence claimed). The lower tail is the same bound on the baseline's count.
+    pub fn horizon_p_value(&self, above: bool) -> f64 {
+        let n = self.errors[0] + self.errors[1];
+        if n <= 0.0 {
+            return 1.0;
+        }
+        let p_canary = (self.null_canary_errors / n).clamp(0.0, 1.0);
+        // The arm whose excess is tested, and its null probability per error.
+        let (x, p) = if above {
+            (self.errors[CANARY], p_canary)
+        } else {
+            (self.errors[BASELINE], 1.0 - p_canary)
+        };
+        if x < n * p + 1.0 || p <= 0.0 {
+            return 1.0;
+        }
+        if p >= 1.0 {
+            return 1.0;
+        }
+        // P(Binomial(n, p) ≥ x) = I_p(x, n − x + 1), also for non-integer counts.
+        statrs::function::beta::checked_beta_reg(x, n - x + 1.0, p)
+            .map_or(1.0, |v| v.clamp(0.0, 1.0))
     }
 
     /// The ratio of observed error rates (errors per request), canary / baseline.

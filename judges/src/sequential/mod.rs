@@ -16,6 +16,12 @@
 //! (`max_samples`, or the caller's max duration) **inconclusive**. The false-alarm budget
 //! `alpha` is the whole analysis's: the caller divides it among the metric pairs it judges
 //! sequentially ([`SequentialJudge::with_pairs`]), so the analysis keeps its rate.
+//!
+//! Event counts spend their pair's α in two parts: (1 − [`HORIZON_SHARE`])·α on the
+//! anytime-valid e-process, looked at after every scrape, and [`HORIZON_SHARE`]·α on one
+//! fixed-sample test of all errors at the horizon ([`counts::RateRatioTest::horizon_p_value`]).
+//! By the union bound the pair's false-alarm rate stays ≤ α, and short count data an
+//! e-process cannot settle (28 against 6 errors) is still decided when the data ends.
 
 pub mod boundaries;
 pub mod counts;
@@ -34,6 +40,10 @@ use crate::judgement::{Check, Classification, Compare, Judged, Judgement};
 use crate::kinds::num;
 use crate::options::{Direction, MetricOptions};
 use crate::sample::{MetricPair, Sample, Summary};
+
+/// Share of a count pair's α kept for the fixed-sample test at the horizon (the rest is
+/// the anytime-valid e-process's).
+pub const HORIZON_SHARE: f64 = 0.25;
 
 /// What the `Values` of a metric are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -256,6 +266,8 @@ pub struct SequentialState {
     significant: [bool; 2],
     last_bounds: Vec<QuantileBounds>,
     error: Option<String>,
+    /// Counts: the fixed-sample p-value of the test at the horizon, once it ran.
+    horizon_p: Option<f64>,
 }
 
 /// The sequential judge for one analysis.
@@ -306,6 +318,7 @@ impl SequentialJudge {
             significant: [false; 2],
             last_bounds: Vec::new(),
             error: None,
+            horizon_p: None,
         }
     }
 }
@@ -438,7 +451,7 @@ impl SequentialState {
             self.test = Some(self.counts_test());
         }
         self.batches += 1;
-        let alpha = self.alpha;
+        let alpha = self.anytime_alpha();
         let k = 1.0 + self.config.tolerance;
         // Event counts are errors unless the metric says fewer events are bad: one-sided
         // "the canary has more events" by default, also for `either`.
@@ -572,7 +585,7 @@ impl SequentialState {
     fn settle(&mut self, outcome: Outcome) -> Outcome {
         let outcome = match (outcome, self.config.max_samples) {
             (Outcome::Continue, Some(max)) if self.samples[0].min(self.samples[1]) >= max => {
-                Outcome::Inconclusive
+                self.close()
             }
             (o, _) => o,
         };
@@ -588,12 +601,48 @@ impl SequentialState {
         self.decided.unwrap_or(Outcome::Continue)
     }
 
-    /// Close the test at its horizon: an undecided test becomes inconclusive.
+    /// Close the test at its horizon: an undecided count test takes its fixed-sample
+    /// test ([`HORIZON_SHARE`] of α), any other undecided test becomes inconclusive.
     pub fn finish(&mut self) -> Outcome {
         if self.decided.is_none() {
-            self.decided = Some(Outcome::Inconclusive);
+            let outcome = self.close();
+            self.decided = Some(outcome);
+            if outcome == Outcome::Fail {
+                self.decided_at = Some(self.batches);
+            }
         }
         self.outcome()
+    }
+
+    /// The α of the anytime-valid part: a count test keeps [`HORIZON_SHARE`] of its pair's
+    /// α for the horizon; the other tests spend all of it as they go.
+    fn anytime_alpha(&self) -> f64 {
+        match self.test {
+            Some(Test::Counts { .. }) | None => self.alpha * (1.0 - HORIZON_SHARE),
+            _ => self.alpha,
+        }
+    }
+
+    /// The horizon's verdict on an undecided test: a count test fails when its
+    /// fixed-sample p-value of "no change" is ≤ [`HORIZON_SHARE`]·α and the observed ratio
+    /// is beyond the band (the same two conditions as the anytime decision); otherwise,
+    /// and for the other tests, inconclusive.
+    fn close(&mut self) -> Outcome {
+        let Some(Test::Counts { test, .. }) = &self.test else {
+            return Outcome::Inconclusive;
+        };
+        let k = 1.0 + self.config.tolerance;
+        let up = self.options.direction != Direction::Decrease;
+        let p = test.horizon_p_value(up);
+        let ratio = test.observed_ratio();
+        self.horizon_p = Some(p);
+        let beyond = if up { ratio > k } else { ratio < 1.0 / k };
+        if p <= self.alpha * HORIZON_SHARE && beyond {
+            self.fail_higher = up;
+            Outcome::Fail
+        } else {
+            Outcome::Inconclusive
+        }
     }
 
     /// The numbers behind the current state, as a judgement.
@@ -619,11 +668,18 @@ impl SequentialState {
             (Outcome::Inconclusive, InconclusiveAction::Fail) => worse_class,
             (Outcome::Inconclusive, InconclusiveAction::Pass) => Classification::Pass,
         };
+        // A proven regression is controlled across the analysis's pairs (α is split); an
+        // undecided one failed by `on_inconclusive = "fail"` is a policy, not evidence.
+        j.familywise = outcome == Outcome::Fail;
         // Only the count test keeps an anytime-valid p-value; the others decide by their
         // confidence sequences alone, and a p-value of 1 beside their verdict would lie.
         j.p_value = matches!(self.test, Some(Test::Counts { .. })).then_some(self.p_value);
         let band = num(self.config.tolerance * 100.0);
+        let at_horizon = outcome == Outcome::Fail && self.horizon_p.is_some();
         let verb = match outcome {
+            Outcome::Fail if at_horizon => {
+                "regression beyond the band at the horizon (fixed-sample test of all errors)"
+            }
             Outcome::Fail => "regression beyond the band",
             Outcome::Pass => "proven inside the band",
             Outcome::Continue => "not decided yet",
@@ -631,6 +687,7 @@ impl SequentialState {
         };
         let plural = |n: usize| if n == 1 { "" } else { "es" };
         let at = match (self.decided_at, self.decided_after_s) {
+            _ if at_horizon => String::new(),
             (Some(b), Some(s)) => format!(" {} s after the start (batch {b})", num(s)),
             (Some(b), None) => format!(" after {b} batch{}", plural(b)),
             (None, _) => String::new(),
@@ -670,7 +727,8 @@ impl SequentialState {
         };
         match &self.test {
             Some(Test::Counts { test, .. }) => {
-                let (lo, hi) = test.confidence_interval(self.alpha);
+                let anytime = self.anytime_alpha();
+                let (lo, hi) = test.confidence_interval(anytime);
                 let ratio = test.observed_ratio();
                 j.estimate = Some(ratio);
                 j.ci = Some((lo, hi));
@@ -684,22 +742,34 @@ impl SequentialState {
                 let e = self.max_log_e[usize::from(!up)];
                 let p_side = (-e).exp().min(1.0);
                 let beyond = if up { ratio > k } else { ratio < 1.0 / k };
+                let horizon_alpha = self.alpha * HORIZON_SHARE;
+                let horizon_check = self.horizon_p.map(|p| Check {
+                    name: "p-value at the horizon (fixed-sample)".into(),
+                    value: Some(p),
+                    interval: None,
+                    interval_kind: None,
+                    max: None,
+                    min: Some(horizon_alpha),
+                    compare: Compare::Value,
+                    failed: p <= horizon_alpha,
+                });
                 j.judged = Some(Judged {
                     quantity: "error rate".into(),
                     baseline: rate(test.errors[0], test.requests[0]),
                     canary: rate(test.errors[1], test.requests[1]),
-                    checks: vec![
-                        Check {
+                    checks: [
+                        Some(Check {
                             name: "p-value (anytime)".into(),
                             value: Some(p_side),
                             interval: None,
                             interval_kind: None,
                             max: None,
-                            min: Some(self.alpha),
+                            min: Some(anytime),
                             compare: Compare::Value,
-                            failed: p_side <= self.alpha,
-                        },
-                        Check {
+                            failed: p_side <= anytime,
+                        }),
+                        horizon_check,
+                        Some(Check {
                             name: "rate ratio".into(),
                             value: finite(ratio),
                             interval: Some([lo, hi]),
@@ -708,16 +778,29 @@ impl SequentialState {
                             min,
                             compare: Compare::Value,
                             failed: beyond,
-                        },
-                    ],
+                        }),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
                     rule: Some(format!(
-                        "fail when both checks are ✗ (more {} than chance explains, beyond the band); {}",
+                        "fail when a p-value and the rate ratio are ✗ (more {} than chance explains, beyond the band); {}",
                         if up { "errors" } else { "events missing" },
                         pass_rule(up, !up)
                     )),
                 });
+                let horizon_text = self
+                    .horizon_p
+                    .map(|p| {
+                        format!(
+                            "; fixed-sample p-value at the horizon {} (α share {})",
+                            crate::format::p_value(Some(p)),
+                            num(horizon_alpha)
+                        )
+                    })
+                    .unwrap_or_default();
                 j.reason = format!(
-                    "{verb}{at}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}; band +{band}%, {alpha_text}",
+                    "{verb}{at}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}{horizon_text}; band +{band}%, {alpha_text}",
                     num(ratio),
                     num(lo),
                     num(hi),
@@ -864,7 +947,7 @@ impl SequentialState {
         match &self.test {
             Some(Test::Counts { test, .. }) => (
                 Some(test.observed_ratio()),
-                Some(test.confidence_interval(self.alpha)),
+                Some(test.confidence_interval(self.anytime_alpha())),
             ),
             Some(Test::Distribution { .. }) => (
                 None,

@@ -210,6 +210,17 @@ pub fn validate(raw: RawScenario) -> Result<Scenario, Problems> {
             changes.push(change);
         }
     }
+    if let Some(a) = raw.evaluation.aggregate_s
+        && !(a.is_finite() && a >= raw.step_s)
+    {
+        c.at(
+            "evaluation.aggregate_s",
+            format!(
+                "must be at least one scrape step ({} s), got {a}",
+                raw.step_s
+            ),
+        );
+    }
     if !c.problems.is_empty() {
         return Err(c.problems);
     }

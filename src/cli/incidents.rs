@@ -1,0 +1,131 @@
+//! `canaryd bench-incidents`: canary configs on real recorded incidents, side by side.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::analyze::config_message;
+use super::{CliError, exit};
+use crate::config::CanaryConfig;
+use crate::eval::incidents::{Row, cases, designs, markdown, read_dataset};
+
+/// Output formats of `bench-incidents`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Judge canary configs on real incidents: the PetShop dataset's 68 injected
+incidents (bad canaries, against clean buckets of the same recording run) and its no-issue
+recordings (healthy canaries, one window per hour), read in place.
+
+Reported per config and case design: recall (incidents whose verdict is fail or marginal),
+false alarms (healthy windows whose verdict is fail or marginal) and inconclusive verdicts.
+The shipped design (baseline 12 buckets, canary 4) is varied one change at a time —
+baseline size, canary length, baseline distance in time — to show how the numbers move.
+See docs/evaluation.md."
+)]
+pub struct BenchIncidentsArgs {
+    /// The PetShop dataset's directory (holding `dataset/`).
+    #[arg(long, default_value = "../shared/datasets/petshop", value_name = "DIR")]
+    pub data: PathBuf,
+    /// Canary configs to compare (metrics latency_p50/p90/p99 and availability, label node).
+    #[arg(long = "config", short = 'c', value_name = "FILE", num_args = 1..,
+          default_values = ["datasets/petshop/canary.toml", "datasets/petshop/kayenta.toml"])]
+    pub configs: Vec<PathBuf>,
+    /// Only the shipped design (baseline 12 buckets, canary 4), not its variations.
+    #[arg(long)]
+    pub shipped_only: bool,
+    /// List the incidents each config missed under the shipped design.
+    #[arg(long)]
+    pub missed: bool,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "markdown")]
+    pub format: BenchFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(args: BenchIncidentsArgs) -> Result<u8, CliError> {
+    let mut configs = Vec::new();
+    for path in &args.configs {
+        let config = CanaryConfig::load(path).map_err(|e| {
+            let code = match &e {
+                crate::config::ConfigError::Read { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    exit::NO_INPUT
+                }
+                _ => exit::CONFIG,
+            };
+            CliError::new(code, format!("{}: {}", path.display(), config_message(&e)))
+        })?;
+        configs.push(config);
+    }
+    let started = Instant::now();
+    let data =
+        read_dataset(&args.data).map_err(|e| CliError::new(exit::NO_INPUT, e.to_string()))?;
+    let mut designs = designs();
+    if args.shipped_only {
+        designs.truncate(1);
+    }
+    let bar = indicatif::ProgressBar::new((designs.len() * configs.len()) as u64);
+    let mut rows: Vec<Row> = Vec::new();
+    for design in designs {
+        let cases = cases(&data, design);
+        for config in &configs {
+            rows.push(crate::eval::incidents::run(
+                &config.name,
+                config,
+                design,
+                &cases,
+            ));
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "canaryd: {} incidents and {} healthy recordings judged by {} configs under {} designs in {:.1} s",
+        data.incidents.len(),
+        data.healthy.len(),
+        configs.len(),
+        rows.len() / configs.len().max(1),
+        started.elapsed().as_secs_f64()
+    );
+    let text = match args.format {
+        BenchFormat::Markdown => {
+            let mut s = markdown(&rows);
+            if args.missed {
+                for r in rows.iter().take(configs.len()) {
+                    s.push_str(&format!(
+                        "\n{} missed {} of {} incidents: {}\n",
+                        r.config,
+                        r.missed.len(),
+                        r.incidents,
+                        r.missed.join(", ")
+                    ));
+                }
+            }
+            s
+        }
+        BenchFormat::Json => {
+            let mut s =
+                serde_json::to_string_pretty(&rows).expect("benchmark rows always serialise");
+            s.push('\n');
+            s
+        }
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            CliError::new(
+                exit::INTERNAL,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?,
+        None => print!("{text}"),
+    }
+    Ok(exit::PASS)
+}
