@@ -64,7 +64,7 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     dataset(dir.path());
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/petshop/canary.toml");
-    let o = outcome(&canaryd(&[
+    let o = outcome(&canaryd([
         "bench-incidents".as_ref(),
         "--data".as_ref(),
         dir.path().as_os_str(),
@@ -91,7 +91,7 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
 #[test]
 fn a_missing_dataset_is_named() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let o = outcome(&canaryd(&[
+    let o = outcome(&canaryd([
         "bench-incidents".as_ref(),
         "--data".as_ref(),
         dir.path().join("nowhere").as_os_str(),
