@@ -182,10 +182,14 @@ pub fn judge_sequentially(
     let finite = |v: f64| v.is_finite().then_some(v);
     let mut state = judge.start(options);
     let mut decided = None;
+    let mut standing = canary_judges::Outcome::Continue;
     for (i, (end, batch)) in steps.iter().enumerate() {
         let outcome = state.update(batch);
         let t = if end.is_finite() { *end } else { last_t };
-        let decisive = outcome != canary_judges::Outcome::Continue;
+        // A new decision: the first pass, or a failure (also one after a pass: a passed
+        // test keeps watching for a regression that begins later).
+        let decisive = outcome != standing && outcome != canary_judges::Outcome::Continue;
+        standing = outcome;
         if decisive || i + 1 == steps.len() || (i + 1) % stride == 0 {
             let (estimate, ci) = state.interval();
             trace.steps.push(SequenceStep {
@@ -209,7 +213,18 @@ pub fn judge_sequentially(
             if end.is_finite() {
                 state.decided_after_s = Some(end - t0);
             }
-            break;
+            // A change found from a later start: when that start's batch began.
+            if let Some(b) = state.onset {
+                let began = if b == 0 {
+                    Some(t0)
+                } else {
+                    steps.get(b - 1).map(|s| s.0).filter(|t| t.is_finite())
+                };
+                state.onset_after_s = began.map(|t| (t - t0).max(0.0));
+            }
+            if outcome != canary_judges::Outcome::Pass {
+                break;
+            }
         }
     }
     if horizon {

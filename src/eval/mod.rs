@@ -37,6 +37,10 @@ pub struct RunOutcome {
     pub before_onset: bool,
     /// Seconds from the start to the decision (the horizon when undecided).
     pub decided_s: f64,
+    /// Seconds from the start to the regression's onset (0 without one, or from the start).
+    pub onset_s: f64,
+    /// Where the judge estimated the change began, seconds from the start, when it says.
+    pub estimated_onset_s: Option<f64>,
     /// Canary requests served from the regression's onset (or the start) to the decision.
     pub canary_requests: f64,
     /// Baseline requests over the same span.
@@ -65,6 +69,9 @@ pub struct Cell {
     pub detection_requests: Option<[f64; 2]>,
     /// Regression scenarios: median and p90 seconds from onset to rollback.
     pub detection_seconds: Option<[f64; 2]>,
+    /// Regression scenarios: median of the onset the judge estimated (seconds from the
+    /// start), over the rollbacks that estimated one.
+    pub estimated_onset_s: Option<f64>,
     /// Median excess bad requests served before rollback (runs that rolled back).
     pub excess_bad_median: Option<f64>,
     /// Passed runs: median seconds to promotion.
@@ -178,6 +185,10 @@ pub fn watch(
         decision,
         before_onset: run.truth.regression && decided_s <= onset,
         decided_s,
+        onset_s: onset,
+        estimated_onset_s: (decision == Decision::Fail)
+            .then(|| monitor.estimated_onset_s())
+            .flatten(),
         canary_requests: req[CANARY],
         baseline_requests: req[BASELINE],
         excess_bad: (bad[CANARY] - totals.base_bad_rate * req[CANARY]).max(0.0),
@@ -242,6 +253,7 @@ fn settings_for(scenario: &Scenario, base: &MonitorSettings) -> MonitorSettings 
         tolerance: e.latency_tolerance.unwrap_or(base.tolerance),
         error_tolerance: e.error_tolerance.unwrap_or(base.error_tolerance),
         aggregate_s: e.aggregate_s.unwrap_or(base.aggregate_s),
+        horizon_batches: (scenario.duration_s / scenario.step_s).round().max(1.0) as usize,
         quantiles: e
             .quantiles
             .clone()
@@ -319,9 +331,22 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
             None
         },
         detection_seconds: if regression {
-            pair(sorted(&|r| r.decided_s, &failed))
+            pair(sorted(&|r| r.decided_s - r.onset_s, &failed))
         } else {
             None
+        },
+        estimated_onset_s: {
+            let estimated: Vec<&RunOutcome> = failed
+                .iter()
+                .copied()
+                .filter(|r| r.estimated_onset_s.is_some())
+                .collect();
+            (regression && !estimated.is_empty()).then(|| {
+                quantile(
+                    &sorted(&|r| r.estimated_onset_s.unwrap_or(0.0), &estimated),
+                    0.5,
+                )
+            })
         },
         excess_bad_median: (regression && !failed.is_empty())
             .then(|| quantile(&sorted(&|r| r.excess_bad, &failed), 0.5)),
@@ -352,8 +377,8 @@ pub fn markdown(report: &EvalReport) -> String {
         report.tolerance * 100.0,
         report.error_tolerance * 100.0
     );
-    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | excess bad (median) | promotion s (median) |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &report.cells {
         let fr = c
             .false_rollback
@@ -368,10 +393,11 @@ pub fn markdown(report: &EvalReport) -> String {
             .detection_seconds
             .map(|[m, p]| format!("{} ({})", int(m), int(p)))
             .unwrap_or_else(|| "-".into());
+        let eo = c.estimated_onset_s.map(int).unwrap_or_else(|| "-".into());
         let ex = c.excess_bad_median.map(int).unwrap_or_else(|| "-".into());
         let ps = c.promotion_seconds.map(int).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {ex} | {ps} |\n",
+            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} |\n",
             c.scenario,
             c.judge,
             pct(c.fail_rate),

@@ -54,6 +54,8 @@ pub struct MonitorSettings {
     pub mw_interval_s: f64,
     /// `band`: seconds per aggregate point.
     pub aggregate_s: f64,
+    /// Scrapes the deploy lasts (the sequential judge's restarts span them).
+    pub horizon_batches: usize,
 }
 
 impl Default for MonitorSettings {
@@ -68,6 +70,7 @@ impl Default for MonitorSettings {
             alpha: 0.01,
             mw_interval_s: 300.0,
             aggregate_s: 300.0,
+            horizon_batches: canary_judges::sequential::restart::DEFAULT_HORIZON_BATCHES,
         }
     }
 }
@@ -78,6 +81,11 @@ pub trait Monitor {
     fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision>;
     /// The decision at the horizon, if none came earlier.
     fn finish(&mut self) -> Decision;
+    /// Seconds from the start at which the monitor estimates a change it failed on began
+    /// (only judges that estimate one).
+    fn estimated_onset_s(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// The monitor kinds, by name (the `--judges` list).
@@ -112,6 +120,8 @@ fn increase() -> MetricOptions {
 pub struct SequentialMonitor {
     latency: SequentialState,
     errors: SequentialState,
+    /// The start of every batch observed, seconds.
+    batch_starts: Vec<f64>,
 }
 
 impl SequentialMonitor {
@@ -132,10 +142,13 @@ impl SequentialMonitor {
         SequentialMonitor {
             latency: SequentialJudge::new(latency)
                 .with_pairs(2)
+                .with_horizon(s.horizon_batches)
                 .start(&increase()),
             errors: SequentialJudge::new(errors)
                 .with_pairs(2)
+                .with_horizon(s.horizon_batches)
                 .start(&increase()),
+            batch_starts: Vec::new(),
         }
     }
 }
@@ -143,6 +156,7 @@ impl SequentialMonitor {
 impl Monitor for SequentialMonitor {
     fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
         let [b, c] = &step.arms;
+        self.batch_starts.push(step.t_s - run.step_s);
         let lat =
             self.latency
                 .update_histograms(&run.buckets_ms, &b.latency_buckets, &c.latency_buckets);
@@ -158,6 +172,12 @@ impl Monitor for SequentialMonitor {
 
     fn finish(&mut self) -> Decision {
         Decision::Inconclusive
+    }
+
+    fn estimated_onset_s(&self) -> Option<f64> {
+        self.errors
+            .onset
+            .and_then(|b| self.batch_starts.get(b).copied())
     }
 }
 

@@ -17,12 +17,23 @@
 //! every canary error multiplies M by about p(r)/p(r₀) > 1.
 //!
 //! Cost: O(grid) per batch with errors (nothing for error-free batches); memory O(grid).
+//!
+//! **Regressions that start later** ([`RateRatioTest::with_onsets`]): the "no change"
+//! e-process is also restarted on a [`RestartGrid`] and the restarts mixed (see
+//! [`super::restart`]). With Lⱼ(θ) the log-likelihood at start j and ΔL = L(θ) − L(1),
+//! Σⱼ wⱼ M⁽ʲ⁾_t = Σ_θ π̃(θ) e^{ΔL_t(θ)} · Σⱼ wⱼ e^{−ΔLⱼ(θ)}: the inner sum S(θ) grows by one
+//! term per start, so the mixture over change points costs O(grid) per batch like the
+//! single test; the per-start rows (for "since when") are kept in a starts × grid array.
 
 /// Grid of log r: from r = e^−12 (far below any real ratio, so small shares keep their
 /// prior mass) to r = e^9 (8,000× more errors), 0.05 apart.
 const LOG_R_MIN: f64 = -12.0;
 const LOG_R_MAX: f64 = 9.0;
 const GRID: usize = 421;
+
+use ndarray::{Array2, ArrayView1};
+
+use super::restart::RestartGrid;
 
 /// Lindon & Malek's default prior concentration k (Dirichlet α₀ = k·ρ).
 pub const DEFAULT_PRIOR_K: f64 = 100.0;
@@ -47,6 +58,39 @@ pub struct RateRatioTest {
     /// Σ over errors of the probability that the error is the canary's under "no change"
     /// (its batch's canary share): the mean of the fixed-sample test at the horizon.
     null_canary_errors: f64,
+    /// The "no change" e-process restarted at change points, when enabled.
+    onsets: Option<Onsets>,
+}
+
+/// The restarts of the "no change" (r = 1) e-process.
+#[derive(Debug, Clone)]
+struct Onsets {
+    grid: RestartGrid,
+    /// Batches seen (the grid is in batches).
+    batches: usize,
+    /// Starts begun so far.
+    started: usize,
+    /// ln Σ_started wⱼ·exp(−ΔLⱼ(θ)) per grid point.
+    log_s: Vec<f64>,
+    /// ΔLⱼ(θ) = Lⱼ(θ) − Lⱼ(1) at each start (rows: starts, columns: grid points).
+    at_start: Array2<f64>,
+    /// Errors and requests per arm when each start began: [e_B, e_C, n_B, n_C].
+    totals: Array2<f64>,
+}
+
+/// Where the evidence of a change comes from: the start whose e-process weighs most.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Onset {
+    /// The batch the start began before (0-based).
+    pub batch: usize,
+    /// ln(wⱼ·M⁽ʲ⁾): this start's share of the mixture's evidence.
+    pub log_e_value: f64,
+    /// The observed error-rate ratio since the start.
+    pub ratio: f64,
+    /// Errors per request since the start, per arm (NaN without requests).
+    pub rates: [f64; 2],
+    /// Errors since the start, per arm.
+    pub errors: [f64; 2],
 }
 
 /// Arms, by index.
@@ -80,7 +124,50 @@ impl RateRatioTest {
             errors: [0.0; 2],
             requests: [0.0; 2],
             null_canary_errors: 0.0,
+            onsets: None,
         }
+    }
+
+    /// Also restart the "no change" e-process on `grid` (see
+    /// [`RateRatioTest::log_e_value_any_onset`]). Call before the first update.
+    pub fn with_onsets(mut self, grid: RestartGrid) -> Self {
+        if !self.tracked.iter().any(|(r, _)| *r == 1.0) {
+            self.tracked.push((1.0, 0.0));
+        }
+        self.onsets = Some(Onsets {
+            grid,
+            batches: 0,
+            started: 0,
+            log_s: vec![f64::NEG_INFINITY; GRID],
+            at_start: Array2::zeros((grid.count, GRID)),
+            totals: Array2::zeros((grid.count, 4)),
+        });
+        self
+    }
+
+    /// Begin the restart due before this batch, if any.
+    fn begin_batch(&mut self) {
+        let null = self.null_log_lik(1.0);
+        let totals = [
+            self.errors[0],
+            self.errors[1],
+            self.requests[0],
+            self.requests[1],
+        ];
+        let Some(o) = self.onsets.as_mut() else {
+            return;
+        };
+        if let Some(k) = o.grid.start_at(o.batches) {
+            let lw = o.grid.log_weight(k);
+            let mut row = o.at_start.row_mut(k);
+            for (j, (d, s)) in row.iter_mut().zip(o.log_s.iter_mut()).enumerate() {
+                *d = self.log_lik[j] - null;
+                *s = ln_add(*s, lw - *d);
+            }
+            o.totals.row_mut(k).assign(&ArrayView1::from(&totals));
+            o.started = k + 1;
+        }
+        o.batches += 1;
     }
 
     /// The prior on r induced by p ~ Beta(k·ρ_B, k·ρ_A): density of ln r ∝ p^(kρ_B)·(1−p)^(kρ_A),
@@ -113,6 +200,7 @@ impl RateRatioTest {
     /// Intervals without requests on an arm use the shares seen so far. Returns whether
     /// the e-values changed (they do only when errors arrive, or the prior is set).
     pub fn update(&mut self, requests: [f64; 2], errors: [f64; 2]) -> bool {
+        self.begin_batch();
         let (req, err) = (requests.map(|v| v.max(0.0)), errors.map(|v| v.max(0.0)));
         self.requests[0] += req[0];
         self.requests[1] += req[1];
@@ -162,6 +250,95 @@ impl RateRatioTest {
     /// ln M(r₀) for alternatives above r₀ (`above = true`) or below it.
     pub fn log_e_value(&self, r0: f64, above: bool) -> f64 {
         self.log_mixture(r0, |r| if above { r > r0 } else { r < r0 })
+    }
+
+    /// ln R: the "no change" e-process mixed over change points (alternatives above 1
+    /// when `above`, else below) — by Ville's inequality R crosses 1/α with probability
+    /// ≤ α when the ratio is on the null side at every time. Without onsets, ln M(1).
+    pub fn log_e_value_any_onset(&self, above: bool) -> f64 {
+        let Some(o) = &self.onsets else {
+            return self.log_e_value(1.0, above);
+        };
+        if !self.prior_set {
+            return 0.0;
+        }
+        let null = self.null_log_lik(1.0);
+        let mut num = f64::NEG_INFINITY;
+        let mut den = f64::NEG_INFINITY;
+        for k in 0..GRID {
+            if (self.r[k] > 1.0) == above && self.r[k] != 1.0 {
+                num = ln_add(num, self.log_prior[k] + self.log_lik[k] - null + o.log_s[k]);
+                den = ln_add(den, self.log_prior[k]);
+            }
+        }
+        let started = if den == f64::NEG_INFINITY {
+            f64::NEG_INFINITY
+        } else {
+            num - den
+        };
+        // Starts not begun yet are still worth their weight (their e-process is 1).
+        let unstarted: f64 = (o.started..o.grid.count)
+            .map(|k| o.grid.log_weight(k).exp())
+            .sum();
+        if unstarted > 0.0 {
+            ln_add(started, unstarted.ln())
+        } else {
+            started
+        }
+    }
+
+    /// Each begun start's ln(wⱼ·M⁽ʲ⁾) (alternatives above 1 when `above`) and the error-rate
+    /// ratio since it; summed (as e-values) they give [`RateRatioTest::log_e_value_any_onset`]
+    /// less the unstarted weight. Empty without onsets.
+    pub fn onsets(&self, above: bool) -> Vec<Onset> {
+        let Some(o) = &self.onsets else {
+            return Vec::new();
+        };
+        let null = self.null_log_lik(1.0);
+        let side: Vec<usize> = (0..GRID)
+            .filter(|&k| (self.r[k] > 1.0) == above && self.r[k] != 1.0)
+            .collect();
+        let den = side
+            .iter()
+            .fold(f64::NEG_INFINITY, |acc, &k| ln_add(acc, self.log_prior[k]));
+        (0..o.started)
+            .map(|j| {
+                let row = o.at_start.row(j);
+                let log_e = if self.prior_set {
+                    side.iter().fold(f64::NEG_INFINITY, |acc, &k| {
+                        ln_add(acc, self.log_prior[k] + self.log_lik[k] - null - row[k])
+                    }) - den
+                } else {
+                    0.0
+                };
+                let t = o.totals.row(j);
+                let errors = [self.errors[0] - t[0], self.errors[1] - t[1]];
+                let rate = |e: f64, n: f64| if n > 0.0 { e / n } else { f64::NAN };
+                let (b, c) = (
+                    rate(errors[0], self.requests[0] - t[2]),
+                    rate(errors[1], self.requests[1] - t[3]),
+                );
+                let ratio = if b == 0.0 {
+                    if c == 0.0 { 1.0 } else { f64::INFINITY }
+                } else {
+                    c / b
+                };
+                Onset {
+                    batch: o.grid.batch_of(j),
+                    log_e_value: o.grid.log_weight(j) + log_e,
+                    ratio,
+                    rates: [b, c],
+                    errors,
+                }
+            })
+            .collect()
+    }
+
+    /// The start carrying the most evidence (alternatives above 1 when `above`).
+    pub fn best_onset(&self, above: bool) -> Option<Onset> {
+        self.onsets(above)
+            .into_iter()
+            .max_by(|a, b| a.log_e_value.total_cmp(&b.log_e_value))
     }
 
     /// ln M(r₀) with the whole prior (both sides): with constant shares and r₀ = 1 this
@@ -348,5 +525,130 @@ mod tests {
         let r = t.observed_ratio();
         assert!(lo < r && r < hi, "{lo} < {r} < {hi}");
         assert!(lo > 1.0 && hi < 6.0, "{lo}..{hi}");
+    }
+
+    /// Brute force: one fresh test per start fed the batches from its start on, mixed
+    /// with the grid's weights — the mixture the running sums must reproduce.
+    fn brute_force(batches: &[([f64; 2], [f64; 2])], grid: RestartGrid, above: bool) -> f64 {
+        let mut total = f64::NEG_INFINITY;
+        for k in 0..grid.count {
+            let s = grid.batch_of(k);
+            let log_e = if s >= batches.len() {
+                0.0 // not begun: worth its weight
+            } else {
+                let mut t = RateRatioTest::new(&[1.0], DEFAULT_PRIOR_K);
+                // The same prior as the running test (shares of the first batch).
+                t.set_prior(batches[0].0[1] / (batches[0].0[0] + batches[0].0[1]));
+                for (req, err) in &batches[s..] {
+                    t.update(*req, *err);
+                }
+                t.log_e_value(1.0, above)
+            };
+            total = ln_add(total, grid.log_weight(k) + log_e);
+        }
+        total
+    }
+
+    #[test]
+    fn the_onset_mixture_equals_the_mixture_of_restarted_tests() {
+        let grid = RestartGrid::new(12, 4);
+        let mut t = RateRatioTest::new(&[1.0, 2.0], DEFAULT_PRIOR_K).with_onsets(grid);
+        let mut batches = Vec::new();
+        // Equal rates for 5 batches, then the canary errs 4× as often; shares move.
+        for b in 0..12 {
+            let req = [700.0 + 10.0 * b as f64, 300.0 - 10.0 * b as f64];
+            let err = if b < 5 {
+                [7.0, 3.0]
+            } else {
+                [7.0, 12.0 - b as f64 * 0.5]
+            };
+            t.update(req, err);
+            batches.push((req, err));
+            for above in [true, false] {
+                let fast = t.log_e_value_any_onset(above);
+                let slow = brute_force(&batches, grid, above);
+                assert!(
+                    (fast - slow).abs() < 1e-9,
+                    "batch {b} above {above}: running {fast} brute force {slow}"
+                );
+                let parts = t
+                    .onsets(above)
+                    .iter()
+                    .fold(f64::NEG_INFINITY, |acc, o| ln_add(acc, o.log_e_value));
+                assert!(parts <= fast + 1e-12);
+            }
+        }
+        let best = t.best_onset(true).expect("begun");
+        // The change came before batch 5: the starts around it (3 and 6) carry it.
+        assert!(matches!(best.batch, 3 | 6), "{best:?}");
+        assert!(best.ratio > 2.5, "{best:?}");
+    }
+
+    /// A small deterministic generator for simulation tests.
+    struct Lcg(u64);
+    impl Lcg {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+        fn poisson(&mut self, mean: f64) -> f64 {
+            let (l, mut k, mut p) = ((-mean).exp(), 0.0, 1.0);
+            loop {
+                p *= self.uniform();
+                if p <= l {
+                    return k;
+                }
+                k += 1.0;
+            }
+        }
+    }
+
+    #[test]
+    fn a_late_change_is_caught_and_no_change_rarely_alarms() {
+        let threshold = (1.0f64 / 0.01).ln();
+        let grid = RestartGrid::new(180, 48);
+        // 400 runs without a change: the mixture crosses 1/α in few of them (α = 1%;
+        // Ville's bound, usually far below it).
+        let mut rng = Lcg(7);
+        let mut alarms = 0;
+        for _ in 0..400 {
+            let mut t = RateRatioTest::new(&[1.0], DEFAULT_PRIOR_K).with_onsets(grid);
+            for _ in 0..180 {
+                let err = [rng.poisson(2.5), rng.poisson(2.5)];
+                t.update([500.0, 500.0], err);
+                if t.log_e_value_any_onset(true) >= threshold {
+                    alarms += 1;
+                    break;
+                }
+            }
+        }
+        assert!(alarms <= 8, "{alarms} of 400 null runs alarmed");
+        // 0.5% → 2% errors from batch 60 (minute 10 of 10-s scrapes at 100 rps): caught,
+        // and within about as long as the same change from batch 0.
+        let delay = |onset: usize, rng: &mut Lcg| {
+            let mut t = RateRatioTest::new(&[1.0], DEFAULT_PRIOR_K).with_onsets(grid);
+            for b in 0..180 {
+                let canary = if b >= onset { 10.0 } else { 2.5 };
+                t.update([500.0, 500.0], [rng.poisson(2.5), rng.poisson(canary)]);
+                if t.log_e_value_any_onset(true) >= threshold {
+                    return Some(b + 1 - onset);
+                }
+            }
+            None
+        };
+        let mut at0: Vec<usize> = (0..51).filter_map(|_| delay(0, &mut rng)).collect();
+        let mut late: Vec<usize> = (0..51).filter_map(|_| delay(60, &mut rng)).collect();
+        assert_eq!((at0.len(), late.len()), (51, 51), "every change is caught");
+        at0.sort_unstable();
+        late.sort_unstable();
+        assert!(
+            late[25] as f64 <= 1.5 * at0[25] as f64,
+            "median delay from onset {} batches, from the start {}",
+            late[25],
+            at0[25]
+        );
     }
 }

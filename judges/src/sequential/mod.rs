@@ -28,6 +28,7 @@ pub mod counts;
 pub mod distribution;
 pub mod histogram;
 pub mod mean;
+pub mod restart;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,7 @@ use self::counts::RateRatioTest;
 use self::distribution::{DistributionTest, Finding, QuantileBounds};
 use self::histogram::{Buckets, LogIndex};
 use self::mean::MeanTest;
+use self::restart::RestartGrid;
 use crate::judge::{FieldError, Judge, JudgeKind};
 use crate::judgement::{Check, Classification, Compare, Judged, Judgement};
 use crate::kinds::num;
@@ -110,6 +112,12 @@ pub struct SequentialConfig {
     /// Relative bucket width for raw per-request values (0.01 = 1%).
     #[serde(default = "default_bucket_width")]
     pub bucket_width: f64,
+    /// Change points watched for a regression that starts mid-analysis: the count test's
+    /// "no change" e-process restarts this many times, evenly over the analysis's horizon,
+    /// and the restarts are mixed ([`restart`]); 1 watches only for a regression present
+    /// from the start.
+    #[serde(default = "default_restarts")]
+    pub restarts: usize,
 }
 
 fn default_alpha() -> f64 {
@@ -133,6 +141,9 @@ fn default_broad_prior_k() -> f64 {
 fn default_burn_in() -> usize {
     10
 }
+fn default_restarts() -> usize {
+    30
+}
 fn default_bucket_width() -> f64 {
     0.01
 }
@@ -151,6 +162,7 @@ impl Default for SequentialConfig {
             max_samples: None,
             on_inconclusive: InconclusiveAction::default(),
             bucket_width: default_bucket_width(),
+            restarts: default_restarts(),
         }
     }
 }
@@ -197,6 +209,15 @@ impl SequentialConfig {
         {
             err("max_samples", format!("must be a positive number, got {m}"));
         }
+        if !(1..=10_000).contains(&self.restarts) {
+            err(
+                "restarts",
+                format!(
+                    "must be between 1 (no restarts) and 10000, got {}",
+                    self.restarts
+                ),
+            );
+        }
         if !(self.bucket_width > 0.0 && self.bucket_width <= 0.5) {
             err(
                 "bucket_width",
@@ -227,7 +248,7 @@ enum Test {
     /// `cached`: the last e-values (fail up, fail down, pass up, pass down), reused until
     /// new events arrive.
     Counts {
-        test: RateRatioTest,
+        test: Box<RateRatioTest>,
         cached: Option<[f64; 4]>,
     },
     Distribution {
@@ -240,6 +261,13 @@ enum Test {
 /// Streaming state of one metric pair under the sequential judge.
 #[derive(Debug, Clone)]
 pub struct SequentialState {
+    /// Where the count test's "no change" e-process restarts.
+    grid: RestartGrid,
+    /// For a failure found by a restarted test: the batch (0-based) its evidence starts
+    /// at — about when the change began.
+    pub onset: Option<usize>,
+    /// The same in seconds from the start, when the caller knows the batches' times.
+    pub onset_after_s: Option<f64>,
     test: Option<Test>,
     alpha: f64,
     config: SequentialConfig,
@@ -276,13 +304,36 @@ pub struct SequentialJudge {
     config: SequentialConfig,
     /// α of one metric pair.
     pair_alpha: f64,
+    /// Batches the analysis is expected to see (the restart grid spans them).
+    horizon: Option<usize>,
 }
 
 impl SequentialJudge {
     /// A judge whose pairs each get the whole α (a single pair).
     pub fn new(config: SequentialConfig) -> Self {
         let pair_alpha = config.alpha;
-        SequentialJudge { config, pair_alpha }
+        SequentialJudge {
+            config,
+            pair_alpha,
+            horizon: None,
+        }
+    }
+
+    /// The number of batches (scrapes) the analysis is expected to see: the restarts that
+    /// watch for a late regression are spread over them. Without it
+    /// [`restart::DEFAULT_HORIZON_BATCHES`] (30 minutes of 10-s scrapes). It must not
+    /// depend on the data: every look of one analysis must use the same grid.
+    pub fn with_horizon(mut self, batches: usize) -> Self {
+        self.horizon = Some(batches.max(1));
+        self
+    }
+
+    /// Where the count test's restarts begin.
+    pub fn grid(&self) -> RestartGrid {
+        RestartGrid::new(
+            self.horizon.unwrap_or(restart::DEFAULT_HORIZON_BATCHES),
+            self.config.restarts,
+        )
     }
 
     /// Split α across the `pairs` metric pairs an analysis judges sequentially
@@ -302,7 +353,14 @@ impl SequentialJudge {
 
     /// A fresh state for one metric pair.
     pub fn start(&self, options: &MetricOptions) -> SequentialState {
+        self.start_on(options, self.grid())
+    }
+
+    fn start_on(&self, options: &MetricOptions, grid: RestartGrid) -> SequentialState {
         SequentialState {
+            grid,
+            onset: None,
+            onset_after_s: None,
             test: None,
             alpha: self.pair_alpha,
             config: self.config.clone(),
@@ -341,7 +399,11 @@ impl SequentialState {
         let k = 1.0 + self.config.tolerance;
         let prior = [(0.5, self.config.prior_k), (0.5, self.config.broad_prior_k)];
         Test::Counts {
-            test: RateRatioTest::with_prior(&[1.0, k, 1.0 / k], &prior),
+            test: Box::new(if self.grid.count > 1 {
+                RateRatioTest::with_prior(&[1.0, k, 1.0 / k], &prior).with_onsets(self.grid)
+            } else {
+                RateRatioTest::with_prior(&[1.0, k, 1.0 / k], &prior)
+            }),
             cached: None,
         }
     }
@@ -378,7 +440,7 @@ impl SequentialState {
     /// Add one scrape's worth of data and return where the test stands. Once a decision
     /// is reached it stands.
     pub fn update(&mut self, batch: &MetricPair) -> Outcome {
-        if let Some(d) = self.decided {
+        if let Some(d) = self.frozen() {
             return d;
         }
         if self.test.is_none() {
@@ -444,7 +506,7 @@ impl SequentialState {
     /// Add one scrape of an event-count metric: requests and events (errors) per arm,
     /// `[baseline, canary]` — [`SequentialState::update`] without building a batch.
     pub fn update_counts(&mut self, requests: [f64; 2], events: [f64; 2]) -> Outcome {
-        if let Some(d) = self.decided {
+        if let Some(d) = self.frozen() {
             return d;
         }
         if self.test.is_none() {
@@ -477,12 +539,12 @@ impl SequentialState {
             _ => {
                 let v = [
                     if up {
-                        test.log_e_value(1.0, true)
+                        test.log_e_value_any_onset(true)
                     } else {
                         f64::NEG_INFINITY
                     },
                     if down {
-                        test.log_e_value(1.0, false)
+                        test.log_e_value_any_onset(false)
                     } else {
                         f64::NEG_INFINITY
                     },
@@ -506,12 +568,33 @@ impl SequentialState {
         self.p_value = self
             .p_value
             .min((-self.max_log_e[0].max(self.max_log_e[1])).exp().min(1.0));
-        // Fail: "no change" rejected in a watched direction (at any time so far) and the
-        // observed ratio beyond the band now. Pass: "at the band's edge or worse" rejected.
-        let higher = self.max_log_e[0] >= thr && ratio > k;
-        let lower = self.max_log_e[1] >= thr && ratio < 1.0 / k;
+        // Fail: "no change" rejected in a watched direction (at any time so far, from the
+        // start or from a later change point) and the observed ratio beyond the band now —
+        // over the whole run, or since the change point carrying the most evidence (a
+        // change that began late is not diluted by the calm before it). Pass: "at the
+        // band's edge or worse" rejected.
+        let beyond = |above: bool| -> (bool, Option<usize>) {
+            let out = |r: f64| if above { r > k } else { r < 1.0 / k };
+            // The start carrying the most evidence, when it is a later one.
+            let late = test
+                .best_onset(above)
+                .filter(|o| o.batch > 0 && out(o.ratio))
+                .map(|o| o.batch);
+            (out(ratio) || late.is_some(), late)
+        };
+        let (higher, onset_up) = if self.max_log_e[0] >= thr {
+            beyond(true)
+        } else {
+            (false, None)
+        };
+        let (lower, onset_down) = if !higher && self.max_log_e[1] >= thr {
+            beyond(false)
+        } else {
+            (false, None)
+        };
         let outcome = if higher || lower {
             self.fail_higher = higher;
+            self.onset = onset_up.or(onset_down);
             Outcome::Fail
         } else if pass_up >= thr && pass_down >= thr {
             Outcome::Pass
@@ -529,7 +612,7 @@ impl SequentialState {
         baseline: &[f64],
         canary: &[f64],
     ) -> Outcome {
-        if let Some(d) = self.decided {
+        if let Some(d) = self.frozen() {
             return d;
         }
         if self.test.is_none() {
@@ -583,17 +666,33 @@ impl SequentialState {
 
     /// Apply the horizon and make a decision stand.
     fn settle(&mut self, outcome: Outcome) -> Outcome {
+        let passed = self.decided == Some(Outcome::Pass);
         let outcome = match (outcome, self.config.max_samples) {
-            (Outcome::Continue, Some(max)) if self.samples[0].min(self.samples[1]) >= max => {
+            (Outcome::Continue, Some(max))
+                if !passed && self.samples[0].min(self.samples[1]) >= max =>
+            {
                 self.close()
             }
             (o, _) => o,
         };
-        if outcome != Outcome::Continue {
-            self.decided = Some(outcome);
-            self.decided_at = Some(self.batches);
+        match outcome {
+            Outcome::Continue => {}
+            // A pass stands from its first batch; only a failure overrides it.
+            Outcome::Pass if passed => {}
+            o => {
+                self.decided = Some(o);
+                self.decided_at = Some(self.batches);
+            }
         }
-        outcome
+        self.outcome()
+    }
+
+    /// The decision that ends the test: a failure, or the horizon's verdict. A pass does
+    /// not: the test keeps watching, so a regression that begins after the change was
+    /// proven inside the band still fails it (the failure side's guarantee is Ville's,
+    /// whatever the pass side decided).
+    fn frozen(&self) -> Option<Outcome> {
+        self.decided.filter(|d| *d != Outcome::Pass)
     }
 
     /// The decision so far (Continue until one is reached).
@@ -643,6 +742,23 @@ impl SequentialState {
         } else {
             Outcome::Inconclusive
         }
+    }
+
+    /// "4.1× since then, 40 vs 10 errors": the ratio since the reported onset.
+    fn onset_ratio_text(&self, test: &RateRatioTest) -> String {
+        let up = self.options.direction != Direction::Decrease;
+        test.onsets(up)
+            .into_iter()
+            .find(|o| Some(o.batch) == self.onset)
+            .map(|o| {
+                format!(
+                    "ratio {} since then, {} vs {} errors",
+                    num(o.ratio),
+                    num(o.errors[1]),
+                    num(o.errors[0])
+                )
+            })
+            .unwrap_or_default()
     }
 
     /// The numbers behind the current state, as a judgement.
@@ -799,8 +915,21 @@ impl SequentialState {
                         )
                     })
                     .unwrap_or_default();
+                let onset_text = match (self.onset, self.onset_after_s) {
+                    (Some(_), Some(s)) => format!(
+                        "; the change began about {} s after the start ({})",
+                        num(s),
+                        self.onset_ratio_text(test)
+                    ),
+                    (Some(b), None) => format!(
+                        "; the change began about batch {} ({})",
+                        b + 1,
+                        self.onset_ratio_text(test)
+                    ),
+                    _ => String::new(),
+                };
                 j.reason = format!(
-                    "{verb}{at}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}{horizon_text}; band +{band}%, {alpha_text}",
+                    "{verb}{at}{onset_text}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}{horizon_text}; band +{band}%, {alpha_text}",
                     num(ratio),
                     num(lo),
                     num(hi),
@@ -1017,7 +1146,8 @@ impl Judge for SequentialJudge {
         if let Some(which) = missing {
             return no_data(options, which);
         }
-        let mut state = self.start(options);
+        // One batch: no later change point to watch.
+        let mut state = self.start_on(options, RestartGrid::single());
         state.update(pair);
         state.finish();
         if state.error.is_none() && state.samples.iter().any(|n| *n <= 0.0) {

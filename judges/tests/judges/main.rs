@@ -2,6 +2,7 @@
 
 mod band;
 mod conformance;
+mod onsets;
 mod oracle;
 mod rules;
 mod sequential_fixtures;

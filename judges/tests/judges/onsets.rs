@@ -1,0 +1,160 @@
+//! Regressions that begin mid-analysis: the count test's change-point mixture keeps its
+//! false-alarm rate over many short runs, catches a late change about as fast as one
+//! from the start, and says when the change began.
+
+use canary_judges::sequential::Outcome;
+use canary_judges::{Direction, MetricOptions, SequentialConfig, SequentialJudge};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Poisson};
+use statrs::distribution::{Beta, ContinuousCDF};
+
+fn errors_up() -> MetricOptions {
+    MetricOptions {
+        direction: Direction::Increase,
+        ..Default::default()
+    }
+}
+
+/// One-sided 95% Clopper–Pearson upper bound of k failures in n.
+fn upper_bound(k: usize, n: usize) -> f64 {
+    if k >= n {
+        return 1.0;
+    }
+    Beta::new(k as f64 + 1.0, (n - k) as f64)
+        .unwrap()
+        .inverse_cdf(0.95)
+}
+
+/// Oracle: 10,000 short runs without a change (shares shifting between scrapes, error
+/// rates drawn per run): the anytime decisions plus the horizon's test fail in a share
+/// whose 95% upper bound is ≤ α.
+#[test]
+fn no_change_keeps_alpha_over_ten_thousand_runs() {
+    let alpha = 0.05;
+    let judge = SequentialJudge::new(SequentialConfig {
+        alpha,
+        restarts: 10,
+        ..Default::default()
+    })
+    .with_horizon(30);
+    let mut rng = ChaCha8Rng::seed_from_u64(28);
+    let runs = 10_000;
+    let mut failed = 0;
+    for _ in 0..runs {
+        let mut state = judge.start(&errors_up());
+        let rate = rng.random_range(0.002..0.02);
+        let mut outcome = Outcome::Continue;
+        for _ in 0..30 {
+            let share = rng.random_range(0.1..0.5);
+            let requests = [500.0 * (1.0 - share), 500.0 * share];
+            let errors = requests.map(|r| Poisson::new(r * rate).unwrap().sample(&mut rng));
+            outcome = state.update_counts(requests, errors);
+            if outcome != Outcome::Continue {
+                break;
+            }
+        }
+        if outcome == Outcome::Continue {
+            outcome = state.finish();
+        }
+        if outcome == Outcome::Fail {
+            failed += 1;
+        }
+    }
+    let ub = upper_bound(failed, runs);
+    assert!(
+        ub <= alpha,
+        "{failed} of {runs} failed: 95% upper bound {ub}"
+    );
+}
+
+/// The batch (0-based, 10-s scrapes) at which the count test fails, for errors 0.5% → 2%
+/// (×4) from `onset`, 100 rps split 50/50, and the onset it reports.
+fn failure(onset: usize, rng: &mut ChaCha8Rng) -> Option<(usize, Option<usize>)> {
+    let judge = SequentialJudge::new(SequentialConfig::default()).with_horizon(180);
+    let mut state = judge.start(&errors_up());
+    for b in 0..180 {
+        let canary = if b >= onset { 0.02 } else { 0.005 };
+        let errors = [
+            Poisson::new(500.0 * 0.005).unwrap().sample(rng),
+            Poisson::new(500.0 * canary).unwrap().sample(rng),
+        ];
+        if state.update_counts([500.0, 500.0], errors) == Outcome::Fail {
+            return Some((b, state.onset));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_late_change_is_caught_about_as_fast_and_its_onset_is_reported() {
+    let mut rng = ChaCha8Rng::seed_from_u64(60);
+    let runs = 41;
+    let (mut at0, mut late, mut onsets, mut early) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for _ in 0..runs {
+        let (b, _) = failure(0, &mut rng).expect("a change from the start is caught");
+        at0.push(b + 1);
+        let (b, onset) = failure(60, &mut rng).expect("a change at minute 10 is caught");
+        if b < 60 {
+            early += 1; // a false alarm before the change (α = 1% over the analysis)
+            continue;
+        }
+        late.push(b + 1 - 60);
+        onsets.push(onset.expect("a late change reports its onset"));
+    }
+    assert!(early <= 2, "{early} false alarms before the change");
+    at0.sort_unstable();
+    late.sort_unstable();
+    onsets.sort_unstable();
+    let (m0, m60) = (at0[at0.len() / 2], late[late.len() / 2]);
+    assert!(
+        m60 as f64 <= 1.5 * m0 as f64,
+        "median delay from onset {m60} batches, from the start {m0}"
+    );
+    // The grid starts every 6 batches: the reported onset is near batch 60.
+    let median_onset = onsets[onsets.len() / 2];
+    assert!(
+        (54..=66).contains(&median_onset),
+        "median reported onset batch {median_onset}"
+    );
+}
+
+/// With a wide band (+100%) a calm start is proven inside the band within minutes; a ×4
+/// rise at minute 10 must still fail the pair: a pass does not stop the watching.
+#[test]
+fn a_pass_keeps_watching_and_a_later_regression_fails() {
+    let mut rng = ChaCha8Rng::seed_from_u64(61);
+    let judge = SequentialJudge::new(SequentialConfig {
+        tolerance: 1.0,
+        ..Default::default()
+    })
+    .with_pairs(2)
+    .with_horizon(180);
+    let (mut passed_first, mut failed_after) = (0, 0);
+    for _ in 0..20 {
+        let mut state = judge.start(&errors_up());
+        let mut passed = false;
+        for b in 0..180 {
+            let canary = if b >= 60 { 0.02 } else { 0.005 };
+            let errors = [
+                Poisson::new(500.0 * 0.005).unwrap().sample(&mut rng),
+                Poisson::new(500.0 * canary).unwrap().sample(&mut rng),
+            ];
+            match state.update_counts([500.0, 500.0], errors) {
+                Outcome::Pass if b < 60 => passed = true,
+                Outcome::Fail => {
+                    assert!(b >= 60, "failed at batch {b}, before the change");
+                    failed_after += 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        passed_first += usize::from(passed);
+    }
+    assert!(passed_first >= 10, "only {passed_first} of 20 passed first");
+    assert!(
+        failed_after >= 19,
+        "only {failed_after} of 20 failed after the change"
+    );
+}
