@@ -52,6 +52,7 @@ async fn judges() -> Json<Value> {
         { "name": "NetflixACAJudge-v1.0", "description": "Mann-Whitney with Kayenta's rules (canaryd mann_whitney)" },
         { "name": "canaryd-sequential", "description": "anytime-valid sequential tests (canaryd sequential)" },
         { "name": "canaryd-threshold", "description": "threshold checks (canaryd threshold)" },
+        { "name": "canaryd-band", "description": "short per-interval series against the baseline's robust band (canaryd band)" },
     ]))
 }
 

@@ -175,9 +175,16 @@ impl Monitor for SequentialMonitor {
     }
 
     fn estimated_onset_s(&self) -> Option<f64> {
-        self.errors
-            .onset
-            .and_then(|b| self.batch_starts.get(b).copied())
+        // The onset of the pair that failed (errors first: they decide first when both do).
+        let failed = |s: &SequentialState| s.outcome() == Outcome::Fail;
+        let onset = if failed(&self.errors) {
+            self.errors.onset
+        } else if failed(&self.latency) {
+            self.latency.onset
+        } else {
+            None
+        };
+        onset.and_then(|b| self.batch_starts.get(b).copied())
     }
 }
 

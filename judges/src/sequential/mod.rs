@@ -118,6 +118,11 @@ pub struct SequentialConfig {
     /// from the start.
     #[serde(default = "default_restarts")]
     pub restarts: usize,
+    /// Starts of the distribution test (latency) over the horizon, the first at 0: each
+    /// later one is a fresh test fed the scrapes from its start on, at an equal share of
+    /// half the pair's α (the test from 0 keeps the other half); 1 = from the start only.
+    #[serde(default = "default_distribution_restarts")]
+    pub distribution_restarts: usize,
 }
 
 fn default_alpha() -> f64 {
@@ -144,6 +149,9 @@ fn default_burn_in() -> usize {
 fn default_restarts() -> usize {
     30
 }
+fn default_distribution_restarts() -> usize {
+    6
+}
 fn default_bucket_width() -> f64 {
     0.01
 }
@@ -163,6 +171,7 @@ impl Default for SequentialConfig {
             on_inconclusive: InconclusiveAction::default(),
             bucket_width: default_bucket_width(),
             restarts: default_restarts(),
+            distribution_restarts: default_distribution_restarts(),
         }
     }
 }
@@ -209,6 +218,15 @@ impl SequentialConfig {
         {
             err("max_samples", format!("must be a positive number, got {m}"));
         }
+        if !(1..=100).contains(&self.distribution_restarts) {
+            err(
+                "distribution_restarts",
+                format!(
+                    "must be between 1 (no restarts) and 100, got {}",
+                    self.distribution_restarts
+                ),
+            );
+        }
         if !(1..=10_000).contains(&self.restarts) {
             err(
                 "restarts",
@@ -254,6 +272,8 @@ enum Test {
     Distribution {
         test: DistributionTest,
         index: Option<LogIndex>,
+        /// Tests restarted later: (start batch, test fed from it on).
+        later: Vec<(usize, DistributionTest)>,
     },
     Mean(MeanTest),
 }
@@ -263,6 +283,8 @@ enum Test {
 pub struct SequentialState {
     /// Where the count test's "no change" e-process restarts.
     grid: RestartGrid,
+    /// Where the distribution test restarts.
+    distribution_grid: RestartGrid,
     /// For a failure found by a restarted test: the batch (0-based) its evidence starts
     /// at — about when the change began.
     pub onset: Option<usize>,
@@ -336,6 +358,14 @@ impl SequentialJudge {
         )
     }
 
+    /// Where the distribution test's restarts begin.
+    pub fn distribution_grid(&self) -> RestartGrid {
+        RestartGrid::new(
+            self.horizon.unwrap_or(restart::DEFAULT_HORIZON_BATCHES),
+            self.config.distribution_restarts,
+        )
+    }
+
     /// Split α across the `pairs` metric pairs an analysis judges sequentially
     /// (Bonferroni: valid for e-processes and confidence sequences alike).
     pub fn with_pairs(mut self, pairs: usize) -> Self {
@@ -353,12 +383,18 @@ impl SequentialJudge {
 
     /// A fresh state for one metric pair.
     pub fn start(&self, options: &MetricOptions) -> SequentialState {
-        self.start_on(options, self.grid())
+        self.start_on(options, self.grid(), self.distribution_grid())
     }
 
-    fn start_on(&self, options: &MetricOptions, grid: RestartGrid) -> SequentialState {
+    fn start_on(
+        &self,
+        options: &MetricOptions,
+        grid: RestartGrid,
+        distribution_grid: RestartGrid,
+    ) -> SequentialState {
         SequentialState {
             grid,
+            distribution_grid,
             onset: None,
             onset_after_s: None,
             test: None,
@@ -382,17 +418,61 @@ impl SequentialJudge {
 }
 
 impl SequentialState {
-    fn distribution_test(&self, buckets: Buckets, index: Option<LogIndex>) -> Test {
+    /// The α of the distribution test started at start `k` of its grid: the whole pair's
+    /// without restarts; else half for the start at 0 and an equal share of the other
+    /// half for each later start (Bonferroni over the starts).
+    fn distribution_alpha(&self, k: usize) -> f64 {
+        let g = self.distribution_grid;
+        if g.count <= 1 {
+            self.alpha
+        } else if k == 0 {
+            self.alpha / 2.0
+        } else {
+            self.alpha / 2.0 / (g.count - 1) as f64
+        }
+    }
+
+    fn new_distribution(&self, buckets: Buckets, alpha: f64) -> DistributionTest {
         let c = &self.config;
-        let test = DistributionTest::new(
+        DistributionTest::new(
             buckets,
-            self.alpha,
+            alpha,
             c.tolerance,
             c.quantiles.clone(),
             c.fixed_quantiles.clone(),
             self.options.direction,
-        );
-        Test::Distribution { test, index }
+        )
+    }
+
+    fn distribution_test(&self, buckets: Buckets, index: Option<LogIndex>) -> Test {
+        let test = self.new_distribution(buckets, self.distribution_alpha(0));
+        Test::Distribution {
+            test,
+            index,
+            later: Vec::new(),
+        }
+    }
+
+    /// Begin the distribution test's restart due before this batch, if any.
+    fn restart_distribution(&mut self) {
+        let Some(k) = self
+            .distribution_grid
+            .start_at(self.batches)
+            .filter(|k| *k > 0)
+        else {
+            return;
+        };
+        let alpha = self.distribution_alpha(k);
+        let batch = self.batches;
+        let fresh = match &self.test {
+            Some(Test::Distribution { test, .. }) => {
+                Some(self.new_distribution(test.buckets().clone(), alpha))
+            }
+            _ => None,
+        };
+        if let (Some(fresh), Some(Test::Distribution { later, .. })) = (fresh, self.test.as_mut()) {
+            later.push((batch, fresh));
+        }
     }
 
     fn counts_test(&self) -> Test {
@@ -463,18 +543,24 @@ impl SequentialState {
                 };
                 self.update_counts(req, err)
             }
-            Test::Distribution { test, index } => {
-                for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
-                    match sample {
-                        Sample::Histogram { counts, .. } => test.add_counts(arm, counts),
-                        Sample::Values(v) => match index {
-                            Some(ix) => test.add_values(arm, v, |x| ix.index(x)),
-                            None => {
-                                let b = test.buckets().clone();
-                                test.add_values(arm, v, |x| b.index(x));
-                            }
-                        },
-                        Sample::Counts { .. } => {}
+            Test::Distribution { .. } => {
+                self.restart_distribution();
+                let Some(Test::Distribution { test, index, later }) = self.test.as_mut() else {
+                    unreachable!("matched above");
+                };
+                for t in std::iter::once(test).chain(later.iter_mut().map(|(_, t)| t)) {
+                    for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
+                        match sample {
+                            Sample::Histogram { counts, .. } => t.add_counts(arm, counts),
+                            Sample::Values(v) => match index {
+                                Some(ix) => t.add_values(arm, v, |x| ix.index(x)),
+                                None => {
+                                    let b = t.buckets().clone();
+                                    t.add_values(arm, v, |x| b.index(x));
+                                }
+                            },
+                            Sample::Counts { .. } => {}
+                        }
                     }
                 }
                 self.batches += 1;
@@ -635,32 +721,53 @@ impl SequentialState {
                 }
             }
         }
-        self.batches += 1;
-        let Some(Test::Distribution { test, .. }) = self.test.as_mut() else {
+        if !matches!(self.test, Some(Test::Distribution { .. })) {
+            self.batches += 1;
             self.error = Some("a distribution metric was given counts".into());
             return Outcome::Continue;
+        }
+        self.restart_distribution();
+        self.batches += 1;
+        let Some(Test::Distribution { test, later, .. }) = self.test.as_mut() else {
+            unreachable!("checked above");
         };
-        test.add_counts(0, baseline);
-        test.add_counts(1, canary);
+        for t in std::iter::once(test).chain(later.iter_mut().map(|(_, t)| t)) {
+            t.add_counts(0, baseline);
+            t.add_counts(1, canary);
+        }
         let outcome = self.decide_distribution();
         self.settle(outcome)
     }
 
+    /// The distribution test's finding: worse when the test from 0 or any restarted one
+    /// finds the canary worse (its numbers are then the ones shown, and its start the
+    /// onset); within only when the test from 0 proves the whole run inside the band.
     fn decide_distribution(&mut self) -> Outcome {
-        let Some(Test::Distribution { test, .. }) = self.test.as_ref() else {
+        let Some(Test::Distribution { test, later, .. }) = self.test.as_ref() else {
             return Outcome::Continue;
         };
         self.samples = test.totals();
         let (finding, bounds) = test.finding();
         self.significant = test.significance(&bounds);
+        if let Finding::Worse { higher } = finding {
+            self.last_bounds = bounds;
+            self.fail_higher = higher;
+            return Outcome::Fail;
+        }
+        for (start, t) in later {
+            let (f, b) = t.finding();
+            if let Finding::Worse { higher } = f {
+                self.significant = t.significance(&b);
+                self.last_bounds = b;
+                self.fail_higher = higher;
+                self.onset = Some(*start);
+                return Outcome::Fail;
+            }
+        }
         self.last_bounds = bounds;
         match finding {
-            Finding::Worse { higher } => {
-                self.fail_higher = higher;
-                Outcome::Fail
-            }
             Finding::Within => Outcome::Pass,
-            Finding::Undecided => Outcome::Continue,
+            _ => Outcome::Continue,
         }
     }
 
@@ -994,8 +1101,19 @@ impl SequentialState {
                         pass_rule(up, down)
                     )),
                 });
+                let onset_text = match (self.onset, self.onset_after_s) {
+                    (Some(_), Some(s)) => format!(
+                        "; the change began about {} s after the start (a test restarted then found it)",
+                        num(s)
+                    ),
+                    (Some(b), None) => format!(
+                        "; the change began about batch {} (a test restarted then found it)",
+                        b + 1
+                    ),
+                    _ => String::new(),
+                };
                 j.reason = format!(
-                    "{verb}{at}: {}{} ({} vs {} samples); band ±{band}%, {alpha_text}",
+                    "{verb}{at}{onset_text}: {}{} ({} vs {} samples); band ±{band}%, {alpha_text}",
                     if self.significant[0] || self.significant[1] {
                         "significant difference, "
                     } else {
@@ -1147,7 +1265,7 @@ impl Judge for SequentialJudge {
             return no_data(options, which);
         }
         // One batch: no later change point to watch.
-        let mut state = self.start_on(options, RestartGrid::single());
+        let mut state = self.start_on(options, RestartGrid::single(), RestartGrid::single());
         state.update(pair);
         state.finish();
         if state.error.is_none() && state.samples.iter().any(|n| *n <= 0.0) {

@@ -158,3 +158,71 @@ fn a_pass_keeps_watching_and_a_later_regression_fails() {
         "only {failed_after} of 20 failed after the change"
     );
 }
+
+/// One batch of `n` lognormal latencies per arm (median 100 ms, σ = 0.5), the canary's
+/// multiplied by `factor`.
+fn latency_batch(rng: &mut ChaCha8Rng, n: usize, factor: f64) -> canary_judges::MetricPair {
+    let d = rand_distr::LogNormal::new(100f64.ln(), 0.5).unwrap();
+    let b: Vec<f64> = (0..n).map(|_| d.sample(rng)).collect();
+    let c: Vec<f64> = (0..n).map(|_| d.sample(rng) * factor).collect();
+    canary_judges::MetricPair::from_values(b, c)
+}
+
+fn latency_up() -> MetricOptions {
+    MetricOptions {
+        direction: Direction::Increase,
+        ..Default::default()
+    }
+}
+
+/// Oracle: with restarts, the distribution test's no-change runs fail in a share whose
+/// 95% upper bound is ≤ α (the Bonferroni split over the starts keeps it).
+#[test]
+fn restarted_distribution_tests_keep_alpha() {
+    let alpha = 0.1;
+    let judge = SequentialJudge::new(SequentialConfig {
+        alpha,
+        distribution_restarts: 6,
+        ..Default::default()
+    })
+    .with_horizon(60);
+    let mut rng = ChaCha8Rng::seed_from_u64(29);
+    let runs = 600;
+    let mut failed = 0;
+    for _ in 0..runs {
+        let mut state = judge.start(&latency_up());
+        for _ in 0..60 {
+            if state.update(&latency_batch(&mut rng, 40, 1.0)) == Outcome::Fail {
+                failed += 1;
+                break;
+            }
+        }
+    }
+    let ub = upper_bound(failed, runs);
+    assert!(
+        ub <= alpha,
+        "{failed} of {runs} failed: 95% upper bound {ub}"
+    );
+}
+
+/// +50% latency from batch 90 of 180: found by a restarted test, with its onset.
+#[test]
+fn a_late_latency_shift_is_found_by_a_restarted_test() {
+    let judge = SequentialJudge::new(SequentialConfig::default()).with_horizon(180);
+    let mut rng = ChaCha8Rng::seed_from_u64(30);
+    let mut caught = 0;
+    for _ in 0..5 {
+        let mut state = judge.start(&latency_up());
+        for b in 0..180 {
+            let factor = if b >= 90 { 1.5 } else { 1.0 };
+            if state.update(&latency_batch(&mut rng, 40, factor)) == Outcome::Fail {
+                assert!(b >= 90, "failed at {b}, before the change");
+                let onset = state.onset.expect("a restarted test found it");
+                assert!((60..=120).contains(&onset), "onset {onset}");
+                caught += 1;
+                break;
+            }
+        }
+    }
+    assert_eq!(caught, 5);
+}
