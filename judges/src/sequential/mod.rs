@@ -283,8 +283,13 @@ enum Test {
 pub struct SequentialState {
     /// Where the count test's "no change" e-process restarts.
     grid: RestartGrid,
-    /// Where the distribution test restarts.
+    /// Where the distribution and per-interval mean tests restart.
     distribution_grid: RestartGrid,
+    /// Per-interval means: tests restarted later, (start batch, test fed from it on).
+    later_means: Vec<(usize, MeanTest)>,
+    /// Per-interval means: the restarted test that found the canary worse, whose numbers
+    /// the judgement shows.
+    shown_mean: Option<MeanTest>,
     /// For a failure found by a restarted test: the batch (0-based) its evidence starts
     /// at — about when the change began.
     pub onset: Option<usize>,
@@ -395,6 +400,8 @@ impl SequentialJudge {
         SequentialState {
             grid,
             distribution_grid,
+            later_means: Vec::new(),
+            shown_mean: None,
             onset: None,
             onset_after_s: None,
             test: None,
@@ -510,9 +517,13 @@ impl SequentialState {
                     let index = LogIndex::new(min, c.bucket_width, &buckets);
                     self.distribution_test(buckets, Some(index))
                 }
-                ValueKind::Intervals => {
-                    Test::Mean(MeanTest::new(self.alpha, c.tolerance, dir, c.burn_in, 50.0))
-                }
+                ValueKind::Intervals => Test::Mean(MeanTest::new(
+                    self.distribution_alpha(0),
+                    c.tolerance,
+                    dir,
+                    c.burn_in,
+                    50.0,
+                )),
             },
         })
     }
@@ -567,21 +578,56 @@ impl SequentialState {
                 let outcome = self.decide_distribution();
                 self.settle(outcome)
             }
-            Test::Mean(test) => {
+            Test::Mean(_) => {
+                // A restart due before this batch: a fresh test at its share of α.
+                if let Some(k) = self
+                    .distribution_grid
+                    .start_at(self.batches)
+                    .filter(|k| *k > 0)
+                {
+                    let c = &self.config;
+                    let fresh = MeanTest::new(
+                        self.distribution_alpha(k),
+                        c.tolerance,
+                        self.options.direction,
+                        c.burn_in,
+                        50.0,
+                    );
+                    self.later_means.push((self.batches, fresh));
+                }
+                let Some(Test::Mean(test)) = self.test.as_mut() else {
+                    unreachable!("matched above");
+                };
                 if let (Sample::Values(b), Sample::Values(c)) = (&batch.baseline, &batch.canary) {
                     for (x, y) in b.iter().zip(c) {
                         test.update(*x, *y);
+                        for (_, t) in self.later_means.iter_mut() {
+                            t.update(*x, *y);
+                        }
                     }
                 }
                 let n = test.intervals() as f64;
                 self.samples = [n, n];
                 self.batches += 1;
-                let outcome = match test.finding() {
+                // Worse when the test from 0 or a restarted one finds it (the latter's start
+                // is the onset); within only when the test from 0 proves the whole run.
+                let (found, within) = test.finding();
+                let later = self
+                    .later_means
+                    .iter()
+                    .find_map(|(start, t)| t.finding().0.map(|h| (h, *start, t.clone())));
+                let outcome = match (found, later) {
                     (Some(higher), _) => {
                         self.fail_higher = higher;
                         Outcome::Fail
                     }
-                    (None, true) => Outcome::Pass,
+                    (None, Some((higher, start, t))) => {
+                        self.fail_higher = higher;
+                        self.onset = Some(start);
+                        self.shown_mean = Some(t);
+                        Outcome::Fail
+                    }
+                    (None, None) if within => Outcome::Pass,
                     _ => Outcome::Continue,
                 };
                 self.settle(outcome)
@@ -1126,7 +1172,8 @@ impl SequentialState {
                 j.baseline.count = totals[0] as usize;
                 j.canary.count = totals[1] as usize;
             }
-            Some(Test::Mean(test)) => {
+            Some(Test::Mean(main)) => {
+                let test = self.shown_mean.as_ref().unwrap_or(main);
                 let ratio = test.mean_ratio();
                 j.mean_ratio = Some(ratio);
                 j.estimate = Some(ratio);
@@ -1167,8 +1214,19 @@ impl SequentialState {
                 });
                 j.baseline.mean = b;
                 j.canary.mean = c;
+                let onset_text = match (self.onset, self.onset_after_s) {
+                    (Some(_), Some(s)) => format!(
+                        "; the change began about {} s after the start (the intervals since then)",
+                        num(s)
+                    ),
+                    (Some(b), None) => format!(
+                        "; the change began about batch {} (the intervals since then)",
+                        b + 1
+                    ),
+                    _ => String::new(),
+                };
                 j.reason = format!(
-                    "{verb}{at}: mean ratio {} over {} paired intervals, difference {} ({level}% confidence sequence {} .. {}); band ±{band}%, {alpha_text}",
+                    "{verb}{at}{onset_text}: mean ratio {} over {} paired intervals, difference {} ({level}% confidence sequence {} .. {}); band ±{band}%, {alpha_text}",
                     num(ratio),
                     test.intervals(),
                     num(c - b),
@@ -1200,7 +1258,10 @@ impl SequentialState {
                 None,
                 self.last_bounds.first().map(|q| (q.ratio[0], q.ratio[1])),
             ),
-            Some(Test::Mean(test)) => (Some(test.mean_ratio()), None),
+            Some(Test::Mean(main)) => (
+                Some(self.shown_mean.as_ref().unwrap_or(main).mean_ratio()),
+                None,
+            ),
             None => (None, None),
         }
     }

@@ -226,3 +226,58 @@ fn a_late_latency_shift_is_found_by_a_restarted_test() {
     }
     assert_eq!(caught, 5);
 }
+
+fn intervals(rng: &mut ChaCha8Rng, factor: f64) -> canary_judges::MetricPair {
+    let d = rand_distr::Normal::new(100.0, 5.0).unwrap();
+    canary_judges::MetricPair::from_values(vec![d.sample(rng)], vec![d.sample(rng) * factor])
+}
+
+/// Per-interval means restart like distributions: no-change runs keep α (95% upper bound),
+/// and +30% from interval 90 of 180 is found with its onset.
+#[test]
+fn per_interval_means_restart_too() {
+    let intervals_config = || SequentialConfig {
+        alpha: 0.1,
+        values: canary_judges::sequential::ValueKind::Intervals,
+        ..Default::default()
+    };
+    let judge = SequentialJudge::new(intervals_config()).with_horizon(60);
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let runs = 1000;
+    let mut failed = 0;
+    for _ in 0..runs {
+        let mut state = judge.start(&latency_up());
+        for _ in 0..60 {
+            if state.update(&intervals(&mut rng, 1.0)) == Outcome::Fail {
+                failed += 1;
+                break;
+            }
+        }
+    }
+    let ub = upper_bound(failed, runs);
+    assert!(ub <= 0.1, "{failed} of {runs} failed: 95% upper bound {ub}");
+    let judge = SequentialJudge::new(SequentialConfig {
+        alpha: 0.01,
+        ..intervals_config()
+    })
+    .with_horizon(180);
+    let mut state = judge.start(&latency_up());
+    let mut failed_at = None;
+    for b in 0..180 {
+        let factor = if b >= 90 { 1.3 } else { 1.0 };
+        if state.update(&intervals(&mut rng, factor)) == Outcome::Fail {
+            failed_at = Some(b);
+            break;
+        }
+    }
+    let b = failed_at.expect("+30% from interval 90 is found");
+    assert!(b >= 90, "failed at {b}, before the change");
+    let onset = state.onset.expect("found by a restarted test");
+    assert!((60..=120).contains(&onset), "onset {onset}");
+    let j = state.judgement();
+    assert!(j.reason.contains("the change began"), "{}", j.reason);
+    assert!(
+        j.judged.unwrap().checks.iter().any(|c| c.failed),
+        "the restarted test's numbers are shown"
+    );
+}
