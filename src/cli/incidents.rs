@@ -118,14 +118,6 @@ pub fn run(args: BenchIncidentsArgs) -> Result<u8, CliError> {
             s
         }
     };
-    match &args.out {
-        Some(path) => std::fs::write(path, text).map_err(|e| {
-            CliError::new(
-                exit::INTERNAL,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?,
-        None => print!("{text}"),
-    }
+    super::write_report(args.out.as_deref(), &text)?;
     Ok(exit::PASS)
 }

@@ -180,6 +180,22 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Write a report to `out`, or to stdout without one.
+pub(crate) fn write_report(out: Option<&std::path::Path>, text: &str) -> Result<(), CliError> {
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            CliError::new(
+                exit::INTERNAL,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
 /// Run a parsed command; the `Ok` value is the exit code.
 pub fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {

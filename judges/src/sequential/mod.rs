@@ -897,6 +897,21 @@ impl SequentialState {
         }
     }
 
+    /// "; the change began about 600 s after the start (`detail`)" when a later start
+    /// found the change, else nothing.
+    fn onset_phrase(&self, detail: &str) -> String {
+        match (self.onset, self.onset_after_s) {
+            (Some(_), Some(s)) => {
+                format!(
+                    "; the change began about {} s after the start ({detail})",
+                    num(s)
+                )
+            }
+            (Some(b), None) => format!("; the change began about batch {} ({detail})", b + 1),
+            _ => String::new(),
+        }
+    }
+
     /// "4.1× since then, 40 vs 10 errors": the ratio since the reported onset.
     fn onset_ratio_text(&self, test: &RateRatioTest) -> String {
         let up = self.options.direction != Direction::Decrease;
@@ -1068,19 +1083,7 @@ impl SequentialState {
                         )
                     })
                     .unwrap_or_default();
-                let onset_text = match (self.onset, self.onset_after_s) {
-                    (Some(_), Some(s)) => format!(
-                        "; the change began about {} s after the start ({})",
-                        num(s),
-                        self.onset_ratio_text(test)
-                    ),
-                    (Some(b), None) => format!(
-                        "; the change began about batch {} ({})",
-                        b + 1,
-                        self.onset_ratio_text(test)
-                    ),
-                    _ => String::new(),
-                };
+                let onset_text = self.onset_phrase(&self.onset_ratio_text(test));
                 j.reason = format!(
                     "{verb}{at}{onset_text}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}{horizon_text}; band +{band}%, {alpha_text}",
                     num(ratio),
@@ -1147,17 +1150,7 @@ impl SequentialState {
                         pass_rule(up, down)
                     )),
                 });
-                let onset_text = match (self.onset, self.onset_after_s) {
-                    (Some(_), Some(s)) => format!(
-                        "; the change began about {} s after the start (a test restarted then found it)",
-                        num(s)
-                    ),
-                    (Some(b), None) => format!(
-                        "; the change began about batch {} (a test restarted then found it)",
-                        b + 1
-                    ),
-                    _ => String::new(),
-                };
+                let onset_text = self.onset_phrase("a test restarted then found it");
                 j.reason = format!(
                     "{verb}{at}{onset_text}: {}{} ({} vs {} samples); band ±{band}%, {alpha_text}",
                     if self.significant[0] || self.significant[1] {
@@ -1214,17 +1207,7 @@ impl SequentialState {
                 });
                 j.baseline.mean = b;
                 j.canary.mean = c;
-                let onset_text = match (self.onset, self.onset_after_s) {
-                    (Some(_), Some(s)) => format!(
-                        "; the change began about {} s after the start (the intervals since then)",
-                        num(s)
-                    ),
-                    (Some(b), None) => format!(
-                        "; the change began about batch {} (the intervals since then)",
-                        b + 1
-                    ),
-                    _ => String::new(),
-                };
+                let onset_text = self.onset_phrase("the intervals since then");
                 j.reason = format!(
                     "{verb}{at}{onset_text}: mean ratio {} over {} paired intervals, difference {} ({level}% confidence sequence {} .. {}); band ±{band}%, {alpha_text}",
                     num(ratio),
