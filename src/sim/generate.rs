@@ -99,9 +99,21 @@ pub fn truth(scenario: &Scenario) -> Truth {
                 .find(|&t0| c.active(t0, scenario.step_s))
         })
         .min_by(f64::total_cmp);
+    let touched: Vec<Option<usize>> = scenario
+        .changes
+        .iter()
+        .filter(|c| c.is_regression(base))
+        .map(|c| c.hosts_affected)
+        .collect();
+    let bad_hosts = if touched.is_empty() || touched.contains(&None) {
+        None
+    } else {
+        touched.into_iter().flatten().max()
+    };
     Truth {
         regression: onset.is_some(),
         onset_s: onset.unwrap_or(0.0),
+        bad_hosts,
         bad_latency_ms: scenario.latency.nominal_quantile_ms(0.99),
     }
 }
@@ -199,7 +211,8 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn effect(&self, arm: usize, t0: f64) -> Effect {
+    /// The condition of host `host` of `arm` during the step starting at `t0`.
+    fn effect(&self, arm: usize, host: usize, t0: f64) -> Effect {
         let mut e = Effect {
             ln_latency: 0.0,
             error_rate: self.sc.errors.rate,
@@ -210,7 +223,7 @@ impl<'a> Sim<'a> {
         }
         let mut crash: f64 = 0.0;
         for (i, c) in self.sc.changes.iter().enumerate() {
-            if !c.active(t0, self.sc.step_s) {
+            if !c.active(t0, self.sc.step_s) || !c.touches(host) {
                 continue;
             }
             match c.kind {
@@ -265,12 +278,12 @@ impl<'a> Sim<'a> {
         let innovation = ar_sigma * (1.0 - phi * phi).sqrt();
         self.step_log.clear();
         let arms = [BASELINE, CANARY].map(|arm| {
-            let effect = self.effect(arm, t0);
             let n_hosts = self.hosts[arm].len();
             let lambda = t.rps_of(arm) / n_hosts as f64 * diurnal * step_s;
             self.le_acc.iter_mut().for_each(|v| *v = 0.0);
             let mut out = ArmStep::default();
             for h in 0..n_hosts {
+                let effect = self.effect(arm, h, t0);
                 let shock = normal(&mut self.rng, innovation);
                 let host = &mut self.hosts[arm][h];
                 host.ar = phi * host.ar + shock;
@@ -297,6 +310,7 @@ impl<'a> Sim<'a> {
             if scraped {
                 bucket_counts_into(&self.le_acc, &mut out.latency_buckets);
             } else {
+                // Nothing delivered (hosts included).
                 out = ArmStep {
                     latency_buckets: vec![0.0; self.bounds.len()],
                     ..ArmStep::default()
@@ -374,21 +388,38 @@ impl<'a> Sim<'a> {
     ) {
         let host = &mut self.hosts[arm][h];
         let mut c = 0.0;
-        for ((b, seen), acc) in host
+        let mut below = 0.0;
+        let mut own = Vec::new();
+        for (i, ((b, seen), acc)) in host
             .buckets
             .iter()
             .zip(host.seen_le.iter_mut())
             .zip(self.le_acc.iter_mut())
+            .enumerate()
         {
             c += b;
-            *acc += increase(*seen, c);
+            let inc = increase(*seen, c);
+            *acc += inc;
             *seen = c;
+            // This host's own (non-cumulative) increment of bucket i, lifted where a
+            // restart makes the increases non-monotone (as `bucket_counts_into` does).
+            if inc > below {
+                own.push((i as u32, inc - below));
+                below = inc;
+            }
         }
         let requests = increase(host.seen_requests, host.requests);
         let errors = increase(host.seen_errors, host.errors);
+        let sum_ms = increase(host.seen_sum_ms, host.sum_ms);
         out.requests += requests;
         out.errors += errors;
-        out.latency_sum_ms += increase(host.seen_sum_ms, host.sum_ms);
+        out.latency_sum_ms += sum_ms;
+        out.hosts.push(crate::sim::HostStep {
+            requests,
+            errors,
+            latency_sum_ms: sum_ms,
+            buckets: own,
+        });
         host.seen_requests = host.requests;
         host.seen_errors = host.errors;
         host.seen_sum_ms = host.sum_ms;

@@ -57,6 +57,34 @@ pub struct ArmStep {
     /// is filled on steps whose scrape failed too; the scrape counts above may also have
     /// lost requests to counter resets, this log never does).
     pub requests_log: Option<Vec<(f64, bool)>>,
+    /// The same scrape per host (what a collector keeping the `host` label reads), in
+    /// host order; empty when the scrape failed.
+    pub hosts: Vec<HostStep>,
+}
+
+/// One host's increments at one successful scrape.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostStep {
+    pub requests: f64,
+    pub errors: f64,
+    pub latency_sum_ms: f64,
+    /// Latency histogram bucket increments that are not zero: (index into
+    /// [`SimRun::buckets_ms`], count). Sparse: a host serves far fewer requests per
+    /// scrape than there are buckets.
+    pub buckets: Vec<(u32, f64)>,
+}
+
+impl HostStep {
+    /// The bucket increments as a dense vector of `n` buckets.
+    pub fn dense_buckets(&self, n: usize) -> Vec<f64> {
+        let mut v = vec![0.0; n];
+        for &(i, c) in &self.buckets {
+            if let Some(slot) = v.get_mut(i as usize) {
+                *slot += c;
+            }
+        }
+        v
+    }
 }
 
 /// The ground truth of a run.
@@ -67,6 +95,9 @@ pub struct Truth {
     pub regression: bool,
     /// Seconds after which the regression is in effect (0 when from the start).
     pub onset_s: f64,
+    /// The regression touches canary hosts `0..n` only (`hosts_affected`); `None`: every
+    /// canary host, or no regression.
+    pub bad_hosts: Option<usize>,
     /// Baseline latency (ms) above which a request counts as "bad" (the scenario's
     /// nominal baseline p99), for counting excess bad requests.
     pub bad_latency_ms: f64,

@@ -27,6 +27,9 @@
 //!   - `crash_loop`: error probability `factor` (default 1: every request fails);
 //!   - `warmup_spike`: latency × `factor` for `duration_s` (default 30) — not a regression.
 //!
+//!   `hosts_affected = N` applies a change to the first N canary hosts only (one bad
+//!   instance among healthy ones); by default every canary host.
+//!
 //! - `[evaluation]`: how `canaryd evaluate` analyses the scenario: `warmup_s` (0, data
 //!   ignored after the start) and the sequential judge's `latency_tolerance`,
 //!   `error_tolerance`, `quantiles` and `fixed_quantiles` (defaults from the command line),
@@ -231,6 +234,8 @@ pub struct Change {
     pub onset_s: f64,
     /// How long the change lasts; `None`: to the end.
     pub duration_s: Option<f64>,
+    /// The change touches the first this many canary hosts only; `None`: every host.
+    pub hosts_affected: Option<usize>,
 }
 
 /// What a change does (see the module doc).
@@ -264,6 +269,11 @@ impl Change {
     pub fn active(&self, t0_s: f64, step_s: f64) -> bool {
         let mid = t0_s + 0.5 * step_s;
         mid >= self.onset_s && self.duration_s.is_none_or(|d| mid < self.onset_s + d)
+    }
+
+    /// True when the change touches canary host `host` (0-based).
+    pub fn touches(&self, host: usize) -> bool {
+        self.hosts_affected.is_none_or(|n| host < n)
     }
 
     /// The latency warp of a `tail_shift` or `median_shift` (validated to be monotone).

@@ -133,6 +133,20 @@ fn onsets_must_fall_inside_the_deploy() {
 }
 
 #[test]
+fn hosts_affected_must_name_canary_hosts() {
+    let errs = issues(
+        "name = \"x\"\n[traffic]\nhosts = 5\ncanary_hosts = 2\n[[changes]]\nkind = \"crash_loop\"\nhosts_affected = 3\n[[changes]]\nkind = \"crash_loop\"\nhosts_affected = 0\n",
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].contains("changes[0].hosts_affected") && errs[0].contains("2 hosts"));
+    assert!(errs[1].contains("changes[1].hosts_affected"), "{errs:?}");
+    let s = parse("name = \"x\"\n[[changes]]\nkind = \"crash_loop\"\nhosts_affected = 1\n")
+        .expect("valid");
+    assert_eq!(s.changes[0].hosts_affected, Some(1));
+    assert!(s.changes[0].touches(0) && !s.changes[0].touches(1));
+}
+
+#[test]
 fn a_missing_file_is_a_read_error() {
     let e = Scenario::load(Path::new("/nonexistent/scenario.toml")).expect_err("missing");
     assert!(e.is_missing());
@@ -157,6 +171,7 @@ fn changes_act_at_step_resolution() {
         factor: 3.0,
         onset_s: 0.0,
         duration_s: Some(30.0),
+        hosts_affected: None,
     };
     let active: Vec<bool> = (0..5)
         .map(|i| c.active(f64::from(i) * 10.0, 10.0))

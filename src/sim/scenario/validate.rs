@@ -55,6 +55,7 @@ pub struct RawChange {
     pub duration_s: Option<f64>,
     pub quantile: Option<f64>,
     pub ramp_from: Option<f64>,
+    pub hosts_affected: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -286,6 +287,15 @@ fn change(c: &mut Check, i: usize, rc: &RawChange, raw: &RawScenario) -> Option<
     if let Some(d) = duration_s {
         c.positive(&at("duration_s"), d);
     }
+    let canary_hosts = raw.traffic.canary_hosts.unwrap_or(raw.traffic.hosts);
+    match rc.hosts_affected {
+        Some(0) => c.at(&at("hosts_affected"), "must be at least 1"),
+        Some(n) if n > canary_hosts => c.at(
+            &at("hosts_affected"),
+            format!("{n} is more than the canary's {canary_hosts} hosts"),
+        ),
+        _ => {}
+    }
     let shift = matches!(rc.kind, RawKind::TailShift | RawKind::MedianShift);
     if !shift && rc.quantile.is_some() {
         c.at(
@@ -337,5 +347,6 @@ fn change(c: &mut Check, i: usize, rc: &RawChange, raw: &RawScenario) -> Option<
         factor,
         onset_s,
         duration_s,
+        hosts_affected: rc.hosts_affected.map(|n| n as usize),
     })
 }
