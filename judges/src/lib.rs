@@ -26,6 +26,7 @@
 
 pub mod effect;
 pub mod format;
+pub mod hosts;
 pub mod judge;
 pub mod judgement;
 pub mod kinds;

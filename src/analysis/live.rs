@@ -27,7 +27,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use canary_judges::{Classification, JudgeKind, Thresholds, Verdict};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::timeline::{analyze_from, details};
+use super::timeline::{analyze_planned, details};
 use crate::collectors::promql::build;
 use crate::collectors::{CollectRequest, Collector, Scope, Window};
 use crate::config::CanaryConfig;
@@ -660,6 +660,8 @@ impl Runner {
                 tokio::time::sleep(crate::time::duration(wait)).await;
             }
             let step = request.window.step();
+            // Hosts as the unit spread their looks over the whole planned analysis.
+            let planned_end = plan.last().map(|last| last.end);
             let collect_request = CollectRequest {
                 baseline: request.baseline.clone(),
                 canary: request.canary.clone(),
@@ -739,7 +741,15 @@ impl Runner {
             let cfg = config.clone();
             let thresholds = request.thresholds;
             let (timed, details) = tokio::task::spawn_blocking(move || {
-                let timed = analyze_from(&cfg, &pairs, thresholds, iv.start, step, iv.last);
+                let timed = analyze_planned(
+                    &cfg,
+                    &pairs,
+                    thresholds,
+                    iv.start,
+                    step,
+                    iv.last,
+                    planned_end,
+                );
                 // Chart data of what was just judged, for the pages; the samples are not kept.
                 let details = serde_json::to_string(&details(&cfg, &pairs, &timed.traces));
                 (timed, details)

@@ -5,6 +5,7 @@
 //! metric order, then label order, so output is stable for the same input.
 //! [`timeline`] replays pairs with timestamps step by step for sequential judges.
 
+pub mod hosts;
 pub mod live;
 pub mod timeline;
 
@@ -42,8 +43,59 @@ pub struct AnalysisReport {
     /// Problems worth a look that did not stop the analysis: config series without data,
     /// input series no metric reads, config fields canaryd ignored.
     pub warnings: Vec<String>,
+    /// What the judges took as replicates: hosts pooled (every request, or interval, is
+    /// one), or hosts as the unit for the metrics with a `unit_label`. One sentence.
+    pub replicates: String,
     pub groups: Vec<GroupScore>,
     pub metrics: Vec<MetricReport>,
+}
+
+/// Labels that usually name a host: pairs split by one of them without a `unit_label`
+/// compare different machines that happen to share a name.
+const HOST_LIKE: &[&str] = &["host", "hostname", "instance", "pod", "node", "container"];
+
+/// The [`AnalysisReport::replicates`] sentence, and a warning when pairs are split by a
+/// host-like label that is not the unit.
+fn replicates(config: &CanaryConfig, pairs: &[CollectedPair]) -> (String, Vec<String>) {
+    let mut by_hosts: Vec<String> = Vec::new();
+    let mut pooled = false;
+    let mut split_by_host: std::collections::BTreeSet<&str> = Default::default();
+    for p in pairs {
+        let m = &config.metrics[p.metric];
+        match &m.unit_label {
+            Some(l) => {
+                let s = format!("{} (`{l}`)", m.name);
+                if !by_hosts.contains(&s) {
+                    by_hosts.push(s);
+                }
+            }
+            None => {
+                pooled = true;
+                for k in p.labels.keys() {
+                    if let Some(h) = HOST_LIKE.iter().find(|h| **h == k.as_str()) {
+                        split_by_host.insert(h);
+                    }
+                }
+            }
+        }
+    }
+    let sentence = match (by_hosts.is_empty(), pooled) {
+        (true, _) => "hosts pooled: every request (or interval) is a replicate, host-to-host differences are not told apart from a regression; set `unit_label` to judge hosts as the unit".to_string(),
+        (false, false) => format!("hosts as the unit: {}", by_hosts.join(", ")),
+        (false, true) => format!(
+            "hosts as the unit: {}; every other metric pools hosts (requests are the replicates)",
+            by_hosts.join(", ")
+        ),
+    };
+    let warnings = split_by_host
+        .into_iter()
+        .map(|l| {
+            format!(
+                "pairs are split by `{l}`: the baseline's `{l}=\"x\"` is judged against the canary's `{l}=\"x\"`, different machines; set `unit_label = \"{l}\"` to judge the fleets host by host"
+            )
+        })
+        .collect();
+    (sentence, warnings)
 }
 
 /// The judgement of one metric pair, flattened for output.
@@ -80,6 +132,10 @@ pub struct MetricReport {
     /// seconds), from the same replay as its reason and chart. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_at: Option<f64>,
+    /// Hosts as the unit (`unit_label`): each host's number and the canary hosts named as
+    /// broken. Absent when hosts were pooled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<hosts::HostsReport>,
 }
 
 impl MetricReport {
@@ -114,24 +170,52 @@ pub fn analyze_unless(
     cancelled: &std::sync::atomic::AtomicBool,
 ) -> Option<AnalysisReport> {
     use std::sync::atomic::Ordering;
+    let units = hosts::merge(config, pairs);
+    let merged: Vec<CollectedPair> = units.iter().map(|u| u.pair.clone()).collect();
+    let pairs = &merged[..];
     let judges = build_judges(config, pairs);
-    let judgements: Vec<Option<Judgement>> = pairs
+    let sequential = sequential_pairs(config, pairs);
+    // Hosts as the unit replay the data in steps; one-shot callers give no step.
+    let t0 = timeline::start_time(pairs).unwrap_or(0.0);
+    let step = timeline::infer_step(pairs).unwrap_or(60.0);
+    let judged: Vec<Option<(Judgement, Option<hosts::HostsReport>)>> = units
         .par_iter()
-        .map(|p| {
+        .map(|u| {
             if cancelled.load(Ordering::Relaxed) {
                 return None;
             }
-            Some(with_note(
-                judges[p.metric].judge(&config.metrics[p.metric].options, &p.pair),
-                p,
+            let p = &u.pair;
+            let metric = &config.metrics[p.metric];
+            if let Some(h) = hosts::judge(metric, u, sequential, t0, step, true, None) {
+                return Some((with_note(h.judgement, p), Some(h.report)));
+            }
+            Some((
+                with_note(judges[p.metric].judge(&metric.options, &p.pair), p),
+                None,
             ))
         })
         .collect();
-    let judgements: Vec<Judgement> = judgements.into_iter().collect::<Option<_>>()?;
+    let judged: Vec<(Judgement, Option<hosts::HostsReport>)> =
+        judged.into_iter().collect::<Option<_>>()?;
     if cancelled.load(Ordering::Relaxed) {
         return None;
     }
-    Some(assemble(config, pairs, judgements, thresholds))
+    let (judgements, reports): (Vec<Judgement>, Vec<Option<hosts::HostsReport>>) =
+        judged.into_iter().unzip();
+    let mut report = assemble(config, pairs, judgements, thresholds);
+    for (m, h) in report.metrics.iter_mut().zip(reports) {
+        m.hosts = h;
+    }
+    Some(report)
+}
+
+/// How many pairs the sequential judges (and hosts as the unit, judged with their
+/// settings) split the analysis' α among.
+pub(crate) fn sequential_pairs(config: &CanaryConfig, pairs: &[CollectedPair]) -> usize {
+    pairs
+        .iter()
+        .filter(|p| config.metrics[p.metric].judge.kind() == canary_judges::JudgeKind::Sequential)
+        .count()
 }
 
 /// One judge per metric. Judges with an analysis-wide error budget (sequential) split it
@@ -233,10 +317,15 @@ pub(crate) fn assemble(
                 judged: j.judged,
                 unit: m.unit.clone(),
                 decided_at: None,
+                hosts: None,
             }
         })
         .collect();
+    let (replicates, host_warnings) = replicates(config, pairs);
+    let mut warnings = config.warnings.clone();
+    warnings.extend(host_warnings);
     AnalysisReport {
+        replicates,
         schema: REPORT_SCHEMA,
         config: config.name.clone(),
         verdict: card.verdict,
@@ -245,7 +334,7 @@ pub(crate) fn assemble(
         thresholds,
         scoring: card.rules,
         holds: card.holds,
-        warnings: config.warnings.clone(),
+        warnings,
         groups: card.groups,
         metrics,
     }

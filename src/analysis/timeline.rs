@@ -273,47 +273,91 @@ pub fn analyze_from(
     step_s: f64,
     horizon: bool,
 ) -> TimedAnalysis {
+    analyze_planned(config, pairs, thresholds, t0, step_s, horizon, None)
+}
+
+/// [`analyze_from`] knowing when the analysis is planned to end (unix seconds; a live
+/// analysis' start + max_duration): hosts as the unit spread their looks over that
+/// horizon, the same in every interval's call, rather than over the data so far.
+pub fn analyze_planned(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    thresholds: Option<Thresholds>,
+    t0: f64,
+    step_s: f64,
+    horizon: bool,
+    planned_end: Option<f64>,
+) -> TimedAnalysis {
+    let units = super::hosts::merge(config, pairs);
+    let merged: Vec<CollectedPair> = units.iter().map(|u| u.pair.clone()).collect();
+    let pairs = &merged[..];
     let judges = build_judges(config, pairs);
+    let n_sequential = super::sequential_pairs(config, pairs);
     let sequential: Vec<Option<SequentialJudge>> = config
         .metrics
         .iter()
         .map(|m| match &m.judge {
             JudgeConfig::Sequential(c) => {
-                let n = pairs
-                    .iter()
-                    .filter(|p| config.metrics[p.metric].judge.kind() == m.judge.kind())
-                    .count();
-                Some(SequentialJudge::new(c.clone()).with_pairs(n))
+                Some(SequentialJudge::new(c.clone()).with_pairs(n_sequential))
             }
             _ => None,
         })
         .collect();
-    let results: Vec<(Judgement, Option<SequentialRun>)> = pairs
+    type Judged = (
+        Judgement,
+        Option<SequentialRun>,
+        Option<super::hosts::HostsReport>,
+        Option<Option<f64>>,
+    );
+    let results: Vec<Judged> = units
         .par_iter()
-        .map(|p| {
-            let options = &config.metrics[p.metric].options;
+        .map(|u| {
+            let p = &u.pair;
+            let metric = &config.metrics[p.metric];
+            let options = &metric.options;
+            if let Some(h) =
+                super::hosts::judge(metric, u, n_sequential, t0, step_s, horizon, planned_end)
+            {
+                return (
+                    with_note(h.judgement, p),
+                    None,
+                    Some(h.report),
+                    Some(h.decided_at),
+                );
+            }
             match &sequential[p.metric] {
                 Some(seq) => {
                     let run = judge_sequentially(seq, p, options, t0, step_s, horizon);
-                    (with_note(run.judgement.clone(), p), Some(run))
+                    let at = run.decided_at;
+                    (
+                        with_note(run.judgement.clone(), p),
+                        Some(run),
+                        None,
+                        Some(at),
+                    )
                 }
-                None => (with_note(judges[p.metric].judge(options, &p.pair), p), None),
+                None => (
+                    with_note(judges[p.metric].judge(options, &p.pair), p),
+                    None,
+                    None,
+                    None,
+                ),
             }
         })
         .collect();
-    let times: Vec<Option<Option<f64>>> = results
-        .iter()
-        .map(|r| r.1.as_ref().map(|run| run.decided_at))
-        .collect();
+    let times: Vec<Option<Option<f64>>> = results.iter().map(|r| r.3).collect();
     let mut judgements = Vec::with_capacity(results.len());
     let mut traces = Vec::with_capacity(results.len());
-    for (j, run) in results {
+    let mut host_reports = Vec::with_capacity(results.len());
+    for (j, run, hosts, _) in results {
         judgements.push(j);
         traces.push(run.map(|r| r.trace));
+        host_reports.push(hosts);
     }
     let mut report = assemble(config, pairs, judgements, thresholds);
-    for (m, t) in report.metrics.iter_mut().zip(&times) {
+    for ((m, t), h) in report.metrics.iter_mut().zip(&times).zip(host_reports) {
         m.decided_at = t.flatten();
+        m.hosts = h;
     }
     let fail_time = report
         .metrics
@@ -346,13 +390,18 @@ pub fn analyze_from(
 
 /// Chart data of every pair (see [`crate::report::detail`]): distributions and series,
 /// and for sequential judges the confidence sequence their judging recorded (`traces`,
-/// from [`TimedAnalysis::traces`]; pairs without one get none).
+/// from [`TimedAnalysis::traces`]; pairs without one get none). Pairs are merged as the
+/// analysis merged them (hosts as the unit), so they line up with its traces.
 pub fn details(
     config: &CanaryConfig,
     pairs: &[CollectedPair],
     traces: &[Option<SequenceTrace>],
 ) -> Vec<PairDetail> {
-    pairs
+    let merged: Vec<CollectedPair> = super::hosts::merge(config, pairs)
+        .into_iter()
+        .map(|u| u.pair)
+        .collect();
+    merged
         .par_iter()
         .enumerate()
         .map(|(i, p)| {

@@ -230,6 +230,14 @@ pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, 
     } else {
         Vec::new()
     };
+    // The analysis' own warnings (hosts split by a host label…) after the collector's.
+    let own: Vec<String> = report
+        .warnings
+        .iter()
+        .filter(|w| !warnings.contains(w))
+        .cloned()
+        .collect();
+    warnings.extend(own);
     report.warnings = warnings.clone();
     Ok(Analyzed {
         report,

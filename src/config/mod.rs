@@ -87,6 +87,9 @@ pub struct MetricConfig {
     pub query: Option<query::PromQuery>,
     /// The unit of the values (`unit = "ms"`, or the Prometheus metric's suffix).
     pub unit: Option<String>,
+    /// Hosts as the unit: the label naming a host (`unit_label`, the metric's or the
+    /// config's); the metric is then judged host by host (`crate::analysis::hosts`).
+    pub unit_label: Option<String>,
 }
 
 impl MetricConfig {
@@ -431,7 +434,13 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
                 .unit
                 .clone()
                 .or_else(|| m.query.as_ref().and_then(query::PromQuery::unit)),
-            query: m.query.clone(),
+            unit_label: m.unit_label.clone().or_else(|| raw.unit_label.clone()),
+            query: m.query.clone().map(|q| {
+                match m.unit_label.as_ref().or(raw.unit_label.as_ref()) {
+                    Some(label) => q.keeping(label),
+                    None => q,
+                }
+            }),
         })
         .collect();
     let config = CanaryConfig {
@@ -474,6 +483,41 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
         if let Some(judge) = &m.judge {
             for e in judge.validate(&config.metrics[i].options) {
                 problems.push((at(&format!("judge.{}", e.field)), e.message));
+            }
+        }
+        let metric = &config.metrics[i];
+        if let Some(label) = &metric.unit_label {
+            let field = if m.unit_label.is_some() {
+                at("unit_label")
+            } else {
+                "unit_label".to_string()
+            };
+            if !query::is_label_name(label) {
+                problems.push((
+                    field.clone(),
+                    format!(
+                        "`{label}` is not a label name (letters, digits and _, not first a digit)"
+                    ),
+                ));
+            }
+            if !matches!(metric.judge, JudgeConfig::Sequential(_)) {
+                problems.push((
+                    field.clone(),
+                    format!(
+                        "metric `{}`: hosts as the unit are judged with the sequential judge's α, band and quantiles; set `judge = {{ kind = \"sequential\" }}` (it has `{}`)",
+                        m.name,
+                        metric.judge.kind().as_str()
+                    ),
+                ));
+            }
+            if metric.options.direction == canary_judges::Direction::Decrease {
+                problems.push((
+                    field,
+                    format!(
+                        "metric `{}`: hosts as the unit watch for a canary that is higher (latency, errors); `direction = \"decrease\"` is not supported with a unit label",
+                        m.name
+                    ),
+                ));
             }
         }
     }
@@ -587,6 +631,7 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
                 judge: JudgeConfig::default(),
                 query: None,
                 unit: None,
+                unit_label: None,
                 kayenta_query: m.query.clone(),
             }
         })

@@ -85,7 +85,30 @@ fn default_filter() -> String {
     "version=\"${scope}\"".to_string()
 }
 
+/// A Prometheus label name: letters, digits and `_`, not first a digit.
+pub fn is_label_name(l: &str) -> bool {
+    !l.is_empty()
+        && l.chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+}
+
 impl PromQuery {
+    /// The query keeping label `label` in its answer (hosts as the unit): added to the
+    /// labels the collector sums by, unless there. A `promql` template selects its own
+    /// series and is left as written (its `by (…)` must keep the label).
+    pub fn keeping(mut self, label: &str) -> Self {
+        match &mut self {
+            PromQuery::Histogram { split_by, .. } | PromQuery::Ratio { split_by, .. }
+                if !split_by.iter().any(|l| l == label) =>
+            {
+                split_by.push(label.to_string());
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// The labels that make each series its own pair.
     pub fn split_by(&self) -> &[String] {
         match self {
@@ -180,12 +203,7 @@ impl PromQuery {
         templates: &std::collections::BTreeMap<String, String>,
     ) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let label_ok = |l: &str| {
-            !l.is_empty()
-                && l.chars().enumerate().all(|(i, c)| {
-                    c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
-                })
-        };
+        let label_ok = is_label_name;
         for (i, l) in self.split_by().iter().enumerate() {
             if !label_ok(l) {
                 let field = match self {
@@ -413,6 +431,30 @@ pub fn first_selected_metric(promql: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hosts as the unit keep the host label in histogram and ratio queries (once), and
+    /// leave a PromQL template as written.
+    #[test]
+    fn a_unit_label_is_kept_by_the_collector() {
+        let h = PromQuery::Histogram {
+            base: "b".into(),
+            filter: "f".into(),
+            split_by: vec!["route".into()],
+        };
+        assert_eq!(h.keeping("instance").split_by(), ["route", "instance"]);
+        let r = PromQuery::Ratio {
+            errors: "e".into(),
+            total: "t".into(),
+            split_by: vec!["instance".into()],
+        };
+        assert_eq!(r.keeping("instance").split_by(), ["instance"]);
+        let p = PromQuery::Promql {
+            template: "sum by (pod) (x)".into(),
+            split_by: vec![],
+        };
+        assert!(p.keeping("pod").split_by().is_empty());
+        assert!(is_label_name("instance") && !is_label_name("9x") && !is_label_name("a-b"));
+    }
 
     #[test]
     fn the_series_a_promql_template_selects() {

@@ -30,6 +30,9 @@ pub struct RawConfig {
     /// How judged failures combine: `auto` (default), `share` or `any`.
     #[serde(default)]
     pub combine: Combine,
+    /// Hosts as the unit for every metric: the label naming a host (`instance`, `host`).
+    #[serde(default)]
+    pub unit_label: Option<String>,
     pub metrics: Vec<RawMetric>,
 }
 
@@ -77,4 +80,7 @@ pub struct RawMetric {
     /// The Prometheus query (for `canaryd serve` and Prometheus windows).
     #[serde(default)]
     pub query: Option<super::query::PromQuery>,
+    /// Hosts as the unit for this metric (overrides the config's `unit_label`).
+    #[serde(default)]
+    pub unit_label: Option<String>,
 }

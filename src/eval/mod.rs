@@ -48,6 +48,9 @@ pub struct RunOutcome {
     /// Canary bad requests (errors, or slower than the baseline's p99) beyond what the
     /// baseline's rate would give, from onset to the decision.
     pub excess_bad: f64,
+    /// A detection of a regression on some canary hosts only: whether the judge named
+    /// hosts and only bad ones (`None` when it does not apply or the judge names none).
+    pub named_right: Option<bool>,
 }
 
 /// Summary of one scenario × judge.
@@ -76,6 +79,9 @@ pub struct Cell {
     pub excess_bad_median: Option<f64>,
     /// Passed runs: median seconds to promotion.
     pub promotion_seconds: Option<f64>,
+    /// Regressions on some canary hosts only, judges that name hosts: the share of
+    /// detections that named the bad hosts and only them.
+    pub host_named: Option<f64>,
 }
 
 /// Results of one evaluation.
@@ -192,6 +198,14 @@ pub fn watch(
         canary_requests: req[CANARY],
         baseline_requests: req[BASELINE],
         excess_bad: (bad[CANARY] - totals.base_bad_rate * req[CANARY]).max(0.0),
+        named_right: match (run.truth.bad_hosts, monitor.named_hosts()) {
+            (Some(bad), Some(named))
+                if decision == Decision::Fail && !(run.truth.regression && decided_s <= onset) =>
+            {
+                Some(!named.is_empty() && named.iter().all(|&h| h < bad))
+            }
+            _ => None,
+        },
     }
 }
 
@@ -352,6 +366,11 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
             .then(|| quantile(&sorted(&|r| r.excess_bad, &failed), 0.5)),
         promotion_seconds: (!passed.is_empty())
             .then(|| quantile(&sorted(&|r| r.decided_s, &passed), 0.5)),
+        host_named: {
+            let judged: Vec<bool> = failed.iter().filter_map(|r| r.named_right).collect();
+            (!judged.is_empty())
+                .then(|| judged.iter().filter(|&&b| b).count() as f64 / judged.len() as f64)
+        },
     }
 }
 
@@ -377,8 +396,8 @@ pub fn markdown(report: &EvalReport) -> String {
         report.tolerance * 100.0,
         report.error_tolerance * 100.0
     );
-    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) | bad host named |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &report.cells {
         let fr = c
             .false_rollback
@@ -396,8 +415,9 @@ pub fn markdown(report: &EvalReport) -> String {
         let eo = c.estimated_onset_s.map(int).unwrap_or_else(|| "-".into());
         let ex = c.excess_bad_median.map(int).unwrap_or_else(|| "-".into());
         let ps = c.promotion_seconds.map(int).unwrap_or_else(|| "-".into());
+        let hn = c.host_named.map(pct).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} |\n",
+            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} | {hn} |\n",
             c.scenario,
             c.judge,
             pct(c.fail_rate),

@@ -13,9 +13,14 @@
 //!   histogram) and error rate, one point per `aggregate_s` (5 minutes) and arm — judged
 //!   once at the horizon by canaryd's `band` judge (α split over the four series, `combine
 //!   = auto`: any series judged worse fails).
+//! - `hosts`: hosts as the unit ([`canary_judges::hosts`]): each host's latency quantiles and
+//!   error counts, the canary hosts against the baseline hosts' own spread (a fleet test)
+//!   and each canary host against the rest (a host rule that names the host), at the looks
+//!   of its schedule (α split over latency and errors).
 
 use std::collections::BTreeMap;
 
+use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, schedule};
 use canary_judges::sequential::Outcome;
 use canary_judges::{
     BandConfig, BandJudge, Combine, Direction, Judge, MannWhitneyConfig, MannWhitneyJudge,
@@ -86,6 +91,10 @@ pub trait Monitor {
     fn estimated_onset_s(&self) -> Option<f64> {
         None
     }
+    /// The canary hosts (0-based) a failure named, for judges that name hosts.
+    fn named_hosts(&self) -> Option<Vec<usize>> {
+        None
+    }
 }
 
 /// The monitor kinds, by name (the `--judges` list).
@@ -95,6 +104,7 @@ pub const MONITORS: &[&str] = &[
     "mann_whitney_once",
     "threshold",
     "band",
+    "hosts",
 ];
 
 /// Build a monitor by name.
@@ -105,6 +115,7 @@ pub fn build(name: &str, settings: &MonitorSettings) -> Option<Box<dyn Monitor>>
         "mann_whitney_once" => Box::new(KayentaMonitor::new(settings, false)),
         "threshold" => Box::new(ThresholdMonitor::default()),
         "band" => Box::new(BandMonitor::new(settings)),
+        "hosts" => Box::new(HostsMonitor::new(settings)),
         _ => return None,
     })
 }
@@ -496,6 +507,81 @@ impl Monitor for BandMonitor {
     }
 }
 
+/// Hosts as the unit: the fleet test and the host rule on latency and errors.
+pub struct HostsMonitor {
+    settings: MonitorSettings,
+    /// Built at the first scrape, when the hosts are known.
+    tests: Option<[HostTest; 2]>,
+    named: Vec<usize>,
+}
+
+impl HostsMonitor {
+    pub fn new(s: &MonitorSettings) -> Self {
+        HostsMonitor {
+            settings: s.clone(),
+            tests: None,
+            named: Vec::new(),
+        }
+    }
+
+    fn build(&self, run: &SimRun, step: &SimStep) -> [HostTest; 2] {
+        let s = &self.settings;
+        let hosts = [BASELINE, CANARY].map(|arm| step.arms[arm].hosts.len());
+        // Latency and errors share the analysis' α.
+        // A look every minute of data.
+        let every = (60.0 / run.step_s).ceil().max(1.0) as usize;
+        let config = |tolerance: f64, sparse: bool| HostsConfig {
+            alpha: s.alpha / 2.0,
+            tolerance,
+            quantiles: s.quantiles.clone(),
+            looks: schedule(s.horizon_batches, every, sparse),
+        };
+        [
+            HostTest::latency(config(s.tolerance, true), &run.buckets_ms, hosts),
+            HostTest::counts(config(s.error_tolerance, false), hosts),
+        ]
+    }
+}
+
+impl Monitor for HostsMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        if self.tests.is_none() {
+            self.tests = Some(self.build(run, step));
+        }
+        let [latency, errors] = self.tests.as_mut()?;
+        for arm in [BASELINE, CANARY] {
+            for (h, host) in step.arms[arm].hosts.iter().enumerate() {
+                latency.add_latency(arm, h, &host.buckets);
+                errors.add_counts(arm, h, host.requests, host.errors);
+            }
+        }
+        let outcomes = [latency.end_batch().clone(), errors.end_batch().clone()];
+        if let Some(hosts) = outcomes.iter().find_map(|o| match o {
+            HostOutcome::Fail { hosts, .. } => Some(hosts),
+            _ => None,
+        }) {
+            self.named = hosts.clone();
+            return Some(Decision::Fail);
+        }
+        let all = |f: fn(&HostOutcome) -> bool| outcomes.iter().all(f);
+        if all(|o| matches!(o, HostOutcome::Pass { .. })) {
+            return Some(Decision::Pass);
+        }
+        if all(HostOutcome::is_decided) {
+            return Some(Decision::Inconclusive);
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Decision {
+        Decision::Inconclusive
+    }
+
+    fn named_hosts(&self) -> Option<Vec<usize>> {
+        Some(self.named.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,5 +597,41 @@ mod tests {
             histogram_quantile(&bounds, &[0.0, 0.0, 0.0, 5.0], 0.99),
             4.0
         );
+    }
+
+    /// The hosts monitor on simulated deploys: one crash-looping canary host among three
+    /// is failed and named; the same fleet without the change is not failed.
+    #[test]
+    fn the_hosts_monitor_names_a_broken_host() {
+        use crate::eval::{RunTotals, watch};
+        use crate::sim::generate::simulate;
+        use crate::sim::scenario::Scenario;
+        let text = |change: &str| {
+            format!(
+                "name = \"t\"\nduration_s = 600\n[traffic]\nhosts = 3\nhost_sigma = 0.1\n{change}"
+            )
+        };
+        let settings = MonitorSettings {
+            horizon_batches: 60,
+            ..MonitorSettings::default()
+        };
+        let bad = Scenario::parse(
+            &text("[[changes]]\nkind = \"crash_loop\"\nhosts_affected = 1\n"),
+            "t.toml",
+        )
+        .expect("valid");
+        let good = Scenario::parse(&text(""), "t.toml").expect("valid");
+        for seed in 0..5 {
+            let run = simulate(&bad, seed, false);
+            let mut m = HostsMonitor::new(&settings);
+            let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0);
+            assert_eq!(out.decision, Decision::Fail);
+            assert_eq!(m.named_hosts(), Some(vec![0]));
+            assert_eq!(out.named_right, Some(true));
+            let run = simulate(&good, seed, false);
+            let mut m = HostsMonitor::new(&settings);
+            let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0);
+            assert_ne!(out.decision, Decision::Fail, "seed {seed}");
+        }
     }
 }

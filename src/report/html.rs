@@ -40,6 +40,9 @@ pub struct ReportView {
     pub warnings: Vec<String>,
     #[serde(default)]
     pub scoring: Option<String>,
+    /// Hosts pooled or hosts as the unit (reports stored before it have none).
+    #[serde(default)]
+    pub replicates: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +111,9 @@ pub struct MetricView {
     pub judged: Option<Judged>,
     #[serde(default)]
     pub unit: Option<String>,
+    /// Hosts as the unit: every host's number, the broken ones named.
+    #[serde(default)]
+    pub hosts: Option<crate::analysis::hosts::HostsReport>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -252,6 +258,7 @@ pub fn report_body(
                 }
             }
             @if !view.reason.is_empty() { p.reason { (view.reason) } }
+            @if !view.replicates.is_empty() { p.replicates { (view.replicates) } }
             @if !view.holds.is_empty() {
                 section.holds {
                     h2 { "Held: what is missing or undecided" }
@@ -393,6 +400,7 @@ fn pair_row(
                 td colspan="6" {
                     details open[open] {
                         summary { (m.reason) }
+                        @if let Some(h) = &m.hosts { p.hosts { (h.text()) } }
                         p.query { "judge " code { (m.judge) } " · data " code { (m.query) } }
                         @if let Some((k, d)) = detail {
                             div.charts { (pair_charts(m, k, d, if open { ChartMode::Inline } else { mode })) }

@@ -168,6 +168,7 @@ fn table(report: &AnalysisReport) -> String {
     if !report.reason.is_empty() {
         let _ = writeln!(out, "{}", report.reason);
     }
+    let _ = writeln!(out, "{}", report.replicates);
     let groups: Vec<String> = report
         .groups
         .iter()
@@ -220,6 +221,9 @@ fn table(report: &AnalysisReport) -> String {
                 m.display_name(),
                 m.reason
             );
+            if let Some(h) = &m.hosts {
+                let _ = writeln!(out, "  {}", h.text());
+            }
         }
     }
     out
@@ -240,6 +244,7 @@ fn markdown(report: &AnalysisReport) -> String {
     if !report.reason.is_empty() {
         let _ = writeln!(out, "> {}\n", report.reason);
     }
+    let _ = writeln!(out, "{}\n", report.replicates);
     let _ = writeln!(
         out,
         "| group | score | weight | pass | high | low | nodata_fail | nodata | error |"
@@ -280,7 +285,10 @@ fn markdown(report: &AnalysisReport) -> String {
             md_escape(&checks_text(m.judged.as_ref(), unit)),
             p_value(m.p_value),
             counts_text(m),
-            md_escape(&m.reason)
+            md_escape(&match &m.hosts {
+                Some(h) => format!("{} ({})", m.reason, h.text()),
+                None => m.reason.clone(),
+            })
         );
     }
     out

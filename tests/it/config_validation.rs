@@ -56,7 +56,7 @@ fn unknown_fields_are_rejected_in_every_format() {
             "name = \"x\"\n[[metrics]]\nname = \"lat\"\n  colour = \"red\"\n",
             Format::Toml
         ),
-        "cfg:4:3: metrics[0].colour: unknown field `colour`, expected one of `name`, `series`, `events`, `total`, `groups`, `direction`, `nan_strategy`, `outliers`, `effect_size`, `critical`, `must_have_data`, `muted`, `judge`, `unit`, `query`"
+        "cfg:4:3: metrics[0].colour: unknown field `colour`, expected one of `name`, `series`, `events`, `total`, `groups`, `direction`, `nan_strategy`, `outliers`, `effect_size`, `critical`, `must_have_data`, `muted`, `judge`, `unit`, `query`, `unit_label`"
     );
     let json = "{\n  \"name\": \"x\",\n  \"metrics\": [{\"name\": \"lat\", \"colour\": 1}]\n}";
     assert!(

@@ -85,9 +85,12 @@ fn evaluate_is_deterministic_and_separates_a_crash_loop_from_no_change() {
     assert_eq!(r["runs"], 30);
     assert_eq!(
         r["cells"].as_array().expect("cells").len(),
-        10,
-        "2 scenarios × 5 judges"
+        12,
+        "2 scenarios × 6 judges"
     );
+    // Hosts as the unit: the crash loop (every host) is caught, no change is not failed.
+    assert_eq!(cell(&r, "t-crash", "hosts")["fail_rate"], 1.0);
+    assert_eq!(cell(&r, "t-nochange", "hosts")["fail_rate"], 0.0);
     // The band judge on 1-minute aggregates catches the crash loop at the horizon.
     assert_eq!(cell(&r, "t-crash", "band")["fail_rate"], 1.0);
     assert_eq!(cell(&r, "t-nochange", "band")["fail_rate"], 0.0);

@@ -9,6 +9,7 @@ mod docs_examples;
 mod e2e_pipelines;
 mod evaluate_replay;
 mod faults;
+mod hosts_unit;
 mod inputs;
 mod numbers_agree;
 mod openapi;

@@ -2,6 +2,7 @@
 
 mod band;
 mod conformance;
+mod hosts;
 mod onsets;
 mod oracle;
 mod rules;
