@@ -82,6 +82,9 @@ pub struct Cell {
     /// Regressions on some canary hosts only, judges that name hosts: the share of
     /// detections that named the bad hosts and only them.
     pub host_named: Option<f64>,
+    /// Regression scenarios: the share of all runs rolled back within 5 minutes of the
+    /// onset (and not before it).
+    pub within_5min: Option<f64>,
 }
 
 /// Results of one evaluation.
@@ -366,6 +369,14 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
             .then(|| quantile(&sorted(&|r| r.excess_bad, &failed), 0.5)),
         promotion_seconds: (!passed.is_empty())
             .then(|| quantile(&sorted(&|r| r.decided_s, &passed), 0.5)),
+        within_5min: regression.then(|| {
+            rate(
+                failed
+                    .iter()
+                    .filter(|r| r.decided_s - r.onset_s <= 300.0)
+                    .count(),
+            )
+        }),
         host_named: {
             let judged: Vec<bool> = failed.iter().filter_map(|r| r.named_right).collect();
             (!judged.is_empty())
@@ -396,8 +407,8 @@ pub fn markdown(report: &EvalReport) -> String {
         report.tolerance * 100.0,
         report.error_tolerance * 100.0
     );
-    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) | bad host named |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) | failed ≤ 5 min after onset | bad host named |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &report.cells {
         let fr = c
             .false_rollback
@@ -416,8 +427,9 @@ pub fn markdown(report: &EvalReport) -> String {
         let ex = c.excess_bad_median.map(int).unwrap_or_else(|| "-".into());
         let ps = c.promotion_seconds.map(int).unwrap_or_else(|| "-".into());
         let hn = c.host_named.map(pct).unwrap_or_else(|| "-".into());
+        let w5 = c.within_5min.map(pct).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} | {hn} |\n",
+            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} | {w5} | {hn} |\n",
             c.scenario,
             c.judge,
             pct(c.fail_rate),
