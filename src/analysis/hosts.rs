@@ -338,13 +338,17 @@ pub fn judge(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let last_key = keys
-        .iter()
-        .copied()
-        .filter(|k| *k != i64::MAX)
-        .max()
-        .unwrap_or(0);
-    let data_steps = (last_key + 1).max(1) as usize + usize::from(keys.contains(&i64::MAX));
+    let untimed = keys.contains(&i64::MAX);
+    let last_timed = keys.iter().copied().filter(|k| *k != i64::MAX).max();
+    // Step through every step index up to the last with data (steps without data are
+    // still steps: the schedule counts them); data without timestamps is one step.
+    let steps: Vec<i64> = last_timed
+        .map(|last| (0..=last).collect::<Vec<i64>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(untimed.then_some(i64::MAX))
+        .collect();
+    let data_steps = steps.len().max(1);
     let planned_steps = planned_end
         .map(|e| ((e - t0) / step_s).ceil().max(1.0) as usize)
         .unwrap_or(0)
@@ -370,11 +374,6 @@ pub fn judge(
     .with_names(names.clone());
     let mut decided_at = None;
     let mut cursor = [BASELINE, CANARY].map(|a| vec![0usize; k[a]]);
-    // Step through every step index up to the last with data (steps without data are
-    // still steps: the schedule counts them).
-    let steps: Vec<i64> = (0..=last_key)
-        .chain(keys.contains(&i64::MAX).then_some(i64::MAX))
-        .collect();
     for key in steps {
         for arm in [BASELINE, CANARY] {
             for (h, batches) in per_host[arm].iter().enumerate() {
@@ -481,4 +480,93 @@ fn no_hosts(options: &MetricOptions, unit: &UnitPair) -> Judgement {
     );
     j.critical = options.critical;
     j
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::source::Format;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, LogNormal};
+
+    fn config(unit: bool) -> CanaryConfig {
+        let text = format!(
+            "name = \"c\"\n{}judge = {{ kind = \"sequential\" }}\n[[metrics]]\nname = \"latency\"\ndirection = \"increase\"\n",
+            if unit { "unit_label = \"host\"\n" } else { "" }
+        );
+        CanaryConfig::parse(&text, Format::Toml, "c").expect("config")
+    }
+
+    /// Untimed per-host values (one pair per host label, as collectors pair them): host
+    /// `slow` of the canary is 3× slower.
+    fn pairs(slow: Option<usize>) -> Vec<CollectedPair> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let d = LogNormal::new(100f64.ln(), 0.5).expect("lognormal");
+        (0..5)
+            .map(|h| {
+                let mut draw = |f: f64| (0..400).map(|_| f * d.sample(&mut rng)).collect();
+                let factor = if slow == Some(h) { 3.0 } else { 1.0 };
+                CollectedPair {
+                    metric: 0,
+                    labels: [
+                        ("api".to_string(), "/x".to_string()),
+                        ("host".to_string(), format!("h{h}")),
+                    ]
+                    .into(),
+                    pair: canary_judges::MetricPair::from_values(draw(1.0), draw(factor)),
+                    query: "inline".into(),
+                    note: None,
+                    times: [Vec::new(), Vec::new()],
+                    steps: Vec::new(),
+                    histogram_steps: Default::default(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pairs_split_by_the_unit_label_are_merged_per_remaining_labels() {
+        let units = merge(&config(true), &pairs(None));
+        assert_eq!(units.len(), 1);
+        let u = &units[0];
+        assert_eq!(u.pair.labels, Labels::from([("api".into(), "/x".into())]));
+        let (label, hosts) = u.hosts.as_ref().expect("hosts");
+        assert_eq!(label, "host");
+        assert_eq!(hosts[BASELINE].len(), 5);
+        assert_eq!(
+            u.pair.pair.baseline.len(),
+            2000,
+            "pooled for summaries and charts"
+        );
+        // Without the unit label nothing is merged.
+        assert_eq!(merge(&config(false), &pairs(None)).len(), 5);
+    }
+
+    #[test]
+    fn a_one_shot_analysis_names_the_slow_host() {
+        let report = crate::analysis::analyze(&config(true), &pairs(Some(2)), None);
+        assert_eq!(report.metrics.len(), 1);
+        let m = &report.metrics[0];
+        assert_eq!(m.classification, Classification::High, "{}", m.reason);
+        let hosts = m.hosts.as_ref().expect("a host report");
+        assert_eq!(hosts.named, vec!["h2".to_string()]);
+        assert!(m.reason.contains("canary host h2"), "{}", m.reason);
+        assert!(report.replicates.starts_with("hosts as the unit"));
+        // The same fleet without the slow host is not failed.
+        let calm = crate::analysis::analyze(&config(true), &pairs(None), None);
+        assert!(
+            !calm.metrics[0].classification.is_failure(),
+            "{}",
+            calm.metrics[0].reason
+        );
+        // Pooled: the report says so and warns about the host label.
+        let pooled = crate::analysis::analyze(&config(false), &pairs(None), None);
+        assert!(pooled.replicates.starts_with("hosts pooled"));
+        assert!(
+            pooled
+                .warnings
+                .iter()
+                .any(|w| w.contains("unit_label = \"host\""))
+        );
+    }
 }

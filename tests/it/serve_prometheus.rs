@@ -346,6 +346,87 @@ async fn per_api_verdicts_nodata_kayenta_and_early_stop_from_real_prometheus() {
     );
 }
 
+/// Hosts as the unit against a real Prometheus: three baseline and three canary instances
+/// of one API, one canary instance 3× slower. With `unit_label = "instance"` the collector
+/// keeps the label Prometheus gives each scrape target, the pairs are merged per route,
+/// and the slow instance fails the analysis by its address.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_instance_is_named_from_real_prometheus() {
+    require_prometheus!();
+    let api = ["/checkout"];
+    let mut targets = Vec::new();
+    for k in 0..3u64 {
+        targets.push((
+            "v1",
+            Target::start_instance("v1", k + 1, &api, Behaviour::default()).await,
+        ));
+    }
+    for k in 0..3u64 {
+        let b = Behaviour {
+            latency_factor: if k == 0 { 3.0 } else { 1.0 },
+            ..Behaviour::default()
+        };
+        targets.push(("v2", Target::start_instance("v2", k + 1, &api, b).await));
+    }
+    let slow = targets[3].1.addr().to_string();
+    let scrape: Vec<(&str, std::net::SocketAddr)> =
+        targets.iter().map(|(v, t)| (*v, t.addr())).collect();
+    let prom = Prometheus::start(&scrape, 1).await;
+    prom.wait_for_samples("http_requests_total", 12, Duration::from_secs(30))
+        .await;
+    let first = now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(dir.path(), &prom.url(), "").await;
+    let config = r#"
+name = "shop-hosts"
+applications = ["shop"]
+unit_label = "instance"
+judge = { kind = "sequential", alpha = 0.01, tolerance = 0.2 }
+
+[[metrics]]
+name = "latency"
+direction = "increase"
+[metrics.query]
+kind = "histogram"
+base = "http_request_duration_seconds"
+filter = 'version="${scope}"'
+split_by = ["route"]
+"#;
+    let (s, b) = d
+        .post_text("/api/v1/configs", "application/toml", config)
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let wait = (first + 14.0 - now()).max(0.0);
+    tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    let (start, end) = (now() - 13.0, now() - 1.0);
+    let (s, b) = d
+        .post(
+            "/api/v1/analyses",
+            &retrospective("shop-hosts", "v1", "v2", start, end),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let done = d
+        .wait_final(b["id"].as_str().expect("id"), Duration::from_secs(30))
+        .await;
+    assert_eq!(done["verdict"], "fail", "{done}");
+    let metrics = done["report"]["metrics"].as_array().expect("metrics");
+    assert_eq!(metrics.len(), 1, "one pair per route, hosts merged: {done}");
+    let m = &metrics[0];
+    assert_eq!(m["labels"], json!({"route": "/checkout"}), "{m}");
+    assert_eq!(m["hosts"]["label"], "instance");
+    assert_eq!(m["hosts"]["named"], json!([slow]), "{m}");
+    assert_eq!(m["hosts"]["baseline"].as_array().map(Vec::len), Some(3));
+    let reason = m["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&format!("canary host {slow}")), "{reason}");
+    let queries = done["queries"].to_string();
+    assert!(
+        queries.contains("http_request_duration_seconds_bucket"),
+        "{queries}"
+    );
+    drop(targets);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_outage_holds_and_a_killed_daemon_resumes() {
     require_prometheus!();

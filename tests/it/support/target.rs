@@ -93,7 +93,23 @@ impl Target {
     /// Serve `/metrics` for `version` with the given `apis` (the `route` label), all starting
     /// with `behaviour` and a median latency of [`DEFAULT_MEDIAN_S`].
     pub async fn start(version: &str, apis: &[&str], behaviour: Behaviour) -> Target {
-        let sim = Sim::new(version, apis, behaviour);
+        Self::start_instance(version, 0, apis, behaviour).await
+    }
+
+    /// [`Target::start`] for one of several instances of `version`: instance `k` draws
+    /// its own random numbers (instance 0 is the one `start` runs).
+    pub async fn start_instance(
+        version: &str,
+        k: u64,
+        apis: &[&str],
+        behaviour: Behaviour,
+    ) -> Target {
+        let mut sim = Sim::new(version, apis, behaviour);
+        if k > 0 {
+            sim.rng = ChaCha8Rng::seed_from_u64(
+                fnv1a(version.as_bytes()) ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
+        }
         let handle = TargetHandle(Arc::new(Mutex::new(sim)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
