@@ -43,6 +43,8 @@ pub struct RunOutcome {
     pub estimated_onset_s: Option<f64>,
     /// Canary requests served from the regression's onset (or the start) to the decision.
     pub canary_requests: f64,
+    /// Canary requests served from the start to the decision.
+    pub canary_requests_total: f64,
     /// Baseline requests over the same span.
     pub baseline_requests: f64,
     /// Canary bad requests (errors, or slower than the baseline's p99) beyond what the
@@ -79,6 +81,8 @@ pub struct Cell {
     pub excess_bad_median: Option<f64>,
     /// Passed runs: median seconds to promotion.
     pub promotion_seconds: Option<f64>,
+    /// Passed runs: median canary requests to promotion.
+    pub promotion_requests: Option<f64>,
     /// Regressions on some canary hosts only, judges that name hosts: the share of
     /// detections that named the bad hosts and only them.
     pub host_named: Option<f64>,
@@ -168,10 +172,12 @@ pub fn watch(
     let mut decided: Option<(Decision, f64)> = None;
     let mut req = [0.0, 0.0];
     let mut bad = [0.0, 0.0];
+    let mut canary_total = 0.0;
     for (step, t) in run.steps.iter().zip(&totals.steps) {
         if !step.scraped {
             continue;
         }
+        canary_total += t[CANARY][0];
         if step.t_s > onset {
             for arm in [BASELINE, CANARY] {
                 req[arm] += t[arm][0];
@@ -199,6 +205,7 @@ pub fn watch(
             .then(|| monitor.estimated_onset_s())
             .flatten(),
         canary_requests: req[CANARY],
+        canary_requests_total: canary_total,
         baseline_requests: req[BASELINE],
         excess_bad: (bad[CANARY] - totals.base_bad_rate * req[CANARY]).max(0.0),
         named_right: match (run.truth.bad_hosts, monitor.named_hosts()) {
@@ -369,6 +376,9 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
             .then(|| quantile(&sorted(&|r| r.excess_bad, &failed), 0.5)),
         promotion_seconds: (!passed.is_empty())
             .then(|| quantile(&sorted(&|r| r.decided_s, &passed), 0.5)),
+        // A pass is counted from the start (a regression's onset does not matter to it).
+        promotion_requests: (!passed.is_empty())
+            .then(|| quantile(&sorted(&|r| r.canary_requests_total, &passed), 0.5)),
         within_5min: regression.then(|| {
             rate(
                 failed
@@ -407,8 +417,8 @@ pub fn markdown(report: &EvalReport) -> String {
         report.tolerance * 100.0,
         report.error_tolerance * 100.0
     );
-    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) | failed ≤ 5 min after onset | bad host named |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) | promotion requests (median) | failed ≤ 5 min after onset | bad host named |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in &report.cells {
         let fr = c
             .false_rollback
@@ -428,8 +438,9 @@ pub fn markdown(report: &EvalReport) -> String {
         let ps = c.promotion_seconds.map(int).unwrap_or_else(|| "-".into());
         let hn = c.host_named.map(pct).unwrap_or_else(|| "-".into());
         let w5 = c.within_5min.map(pct).unwrap_or_else(|| "-".into());
+        let pr = c.promotion_requests.map(int).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} | {w5} | {hn} |\n",
+            "| {} | {} | {} | {} | {} | {fr} | {early} | {dr} | {ds} | {eo} | {ex} | {ps} | {pr} | {w5} | {hn} |\n",
             c.scenario,
             c.judge,
             pct(c.fail_rate),
@@ -451,6 +462,44 @@ mod tests {
         assert_eq!(clopper_pearson_upper(5, 5), 1.0);
         let ub = clopper_pearson_upper(20, 2000);
         assert!(ub > 0.01 && ub < 0.0145, "{ub}");
+    }
+
+    fn outcome(decision: Decision, decided_s: f64, onset_s: f64, requests: f64) -> RunOutcome {
+        RunOutcome {
+            decision,
+            before_onset: decided_s <= onset_s && onset_s > 0.0,
+            decided_s,
+            onset_s,
+            estimated_onset_s: None,
+            canary_requests: requests,
+            canary_requests_total: requests * 2.0,
+            baseline_requests: requests,
+            excess_bad: 0.0,
+            named_right: None,
+        }
+    }
+
+    /// The summary counts detections within 5 minutes of the onset over all runs (not
+    /// before it), and promotions in requests from the start.
+    #[test]
+    fn a_cell_counts_quick_detections_and_promotion_requests() {
+        let runs = [
+            outcome(Decision::Fail, 700.0, 600.0, 10.0),
+            outcome(Decision::Fail, 1000.0, 600.0, 10.0),
+            outcome(Decision::Fail, 500.0, 600.0, 10.0),
+            outcome(Decision::Inconclusive, 1800.0, 600.0, 10.0),
+        ];
+        let c = summarise("s", "j", true, &runs);
+        assert_eq!(c.within_5min, Some(0.25));
+        assert_eq!(c.fail_before_onset, Some(0.25));
+        let calm = [
+            outcome(Decision::Pass, 300.0, 0.0, 100.0),
+            outcome(Decision::Pass, 500.0, 0.0, 300.0),
+            outcome(Decision::Inconclusive, 1800.0, 0.0, 900.0),
+        ];
+        let c = summarise("s", "j", false, &calm);
+        assert_eq!(c.promotion_requests, Some(400.0));
+        assert_eq!(c.within_5min, None);
     }
 
     #[test]
