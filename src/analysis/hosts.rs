@@ -18,7 +18,7 @@ use canary_judges::hosts::{
 use canary_judges::{Classification, JudgeConfig, Judgement, MetricOptions, Sample};
 use serde::{Deserialize, Serialize};
 
-use super::timeline::batches;
+use super::steps::batches;
 use crate::collectors::{CollectedPair, Labels};
 use crate::config::{CanaryConfig, MetricConfig};
 

@@ -7,6 +7,7 @@
 
 pub mod hosts;
 pub mod live;
+pub mod steps;
 pub mod timeline;
 
 use std::collections::BTreeMap;
