@@ -76,7 +76,7 @@ pub fn simulate_with<S: SimSink>(
     keep_requests: bool,
     sink: &mut S,
 ) -> SimRun {
-    let mut sim = Sim::new(scenario, seed, keep_requests);
+    let mut sim = Sim::new(scenario, seed, keep_requests, !S::NEEDS_BUCKETS_LE);
     let steps = (0..scenario.steps()).map(|i| sim.step(i, sink)).collect();
     SimRun {
         step_s: scenario.step_s,
@@ -131,6 +131,10 @@ struct Host {
     seen_requests: f64,
     seen_errors: f64,
     seen_sum_ms: f64,
+    /// Buckets counted into since the last successful scrape (with repeats), for the fast
+    /// path that needs no cumulative scan: used only when counters never reset and the
+    /// sink does not read cumulative buckets.
+    touched: Vec<u32>,
 }
 
 impl Host {
@@ -164,10 +168,16 @@ struct Sim<'a> {
     keep: bool,
     step_log: Vec<RequestRecord>,
     le_acc: Vec<f64>,
+    /// Scrapes from the buckets touched since the last one instead of a scan of every
+    /// bucket: exact when counters never reset (the increments are then the counts added)
+    /// and nobody reads the cumulative counters.
+    fast: bool,
+    /// Fast path: this step's per-bucket increments of the arm (not cumulative).
+    arm_acc: Vec<f64>,
 }
 
 impl<'a> Sim<'a> {
-    fn new(sc: &'a Scenario, seed: u64, keep: bool) -> Self {
+    fn new(sc: &'a Scenario, seed: u64, keep: bool, fast: bool) -> Self {
         let bounds = bucket_bounds_ms();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut log_rng = ChaCha8Rng::seed_from_u64(seed);
@@ -186,6 +196,7 @@ impl<'a> Sim<'a> {
                     seen_requests: 0.0,
                     seen_errors: 0.0,
                     seen_sum_ms: 0.0,
+                    touched: Vec::new(),
                 })
                 .collect()
         });
@@ -202,6 +213,8 @@ impl<'a> Sim<'a> {
             ln_min: BUCKET_MIN_MS.ln(),
             inv_ln_width: f64::from(BUCKETS_PER_DOUBLING) / std::f64::consts::LN_2,
             le_acc: vec![0.0; bounds.len()],
+            fast: fast && sc.noise.counter_reset_prob <= 0.0,
+            arm_acc: vec![0.0; bounds.len()],
             bounds,
             hosts,
             rng,
@@ -280,7 +293,11 @@ impl<'a> Sim<'a> {
         let arms = [BASELINE, CANARY].map(|arm| {
             let n_hosts = self.hosts[arm].len();
             let lambda = t.rps_of(arm) / n_hosts as f64 * diurnal * step_s;
-            self.le_acc.iter_mut().for_each(|v| *v = 0.0);
+            if self.fast {
+                self.arm_acc.iter_mut().for_each(|v| *v = 0.0);
+            } else {
+                self.le_acc.iter_mut().for_each(|v| *v = 0.0);
+            }
             let mut out = ArmStep::default();
             for h in 0..n_hosts {
                 let effect = self.effect(arm, h, t0);
@@ -307,7 +324,9 @@ impl<'a> Sim<'a> {
                     self.scrape(arm, h, t_end, &mut out, sink);
                 }
             }
-            if scraped {
+            if scraped && self.fast {
+                out.latency_buckets.clone_from(&self.arm_acc);
+            } else if scraped {
                 bucket_counts_into(&self.le_acc, &mut out.latency_buckets);
             } else {
                 // Nothing delivered (hosts included).
@@ -353,6 +372,9 @@ impl<'a> Sim<'a> {
             let host = &mut self.hosts[arm][h];
             host.buckets[k] += 1.0;
             host.sum_ms += x;
+            if self.fast {
+                host.touched.push(k as u32);
+            }
             if self.keep {
                 self.step_log.push(RequestRecord {
                     t_s: 0.0,
@@ -386,6 +408,10 @@ impl<'a> Sim<'a> {
         out: &mut ArmStep,
         sink: &mut S,
     ) {
+        if self.fast {
+            self.scrape_fast(arm, h, t_s, out, sink);
+            return;
+        }
         let host = &mut self.hosts[arm][h];
         let mut c = 0.0;
         let mut below = 0.0;
@@ -431,6 +457,64 @@ impl<'a> Sim<'a> {
             errors_total: host.errors,
             latency_sum_ms: host.sum_ms,
             buckets_le: &host.seen_le,
+            requests_increase: requests,
+            errors_increase: errors,
+        });
+    }
+}
+
+impl Sim<'_> {
+    /// [`Sim::scrape`] without counter resets: the increments since the last successful
+    /// scrape are exactly the counts added to the buckets touched since then, so only
+    /// those are read (the cumulative counters are not kept; see [`Sim::fast`]).
+    fn scrape_fast<S: SimSink>(
+        &mut self,
+        arm: usize,
+        h: usize,
+        t_s: f64,
+        out: &mut ArmStep,
+        sink: &mut S,
+    ) {
+        let host = &mut self.hosts[arm][h];
+        let mut touched = std::mem::take(&mut host.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        let own: Vec<(u32, f64)> = touched
+            .iter()
+            .map(|&k| {
+                let c = host.buckets[k as usize];
+                host.buckets[k as usize] = 0.0;
+                (k, c)
+            })
+            .collect();
+        for &(k, c) in &own {
+            self.arm_acc[k as usize] += c;
+        }
+        touched.clear();
+        host.touched = touched;
+        let requests = host.requests - host.seen_requests;
+        let errors = host.errors - host.seen_errors;
+        let sum_ms = host.sum_ms - host.seen_sum_ms;
+        out.requests += requests;
+        out.errors += errors;
+        out.latency_sum_ms += sum_ms;
+        host.seen_requests = host.requests;
+        host.seen_errors = host.errors;
+        host.seen_sum_ms = host.sum_ms;
+        out.hosts.push(crate::sim::HostStep {
+            requests,
+            errors,
+            latency_sum_ms: sum_ms,
+            buckets: own,
+        });
+        sink.scrape(&HostScrape {
+            t_s,
+            arm,
+            host: h,
+            requests_total: host.requests,
+            errors_total: host.errors,
+            latency_sum_ms: host.sum_ms,
+            buckets_le: &[],
             requests_increase: requests,
             errors_increase: errors,
         });

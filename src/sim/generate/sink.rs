@@ -36,6 +36,10 @@ pub struct HostScrape<'a> {
 /// Receives what [`super::simulate_with`] sees per host and per request. Every method
 /// defaults to doing nothing.
 pub trait SimSink {
+    /// Whether [`SimSink::scrape`] reads the cumulative bucket counters
+    /// ([`HostScrape::buckets_le`]); a sink that does not lets the simulator skip keeping
+    /// them when no counter resets (the cost of a scan of every bucket per host and scrape).
+    const NEEDS_BUCKETS_LE: bool = true;
     /// A request (only when requests are kept), in time order within each step.
     fn request(&mut self, _record: &RequestRecord) {}
     /// A successful scrape of one host.
@@ -47,4 +51,6 @@ pub trait SimSink {
 }
 
 /// The sink that ignores everything.
-impl SimSink for () {}
+impl SimSink for () {
+    const NEEDS_BUCKETS_LE: bool = false;
+}
