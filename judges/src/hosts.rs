@@ -301,6 +301,11 @@ impl HostTest {
         self.looks
     }
 
+    /// Looks in the schedule.
+    pub fn planned_looks(&self) -> usize {
+        self.config.looks.len()
+    }
+
     fn look(&mut self, horizon: bool) {
         if matches!(
             self.outcome,

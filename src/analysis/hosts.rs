@@ -448,7 +448,7 @@ pub fn judge(
             format!(
                 "{hosts_phrase}: not decided yet ({} of {} looks)",
                 test.looks(),
-                planned_looks(planned_steps, every, !counts)
+                test.planned_looks()
             ),
         ),
     };
@@ -458,10 +458,6 @@ pub fn judge(
         report,
         decided_at,
     })
-}
-
-fn planned_looks(steps: usize, every: usize, sparse: bool) -> usize {
-    schedule(steps, every, sparse).len()
 }
 
 /// A merged pair with no host in one arm: missing data, judged as missing data is.

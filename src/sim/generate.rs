@@ -434,36 +434,9 @@ impl<'a> Sim<'a> {
                 below = inc;
             }
         }
-        let requests = increase(host.seen_requests, host.requests);
-        let errors = increase(host.seen_errors, host.errors);
-        let sum_ms = increase(host.seen_sum_ms, host.sum_ms);
-        out.requests += requests;
-        out.errors += errors;
-        out.latency_sum_ms += sum_ms;
-        out.hosts.push(crate::sim::HostStep {
-            requests,
-            errors,
-            latency_sum_ms: sum_ms,
-            buckets: own,
-        });
-        host.seen_requests = host.requests;
-        host.seen_errors = host.errors;
-        host.seen_sum_ms = host.sum_ms;
-        sink.scrape(&HostScrape {
-            t_s,
-            arm,
-            host: h,
-            requests_total: host.requests,
-            errors_total: host.errors,
-            latency_sum_ms: host.sum_ms,
-            buckets_le: &host.seen_le,
-            requests_increase: requests,
-            errors_increase: errors,
-        });
+        deliver(host, (arm, h, t_s), own, true, out, sink);
     }
-}
 
-impl Sim<'_> {
     /// [`Sim::scrape`] without counter resets: the increments since the last successful
     /// scrape are exactly the counts added to the buckets touched since then, so only
     /// those are read (the cumulative counters are not kept; see [`Sim::fast`]).
@@ -492,33 +465,47 @@ impl Sim<'_> {
         }
         touched.clear();
         host.touched = touched;
-        let requests = host.requests - host.seen_requests;
-        let errors = host.errors - host.seen_errors;
-        let sum_ms = host.sum_ms - host.seen_sum_ms;
-        out.requests += requests;
-        out.errors += errors;
-        out.latency_sum_ms += sum_ms;
-        host.seen_requests = host.requests;
-        host.seen_errors = host.errors;
-        host.seen_sum_ms = host.sum_ms;
-        out.hosts.push(crate::sim::HostStep {
-            requests,
-            errors,
-            latency_sum_ms: sum_ms,
-            buckets: own,
-        });
-        sink.scrape(&HostScrape {
-            t_s,
-            arm,
-            host: h,
-            requests_total: host.requests,
-            errors_total: host.errors,
-            latency_sum_ms: host.sum_ms,
-            buckets_le: &[],
-            requests_increase: requests,
-            errors_increase: errors,
-        });
+        deliver(host, (arm, h, t_s), own, false, out, sink);
     }
+}
+
+/// The end of one host's scrape, either way: its counter increments (Prometheus' reset
+/// rule) into the arm's totals and its own [`crate::sim::HostStep`], the last-seen values
+/// moved on, and the scrape reported to `sink` (with the cumulative buckets when `le`).
+fn deliver<S: SimSink>(
+    host: &mut Host,
+    (arm, h, t_s): (usize, usize, f64),
+    own: Vec<(u32, f64)>,
+    le: bool,
+    out: &mut ArmStep,
+    sink: &mut S,
+) {
+    let requests = increase(host.seen_requests, host.requests);
+    let errors = increase(host.seen_errors, host.errors);
+    let sum_ms = increase(host.seen_sum_ms, host.sum_ms);
+    out.requests += requests;
+    out.errors += errors;
+    out.latency_sum_ms += sum_ms;
+    out.hosts.push(crate::sim::HostStep {
+        requests,
+        errors,
+        latency_sum_ms: sum_ms,
+        buckets: own,
+    });
+    host.seen_requests = host.requests;
+    host.seen_errors = host.errors;
+    host.seen_sum_ms = host.sum_ms;
+    sink.scrape(&HostScrape {
+        t_s,
+        arm,
+        host: h,
+        requests_total: host.requests,
+        errors_total: host.errors,
+        latency_sum_ms: host.sum_ms,
+        buckets_le: if le { &host.seen_le } else { &[] },
+        requests_increase: requests,
+        errors_increase: errors,
+    });
 }
 
 /// N(0, σ²); draws nothing when σ = 0 (so noise that is off costs nothing).

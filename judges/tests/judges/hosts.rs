@@ -6,8 +6,9 @@
 use canary_judges::hosts::{BASELINE, CANARY, HostOutcome, HostTest, HostsConfig, schedule};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+use crate::upper_bound;
 use rand_distr::{Distribution, Gamma, Poisson, StandardNormal};
-use statrs::distribution::{Beta, ContinuousCDF};
 
 /// Bucket bounds 1% apart from 1 ms to ~100 s, then +∞.
 fn bounds() -> Vec<f64> {
@@ -18,16 +19,6 @@ fn bounds() -> Vec<f64> {
 
 fn bucket(bounds: &[f64], x: f64) -> u32 {
     bounds.partition_point(|b| *b < x) as u32
-}
-
-/// One-sided 95% Clopper–Pearson upper bound of k in n.
-fn upper_bound(k: usize, n: usize) -> f64 {
-    if k >= n {
-        return 1.0;
-    }
-    Beta::new(k as f64 + 1.0, (n - k) as f64)
-        .unwrap()
-        .inverse_cdf(0.95)
 }
 
 /// A fleet: host latency multipliers (log), with the canary's changes applied.

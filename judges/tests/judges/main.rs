@@ -8,3 +8,15 @@ mod oracle;
 mod rules;
 mod sequential_fixtures;
 mod short_counts;
+
+use statrs::distribution::{Beta, ContinuousCDF};
+
+/// One-sided 95% Clopper–Pearson upper bound of k failures in n runs.
+pub fn upper_bound(k: usize, n: usize) -> f64 {
+    if k >= n {
+        return 1.0;
+    }
+    Beta::new(k as f64 + 1.0, (n - k) as f64)
+        .unwrap()
+        .inverse_cdf(0.95)
+}

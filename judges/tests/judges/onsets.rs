@@ -6,24 +6,15 @@ use canary_judges::sequential::Outcome;
 use canary_judges::{Direction, MetricOptions, SequentialConfig, SequentialJudge};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+use crate::upper_bound;
 use rand_distr::{Distribution, Poisson};
-use statrs::distribution::{Beta, ContinuousCDF};
 
 fn errors_up() -> MetricOptions {
     MetricOptions {
         direction: Direction::Increase,
         ..Default::default()
     }
-}
-
-/// One-sided 95% Clopper–Pearson upper bound of k failures in n.
-fn upper_bound(k: usize, n: usize) -> f64 {
-    if k >= n {
-        return 1.0;
-    }
-    Beta::new(k as f64 + 1.0, (n - k) as f64)
-        .unwrap()
-        .inverse_cdf(0.95)
 }
 
 /// Oracle: 10,000 short runs without a change (shares shifting between scrapes, error
