@@ -105,6 +105,86 @@ pub struct Judged {
     /// was enough.
     #[serde(default)]
     pub rule: Option<String>,
+    /// What the judge has ruled out so far, per compared quantity (sequential judges):
+    /// the largest regression its confidence sequence still allows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ruled_out: Vec<RuledOut>,
+}
+
+/// The largest regression ruled out for one quantity: the canary / baseline ratio is at
+/// most `upper` (and at least `lower`), at the judge's confidence, from the start of the
+/// run to now. A side is `None` when it is not watched or nothing is ruled out on it yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuledOut {
+    /// `p50`, `p99`, `error rate`, `mean`.
+    pub quantity: String,
+    #[serde(default)]
+    pub upper: Option<f64>,
+    #[serde(default)]
+    pub lower: Option<f64>,
+    /// The pass band's edge (the ratio a pass must rule out being worse than).
+    pub pass: f64,
+    /// When the bound is not yet inside the pass band but the estimate is: roughly how
+    /// many more observations per arm would bring it inside (the interval narrows as
+    /// 1/√n; a rough guide for sizing, not a promise).
+    #[serde(default)]
+    pub more: Option<f64>,
+}
+
+impl RuledOut {
+    /// `> +3.8% at p50`, `> 1.4× error rate`, `< −6% at p50` (both sides joined by
+    /// "and"); `None` when nothing is ruled out.
+    pub fn describe(&self) -> Option<String> {
+        let ratio_like = self.quantity == "error rate";
+        let fmt = |r: f64, above: bool| {
+            let op = if above { ">" } else { "<" };
+            if ratio_like {
+                format!("{op} {}×", crate::kinds::num(r))
+            } else {
+                let pct = (r - 1.0) * 100.0;
+                let sign = if pct >= 0.0 { "+" } else { "−" };
+                format!("{op} {sign}{}%", crate::kinds::num(pct.abs()))
+            }
+        };
+        let mut parts = Vec::new();
+        if let Some(u) = self.upper.filter(|u| u.is_finite()) {
+            parts.push(fmt(u, true));
+        }
+        if let Some(l) = self.lower.filter(|l| *l > 0.0) {
+            parts.push(fmt(l, false));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let what = if ratio_like {
+            " error rate".to_string()
+        } else {
+            format!(" at {}", self.quantity)
+        };
+        Some(format!("{}{what}", parts.join(" and ")))
+    }
+
+    /// "rules out > +3.8% at p50, > +11% at p99, > 1.4× error rate", or "rules out
+    /// nothing yet"; then, when undecided, "about 40,000 more per arm would decide".
+    pub fn sentence(all: &[RuledOut]) -> String {
+        let parts: Vec<String> = all.iter().filter_map(RuledOut::describe).collect();
+        let mut s = if parts.is_empty() {
+            "rules out nothing yet".to_string()
+        } else {
+            format!("rules out {}", parts.join(", "))
+        };
+        let more = all
+            .iter()
+            .filter_map(|r| r.more)
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+        if let Some(n) = more {
+            s.push_str(&format!(
+                "; about {} more per arm would prove the pass bands",
+                crate::kinds::num(n.ceil())
+            ));
+        }
+        s
+    }
 }
 
 /// One comparison a judge made, with the bound it was held against.
@@ -237,8 +317,8 @@ impl Judged {
         )
     }
 
-    /// Every check, `; `-separated (see [`Check::describe`]).
-    /// The rule follows when a check is ✗ — the reader then needs to know whether that
+    /// Every check, `; `-separated (see [`Check::describe`]), then what was ruled out
+    /// (sequential judges). The rule follows when a check is ✗ — the reader then needs to know whether that
     /// one ✗ was enough.
     pub fn describe_checks(&self, unit: Option<&str>) -> String {
         let u = unit_for(&self.quantity, unit);
@@ -248,6 +328,10 @@ impl Judged {
             .map(|c| c.describe(u))
             .collect::<Vec<_>>()
             .join("; ");
+        if !self.ruled_out.is_empty() {
+            s.push_str("; ");
+            s.push_str(&RuledOut::sentence(&self.ruled_out));
+        }
         if let Some(rule) = self
             .rule
             .as_deref()

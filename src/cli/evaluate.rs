@@ -47,6 +47,10 @@ pub struct EvaluateArgs {
     /// Sequential judge: band for the error-rate ratio (1.0 = errors may double).
     #[arg(long, default_value_t = 1.0)]
     pub error_tolerance: f64,
+    /// Sequential judge: a pass band, `KEY=VALUE` (`p50=0.05`, `p99=0.2`, `rate=1`,
+    /// `mean=0.1`); repeat for several. Keys not given keep canaryd's defaults.
+    #[arg(long = "pass-band", value_name = "KEY=VALUE", value_parser = parse_pass_band)]
+    pub pass_bands: Vec<(String, f64)>,
     /// Seconds of warm-up ignored by every judge (a scenario's own warm-up wins).
     #[arg(long, default_value_t = 0.0)]
     pub warmup: f64,
@@ -69,6 +73,18 @@ pub struct EvaluateArgs {
     pub threads: Option<usize>,
 }
 
+/// `p50=0.05` → ("p50", 0.05); the key itself is checked with the judge's config.
+fn parse_pass_band(s: &str) -> Result<(String, f64), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE (e.g. p50=0.05), got `{s}`"))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    Ok((key.trim().to_string(), value))
+}
+
 pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
     if args.runs == 0 {
         return Err(CliError::new(exit::USAGE, "--runs must be at least 1"));
@@ -83,6 +99,18 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
         return Err(CliError::new(
             exit::USAGE,
             format!("--alpha must be between 0 and 1, got {}", args.alpha),
+        ));
+    }
+    let mut pass_bands = canary_judges::sequential::default_pass_bands();
+    pass_bands.extend(args.pass_bands.iter().cloned());
+    let probe = canary_judges::SequentialConfig {
+        pass_bands: pass_bands.clone(),
+        ..Default::default()
+    };
+    if let Some(e) = probe.validate().first() {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("--pass-band: {}", e.message),
         ));
     }
     let mut scenarios = Vec::new();
@@ -108,6 +136,7 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
             alpha: args.alpha,
             mw_interval_s: args.mw_interval,
             aggregate_s: args.aggregate_interval,
+            pass_bands,
             ..MonitorSettings::default()
         },
     };

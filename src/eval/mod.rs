@@ -99,6 +99,8 @@ pub struct EvalReport {
     pub alpha: f64,
     pub tolerance: f64,
     pub error_tolerance: f64,
+    /// The sequential judge's pass bands.
+    pub pass_bands: std::collections::BTreeMap<String, f64>,
     pub cells: Vec<Cell>,
 }
 
@@ -265,6 +267,7 @@ pub fn evaluate(
         alpha: options.settings.alpha,
         tolerance: options.settings.tolerance,
         error_tolerance: options.settings.error_tolerance,
+        pass_bands: options.settings.pass_bands.clone(),
         cells,
     }
 }
@@ -410,12 +413,18 @@ fn int(v: f64) -> String {
 /// The report as a Markdown table.
 pub fn markdown(report: &EvalReport) -> String {
     let mut out = format!(
-        "Evaluation: {} runs per cell, seed {}; sequential α = {} for the whole analysis, latency band ±{}% and error-rate band +{}% unless a scenario sets its own.\n\n",
+        "Evaluation: {} runs per cell, seed {}; sequential α = {} for the whole analysis, latency band ±{}% and error-rate band +{}% unless a scenario sets its own; pass bands {}.\n\n",
         report.runs,
         report.seed,
         report.alpha,
         report.tolerance * 100.0,
-        report.error_tolerance * 100.0
+        report.error_tolerance * 100.0,
+        report
+            .pass_bands
+            .iter()
+            .map(|(k, v)| format!("{k} ±{}%", v * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     out.push_str("| scenario | judge | fail | pass | inconclusive | false rollback (95% UB) | fail before onset | detection: requests median (p90) | detection: seconds median (p90) | estimated onset s (median) | excess bad (median) | promotion s (median) | promotion requests (median) | failed ≤ 5 min after onset | bad host named |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -446,6 +455,51 @@ pub fn markdown(report: &EvalReport) -> String {
             pct(c.fail_rate),
             pct(c.pass_rate),
             pct(c.inconclusive_rate)
+        ));
+    }
+    out.push_str(&promoted_regressions(report));
+    out
+}
+
+/// Per judge, the regression scenarios it promoted — a pass on a real regression is the
+/// worst error a gate can make — with the largest share and its 95% upper bound.
+fn promoted_regressions(report: &EvalReport) -> String {
+    let mut judges: Vec<&str> = report.cells.iter().map(|c| c.judge.as_str()).collect();
+    judges.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    judges.retain(|j| seen.insert(*j));
+    let mut out = String::new();
+    for judge in judges {
+        let cells: Vec<&Cell> = report
+            .cells
+            .iter()
+            .filter(|c| c.judge == judge && c.regression)
+            .collect();
+        if cells.is_empty() {
+            continue;
+        }
+        let promoted: Vec<String> = cells
+            .iter()
+            .filter(|c| c.pass_rate > 0.0)
+            .map(|c| format!("{} {}", c.scenario, pct(c.pass_rate)))
+            .collect();
+        let worst = cells
+            .iter()
+            .max_by(|a, b| a.pass_rate.total_cmp(&b.pass_rate))
+            .expect("non-empty");
+        let passes = (worst.pass_rate * worst.runs as f64).round() as usize;
+        let ub = clopper_pearson_upper(passes, worst.runs);
+        out.push_str(&format!(
+            "\nPromoted regressions, {judge}: {} of {} regression scenarios{} (largest share {}, 95% upper bound {}).\n",
+            promoted.len(),
+            cells.len(),
+            if promoted.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", promoted.join(", "))
+            },
+            pct(worst.pass_rate),
+            pct(ub)
         ));
     }
     out
@@ -500,6 +554,45 @@ mod tests {
         let c = summarise("s", "j", false, &calm);
         assert_eq!(c.promotion_requests, Some(400.0));
         assert_eq!(c.within_5min, None);
+    }
+
+    /// The report names every regression scenario a judge promoted, with the worst share
+    /// and its upper bound, and says so when none was.
+    #[test]
+    fn promoted_regressions_are_named_under_the_table() {
+        let promoted = [
+            outcome(Decision::Pass, 1800.0, 600.0, 10.0),
+            outcome(Decision::Fail, 700.0, 600.0, 10.0),
+            outcome(Decision::Fail, 700.0, 600.0, 10.0),
+            outcome(Decision::Fail, 700.0, 600.0, 10.0),
+        ];
+        let caught = [outcome(Decision::Fail, 700.0, 600.0, 10.0)];
+        let calm = [outcome(Decision::Pass, 1800.0, 0.0, 10.0)];
+        let report = EvalReport {
+            seed: 1,
+            runs: 4,
+            alpha: 0.01,
+            tolerance: 0.05,
+            error_tolerance: 1.0,
+            pass_bands: Default::default(),
+            cells: vec![
+                summarise("late-errors", "sequential", true, &promoted),
+                summarise("crash", "sequential", true, &caught),
+                summarise("calm", "sequential", false, &calm),
+                summarise("crash", "threshold", true, &caught),
+            ],
+        };
+        let md = markdown(&report);
+        assert!(
+            md.contains("Promoted regressions, sequential: 1 of 2 regression scenarios: late-errors 25.00% (largest share 25.00%"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "Promoted regressions, threshold: 0 of 1 regression scenarios (largest share 0.00%"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

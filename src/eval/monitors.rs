@@ -61,6 +61,9 @@ pub struct MonitorSettings {
     pub aggregate_s: f64,
     /// Scrapes the deploy lasts (the sequential judge's restarts span them).
     pub horizon_batches: usize,
+    /// Sequential judge: pass bands (`p50`, `p99`, `rate`, …; see
+    /// [`SequentialConfig::pass_bands`]).
+    pub pass_bands: std::collections::BTreeMap<String, f64>,
 }
 
 impl Default for MonitorSettings {
@@ -76,6 +79,7 @@ impl Default for MonitorSettings {
             mw_interval_s: 300.0,
             aggregate_s: 300.0,
             horizon_batches: canary_judges::sequential::restart::DEFAULT_HORIZON_BATCHES,
+            pass_bands: seq.pass_bands,
         }
     }
 }
@@ -142,11 +146,13 @@ impl SequentialMonitor {
             tolerance: s.tolerance,
             quantiles: s.quantiles.clone(),
             fixed_quantiles: s.fixed_quantiles.clone(),
+            pass_bands: s.pass_bands.clone(),
             ..SequentialConfig::default()
         };
         let errors = SequentialConfig {
             alpha: s.alpha,
             tolerance: s.error_tolerance,
+            pass_bands: s.pass_bands.clone(),
             ..SequentialConfig::default()
         };
         // Two metric pairs share the analysis' α.
@@ -181,8 +187,14 @@ impl Monitor for SequentialMonitor {
         }
     }
 
+    /// The horizon: each pair closes (the count test's fixed-sample look, the
+    /// equivalence tests of the pass bands); promoted only when both pairs pass.
     fn finish(&mut self) -> Decision {
-        Decision::Inconclusive
+        match (self.latency.finish(), self.errors.finish()) {
+            (Outcome::Fail, _) | (_, Outcome::Fail) => Decision::Fail,
+            (Outcome::Pass, Outcome::Pass) => Decision::Pass,
+            _ => Decision::Inconclusive,
+        }
     }
 
     fn estimated_onset_s(&self) -> Option<f64> {

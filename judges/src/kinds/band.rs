@@ -546,6 +546,7 @@ impl Judge for BandJudge {
             rule: Some(format!(
                 "fails when at least {k} of {n} intervals are beyond the band and beyond every baseline interval"
             )),
+            ruled_out: Vec::new(),
         });
         j
     }

@@ -112,6 +112,7 @@ impl Judge for MannWhitneyJudge {
             canary: Some(prep.canary_summary.mean),
             checks: Vec::new(),
             rule: None,
+            ruled_out: Vec::new(),
         };
         if x == y {
             let mut j = prep.judgement(

@@ -373,6 +373,7 @@ impl Judge for ThresholdJudge {
             canary: Some(canary),
             checks,
             rule: Some("fails when any check is ✗".into()),
+            ruled_out: Vec::new(),
         });
         j.aggregate = Some(AggregateDetail {
             name,

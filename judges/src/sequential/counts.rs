@@ -32,6 +32,7 @@ const LOG_R_MAX: f64 = 9.0;
 const GRID: usize = 421;
 
 use ndarray::{Array2, ArrayView1};
+use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::restart::RestartGrid;
 
@@ -58,8 +59,27 @@ pub struct RateRatioTest {
     /// Σ over errors of the probability that the error is the canary's under "no change"
     /// (its batch's canary share): the mean of the fixed-sample test at the horizon.
     null_canary_errors: f64,
+    /// Batches with errors, in order — the fixed-sample equivalence test at the horizon
+    /// needs the canary's expected share of the errors under any ratio, not only r = 1,
+    /// and for any later stretch of the run.
+    error_batches: Vec<ErrorBatch>,
+    /// Batches seen (calls of [`RateRatioTest::update`]).
+    batches: usize,
     /// The "no change" e-process restarted at change points, when enabled.
     onsets: Option<Onsets>,
+}
+
+/// One batch's errors, for the fixed-sample equivalence tests.
+#[derive(Debug, Clone, Copy)]
+struct ErrorBatch {
+    /// The batch's index (0-based).
+    batch: usize,
+    /// Errors of both arms.
+    total: f64,
+    /// The canary's errors.
+    canary: f64,
+    /// The canary's share of the batch's requests.
+    share: f64,
 }
 
 /// The restarts of the "no change" (r = 1) e-process.
@@ -124,6 +144,8 @@ impl RateRatioTest {
             errors: [0.0; 2],
             requests: [0.0; 2],
             null_canary_errors: 0.0,
+            error_batches: Vec::new(),
+            batches: 0,
             onsets: None,
         }
     }
@@ -201,6 +223,8 @@ impl RateRatioTest {
     /// the e-values changed (they do only when errors arrive, or the prior is set).
     pub fn update(&mut self, requests: [f64; 2], errors: [f64; 2]) -> bool {
         self.begin_batch();
+        let batch = self.batches;
+        self.batches += 1;
         let (req, err) = (requests.map(|v| v.max(0.0)), errors.map(|v| v.max(0.0)));
         self.requests[0] += req[0];
         self.requests[1] += req[1];
@@ -223,6 +247,12 @@ impl RateRatioTest {
             return changed;
         }
         self.null_canary_errors += total * share_b;
+        self.error_batches.push(ErrorBatch {
+            batch,
+            total,
+            canary: err[1],
+            share: share_b,
+        });
         let (ln_a, ln_b) = ((1.0 - share_b).ln(), share_b.ln());
         for k in 0..GRID {
             self.log_lik[k] += err[1] * self.log_r[k] - total * ln_add(ln_a, ln_b + self.log_r[k]);
@@ -423,6 +453,129 @@ impl RateRatioTest {
         // P(Binomial(n, p) ≥ x) = I_p(x, n − x + 1), also for non-integer counts.
         statrs::function::beta::checked_beta_reg(x, n - x + 1.0, p)
             .map_or(1.0, |v| v.clamp(0.0, 1.0))
+    }
+
+    /// The batches with errors from batch `from` on.
+    fn since(&self, from: usize) -> &[ErrorBatch] {
+        let i = self.error_batches.partition_point(|b| b.batch < from);
+        &self.error_batches[i..]
+    }
+
+    /// Errors of both arms, the canary's errors, and the canary's expected share of them
+    /// if its error rate were `r` times the baseline's — Σ_b E_b·p_b(r) / Σ_b E_b with
+    /// p_b(r) = r·s_b / (r·s_b + 1 − s_b) — over `batches`.
+    fn shares(batches: &[ErrorBatch], r: f64) -> (f64, f64, f64) {
+        let (mut n, mut x, mut expected) = (0.0, 0.0, 0.0);
+        for b in batches {
+            n += b.total;
+            x += b.canary;
+            expected += b.total * r * b.share / (r * b.share + 1.0 - b.share);
+        }
+        let p = if n > 0.0 {
+            (expected / n).clamp(0.0, 1.0)
+        } else {
+            f64::NAN
+        };
+        (n, x, p)
+    }
+
+    /// Fixed-sample p-value, for one look at a horizon fixed in advance, of "the canary's
+    /// rate ratio is at least `r0`" (`below = true`: evidence is few canary errors) or "at
+    /// most `r0`" (`below = false`): the equivalence test of a pass band. Given each batch's
+    /// errors, the canary's count is Poisson-binomial, stochastically increasing in the
+    /// ratio; Hoeffding's bound (as in [`RateRatioTest::horizon_p_value`]) by the binomial
+    /// with the mean share p̄(r0) makes the tail valid for x ≤ n·p̄ − 1 (x ≥ n·p̄ + 1 on the
+    /// other side); nearer the mean it is 1.
+    pub fn equivalence_p_value(&self, r0: f64, below: bool) -> f64 {
+        self.equivalence_p_value_since(0, r0, below)
+    }
+
+    /// [`RateRatioTest::equivalence_p_value`] of the batches from `from` on: the ratio
+    /// over that later stretch of the run.
+    pub fn equivalence_p_value_since(&self, from: usize, r0: f64, below: bool) -> f64 {
+        let (n, x, p) = Self::shares(self.since(from), r0);
+        if n <= 0.0 || !(p > 0.0 && p < 1.0) {
+            // No errors at all: nothing tells the rates apart.
+            return 1.0;
+        }
+        if below {
+            if x > n * p - 1.0 {
+                return 1.0;
+            }
+            // P(Bin(n, p) ≤ x) = 1 − I_p(x + 1, n − x).
+            statrs::function::beta::checked_beta_reg(x + 1.0, n - x, p)
+                .map_or(1.0, |v| (1.0 - v).clamp(0.0, 1.0))
+        } else {
+            if x < n * p + 1.0 {
+                return 1.0;
+            }
+            statrs::function::beta::checked_beta_reg(x, n - x + 1.0, p)
+                .map_or(1.0, |v| v.clamp(0.0, 1.0))
+        }
+    }
+
+    /// Whether the errors from batch `from` on are enough to prove the ratio on the good
+    /// side of `r0` at level `alpha` with probability ≥ `power` if nothing changed. It
+    /// reads only the batches' error totals and request shares — what the equivalence
+    /// test conditions on — so choosing the stretches to test by it keeps that test's
+    /// level.
+    pub fn equivalence_testable_since(
+        &self,
+        from: usize,
+        r0: f64,
+        below: bool,
+        alpha: f64,
+        power: f64,
+    ) -> bool {
+        let batches = self.since(from);
+        let (n, _, p0) = Self::shares(batches, r0);
+        let (_, _, p1) = Self::shares(batches, 1.0);
+        let n = n.round();
+        if n < 1.0 || !(p0 > 0.0 && p0 < 1.0 && p1 > 0.0 && p1 < 1.0) {
+            return false;
+        }
+        let (Ok(at_band), Ok(unchanged)) =
+            (Binomial::new(p0, n as u64), Binomial::new(p1, n as u64))
+        else {
+            return false;
+        };
+        if below {
+            // The largest count the test rejects at: P(Bin(n, p0) ≤ c) ≤ α.
+            let m = at_band.inverse_cdf(alpha);
+            if m == 0 {
+                return false;
+            }
+            unchanged.cdf(m - 1) >= power
+        } else {
+            let c = at_band.inverse_cdf(1.0 - alpha) + 1;
+            1.0 - unchanged.cdf(c - 1) >= power
+        }
+    }
+
+    /// The fixed-sample bound on the rate ratio at level `alpha` from one look: the
+    /// smallest r0 whose "at least r0" is rejected (`upper = true`), or the largest
+    /// whose "at most r0" is (`false`); ±∞ / 0 when none is.
+    pub fn fixed_sample_bound(&self, alpha: f64, upper: bool) -> f64 {
+        let (lo, hi) = (LOG_R_MIN, LOG_R_MAX);
+        let rejected = |l: f64| self.equivalence_p_value(l.exp(), upper) <= alpha;
+        let edge = if upper { hi } else { lo };
+        if !rejected(edge) {
+            return if upper { f64::INFINITY } else { 0.0 };
+        }
+        // Rejection is monotone in r0: bisect for its boundary on the log scale.
+        let (mut a, mut b) = if upper { (lo, hi) } else { (hi, lo) };
+        if rejected(a) {
+            return a.exp();
+        }
+        for _ in 0..60 {
+            let m = 0.5 * (a + b);
+            if rejected(m) {
+                b = m;
+            } else {
+                a = m;
+            }
+        }
+        b.exp()
     }
 
     /// The ratio of observed error rates (errors per request), canary / baseline.

@@ -19,6 +19,7 @@
 //! costs width, never validity.
 
 use serde::Serialize;
+use statrs::distribution::{Binomial, DiscreteCDF};
 
 use super::boundaries::{cdf_band, poly_stitching};
 use super::histogram::{ArmHistogram, Buckets};
@@ -68,6 +69,8 @@ pub struct DistributionTest {
     quantiles: Vec<f64>,
     fixed_quantiles: Vec<f64>,
     tolerance: f64,
+    /// Pass band per quantile, (p, band); a quantile not listed uses `tolerance`.
+    pass_bands: Vec<(f64, f64)>,
     direction: Direction,
 }
 
@@ -100,8 +103,24 @@ impl DistributionTest {
             quantiles,
             fixed_quantiles,
             tolerance,
+            pass_bands: Vec::new(),
             direction,
         }
+    }
+
+    /// Pass bands per quantile, (p, band): the canary passes once every quantile's ratio
+    /// interval lies inside its own band (a quantile not listed uses the fail band).
+    pub fn with_pass_bands(mut self, bands: Vec<(f64, f64)>) -> Self {
+        self.pass_bands = bands;
+        self
+    }
+
+    /// The pass band of quantile `p`.
+    pub fn pass_band(&self, p: f64) -> f64 {
+        self.pass_bands
+            .iter()
+            .find(|(q, _)| (q - p).abs() < 1e-9)
+            .map_or(self.tolerance, |(_, b)| *b)
     }
 
     pub fn buckets(&self) -> &Buckets {
@@ -180,9 +199,20 @@ impl DistributionTest {
             STITCH_S,
             STITCH_ETA,
         );
-        let bounds = self.buckets.bounds();
         // At least a = ⌊tp − u⁻⌋ + 1 observations lie at or below Q(p): Q(p) ≥ X₍ₐ₎.
-        let a = (total * p - down).floor() + 1.0;
+        // Fewer than b = ⌈tp + u⁺⌉ lie at or below it: Q(p) ≤ X₍b₎.
+        self.rank_bounds(
+            cum,
+            total,
+            (total * p - down).floor() + 1.0,
+            (total * p + up).ceil(),
+        )
+    }
+
+    /// [X₍ₐ₎, X₍b₎] rounded outward to bucket edges: the lower edge of the bucket holding
+    /// the a-th smallest observation and the upper edge of the one holding the b-th.
+    fn rank_bounds(&self, cum: &[f64], total: f64, a: f64, b: f64) -> [f64; 2] {
+        let bounds = self.buckets.bounds();
         let lo = if a <= 0.0 {
             self.buckets.floor()
         } else {
@@ -193,8 +223,6 @@ impl DistributionTest {
                 bounds[below - 1]
             }
         };
-        // Fewer than b = ⌈tp + u⁺⌉ lie at or below it: Q(p) ≤ X₍b₎.
-        let b = (total * p + up).ceil();
         let hi = if b > total {
             f64::INFINITY
         } else {
@@ -206,6 +234,76 @@ impl DistributionTest {
             }
         };
         [lo, hi]
+    }
+
+    /// Fixed-sample (one look) bounds on Q(p): the order statistics X₍ₐ₎ ≤ Q(p) ≤ X₍b₎
+    /// with a = the largest rank with P(Bin(n, p) ≤ a − 1) ≤ α and b = the smallest with
+    /// P(Bin(n, p) ≥ b) ≤ α, so each side errs with probability ≤ α (exact, distribution
+    /// free; ties and bucketing only widen them).
+    fn fixed_sample_bounds(&self, cum: &[f64], total: f64, p: f64, alpha: f64) -> [f64; 2] {
+        let n = total.round();
+        if n < 1.0 {
+            return [self.buckets.floor(), f64::INFINITY];
+        }
+        let Ok(bin) = Binomial::new(p, n as u64) else {
+            return [self.buckets.floor(), f64::INFINITY];
+        };
+        // The smallest m with P(Bin ≤ m) ≥ α: P(Bin ≤ m − 1) < α, so a = m.
+        let a = bin.inverse_cdf(alpha) as f64;
+        // b − 1 = the smallest m with P(Bin ≤ m) ≥ 1 − α.
+        let b = bin.inverse_cdf(1.0 - alpha) as f64 + 1.0;
+        self.rank_bounds(cum, total, a, b)
+    }
+
+    /// Bounds on every quantile (configured and fixed) from one look at the data, each
+    /// ratio bound erring with probability ≤ `alpha` (α/2 per arm): what
+    /// [`DistributionTest::horizon_within`] holds against the pass bands.
+    pub fn fixed_sample_quantile_bounds(&self, alpha: f64) -> Vec<QuantileBounds> {
+        let cum = [self.arms[0].cumulative(), self.arms[1].cumulative()];
+        let totals = self.totals();
+        let mut ps: Vec<f64> = self.quantiles.clone();
+        for &p in &self.fixed_quantiles {
+            if !ps.contains(&p) {
+                ps.push(p);
+            }
+        }
+        ps.sort_by(f64::total_cmp);
+        ps.into_iter()
+            .map(|p| {
+                let a = self.fixed_sample_bounds(&cum[0], totals[0], p, alpha / 2.0);
+                let b = self.fixed_sample_bounds(&cum[1], totals[1], p, alpha / 2.0);
+                QuantileBounds {
+                    p,
+                    tail: false,
+                    baseline: a,
+                    canary: b,
+                    ratio: [ratio(b[0], a[1]), ratio(b[1], a[0])],
+                    estimate: ratio(
+                        self.point(&cum[1], totals[1], p),
+                        self.point(&cum[0], totals[0], p),
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// The horizon's equivalence test, one look: whether every quantile's fixed-sample
+    /// ratio interval (level `alpha` per side) lies inside its pass band on the watched
+    /// sides, with those bounds. A promotion errs only when some quantile's true ratio
+    /// is beyond its band while that quantile's bound is inside it — probability ≤ α
+    /// whatever the number of quantiles (intersection–union: every one must pass).
+    pub fn horizon_within(&self, alpha: f64) -> (bool, Vec<QuantileBounds>) {
+        let bounds = self.fixed_sample_quantile_bounds(alpha);
+        let (up, down) = (
+            self.direction.watches_increase(),
+            self.direction.watches_decrease(),
+        );
+        let within = !bounds.is_empty()
+            && bounds.iter().all(|q| {
+                let k = 1.0 + self.pass_band(q.p);
+                (!up || q.ratio[1] <= k) && (!down || q.ratio[0] >= 1.0 / k)
+            });
+        (within, bounds)
     }
 
     /// The empirical p-quantile as the geometric midpoint of its bucket (NaN when empty).
@@ -318,7 +416,7 @@ impl DistributionTest {
     /// The finding now, in the configured direction: **worse** when a difference in the
     /// bad direction is significant (a uniform-band sweep or a quantile's interval
     /// excludes "no change") *and* some configured quantile's estimated ratio lies beyond
-    /// the band; **within** when every configured quantile's interval lies inside it.
+    /// the band; **within** when every quantile's interval lies inside its pass band.
     pub fn finding(&self) -> (Finding, Vec<QuantileBounds>) {
         let bounds = self.quantile_bounds();
         let k = 1.0 + self.tolerance;
@@ -331,9 +429,10 @@ impl DistributionTest {
             return (Finding::Worse { higher: slower }, bounds);
         }
         let within = !bounds.is_empty()
-            && bounds
-                .iter()
-                .all(|q| (!up || q.ratio[1] <= k) && (!down || q.ratio[0] >= 1.0 / k));
+            && bounds.iter().all(|q| {
+                let k = 1.0 + self.pass_band(q.p);
+                (!up || q.ratio[1] <= k) && (!down || q.ratio[0] >= 1.0 / k)
+            });
         (
             if within {
                 Finding::Within

@@ -6,6 +6,8 @@
 //! Autocorrelated intervals break the i.i.d. assumption; the evaluation harness measures
 //! how much.
 
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
 use super::boundaries::normal_mixture;
 use crate::options::Direction;
 
@@ -18,11 +20,12 @@ pub struct MeanTest {
     burn_in: usize,
     /// Intervals at which the boundary is tightest.
     t_opt: f64,
-    /// canary − baseline (significance), canary − (1 + tol)·baseline and
-    /// canary − baseline / (1 + tol) (the band's edges).
+    /// canary − baseline (significance).
     diff: Welford,
-    up: Welford,
-    down: Welford,
+    /// The pass band's edges: canary − (1 + pass)·baseline and canary − baseline / (1 + pass).
+    pass: f64,
+    pass_up: Welford,
+    pass_down: Welford,
     pub baseline_sum: f64,
     pub canary_sum: f64,
 }
@@ -67,11 +70,19 @@ impl MeanTest {
             burn_in: burn_in.max(2),
             t_opt,
             diff: Welford::default(),
-            up: Welford::default(),
-            down: Welford::default(),
+            pass: tolerance,
+            pass_up: Welford::default(),
+            pass_down: Welford::default(),
             baseline_sum: 0.0,
             canary_sum: 0.0,
         }
+    }
+
+    /// Pass once the canary is proven within `band` (default: the fail band). Call before
+    /// the first update.
+    pub fn with_pass_band(mut self, band: f64) -> Self {
+        self.pass = band;
+        self
     }
 
     /// Add one interval's values of both arms.
@@ -79,16 +90,16 @@ impl MeanTest {
         if !(baseline.is_finite() && canary.is_finite()) {
             return;
         }
-        let k = 1.0 + self.tolerance;
         self.diff.push(canary - baseline);
-        self.up.push(canary - k * baseline);
-        self.down.push(canary - baseline / k);
+        let kp = 1.0 + self.pass;
+        self.pass_up.push(canary - kp * baseline);
+        self.pass_down.push(canary - baseline / kp);
         self.baseline_sum += baseline;
         self.canary_sum += canary;
     }
 
     pub fn intervals(&self) -> usize {
-        self.up.n as usize
+        self.diff.n as usize
     }
 
     /// Confidence sequence for the mean of `w`'s differences at level `alpha`.
@@ -102,7 +113,7 @@ impl MeanTest {
 
     /// (worse, within): worse (`Some(higher)`) when the mean difference is significant in
     /// a watched direction and the mean ratio lies beyond the band; within when the
-    /// interval for the band's edge shows the canary inside it.
+    /// interval for the pass band's edge shows the canary inside it.
     pub fn finding(&self) -> (Option<bool>, bool) {
         let (up, down) = (
             self.direction.watches_increase(),
@@ -119,10 +130,46 @@ impl MeanTest {
         let higher = up && lo > 0.0 && ratio > k;
         let lower = down && hi < 0.0 && ratio < 1.0 / k;
         let worse = (higher || lower).then_some(higher);
-        let u_hi = self.interval(&self.up, alpha).1;
-        let d_lo = self.interval(&self.down, alpha).0;
+        let u_hi = self.interval(&self.pass_up, alpha).1;
+        let d_lo = self.interval(&self.pass_down, alpha).0;
         let within = (!up || u_hi < 0.0) && (!down || d_lo > 0.0);
         (worse, within && worse.is_none())
+    }
+
+    /// The horizon's equivalence test, one look: a one-sided Student-t interval (level
+    /// `alpha` per side) for the mean of canary − (1 + pass)·baseline lies below 0 (and
+    /// for canary − baseline / (1 + pass) above 0 on a watched lower side). Exact for
+    /// normal paired differences, asymptotically valid otherwise; autocorrelated
+    /// intervals widen its real error. False before the burn-in or on a failure.
+    pub fn horizon_within(&self, alpha: f64) -> bool {
+        let n = self.diff.n;
+        if (n as usize) < self.burn_in || self.finding().0.is_some() {
+            return false;
+        }
+        let Ok(t) = StudentsT::new(0.0, 1.0, n - 1.0) else {
+            return false;
+        };
+        let q = t.inverse_cdf(1.0 - alpha);
+        let half = |w: &Welford| q * (w.variance() / n).sqrt();
+        let (up, down) = (
+            self.direction.watches_increase(),
+            self.direction.watches_decrease(),
+        );
+        (!up || self.pass_up.mean + half(&self.pass_up) < 0.0)
+            && (!down || self.pass_down.mean - half(&self.pass_down) > 0.0)
+    }
+
+    /// Fixed-sample (one look) interval of the mean paired difference canary − baseline,
+    /// level `alpha` per side.
+    pub fn fixed_sample_difference_interval(&self, alpha: f64) -> (f64, f64) {
+        let n = self.diff.n;
+        match StudentsT::new(0.0, 1.0, n - 1.0) {
+            Ok(t) if n >= 2.0 => {
+                let half = t.inverse_cdf(1.0 - alpha) * (self.diff.variance() / n).sqrt();
+                (self.diff.mean - half, self.diff.mean + half)
+            }
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        }
     }
 
     /// The confidence sequence of the mean paired difference canary − baseline at the
@@ -135,7 +182,7 @@ impl MeanTest {
 
     /// The arms' per-interval means so far: (baseline, canary); NaN before any interval.
     pub fn means(&self) -> (f64, f64) {
-        let n = self.up.n;
+        let n = self.diff.n;
         if n > 0.0 {
             (self.baseline_sum / n, self.canary_sum / n)
         } else {

@@ -30,6 +30,8 @@ pub mod histogram;
 pub mod mean;
 pub mod restart;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use self::counts::RateRatioTest;
@@ -38,7 +40,7 @@ use self::histogram::{Buckets, LogIndex};
 use self::mean::MeanTest;
 use self::restart::RestartGrid;
 use crate::judge::{FieldError, Judge, JudgeKind};
-use crate::judgement::{Check, Classification, Compare, Judged, Judgement};
+use crate::judgement::{Check, Classification, Compare, Judged, Judgement, RuledOut};
 use crate::kinds::num;
 use crate::options::{Direction, MetricOptions};
 use crate::sample::{MetricPair, Sample, Summary};
@@ -46,6 +48,10 @@ use crate::sample::{MetricPair, Sample, Summary};
 /// Share of a count pair's α kept for the fixed-sample test at the horizon (the rest is
 /// the anytime-valid e-process's).
 pub const HORIZON_SHARE: f64 = 0.25;
+
+/// A later stretch of a count test's run must also prove the pass band at the horizon
+/// when its errors would prove it with at least this probability had nothing changed.
+pub const STRETCH_POWER: f64 = 0.9;
 
 /// What the `Values` of a metric are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -82,6 +88,18 @@ pub struct SequentialConfig {
     /// (error-rate ratio, quantile ratio or mean ratio).
     #[serde(default = "default_tolerance")]
     pub tolerance: f64,
+    /// Pass bands: a canary is promoted once the confidence sequence rules out that it is
+    /// worse than the baseline by more than this fraction — per quantile (`p50`, `p99.9`),
+    /// for event counts (`rate`) and per-interval means (`mean`); a key not given falls back
+    /// to `tolerance`. Wider than the fail band where the data cannot prove a tight one
+    /// (tails): see docs/sequential.md, "Pass bands".
+    #[serde(default = "default_pass_bands")]
+    pub pass_bands: BTreeMap<String, f64>,
+    /// Share of the horizon after which a pass takes effect: 1 (the default) promotes only
+    /// at the horizon, after the restarted tests watched the whole run for a late
+    /// regression; 0 promotes as soon as the bands are proven.
+    #[serde(default = "default_pass_from")]
+    pub pass_from: f64,
     /// Quantiles compared for distributions.
     #[serde(default = "default_quantiles")]
     pub quantiles: Vec<f64>,
@@ -131,6 +149,23 @@ fn default_alpha() -> f64 {
 fn default_tolerance() -> f64 {
     0.05
 }
+/// The pass bands canaryd ships (docs/sequential.md, "Pass bands", has the measurements
+/// behind them).
+pub fn default_pass_bands() -> BTreeMap<String, f64> {
+    [
+        ("p50", 0.05),
+        ("p90", 0.10),
+        ("p99", 0.30),
+        ("rate", 1.0),
+        ("mean", 0.10),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+fn default_pass_from() -> f64 {
+    1.0
+}
 fn default_quantiles() -> Vec<f64> {
     vec![0.5, 0.9, 0.99]
 }
@@ -161,6 +196,8 @@ impl Default for SequentialConfig {
         SequentialConfig {
             alpha: default_alpha(),
             tolerance: default_tolerance(),
+            pass_bands: default_pass_bands(),
+            pass_from: default_pass_from(),
             quantiles: default_quantiles(),
             fixed_quantiles: default_fixed_quantiles(),
             values: ValueKind::default(),
@@ -176,7 +213,32 @@ impl Default for SequentialConfig {
     }
 }
 
+/// The pass-band key of quantile `p`: `p50`, `p99.9`.
+pub fn quantile_key(p: f64) -> String {
+    format!("p{}", num(p * 100.0))
+}
+
+/// The quantile a pass-band key names (`p99.9` → 0.999), if it names one.
+fn key_quantile(key: &str) -> Option<f64> {
+    let pct: f64 = key.strip_prefix('p')?.parse().ok()?;
+    (pct > 0.0 && pct < 100.0).then_some(pct / 100.0)
+}
+
 impl SequentialConfig {
+    /// The pass band for `key` (`rate`, `mean`, or a quantile's `p50`): its own, else the
+    /// fail band.
+    pub fn pass_band(&self, key: &str) -> f64 {
+        self.pass_bands.get(key).copied().unwrap_or(self.tolerance)
+    }
+
+    /// The pass band of quantile `p`.
+    pub fn quantile_pass_band(&self, p: f64) -> f64 {
+        self.pass_bands
+            .iter()
+            .find(|(k, _)| key_quantile(k).is_some_and(|q| (q - p).abs() < 1e-9))
+            .map_or(self.tolerance, |(_, v)| *v)
+    }
+
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut err =
@@ -191,6 +253,30 @@ impl SequentialConfig {
             err(
                 "tolerance",
                 format!("must be a finite number ≥ 0, got {}", self.tolerance),
+            );
+        }
+        for (key, band) in &self.pass_bands {
+            if !(key == "rate" || key == "mean" || key_quantile(key).is_some()) {
+                err(
+                    "pass_bands",
+                    format!(
+                        "unknown key `{key}`: use `rate`, `mean` or a quantile such as `p50`, `p99.9`"
+                    ),
+                );
+            } else if !(band.is_finite() && *band >= 0.0) {
+                err(
+                    "pass_bands",
+                    format!("`{key}` must be a finite number ≥ 0, got {band}"),
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&self.pass_from) {
+            err(
+                "pass_from",
+                format!(
+                    "is a share of the horizon between 0 and 1, got {}",
+                    self.pass_from
+                ),
             );
         }
         if self.quantiles.is_empty() {
@@ -319,6 +405,13 @@ pub struct SequentialState {
     max_log_e: [f64; 2],
     /// Distributions: whether a difference is significant now, `[slower, faster]`.
     significant: [bool; 2],
+    /// Whether the last update proved the canary inside the pass bands (a pass, once due).
+    within: bool,
+    /// Whether the bounds shown come from the horizon's one-look equivalence test.
+    horizon_look: bool,
+    /// Batches the analysis is expected to see ([`SequentialConfig::pass_from`] is a share
+    /// of them).
+    horizon: usize,
     last_bounds: Vec<QuantileBounds>,
     error: Option<String>,
     /// Counts: the fixed-sample p-value of the test at the horizon, once it ran.
@@ -417,6 +510,9 @@ impl SequentialJudge {
             p_value: 1.0,
             max_log_e: [f64::NEG_INFINITY; 2],
             significant: [false; 2],
+            within: false,
+            horizon_look: false,
+            horizon: self.horizon.unwrap_or(restart::DEFAULT_HORIZON_BATCHES),
             last_bounds: Vec::new(),
             error: None,
             horizon_p: None,
@@ -441,6 +537,12 @@ impl SequentialState {
 
     fn new_distribution(&self, buckets: Buckets, alpha: f64) -> DistributionTest {
         let c = &self.config;
+        let bands = c
+            .quantiles
+            .iter()
+            .chain(&c.fixed_quantiles)
+            .map(|&p| (p, c.quantile_pass_band(p)))
+            .collect();
         DistributionTest::new(
             buckets,
             alpha,
@@ -449,6 +551,7 @@ impl SequentialState {
             c.fixed_quantiles.clone(),
             self.options.direction,
         )
+        .with_pass_bands(bands)
     }
 
     fn distribution_test(&self, buckets: Buckets, index: Option<LogIndex>) -> Test {
@@ -484,12 +587,14 @@ impl SequentialState {
 
     fn counts_test(&self) -> Test {
         let k = 1.0 + self.config.tolerance;
+        let kp = 1.0 + self.config.pass_band("rate");
         let prior = [(0.5, self.config.prior_k), (0.5, self.config.broad_prior_k)];
+        let nulls = [1.0, k, 1.0 / k, kp, 1.0 / kp];
         Test::Counts {
             test: Box::new(if self.grid.count > 1 {
-                RateRatioTest::with_prior(&[1.0, k, 1.0 / k], &prior).with_onsets(self.grid)
+                RateRatioTest::with_prior(&nulls, &prior).with_onsets(self.grid)
             } else {
-                RateRatioTest::with_prior(&[1.0, k, 1.0 / k], &prior)
+                RateRatioTest::with_prior(&nulls, &prior)
             }),
             cached: None,
         }
@@ -517,13 +622,16 @@ impl SequentialState {
                     let index = LogIndex::new(min, c.bucket_width, &buckets);
                     self.distribution_test(buckets, Some(index))
                 }
-                ValueKind::Intervals => Test::Mean(MeanTest::new(
-                    self.distribution_alpha(0),
-                    c.tolerance,
-                    dir,
-                    c.burn_in,
-                    50.0,
-                )),
+                ValueKind::Intervals => Test::Mean(
+                    MeanTest::new(
+                        self.distribution_alpha(0),
+                        c.tolerance,
+                        dir,
+                        c.burn_in,
+                        50.0,
+                    )
+                    .with_pass_band(c.pass_band("mean")),
+                ),
             },
         })
     }
@@ -592,7 +700,8 @@ impl SequentialState {
                         self.options.direction,
                         c.burn_in,
                         50.0,
-                    );
+                    )
+                    .with_pass_band(c.pass_band("mean"));
                     self.later_means.push((self.batches, fresh));
                 }
                 let Some(Test::Mean(test)) = self.test.as_mut() else {
@@ -627,8 +736,13 @@ impl SequentialState {
                         self.shown_mean = Some(t);
                         Outcome::Fail
                     }
-                    (None, None) if within => Outcome::Pass,
                     _ => Outcome::Continue,
+                };
+                self.within = within && outcome == Outcome::Continue;
+                let outcome = if self.within && self.pass_due() {
+                    Outcome::Pass
+                } else {
+                    outcome
                 };
                 self.settle(outcome)
             }
@@ -647,6 +761,7 @@ impl SequentialState {
         self.batches += 1;
         let alpha = self.anytime_alpha();
         let k = 1.0 + self.config.tolerance;
+        let kp = 1.0 + self.config.pass_band("rate");
         // Event counts are errors unless the metric says fewer events are bad: one-sided
         // "the canary has more events" by default, also for `either`.
         let (up, down) = match self.options.direction {
@@ -681,12 +796,12 @@ impl SequentialState {
                         f64::NEG_INFINITY
                     },
                     if up {
-                        test.log_e_value(k, false)
+                        test.log_e_value(kp, false)
                     } else {
                         f64::INFINITY
                     },
                     if down {
-                        test.log_e_value(1.0 / k, true)
+                        test.log_e_value(1.0 / kp, true)
                     } else {
                         f64::INFINITY
                     },
@@ -724,11 +839,12 @@ impl SequentialState {
         } else {
             (false, None)
         };
+        self.within = pass_up >= thr && pass_down >= thr;
         let outcome = if higher || lower {
             self.fail_higher = higher;
             self.onset = onset_up.or(onset_down);
             Outcome::Fail
-        } else if pass_up >= thr && pass_down >= thr {
+        } else if self.within && self.pass_due() {
             Outcome::Pass
         } else {
             Outcome::Continue
@@ -811,10 +927,19 @@ impl SequentialState {
             }
         }
         self.last_bounds = bounds;
-        match finding {
-            Finding::Within => Outcome::Pass,
-            _ => Outcome::Continue,
+        self.within = finding == Finding::Within;
+        if self.within && self.pass_due() {
+            Outcome::Pass
+        } else {
+            Outcome::Continue
         }
+    }
+
+    /// Whether a proven pass may take effect now: from `pass_from` of the horizon on (the
+    /// horizon itself is [`SequentialState::finish`]'s).
+    fn pass_due(&self) -> bool {
+        !self.passes_at_horizon_only()
+            && self.batches as f64 >= self.config.pass_from * self.horizon as f64
     }
 
     /// Apply the horizon and make a decision stand.
@@ -854,12 +979,13 @@ impl SequentialState {
     }
 
     /// Close the test at its horizon: an undecided count test takes its fixed-sample
-    /// test ([`HORIZON_SHARE`] of α), any other undecided test becomes inconclusive.
+    /// test ([`HORIZON_SHARE`] of α); then the pass bands decide (by the one-look
+    /// equivalence test when passes wait for the horizon), else inconclusive.
     pub fn finish(&mut self) -> Outcome {
         if self.decided.is_none() {
             let outcome = self.close();
             self.decided = Some(outcome);
-            if outcome == Outcome::Fail {
+            if outcome != Outcome::Inconclusive {
                 self.decided_at = Some(self.batches);
             }
         }
@@ -877,23 +1003,83 @@ impl SequentialState {
 
     /// The horizon's verdict on an undecided test: a count test fails when its
     /// fixed-sample p-value of "no change" is ≤ [`HORIZON_SHARE`]·α and the observed ratio
-    /// is beyond the band (the same two conditions as the anytime decision); otherwise,
-    /// and for the other tests, inconclusive.
+    /// is beyond the band (the same two conditions as the anytime decision); otherwise
+    /// a pass when the canary is proven inside the pass bands, else inconclusive.
     fn close(&mut self) -> Outcome {
-        let Some(Test::Counts { test, .. }) = &self.test else {
-            return Outcome::Inconclusive;
+        let fail = match &self.test {
+            Some(Test::Counts { test, .. }) => {
+                let k = 1.0 + self.config.tolerance;
+                let up = self.options.direction != Direction::Decrease;
+                let p = test.horizon_p_value(up);
+                let ratio = test.observed_ratio();
+                self.horizon_p = Some(p);
+                let beyond = if up { ratio > k } else { ratio < 1.0 / k };
+                p <= self.alpha * HORIZON_SHARE && beyond
+            }
+            _ => false,
         };
-        let k = 1.0 + self.config.tolerance;
-        let up = self.options.direction != Direction::Decrease;
-        let p = test.horizon_p_value(up);
-        let ratio = test.observed_ratio();
-        self.horizon_p = Some(p);
-        let beyond = if up { ratio > k } else { ratio < 1.0 / k };
-        if p <= self.alpha * HORIZON_SHARE && beyond {
-            self.fail_higher = up;
-            Outcome::Fail
+        if fail {
+            self.fail_higher = self.options.direction != Direction::Decrease;
+            return Outcome::Fail;
+        }
+        let within = if self.passes_at_horizon_only() {
+            self.horizon_within()
+        } else {
+            self.within
+        };
+        if within {
+            Outcome::Pass
         } else {
             Outcome::Inconclusive
+        }
+    }
+
+    /// Whether passes wait for the horizon ([`SequentialConfig::pass_from`] = 1): then the
+    /// pass is decided once, there, by a fixed-sample equivalence test.
+    fn passes_at_horizon_only(&self) -> bool {
+        self.config.pass_from >= 1.0
+    }
+
+    /// The horizon's equivalence test, one look at the analysis' α per side (a promotion
+    /// needs every pair to pass, so by the intersection–union principle no pair's α is
+    /// split among the pairs): counts by the
+    /// exact conditional binomial test at the pass band's ratio, distributions by
+    /// order-statistic intervals of every quantile, per-interval means by a Student-t
+    /// interval. Keeps the bounds it decided on for the judgement.
+    fn horizon_within(&mut self) -> bool {
+        let alpha = self.config.alpha;
+        self.horizon_look = true;
+        match &self.test {
+            Some(Test::Counts { test, .. }) => {
+                let kp = 1.0 + self.config.pass_band("rate");
+                let (r0, below) = if self.options.direction != Direction::Decrease {
+                    (kp, true)
+                } else {
+                    (1.0 / kp, false)
+                };
+                // The whole run, and every later stretch from a restart point whose
+                // errors could prove the band had nothing changed: a regression that
+                // began late is not averaged away by the calm start. Every stretch must
+                // pass (intersection–union), so no α is split among them.
+                let grid = self.distribution_grid;
+                let later = (1..grid.count)
+                    .map(|k| grid.batch_of(k))
+                    .take_while(|&from| from < self.batches)
+                    .filter(|&from| {
+                        test.equivalence_testable_since(from, r0, below, alpha, STRETCH_POWER)
+                    });
+                test.equivalence_p_value(r0, below) <= alpha
+                    && later
+                        .into_iter()
+                        .all(|from| test.equivalence_p_value_since(from, r0, below) <= alpha)
+            }
+            Some(Test::Distribution { test, .. }) => {
+                let (within, bounds) = test.horizon_within(alpha);
+                self.last_bounds = bounds;
+                within
+            }
+            Some(Test::Mean(main)) => main.horizon_within(alpha),
+            None => false,
         }
     }
 
@@ -966,6 +1152,9 @@ impl SequentialState {
             }
             Outcome::Fail => "regression beyond the band",
             Outcome::Pass => "proven inside the band",
+            Outcome::Continue if self.within => {
+                "inside the pass bands, promotes at the horizon unless a regression begins"
+            }
             Outcome::Continue => "not decided yet",
             Outcome::Inconclusive => "inconclusive at the horizon",
         };
@@ -994,20 +1183,32 @@ impl SequentialState {
             format!("α {}", num(self.config.alpha))
         };
         let cs = Some(format!("{level}% confidence sequence"));
+        // After the horizon's equivalence test the bounds shown are its one-look ones.
+        let one_look = Some(format!(
+            "one-look interval at the horizon, {}% per side",
+            num((1.0 - self.config.alpha) * 100.0)
+        ));
         let bounds = |up: bool, down: bool| (down.then_some(1.0 / k), up.then_some(k));
         let finite = |v: f64| v.is_finite().then_some(v);
         let watched = (
             self.options.direction.watches_increase(),
             self.options.direction.watches_decrease(),
         );
-        let pass_rule = |up: bool, down: bool| match (up, down) {
-            (true, false) => format!("pass once the interval lies below {}", num(k)),
-            (false, true) => format!("pass once the interval lies above {}", num(1.0 / k)),
-            _ => format!(
-                "pass once the interval lies inside [{}, {}]",
-                num(1.0 / k),
-                num(k)
-            ),
+        let undecided = !matches!(outcome, Outcome::Pass | Outcome::Fail);
+        let pass_from = if self.config.pass_from >= 1.0 {
+            " at the horizon".to_string()
+        } else if self.config.pass_from > 0.0 {
+            format!(
+                " from {}% of the horizon on",
+                num(self.config.pass_from * 100.0)
+            )
+        } else {
+            String::new()
+        };
+        let pass_rule = |up: bool, down: bool, kp: &str, kp_inv: &str| match (up, down) {
+            (true, false) => format!("pass{pass_from} once the interval lies below {kp}"),
+            (false, true) => format!("pass{pass_from} once the interval lies above {kp_inv}"),
+            _ => format!("pass{pass_from} once the interval lies inside [{kp_inv}, {kp}]"),
         };
         match &self.test {
             Some(Test::Counts { test, .. }) => {
@@ -1021,6 +1222,16 @@ impl SequentialState {
                 j.canary = count_summary(test.errors[1], test.requests[1]);
                 // Counts are one-sided (more events are worse) unless fewer are.
                 let up = self.options.direction != Direction::Decrease;
+                let kp = 1.0 + self.config.pass_band("rate");
+                // What is ruled out: by the one-look test once the horizon decided on it.
+                let (lo_out, hi_out) = if self.horizon_look {
+                    (
+                        test.fixed_sample_bound(self.config.alpha, false),
+                        test.fixed_sample_bound(self.config.alpha, true),
+                    )
+                } else {
+                    (lo, hi)
+                };
                 let (min, max) = bounds(up, !up);
                 let rate = |e: f64, r: f64| (r > 0.0).then(|| e / r);
                 let e = self.max_log_e[usize::from(!up)];
@@ -1070,8 +1281,22 @@ impl SequentialState {
                     rule: Some(format!(
                         "fail when a p-value and the rate ratio are ✗ (more {} than chance explains, beyond the band); {}",
                         if up { "errors" } else { "events missing" },
-                        pass_rule(up, !up)
+                        pass_rule(up, !up, &num(kp), &num(1.0 / kp))
                     )),
+                    ruled_out: vec![RuledOut {
+                        quantity: "error rate".into(),
+                        upper: up.then_some(hi_out).filter(|v| v.is_finite()),
+                        lower: (!up).then_some(lo_out).filter(|v| *v > 0.0),
+                        pass: if up { kp } else { 1.0 / kp },
+                        more: undecided
+                            .then(|| {
+                                let n = test.requests[0].min(test.requests[1]);
+                                let (bound, edge) =
+                                    if up { (hi_out, kp) } else { (lo_out, 1.0 / kp) };
+                                more_per_arm(n, ratio, bound, edge)
+                            })
+                            .flatten(),
+                    }],
                 });
                 let horizon_text = self
                     .horizon_p
@@ -1095,6 +1320,9 @@ impl SequentialState {
                     num(test.requests[0]),
                     num(p_side)
                 );
+                if let Some(judged) = &j.judged {
+                    j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
+                }
             }
             Some(Test::Distribution { test, .. }) => {
                 let totals = test.totals();
@@ -1121,6 +1349,42 @@ impl SequentialState {
                     (false, true) => "faster",
                     _ => "slower or faster",
                 };
+                let n = totals[0].min(totals[1]);
+                let ruled_out: Vec<RuledOut> = self
+                    .last_bounds
+                    .iter()
+                    .map(|q| {
+                        let kp = 1.0 + self.config.quantile_pass_band(q.p);
+                        let upper = up.then_some(q.ratio[1]).filter(|v| v.is_finite());
+                        let lower = down.then_some(q.ratio[0]).filter(|v| *v > 0.0);
+                        let more = [
+                            upper.and_then(|u| more_per_arm(n, q.estimate, u, kp)),
+                            lower.and_then(|l| more_per_arm(n, q.estimate, l, 1.0 / kp)),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .reduce(f64::max)
+                        .filter(|_| undecided);
+                        RuledOut {
+                            quantity: quantile_key(q.p),
+                            upper,
+                            lower,
+                            pass: kp,
+                            more,
+                        }
+                    })
+                    .collect();
+                // The pass edges per quantile, as the rule states them.
+                let pass_edges = |inverse: bool| {
+                    ruled_out
+                        .iter()
+                        .map(|r| {
+                            let v = if inverse { 1.0 / r.pass } else { r.pass };
+                            format!("{} ({})", num(v), r.quantity)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
                 let mut checks = vec![Check::finding(
                     format!("significant difference ({direction})"),
                     self.significant[0] || self.significant[1],
@@ -1129,7 +1393,11 @@ impl SequentialState {
                     name: format!("p{} ratio", num(q.p * 100.0)),
                     value: finite(q.estimate),
                     interval: Some(q.ratio),
-                    interval_kind: cs.clone(),
+                    interval_kind: if self.horizon_look {
+                        one_look.clone()
+                    } else {
+                        cs.clone()
+                    },
                     max,
                     min,
                     compare: Compare::Value,
@@ -1147,8 +1415,9 @@ impl SequentialState {
                     checks,
                     rule: Some(format!(
                         "fail when the difference is significant and a quantile ratio is ✗ on the same side; {}",
-                        pass_rule(up, down)
+                        pass_rule(up, down, &pass_edges(false), &pass_edges(true))
                     )),
+                    ruled_out,
                 });
                 let onset_text = self.onset_phrase("a test restarted then found it");
                 j.reason = format!(
@@ -1162,6 +1431,9 @@ impl SequentialState {
                     num(totals[1]),
                     num(totals[0])
                 );
+                if let Some(judged) = &j.judged {
+                    j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
+                }
                 j.baseline.count = totals[0] as usize;
                 j.canary.count = totals[1] as usize;
             }
@@ -1174,6 +1446,12 @@ impl SequentialState {
                 let (dlo, dhi) = test.difference_interval();
                 let (up, down) = watched;
                 let (min, max) = bounds(up, down);
+                let kp = 1.0 + self.config.pass_band("mean");
+                let (dlo, dhi) = if self.horizon_look {
+                    main.fixed_sample_difference_interval(self.config.alpha)
+                } else {
+                    (dlo, dhi)
+                };
                 j.judged = Some(Judged {
                     quantity: "mean per interval".into(),
                     baseline: finite(b),
@@ -1183,7 +1461,11 @@ impl SequentialState {
                             name: "difference".into(),
                             value: finite(c - b),
                             interval: (dlo.is_finite() && dhi.is_finite()).then_some([dlo, dhi]),
-                            interval_kind: cs.clone(),
+                            interval_kind: if self.horizon_look {
+                                one_look.clone()
+                            } else {
+                                cs.clone()
+                            },
                             max: up.then_some(0.0),
                             min: down.then_some(0.0),
                             compare: Compare::Interval,
@@ -1202,8 +1484,28 @@ impl SequentialState {
                     ],
                     rule: Some(format!(
                         "fail when both checks are ✗ on the same side; {}",
-                        pass_rule(up, down)
+                        pass_rule(up, down, &num(kp), &num(1.0 / kp))
                     )),
+                    ruled_out: vec![RuledOut {
+                        quantity: "mean".into(),
+                        upper: (up && b > 0.0 && dhi.is_finite()).then(|| (b + dhi) / b),
+                        lower: (down && b > 0.0 && dlo.is_finite())
+                            .then(|| (b + dlo) / b)
+                            .filter(|v| *v > 0.0),
+                        pass: kp,
+                        more: undecided
+                            .then(|| {
+                                let n = test.intervals() as f64;
+                                let up_more = (up && b > 0.0)
+                                    .then(|| more_per_arm(n, ratio, (b + dhi) / b, kp))
+                                    .flatten();
+                                let down_more = (down && b > 0.0)
+                                    .then(|| more_per_arm(n, ratio, (b + dlo) / b, 1.0 / kp))
+                                    .flatten();
+                                up_more.into_iter().chain(down_more).reduce(f64::max)
+                            })
+                            .flatten(),
+                    }],
                 });
                 j.baseline.mean = b;
                 j.canary.mean = c;
@@ -1216,6 +1518,9 @@ impl SequentialState {
                     num(dlo),
                     num(dhi)
                 );
+                if let Some(judged) = &j.judged {
+                    j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
+                }
                 j.baseline.count = test.intervals();
                 j.canary.count = test.intervals();
             }
@@ -1253,6 +1558,23 @@ impl SequentialState {
     pub fn quantile_bounds(&self) -> &[QuantileBounds] {
         &self.last_bounds
     }
+}
+
+/// Roughly how many more observations per arm would bring a bound at `bound` inside the
+/// pass edge `edge`, when the estimate `est` already lies inside it: a confidence
+/// sequence's half-width on the log scale narrows about as 1/√n (slightly slower, by its
+/// log log n). `None` when the bound is inside already or the estimate is not.
+fn more_per_arm(n: f64, est: f64, bound: f64, edge: f64) -> Option<f64> {
+    if !(n > 0.0 && est > 0.0 && bound > 0.0 && bound.is_finite() && edge > 0.0) {
+        return None;
+    }
+    let width = (bound / est).ln().abs();
+    let target = (edge / est).ln().abs();
+    // The bound lies beyond the edge, the estimate on the near side of it.
+    if (bound - est) * (edge - est) <= 0.0 || width <= target || target <= 0.0 {
+        return None;
+    }
+    Some(n * ((width / target).powi(2) - 1.0))
 }
 
 fn count_summary(errors: f64, requests: f64) -> Summary {

@@ -5,6 +5,7 @@ mod conformance;
 mod hosts;
 mod onsets;
 mod oracle;
+mod pass;
 mod rules;
 mod sequential_fixtures;
 mod short_counts;

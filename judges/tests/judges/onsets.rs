@@ -110,13 +110,16 @@ fn a_late_change_is_caught_about_as_fast_and_its_onset_is_reported() {
     );
 }
 
-/// With a wide band (+100%) a calm start is proven inside the band within minutes; a ×4
-/// rise at minute 10 must still fail the pair: a pass does not stop the watching.
+/// With a wide band (+100%) and passes allowed at once (`pass_from = 0`) a calm start is
+/// proven inside the band within minutes; a ×4 rise at minute 10 must still fail the
+/// pair: a pass does not stop the watching.
 #[test]
 fn a_pass_keeps_watching_and_a_later_regression_fails() {
     let mut rng = ChaCha8Rng::seed_from_u64(61);
     let judge = SequentialJudge::new(SequentialConfig {
         tolerance: 1.0,
+        pass_bands: [("rate".to_string(), 1.0)].into_iter().collect(),
+        pass_from: 0.0,
         ..Default::default()
     })
     .with_pairs(2)
