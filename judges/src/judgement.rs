@@ -129,6 +129,10 @@ pub struct RuledOut {
     /// 1/√n; a rough guide for sizing, not a promise).
     #[serde(default)]
     pub more: Option<f64>,
+    /// `more` in seconds at the rate the data arrived so far, when the caller knows how
+    /// long that took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_s: Option<f64>,
 }
 
 impl RuledOut {
@@ -173,17 +177,34 @@ impl RuledOut {
         } else {
             format!("rules out {}", parts.join(", "))
         };
-        let more = all
+        // The quantity furthest from its band decides how much more is needed.
+        let most = all
             .iter()
-            .filter_map(|r| r.more)
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-        if let Some(n) = more {
+            .filter(|r| r.more.is_some())
+            .max_by(|a, b| a.more.unwrap_or(0.0).total_cmp(&b.more.unwrap_or(0.0)));
+        if let Some(r) = most {
+            let n = r.more.unwrap_or(0.0);
+            let time = r
+                .more_s
+                .map(|t| format!(" (~{} at the current rate)", duration(t)))
+                .unwrap_or_default();
             s.push_str(&format!(
-                "; about {} more per arm would prove the pass bands",
+                "; about {} more per arm{time} would prove the pass bands",
                 crate::kinds::num(n.ceil())
             ));
         }
         s
+    }
+}
+
+/// `45 s`, `12 min`, `3.5 h`: a rough duration for sizing advice.
+fn duration(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{} s", seconds.ceil())
+    } else if seconds < 7200.0 {
+        format!("{} min", (seconds / 60.0).ceil())
+    } else {
+        format!("{} h", crate::kinds::num((seconds / 360.0).ceil() / 10.0))
     }
 }
 

@@ -44,7 +44,7 @@ pub use format::num as format_number;
 pub use format::{p_value as format_p_value, percent as format_percent};
 pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
 pub use judgement::{
-    AggregateDetail, Check, Classification, Compare, EffectSize, Judged, Judgement,
+    AggregateDetail, Check, Classification, Compare, EffectSize, Judged, Judgement, RuledOut,
 };
 pub use kinds::band::{BandConfig, BandJudge};
 pub use kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};

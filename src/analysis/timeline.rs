@@ -126,8 +126,29 @@ pub fn judge_sequentially(
         }
     }
     if horizon {
-        state.finish();
+        // The horizon decides too: the count test's fixed-sample look, and by default
+        // every pass (the pass bands' equivalence tests) — a decision at the data's end.
+        let outcome = state.finish();
+        if decided.is_none()
+            && matches!(
+                outcome,
+                canary_judges::Outcome::Pass | canary_judges::Outcome::Fail
+            )
+        {
+            decided = Some(last_t);
+            trace.decided_at = Some(last_t);
+            trace.outcome = if outcome == canary_judges::Outcome::Pass {
+                "pass"
+            } else {
+                "fail"
+            }
+            .into();
+            state.decided_after_s = Some(last_t - t0);
+        }
     }
+    // The seconds of data the judgement stands on: its sizing advice ("about N more per
+    // arm, ~12 min at the current rate") converts requests to time with them.
+    state.elapsed_s = Some(decided.unwrap_or(last_t) - t0).filter(|s| s.is_finite() && *s > 0.0);
     let mut j = canary_judges::sequential::with_summaries(state.judgement(), options, &pair.pair);
     j.critical = options.critical && j.classification.is_failure();
     trace.steps = thin_steps(std::mem::take(&mut trace.steps));

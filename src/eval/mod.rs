@@ -53,6 +53,81 @@ pub struct RunOutcome {
     /// A detection of a regression on some canary hosts only: whether the judge named
     /// hosts and only bad ones (`None` when it does not apply or the judge names none).
     pub named_right: Option<bool>,
+    /// Where the scenario's true ratios are known: whether the judge "ruled out" a
+    /// ratio the canary really has (some reported bound below the truth). `None` when the
+    /// truth is not known or the judge reports no bounds.
+    pub false_ruled_out: Option<bool>,
+}
+
+/// The true canary / baseline ratios of a scenario, per quantity the sequential judge
+/// reports (`p50`, `p90`, `p99`, `error rate`), where the simulator makes them exact:
+/// every change acts from the start on every host, with no host spread or AR(1) levels
+/// (a latency multiplier commutes with the diurnal factor both arms share). Empty
+/// otherwise.
+pub fn true_ratios(scenario: &Scenario) -> Vec<(&'static str, f64)> {
+    use crate::sim::scenario::ChangeKind;
+    let clean = scenario.traffic.host_sigma == 0.0
+        && scenario.latency.ar_phi == 0.0
+        && scenario.latency.ar_sigma == 0.0
+        && scenario
+            .changes
+            .iter()
+            .all(|c| c.onset_s <= 0.0 && c.duration_s.is_none() && c.hosts_affected.is_none());
+    if !clean {
+        return Vec::new();
+    }
+    let mut latency = [("p50", 0.5, 1.0), ("p90", 0.9, 1.0), ("p99", 0.99, 1.0)];
+    let mut errors = 1.0;
+    for c in &scenario.changes {
+        match c.kind {
+            ChangeKind::LatencyShift => latency.iter_mut().for_each(|q| q.2 *= c.factor),
+            ChangeKind::TailShift {
+                quantile,
+                ramp_from,
+            } => {
+                for q in &mut latency {
+                    if q.1 >= quantile {
+                        q.2 *= c.factor;
+                    } else if q.1 > ramp_from {
+                        return Vec::new(); // on the ramp: not exact
+                    }
+                }
+            }
+            ChangeKind::MedianShift { quantile } => {
+                for q in &mut latency {
+                    if q.1 <= 0.5 {
+                        q.2 *= c.factor;
+                    } else if q.1 < quantile {
+                        return Vec::new();
+                    }
+                }
+            }
+            ChangeKind::ErrorRate => errors *= c.factor,
+            ChangeKind::CrashLoop | ChangeKind::WarmupSpike => return Vec::new(),
+        }
+    }
+    let mut out: Vec<(&'static str, f64)> = latency.iter().map(|q| (q.0, q.2)).collect();
+    if scenario.errors.rate > 0.0 {
+        out.push(("error rate", errors));
+    }
+    out
+}
+
+/// Whether any reported bound excludes the true ratio: "rules out > u" with truth > u,
+/// or "< l" with truth < l.
+fn falsely_ruled_out(reported: &[canary_judges::RuledOut], truth: &[(&str, f64)]) -> Option<bool> {
+    let mut judged = false;
+    let mut false_claim = false;
+    for r in reported {
+        let Some((_, t)) = truth.iter().find(|(q, _)| *q == r.quantity) else {
+            continue;
+        };
+        judged = true;
+        let tol = 1e-9 * t.abs().max(1.0);
+        false_claim |= r.upper.is_some_and(|u| *t > u + tol);
+        false_claim |= r.lower.is_some_and(|l| *t < l - tol);
+    }
+    judged.then_some(false_claim)
 }
 
 /// Summary of one scenario × judge.
@@ -89,6 +164,10 @@ pub struct Cell {
     /// Regression scenarios: the share of all runs rolled back within 5 minutes of the
     /// onset (and not before it).
     pub within_5min: Option<f64>,
+    /// Runs whose true ratios are known and whose judge reported bounds, and of them
+    /// those where a bound excluded the truth (a false "rules out").
+    pub ruled_out_checked: usize,
+    pub false_ruled_out: usize,
 }
 
 /// Results of one evaluation.
@@ -165,6 +244,7 @@ pub fn watch(
     totals: &RunTotals,
     monitor: &mut dyn monitors::Monitor,
     warmup_s: f64,
+    truth: &[(&str, f64)],
 ) -> RunOutcome {
     let onset = if run.truth.regression {
         run.truth.onset_s
@@ -218,6 +298,7 @@ pub fn watch(
             }
             _ => None,
         },
+        false_ruled_out: falsely_ruled_out(&monitor.ruled_out(), truth),
     }
 }
 
@@ -238,13 +319,14 @@ pub fn evaluate(
             let run = simulate(scenario, seed, false);
             let totals = RunTotals::of(&run);
             let settings = settings_for(scenario, &options.settings);
+            let truth = true_ratios(scenario);
             let out = options
                 .judges
                 .iter()
                 .map(|name| {
                     let mut m = monitors::build(name, &settings)
                         .expect("judge names are checked before evaluating");
-                    watch(&run, &totals, m.as_mut(), settings.warmup_s)
+                    watch(&run, &totals, m.as_mut(), settings.warmup_s, &truth)
                 })
                 .collect();
             progress();
@@ -390,6 +472,11 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
                     .count(),
             )
         }),
+        ruled_out_checked: runs.iter().filter(|r| r.false_ruled_out.is_some()).count(),
+        false_ruled_out: runs
+            .iter()
+            .filter(|r| r.false_ruled_out == Some(true))
+            .count(),
         host_named: {
             let judged: Vec<bool> = failed.iter().filter_map(|r| r.named_right).collect();
             (!judged.is_empty())
@@ -489,8 +576,19 @@ fn promoted_regressions(report: &EvalReport) -> String {
             .expect("non-empty");
         let passes = (worst.pass_rate * worst.runs as f64).round() as usize;
         let ub = clopper_pearson_upper(passes, worst.runs);
+        let checked: usize = cells.iter().map(|c| c.ruled_out_checked).sum();
+        let wrong: usize = cells.iter().map(|c| c.false_ruled_out).sum();
+        let honesty = if checked > 0 {
+            format!(
+                " Its \"rules out\" bounds excluded the true ratio in {wrong} of {checked} runs of regression scenarios with a known truth ({}, 95% upper bound {}).",
+                pct(wrong as f64 / checked as f64),
+                pct(clopper_pearson_upper(wrong, checked))
+            )
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "\nPromoted regressions, {judge}: {} of {} regression scenarios{} (largest share {}, 95% upper bound {}).\n",
+            "\nPromoted regressions, {judge}: {} of {} regression scenarios{} (largest share {}, 95% upper bound {}).{honesty}\n",
             promoted.len(),
             cells.len(),
             if promoted.is_empty() {
@@ -530,6 +628,7 @@ mod tests {
             baseline_requests: requests,
             excess_bad: 0.0,
             named_right: None,
+            false_ruled_out: None,
         }
     }
 
@@ -593,6 +692,54 @@ mod tests {
             ),
             "{md}"
         );
+    }
+
+    /// Truths are known only where the simulator makes them exact, and a bound below the
+    /// truth is a false "rules out".
+    #[test]
+    fn true_ratios_and_false_claims() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/scenarios/");
+        let load = |name: &str| {
+            Scenario::load(std::path::Path::new(&format!("{dir}{name}.toml"))).expect("shipped")
+        };
+        assert_eq!(
+            true_ratios(&load("latency-plus-10")),
+            vec![
+                ("p50", 1.1),
+                ("p90", 1.1),
+                ("p99", 1.1),
+                ("error rate", 1.0)
+            ]
+        );
+        assert_eq!(
+            true_ratios(&load("errors-x2-at-0min")),
+            vec![
+                ("p50", 1.0),
+                ("p90", 1.0),
+                ("p99", 1.0),
+                ("error rate", 2.0)
+            ]
+        );
+        assert!(true_ratios(&load("errors-x2-at-10min")).is_empty(), "onset");
+        assert!(
+            true_ratios(&load("nochange-hosts")).is_empty(),
+            "host spread"
+        );
+        let bound = |q: &str, upper: f64| canary_judges::RuledOut {
+            quantity: q.into(),
+            upper: Some(upper),
+            lower: None,
+            pass: 1.05,
+            more: None,
+            more_s: None,
+        };
+        let truth = [("p50", 1.1), ("error rate", 2.0)];
+        assert_eq!(falsely_ruled_out(&[bound("p50", 1.05)], &truth), Some(true));
+        assert_eq!(
+            falsely_ruled_out(&[bound("p50", 1.2), bound("error rate", 2.5)], &truth),
+            Some(false)
+        );
+        assert_eq!(falsely_ruled_out(&[bound("p99", 1.0)], &truth), None);
     }
 
     #[test]

@@ -24,8 +24,8 @@ use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, schedule};
 use canary_judges::sequential::Outcome;
 use canary_judges::{
     BandConfig, BandJudge, Combine, Direction, Judge, MannWhitneyConfig, MannWhitneyJudge,
-    MetricOptions, ScoreInput, ScoringRules, SequentialConfig, SequentialJudge, SequentialState,
-    Thresholds, Verdict, score, score_with,
+    MetricOptions, RuledOut, ScoreInput, ScoringRules, SequentialConfig, SequentialJudge,
+    SequentialState, Thresholds, Verdict, score, score_with,
 };
 
 use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
@@ -98,6 +98,10 @@ pub trait Monitor {
     /// The canary hosts (0-based) a failure named, for judges that name hosts.
     fn named_hosts(&self) -> Option<Vec<usize>> {
         None
+    }
+    /// What the judge says it ruled out when it stopped (sequential judges).
+    fn ruled_out(&self) -> Vec<RuledOut> {
+        Vec::new()
     }
 }
 
@@ -195,6 +199,14 @@ impl Monitor for SequentialMonitor {
             (Outcome::Pass, Outcome::Pass) => Decision::Pass,
             _ => Decision::Inconclusive,
         }
+    }
+
+    fn ruled_out(&self) -> Vec<RuledOut> {
+        [&self.latency, &self.errors]
+            .iter()
+            .filter_map(|s| s.judgement().judged)
+            .flat_map(|j| j.ruled_out)
+            .collect()
     }
 
     fn estimated_onset_s(&self) -> Option<f64> {
@@ -636,13 +648,13 @@ mod tests {
         for seed in 0..5 {
             let run = simulate(&bad, seed, false);
             let mut m = HostsMonitor::new(&settings);
-            let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0);
+            let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0, &[]);
             assert_eq!(out.decision, Decision::Fail);
             assert_eq!(m.named_hosts(), Some(vec![0]));
             assert_eq!(out.named_right, Some(true));
             let run = simulate(&good, seed, false);
             let mut m = HostsMonitor::new(&settings);
-            let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0);
+            let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0, &[]);
             assert_ne!(out.decision, Decision::Fail, "seed {seed}");
         }
     }

@@ -389,6 +389,9 @@ pub struct SequentialState {
     decided: Option<Outcome>,
     /// Observations per arm so far.
     pub samples: [f64; 2],
+    /// Seconds of data seen so far, when the caller knows: what was ruled out then says
+    /// how long the rest would take at the same rate.
+    pub elapsed_s: Option<f64>,
     /// Batches seen so far, and at which one the decision came.
     pub batches: usize,
     pub decided_at: Option<usize>,
@@ -503,6 +506,7 @@ impl SequentialJudge {
             options: *options,
             decided: None,
             samples: [0.0; 2],
+            elapsed_s: None,
             batches: 0,
             decided_at: None,
             decided_after_s: None,
@@ -1034,6 +1038,16 @@ impl SequentialState {
         }
     }
 
+    /// `more` observations per arm in seconds at the rate seen so far, when the caller
+    /// said how long the data took ([`SequentialState::elapsed_s`]).
+    fn more_time(&self, more: Option<f64>) -> Option<f64> {
+        let n = self.samples[0].min(self.samples[1]);
+        match (more, self.elapsed_s) {
+            (Some(m), Some(elapsed)) if elapsed > 0.0 && n > 0.0 => Some(m * elapsed / n),
+            _ => None,
+        }
+    }
+
     /// Whether passes wait for the horizon ([`SequentialConfig::pass_from`] = 1): then the
     /// pass is decided once, there, by a fixed-sample equivalence test.
     fn passes_at_horizon_only(&self) -> bool {
@@ -1296,6 +1310,7 @@ impl SequentialState {
                                 more_per_arm(n, ratio, bound, edge)
                             })
                             .flatten(),
+                        more_s: None,
                     }],
                 });
                 let horizon_text = self
@@ -1320,7 +1335,10 @@ impl SequentialState {
                     num(test.requests[0]),
                     num(p_side)
                 );
-                if let Some(judged) = &j.judged {
+                if let Some(judged) = j.judged.as_mut() {
+                    for r in &mut judged.ruled_out {
+                        r.more_s = self.more_time(r.more);
+                    }
                     j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
                 }
             }
@@ -1371,6 +1389,7 @@ impl SequentialState {
                             lower,
                             pass: kp,
                             more,
+                            more_s: None,
                         }
                     })
                     .collect();
@@ -1431,7 +1450,10 @@ impl SequentialState {
                     num(totals[1]),
                     num(totals[0])
                 );
-                if let Some(judged) = &j.judged {
+                if let Some(judged) = j.judged.as_mut() {
+                    for r in &mut judged.ruled_out {
+                        r.more_s = self.more_time(r.more);
+                    }
                     j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
                 }
                 j.baseline.count = totals[0] as usize;
@@ -1505,6 +1527,7 @@ impl SequentialState {
                                 up_more.into_iter().chain(down_more).reduce(f64::max)
                             })
                             .flatten(),
+                        more_s: None,
                     }],
                 });
                 j.baseline.mean = b;
@@ -1518,7 +1541,10 @@ impl SequentialState {
                     num(dlo),
                     num(dhi)
                 );
-                if let Some(judged) = &j.judged {
+                if let Some(judged) = j.judged.as_mut() {
+                    for r in &mut judged.ruled_out {
+                        r.more_s = self.more_time(r.more);
+                    }
                     j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
                 }
                 j.baseline.count = test.intervals();

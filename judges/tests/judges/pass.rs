@@ -183,7 +183,10 @@ fn counts_pass_with_enough_errors_and_say_how_many_more_otherwise() {
         state.update_counts([100.0, 100.0], [0.1, 0.1]);
     }
     assert_eq!(state.finish(), Outcome::Inconclusive);
+    // Told how long the data took, it converts the requests still needed to time.
+    state.elapsed_s = Some(600.0);
     let j = state.judgement();
+    assert!(j.reason.contains("at the current rate)"), "{}", j.reason);
     let r = &j.judged.expect("judged").ruled_out[0];
     let more = r.more.expect("an estimate of the requests still needed");
     assert!(more > 6_000.0, "{r:?}");
