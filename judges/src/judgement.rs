@@ -139,6 +139,22 @@ impl RuledOut {
     /// `> +3.8% at p50`, `> 1.4× error rate`, `< −6% at p50` (both sides joined by
     /// "and"); `None` when nothing is ruled out.
     pub fn describe(&self) -> Option<String> {
+        if self.quantity.starts_with("share above") {
+            // Coarse buckets: a difference of shares, in points.
+            let pts = |v: f64, above: bool| {
+                let (op, sign) = if above { (">", "+") } else { ("<", "−") };
+                format!("{op} {sign}{} points", crate::kinds::num((v * 100.0).abs()))
+            };
+            let mut parts = Vec::new();
+            if let Some(u) = self.upper.filter(|u| u.is_finite()) {
+                parts.push(pts(u, true));
+            }
+            if let Some(l) = self.lower.filter(|l| l.is_finite()) {
+                parts.push(pts(l, false));
+            }
+            return (!parts.is_empty())
+                .then(|| format!("{} in the {}", parts.join(" and "), self.quantity));
+        }
         let ratio_like = self.quantity == "error rate";
         let fmt = |r: f64, above: bool| {
             let op = if above { ">" } else { "<" };
@@ -171,7 +187,13 @@ impl RuledOut {
     /// "rules out > +3.8% at p50, > +11% at p99, > 1.4× error rate", or "rules out
     /// nothing yet"; then, when undecided, "about 40,000 more per arm would decide".
     pub fn sentence(all: &[RuledOut]) -> String {
-        let parts: Vec<String> = all.iter().filter_map(RuledOut::describe).collect();
+        let mut parts: Vec<String> = Vec::new();
+        // Quantities may share a bound (two quantiles in one coarse bucket): once each.
+        for d in all.iter().filter_map(RuledOut::describe) {
+            if !parts.contains(&d) {
+                parts.push(d);
+            }
+        }
         let mut s = if parts.is_empty() {
             "rules out nothing yet".to_string()
         } else {

@@ -64,6 +64,9 @@ pub struct MonitorSettings {
     /// Sequential judge: pass bands (`p50`, `p99`, `rate`, …; see
     /// [`SequentialConfig::pass_bands`]).
     pub pass_bands: std::collections::BTreeMap<String, f64>,
+    /// Sequential judge: read latency as a classic histogram with these finite bounds
+    /// (ms; +∞ added) instead of the simulator's fine buckets.
+    pub buckets_ms: Option<Vec<f64>>,
 }
 
 impl Default for MonitorSettings {
@@ -80,6 +83,7 @@ impl Default for MonitorSettings {
             aggregate_s: 300.0,
             horizon_batches: canary_judges::sequential::restart::DEFAULT_HORIZON_BATCHES,
             pass_bands: seq.pass_bands,
+            buckets_ms: None,
         }
     }
 }
@@ -141,6 +145,10 @@ pub struct SequentialMonitor {
     errors: SequentialState,
     /// The start of every batch observed, seconds.
     batch_starts: Vec<f64>,
+    /// Classic buckets to read latency in: their bounds (ms, +∞ last), and for each fine
+    /// bucket of the simulator the coarse one holding it (built at the first scrape).
+    coarse: Option<(Vec<f64>, Vec<usize>)>,
+    coarse_bounds: Option<Vec<f64>>,
 }
 
 impl SequentialMonitor {
@@ -170,17 +178,61 @@ impl SequentialMonitor {
                 .with_horizon(s.horizon_batches)
                 .start(&increase()),
             batch_starts: Vec::new(),
+            coarse: None,
+            coarse_bounds: s.buckets_ms.clone(),
         }
     }
+}
+
+/// Sum fine bucket counts into classic buckets `wanted` (finite bounds; +∞ is added):
+/// their bounds and the arms' counts. `cache` keeps the bounds and, per fine bucket, the
+/// coarse one holding it.
+fn rebucket<'a>(
+    cache: &'a mut Option<(Vec<f64>, Vec<usize>)>,
+    wanted: &[f64],
+    fine_bounds: &[f64],
+    fine: [&[f64]; 2],
+) -> (&'a [f64], [Vec<f64>; 2]) {
+    let (bounds, map) = cache.get_or_insert_with(|| {
+        let mut bounds: Vec<f64> = wanted.iter().copied().filter(|b| b.is_finite()).collect();
+        bounds.push(f64::INFINITY);
+        // A fine bucket (upper bound u) lies in the first coarse bucket whose bound is ≥ u.
+        let map = fine_bounds
+            .iter()
+            .map(|u| bounds.partition_point(|b| b < u).min(bounds.len() - 1))
+            .collect();
+        (bounds, map)
+    });
+    let counts = fine.map(|counts| {
+        let mut out = vec![0.0; bounds.len()];
+        for (c, &j) in counts.iter().zip(map.iter()) {
+            out[j] += c;
+        }
+        out
+    });
+    (bounds, counts)
 }
 
 impl Monitor for SequentialMonitor {
     fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
         let [b, c] = &step.arms;
         self.batch_starts.push(step.t_s - run.step_s);
-        let lat =
-            self.latency
-                .update_histograms(&run.buckets_ms, &b.latency_buckets, &c.latency_buckets);
+        let lat = match &self.coarse_bounds {
+            Some(wanted) => {
+                let (bounds, [bc, cc]) = rebucket(
+                    &mut self.coarse,
+                    wanted,
+                    &run.buckets_ms,
+                    [&b.latency_buckets, &c.latency_buckets],
+                );
+                self.latency.update_histograms(bounds, &bc, &cc)
+            }
+            None => self.latency.update_histograms(
+                &run.buckets_ms,
+                &b.latency_buckets,
+                &c.latency_buckets,
+            ),
+        };
         let err = self
             .errors
             .update_counts([b.requests, c.requests], [b.errors, c.errors]);

@@ -33,7 +33,9 @@
 //! - `[evaluation]`: how `canaryd evaluate` analyses the scenario: `warmup_s` (0, data
 //!   ignored after the start) and the sequential judge's `latency_tolerance`,
 //!   `error_tolerance`, `quantiles` and `fixed_quantiles` (defaults from the command line),
-//!   and `aggregate_s`: the length of the per-interval aggregates the `band` monitor judges.
+//!   and `aggregate_s`: the length of the per-interval aggregates the `band` monitor judges;
+//!   `buckets_ms`: classic histogram bucket bounds the `sequential` monitor reads instead
+//!   of the fine ones.
 //!
 //!   Both warps are monotone (validation refuses a factor that would reorder quantiles),
 //!   so quantiles map exactly, conditional on host and step.
@@ -86,6 +88,10 @@ pub struct Evaluation {
     /// p99 latency and error rate, as recording rules keep them): the `band` monitor
     /// judges those (default: `evaluate --aggregate-interval`, 300 s).
     pub aggregate_s: Option<f64>,
+    /// The latency histogram as a classic Prometheus one with these finite bucket bounds
+    /// (ms), +∞ added: the `sequential` monitor sees the simulator's fine buckets summed
+    /// into them (default: the fine 0.54% buckets).
+    pub buckets_ms: Option<Vec<f64>>,
 }
 
 impl Scenario {

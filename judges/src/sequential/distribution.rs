@@ -44,6 +44,25 @@ pub struct QuantileBounds {
     pub estimate: f64,
 }
 
+/// Where a histogram's buckets are too coarse to prove a quantile's pass band (the bucket
+/// holding the quantile is wider than the band), the horizon's equivalence test holds the
+/// share of observations above that bucket's upper edge instead, SLO-style: "above 0.25:
+/// 4.1% → 4.3%, rules out > +1 point". The quantile's band b becomes b·(1 − p) points: the
+/// canary may exceed the edge at most that much more often than the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ShareBounds {
+    /// The quantile this stands in for.
+    pub p: f64,
+    /// The bucket edge: the share is of observations above it.
+    pub above: f64,
+    /// The observed shares above it, `[baseline, canary]`.
+    pub share: [f64; 2],
+    /// Bounds on share_canary − share_baseline (Clopper–Pearson per arm at α/2 each).
+    pub difference: [f64; 2],
+    /// The band in share points (a fraction): b·(1 − p).
+    pub band: f64,
+}
+
 /// What the distribution test can say now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,31 +311,105 @@ impl DistributionTest {
     /// sides, with those bounds. A promotion errs only when some quantile's true ratio
     /// is beyond its band while that quantile's bound is inside it — probability ≤ α
     /// whatever the number of quantiles (intersection–union: every one must pass).
-    pub fn horizon_within(&self, alpha: f64) -> (bool, Vec<QuantileBounds>) {
+    ///
+    /// A quantile whose bucket is wider than its band can never be proven inside it; for
+    /// it the shares above that bucket's edges are held to the band instead
+    /// ([`ShareBounds`]), and those bounds are returned too.
+    pub fn horizon_within(&self, alpha: f64) -> (bool, Vec<QuantileBounds>, Vec<ShareBounds>) {
         let bounds = self.fixed_sample_quantile_bounds(alpha);
         let (up, down) = (
             self.direction.watches_increase(),
             self.direction.watches_decrease(),
         );
-        let within = !bounds.is_empty()
-            && bounds.iter().all(|q| {
-                let k = 1.0 + self.pass_band(q.p);
-                (!up || q.ratio[1] <= k) && (!down || q.ratio[0] >= 1.0 / k)
-            });
-        (within, bounds)
+        let inside = |k: f64, r: [f64; 2]| (!up || r[1] <= k) && (!down || r[0] >= 1.0 / k);
+        let mut shares = Vec::new();
+        let mut within = !bounds.is_empty();
+        for q in &bounds {
+            let band = self.pass_band(q.p);
+            match self.coarse_edge(q.p, 1.0 + band) {
+                // Too coarse for the quantile's band: its share above the upper edge.
+                Some(Some(above)) => {
+                    let s = self.share_bounds(q.p, above, band * (1.0 - q.p), alpha);
+                    within &=
+                        (!up || s.difference[1] <= s.band) && (!down || s.difference[0] >= -s.band);
+                    shares.push(s);
+                }
+                // Too coarse, and the quantile lies in the open top bucket: nothing the
+                // buckets show can prove it.
+                Some(None) => within = false,
+                None => within &= inside(1.0 + band, q.ratio),
+            }
+        }
+        (within, bounds, shares)
     }
 
-    /// The empirical p-quantile as the geometric midpoint of its bucket (NaN when empty).
+    /// When the bucket holding the pooled p-quantile is wider than the ratio `k` (its upper
+    /// edge over its lower edge, or a lower edge of 0) no quantile bound built from these
+    /// buckets can lie inside the band: `Some(its upper edge)` then (`Some(None)` for the
+    /// open top bucket), `None` when the buckets are fine enough.
+    fn coarse_edge(&self, p: f64, k: f64) -> Option<Option<f64>> {
+        let (c0, c1) = (self.arms[0].cumulative(), self.arms[1].cumulative());
+        let total = self.arms[0].total() + self.arms[1].total();
+        if total <= 0.0 {
+            return None;
+        }
+        let j = c0.iter().zip(&c1).position(|(a, b)| a + b >= p * total)?;
+        let (lo, hi) = (self.buckets.lower_edge(j), self.buckets.bounds()[j]);
+        if lo > 0.0 && hi.is_finite() && hi / lo <= k {
+            return None;
+        }
+        Some(hi.is_finite().then_some(hi))
+    }
+
+    /// The shares of each arm above bucket edge `above`, and bounds on their difference:
+    /// an exact one-sided Clopper–Pearson bound per arm at α/2 (the canary's upper minus
+    /// the baseline's lower, and the reverse), so each side errs with probability ≤ α.
+    fn share_bounds(&self, p: f64, above: f64, band: f64, alpha: f64) -> ShareBounds {
+        let ix = self.buckets.bounds().partition_point(|b| *b < above);
+        let arm = |i: usize| {
+            let total = self.arms[i].total();
+            let below = self.arms[i].cumulative().get(ix).copied().unwrap_or(total);
+            ((total - below).max(0.0), total)
+        };
+        let [(kb, nb), (kc, nc)] = [arm(0), arm(1)];
+        let share = |k: f64, n: f64| if n > 0.0 { k / n } else { f64::NAN };
+        let a = alpha / 2.0;
+        ShareBounds {
+            p,
+            above,
+            share: [share(kb, nb), share(kc, nc)],
+            difference: [
+                clopper_pearson(kc, nc, a, false) - clopper_pearson(kb, nb, a, true),
+                clopper_pearson(kc, nc, a, true) - clopper_pearson(kb, nb, a, false),
+            ],
+            band,
+        }
+    }
+
+    /// The empirical p-quantile, interpolated within its bucket by the share of the
+    /// bucket's observations below rank p·n — geometrically (the buckets are judged by
+    /// ratios), linearly from a lower edge of 0, and the lower edge in the open top bucket
+    /// (NaN when empty). With fine buckets this is within a bucket's width of the exact
+    /// empirical quantile; with classic ones (100–250 ms) it is what Prometheus'
+    /// `histogram_quantile` would say, not the bucket's midpoint for every quantile in it.
     fn point(&self, cum: &[f64], total: f64, p: f64) -> f64 {
         if total <= 0.0 {
             return f64::NAN;
         }
-        let j = cum.partition_point(|c| *c < p * total).min(cum.len() - 1);
+        let rank = p * total;
+        let j = cum.partition_point(|c| *c < rank).min(cum.len() - 1);
         let (lo, hi) = (self.buckets.lower_edge(j), self.buckets.bounds()[j]);
+        let below = if j == 0 { 0.0 } else { cum[j - 1] };
+        let inside = cum[j] - below;
+        let frac = if inside > 0.0 {
+            ((rank - below) / inside).clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         match (lo > 0.0, hi.is_finite()) {
-            (true, true) => (lo * hi).sqrt(),
+            (true, true) => lo * (hi / lo).powf(frac),
             (_, false) => lo,
-            (false, true) => hi / 2.0,
+            (false, true) => hi * frac,
         }
     }
 
@@ -441,6 +534,26 @@ impl DistributionTest {
             },
             bounds,
         )
+    }
+}
+
+/// One-sided Clopper–Pearson bound on a binomial proportion from `k` of `n`: the upper
+/// bound (`upper`) errs low with probability ≤ α, the lower one errs high with ≤ α.
+fn clopper_pearson(k: f64, n: f64, alpha: f64, upper: bool) -> f64 {
+    use statrs::distribution::{Beta, ContinuousCDF};
+    if n <= 0.0 {
+        return if upper { 1.0 } else { 0.0 };
+    }
+    if upper {
+        if k >= n {
+            return 1.0;
+        }
+        Beta::new(k + 1.0, n - k).map_or(1.0, |b| b.inverse_cdf(1.0 - alpha))
+    } else {
+        if k <= 0.0 {
+            return 0.0;
+        }
+        Beta::new(k, n - k + 1.0).map_or(0.0, |b| b.inverse_cdf(alpha))
     }
 }
 

@@ -35,7 +35,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use self::counts::RateRatioTest;
-use self::distribution::{DistributionTest, Finding, QuantileBounds};
+use self::distribution::{DistributionTest, Finding, QuantileBounds, ShareBounds};
 use self::histogram::{Buckets, LogIndex};
 use self::mean::MeanTest;
 use self::restart::RestartGrid;
@@ -416,6 +416,8 @@ pub struct SequentialState {
     /// of them).
     horizon: usize,
     last_bounds: Vec<QuantileBounds>,
+    /// The horizon's share checks where the buckets were too coarse for a quantile.
+    last_shares: Vec<ShareBounds>,
     error: Option<String>,
     /// Counts: the fixed-sample p-value of the test at the horizon, once it ran.
     horizon_p: Option<f64>,
@@ -518,6 +520,7 @@ impl SequentialJudge {
             horizon_look: false,
             horizon: self.horizon.unwrap_or(restart::DEFAULT_HORIZON_BATCHES),
             last_bounds: Vec::new(),
+            last_shares: Vec::new(),
             error: None,
             horizon_p: None,
         }
@@ -1088,8 +1091,9 @@ impl SequentialState {
                         .all(|from| test.equivalence_p_value_since(from, r0, below) <= alpha)
             }
             Some(Test::Distribution { test, .. }) => {
-                let (within, bounds) = test.horizon_within(alpha);
+                let (within, bounds, shares) = test.horizon_within(alpha);
                 self.last_bounds = bounds;
+                self.last_shares = shares;
                 within
             }
             Some(Test::Mean(main)) => main.horizon_within(alpha),
@@ -1165,7 +1169,7 @@ impl SequentialState {
                 "regression beyond the band at the horizon (fixed-sample test of all errors)"
             }
             Outcome::Fail => "regression beyond the band",
-            Outcome::Pass => "proven inside the band",
+            Outcome::Pass => "proven inside the pass bands",
             Outcome::Continue if self.within => {
                 "inside the pass bands, promotes at the horizon unless a regression begins"
             }
@@ -1357,6 +1361,22 @@ impl SequentialState {
                         )
                     })
                     .collect();
+                // The buckets were too coarse for some quantile: what its shares showed.
+                let parts: Vec<String> = parts
+                    .into_iter()
+                    .chain(self.last_shares.iter().map(|s| {
+                        format!(
+                            "share above {} (for p{}, whose bucket is wider than its band) {} → {} (difference {} .. {} points, pass band ±{} points)",
+                            num(s.above),
+                            num(s.p * 100.0),
+                            crate::format::percent(s.share[0]),
+                            crate::format::percent(s.share[1]),
+                            num(s.difference[0] * 100.0),
+                            num(s.difference[1] * 100.0),
+                            num(s.band * 100.0)
+                        )
+                    }))
+                    .collect();
                 if let Some(q) = self.last_bounds.first() {
                     j.ci = Some((q.ratio[0], q.ratio[1]));
                 }
@@ -1391,6 +1411,29 @@ impl SequentialState {
                             more,
                             more_s: None,
                         }
+                    })
+                    .collect();
+                // Where the buckets were too coarse for a quantile, its shares stand in.
+                let ruled_out: Vec<RuledOut> = ruled_out
+                    .into_iter()
+                    .zip(&self.last_bounds)
+                    .flat_map(|(r, q)| {
+                        let shares: Vec<&ShareBounds> =
+                            self.last_shares.iter().filter(|s| s.p == q.p).collect();
+                        if shares.is_empty() {
+                            return vec![r];
+                        }
+                        shares
+                            .into_iter()
+                            .map(|s| RuledOut {
+                                quantity: format!("share above {}", num(s.above)),
+                                upper: up.then_some(s.difference[1]),
+                                lower: down.then_some(s.difference[0]),
+                                pass: s.band,
+                                more: None,
+                                more_s: None,
+                            })
+                            .collect()
                     })
                     .collect();
                 // The pass edges per quantile, as the rule states them.

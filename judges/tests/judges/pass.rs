@@ -222,3 +222,93 @@ fn bad_pass_settings_are_refused() {
     assert!(from[0].starts_with("pass_from"), "{from:?}");
     assert!(bad(SequentialConfig::default()).is_empty());
 }
+
+/// Prometheus' default buckets (ms) and one batch of `n` lognormal latencies per arm
+/// counted into them, the canary's × `factor`.
+fn classic_batch(rng: &mut ChaCha8Rng, n: usize, factor: f64) -> (Vec<f64>, [Vec<f64>; 2]) {
+    let bounds = vec![
+        5.0,
+        10.0,
+        25.0,
+        50.0,
+        100.0,
+        250.0,
+        500.0,
+        1000.0,
+        2500.0,
+        5000.0,
+        10000.0,
+        f64::INFINITY,
+    ];
+    let d = LogNormal::new(100f64.ln(), 0.5).unwrap();
+    let mut counts = [vec![0.0; bounds.len()], vec![0.0; bounds.len()]];
+    for (arm, f) in [(0, 1.0), (1, factor)] {
+        for _ in 0..n {
+            let x = d.sample(rng) * f;
+            let j = bounds.partition_point(|b| *b < x);
+            counts[arm][j] += 1.0;
+        }
+    }
+    (bounds, counts)
+}
+
+/// On classic histogram buckets no quantile ratio can be proven inside ±5% (p50's bucket
+/// spans 100–250 ms); the horizon then holds the shares above that bucket's edges to the
+/// band instead, SLO-style, and says so. A healthy canary is promoted that way, one 50%
+/// slower never is (the fail band is widened so only the pass side is tested).
+#[test]
+fn coarse_buckets_decide_on_the_shares_above_their_edges() {
+    let judge = SequentialJudge::new(SequentialConfig::default()).with_horizon(30);
+    let mut rng = ChaCha8Rng::seed_from_u64(75);
+    let mut promoted = 0;
+    for _ in 0..20 {
+        let mut state = judge.start(&up());
+        for _ in 0..30 {
+            let (bounds, [b, c]) = classic_batch(&mut rng, 2000, 1.0);
+            state.update_histograms(&bounds, &b, &c);
+        }
+        if state.finish() == Outcome::Pass {
+            promoted += 1;
+            let j = state.judgement();
+            assert!(
+                j.reason.contains("whose bucket is wider than its band"),
+                "{}",
+                j.reason
+            );
+            let judged = j.judged.expect("judged");
+            // p99's bucket is 250–500 ms: its share above 500 ms stands in for it.
+            let p99 = judged
+                .ruled_out
+                .iter()
+                .find(|r| r.quantity == "share above 500")
+                .expect("the share above p99's bucket");
+            assert!(p99.upper.is_some_and(|u| u <= p99.pass), "{p99:?}");
+            assert!(
+                (p99.pass - 0.3 * 0.01).abs() < 1e-12,
+                "±0.3 points: {p99:?}"
+            );
+        }
+    }
+    assert!(
+        promoted >= 18,
+        "promoted {promoted} of 20 on classic buckets"
+    );
+
+    let slow = SequentialJudge::new(SequentialConfig {
+        tolerance: 2.0,
+        ..Default::default()
+    })
+    .with_horizon(30);
+    for _ in 0..20 {
+        let mut state = slow.start(&up());
+        for _ in 0..30 {
+            let (bounds, [b, c]) = classic_batch(&mut rng, 2000, 1.5);
+            state.update_histograms(&bounds, &b, &c);
+        }
+        assert_ne!(
+            state.finish(),
+            Outcome::Pass,
+            "a 50% slower canary promoted"
+        );
+    }
+}
