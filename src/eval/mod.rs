@@ -363,6 +363,7 @@ fn settings_for(scenario: &Scenario, base: &MonitorSettings) -> MonitorSettings 
         error_tolerance: e.error_tolerance.unwrap_or(base.error_tolerance),
         aggregate_s: e.aggregate_s.unwrap_or(base.aggregate_s),
         buckets_ms: e.buckets_ms.clone().or_else(|| base.buckets_ms.clone()),
+        pass_from: e.pass_from.unwrap_or(base.pass_from),
         horizon_batches: (scenario.duration_s / scenario.step_s).round().max(1.0) as usize,
         quantiles: e
             .quantiles

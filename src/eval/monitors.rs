@@ -67,6 +67,8 @@ pub struct MonitorSettings {
     /// Sequential judge: read latency as a classic histogram with these finite bounds
     /// (ms; +∞ added) instead of the simulator's fine buckets.
     pub buckets_ms: Option<Vec<f64>>,
+    /// Sequential judge: [`SequentialConfig::pass_from`].
+    pub pass_from: f64,
 }
 
 impl Default for MonitorSettings {
@@ -84,6 +86,7 @@ impl Default for MonitorSettings {
             horizon_batches: canary_judges::sequential::restart::DEFAULT_HORIZON_BATCHES,
             pass_bands: seq.pass_bands,
             buckets_ms: None,
+            pass_from: seq.pass_from,
         }
     }
 }
@@ -159,12 +162,14 @@ impl SequentialMonitor {
             quantiles: s.quantiles.clone(),
             fixed_quantiles: s.fixed_quantiles.clone(),
             pass_bands: s.pass_bands.clone(),
+            pass_from: s.pass_from,
             ..SequentialConfig::default()
         };
         let errors = SequentialConfig {
             alpha: s.alpha,
             tolerance: s.error_tolerance,
             pass_bands: s.pass_bands.clone(),
+            pass_from: s.pass_from,
             ..SequentialConfig::default()
         };
         // Two metric pairs share the analysis' α.

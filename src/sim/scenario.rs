@@ -35,7 +35,8 @@
 //!   `error_tolerance`, `quantiles` and `fixed_quantiles` (defaults from the command line),
 //!   and `aggregate_s`: the length of the per-interval aggregates the `band` monitor judges;
 //!   `buckets_ms`: classic histogram bucket bounds the `sequential` monitor reads instead
-//!   of the fine ones.
+//!   of the fine ones; `pass_from`: the sequential judge's (default 1, passes at the
+//!   horizon).
 //!
 //!   Both warps are monotone (validation refuses a factor that would reorder quantiles),
 //!   so quantiles map exactly, conditional on host and step.
@@ -92,6 +93,9 @@ pub struct Evaluation {
     /// (ms), +∞ added: the `sequential` monitor sees the simulator's fine buckets summed
     /// into them (default: the fine 0.54% buckets).
     pub buckets_ms: Option<Vec<f64>>,
+    /// Sequential judge: share of the horizon after which a pass may take effect
+    /// (default 1: at the horizon).
+    pub pass_from: Option<f64>,
 }
 
 impl Scenario {

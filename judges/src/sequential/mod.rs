@@ -51,7 +51,7 @@ pub const HORIZON_SHARE: f64 = 0.25;
 
 /// A later stretch of a count test's run must also prove the pass band at the horizon
 /// when its errors would prove it with at least this probability had nothing changed.
-pub const STRETCH_POWER: f64 = 0.9;
+pub const STRETCH_POWER: f64 = 0.99;
 
 /// What the `Values` of a metric are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -312,3 +312,42 @@ fn coarse_buckets_decide_on_the_shares_above_their_edges() {
         );
     }
 }
+
+/// A regression that begins late is not averaged away: errors ×2 from batch 40 of 60 are
+/// only ×1.33 over the run, inside a ×2 pass band, but the stretch from batch 40 has the
+/// errors to be held to the band too and fails it. The fail band is widened so that only
+/// the pass side is tested; the same run without the change is promoted.
+#[test]
+fn a_late_error_regression_is_not_promoted_on_the_run_average() {
+    let judge = SequentialJudge::new(SequentialConfig {
+        tolerance: 5.0,
+        ..Default::default()
+    })
+    .with_horizon(60);
+    let mut rng = ChaCha8Rng::seed_from_u64(76);
+    let (mut late_promoted, mut calm_promoted) = (0, 0);
+    for _ in 0..20 {
+        for late in [true, false] {
+            let mut state = judge.start(&up());
+            for b in 0..60 {
+                let factor = if late && b >= 40 { 2.0 } else { 1.0 };
+                let errors = [
+                    Poisson::new(50.0).unwrap().sample(&mut rng),
+                    Poisson::new(50.0 * factor).unwrap().sample(&mut rng),
+                ];
+                state.update_counts([10_000.0, 10_000.0], errors);
+            }
+            let passed = state.finish() == Outcome::Pass;
+            if late {
+                late_promoted += usize::from(passed);
+            } else {
+                calm_promoted += usize::from(passed);
+            }
+        }
+    }
+    assert_eq!(late_promoted, 0, "a late ×2 promoted");
+    assert!(
+        calm_promoted >= 19,
+        "only {calm_promoted} of 20 calm runs promoted"
+    );
+}
