@@ -141,6 +141,28 @@ fn fragments(judged: &Value, unit: Option<&str>) -> Vec<String> {
     out
 }
 
+/// "> +12.68% at p50", "> 3.904× error rate", "> +0.03 points in the share above 250": what
+/// each `judged.ruled_out` entry's upper bound reads as in the text outputs.
+fn ruled_out_phrases(judged: &Value) -> Vec<String> {
+    let Some(all) = judged["ruled_out"].as_array() else {
+        return Vec::new();
+    };
+    all.iter()
+        .filter_map(|r| {
+            let q = r["quantity"].as_str().expect("quantity");
+            let u = r["upper"].as_f64()?;
+            let signed = |v: f64| format!("{}{}", if v >= 0.0 { "+" } else { "−" }, num(v.abs()));
+            Some(if q == "error rate" {
+                format!("> {}× error rate", num(u))
+            } else if q.starts_with("share above") {
+                format!("> {} points in the {q}", signed(u * 100.0))
+            } else {
+                format!("> {}% at {q}", signed((u - 1.0) * 100.0))
+            })
+        })
+        .collect()
+}
+
 /// The row of `name` in each text output.
 fn rows<'a>(o: &'a Outputs, name: &str) -> [(&'static str, &'a str); 3] {
     let line = |s: &'a str, pat: &str| -> &'a str {
@@ -194,6 +216,21 @@ fn check_agreement(o: &Outputs) {
             assert!(
                 row.contains(&class.to_uppercase()),
                 "{format} row of {name} says {class}:\n{row}"
+            );
+        }
+        // What a sequential pair ruled out is in every output and its reason, as the JSON
+        // bounds say.
+        for phrase in ruled_out_phrases(judged) {
+            for (format, row) in rows(o, &name) {
+                assert!(
+                    row.contains(&phrase),
+                    "{format} row of {name} lacks `{phrase}` (judged {judged}):\n{row}"
+                );
+            }
+            let reason = m["reason"].as_str().expect("reason");
+            assert!(
+                reason.contains(&phrase),
+                "{name}: `{phrase}` not in {reason}"
             );
         }
         // The checks agree with the classification: a worse pair failed one; a ✗ on a pair
@@ -294,6 +331,17 @@ fn a_sequential_analysis_shows_its_ratios_and_confidence_sequences_in_every_form
     let o = outputs(&config, dir.path());
     check_agreement(&o);
     let metrics = o.json["metrics"].as_array().expect("metrics");
+    // Every sequential pair with data says what it ruled out (checked in every output
+    // above), for latency, errors and per-interval means alike.
+    for kind in ["latency", "error_rate", "cpu"] {
+        assert!(
+            metrics
+                .iter()
+                .filter(|m| m["metric"] == kind)
+                .all(|m| !ruled_out_phrases(&m["judged"]).is_empty()),
+            "every {kind} pair reports what it ruled out"
+        );
+    }
     let cpu = metrics
         .iter()
         .find(|m| m["metric"] == "cpu")
