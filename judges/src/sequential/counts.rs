@@ -56,9 +56,6 @@ pub struct RateRatioTest {
     prior_set: bool,
     pub errors: [f64; 2],
     pub requests: [f64; 2],
-    /// Σ over errors of the probability that the error is the canary's under "no change"
-    /// (its batch's canary share): the mean of the fixed-sample test at the horizon.
-    null_canary_errors: f64,
     /// Batches with errors, in order — the fixed-sample equivalence test at the horizon
     /// needs the canary's expected share of the errors under any ratio, not only r = 1,
     /// and for any later stretch of the run.
@@ -143,7 +140,6 @@ impl RateRatioTest {
             prior_set: false,
             errors: [0.0; 2],
             requests: [0.0; 2],
-            null_canary_errors: 0.0,
             error_batches: Vec::new(),
             batches: 0,
             onsets: None,
@@ -246,7 +242,6 @@ impl RateRatioTest {
         if total == 0.0 {
             return changed;
         }
-        self.null_canary_errors += total * share_b;
         self.error_batches.push(ErrorBatch {
             batch,
             total,
@@ -437,7 +432,9 @@ impl RateRatioTest {
         if n <= 0.0 {
             return 1.0;
         }
-        let p_canary = (self.null_canary_errors / n).clamp(0.0, 1.0);
+        // Σ over errors of the probability that the error is the canary's under "no
+        // change" (its batch's canary share): the mean of the test.
+        let p_canary = (Self::expected_canary(&self.error_batches, 1.0) / n).clamp(0.0, 1.0);
         // The arm whose excess is tested, and its null probability per error.
         let (x, p) = if above {
             (self.errors[CANARY], p_canary)
@@ -461,16 +458,22 @@ impl RateRatioTest {
         &self.error_batches[i..]
     }
 
+    /// The canary's expected errors among `batches`' if its error rate were `r` times the
+    /// baseline's: Σ_b E_b·p_b(r).
+    fn expected_canary(batches: &[ErrorBatch], r: f64) -> f64 {
+        batches
+            .iter()
+            .map(|b| b.total * r * b.share / (r * b.share + 1.0 - b.share))
+            .sum()
+    }
+
     /// Errors of both arms, the canary's errors, and the canary's expected share of them
     /// if its error rate were `r` times the baseline's — Σ_b E_b·p_b(r) / Σ_b E_b with
     /// p_b(r) = r·s_b / (r·s_b + 1 − s_b) — over `batches`.
     fn shares(batches: &[ErrorBatch], r: f64) -> (f64, f64, f64) {
-        let (mut n, mut x, mut expected) = (0.0, 0.0, 0.0);
-        for b in batches {
-            n += b.total;
-            x += b.canary;
-            expected += b.total * r * b.share / (r * b.share + 1.0 - b.share);
-        }
+        let n: f64 = batches.iter().map(|b| b.total).sum();
+        let x: f64 = batches.iter().map(|b| b.canary).sum();
+        let expected = Self::expected_canary(batches, r);
         let p = if n > 0.0 {
             (expected / n).clamp(0.0, 1.0)
         } else {

@@ -55,6 +55,18 @@ impl Welford {
     }
 }
 
+/// Student-t interval for the mean of `w`, level `alpha` per side (unbounded below two
+/// values).
+fn t_interval(w: &Welford, alpha: f64) -> (f64, f64) {
+    match StudentsT::new(0.0, 1.0, w.n - 1.0) {
+        Ok(t) if w.n >= 2.0 => {
+            let half = t.inverse_cdf(1.0 - alpha) * (w.variance() / w.n).sqrt();
+            (w.mean - half, w.mean + half)
+        }
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
+    }
+}
+
 impl MeanTest {
     pub fn new(
         alpha: f64,
@@ -142,34 +154,21 @@ impl MeanTest {
     /// normal paired differences, asymptotically valid otherwise; autocorrelated
     /// intervals widen its real error. False before the burn-in or on a failure.
     pub fn horizon_within(&self, alpha: f64) -> bool {
-        let n = self.diff.n;
-        if (n as usize) < self.burn_in || self.finding().0.is_some() {
+        if (self.diff.n as usize) < self.burn_in || self.finding().0.is_some() {
             return false;
         }
-        let Ok(t) = StudentsT::new(0.0, 1.0, n - 1.0) else {
-            return false;
-        };
-        let q = t.inverse_cdf(1.0 - alpha);
-        let half = |w: &Welford| q * (w.variance() / n).sqrt();
         let (up, down) = (
             self.direction.watches_increase(),
             self.direction.watches_decrease(),
         );
-        (!up || self.pass_up.mean + half(&self.pass_up) < 0.0)
-            && (!down || self.pass_down.mean - half(&self.pass_down) > 0.0)
+        (!up || t_interval(&self.pass_up, alpha).1 < 0.0)
+            && (!down || t_interval(&self.pass_down, alpha).0 > 0.0)
     }
 
     /// Fixed-sample (one look) interval of the mean paired difference canary − baseline,
     /// level `alpha` per side.
     pub fn fixed_sample_difference_interval(&self, alpha: f64) -> (f64, f64) {
-        let n = self.diff.n;
-        match StudentsT::new(0.0, 1.0, n - 1.0) {
-            Ok(t) if n >= 2.0 => {
-                let half = t.inverse_cdf(1.0 - alpha) * (self.diff.variance() / n).sqrt();
-                (self.diff.mean - half, self.diff.mean + half)
-            }
-            _ => (f64::NEG_INFINITY, f64::INFINITY),
-        }
+        t_interval(&self.diff, alpha)
     }
 
     /// The confidence sequence of the mean paired difference canary − baseline at the

@@ -1339,12 +1339,6 @@ impl SequentialState {
                     num(test.requests[0]),
                     num(p_side)
                 );
-                if let Some(judged) = j.judged.as_mut() {
-                    for r in &mut judged.ruled_out {
-                        r.more_s = self.more_time(r.more);
-                    }
-                    j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
-                }
             }
             Some(Test::Distribution { test, .. }) => {
                 let totals = test.totals();
@@ -1493,12 +1487,6 @@ impl SequentialState {
                     num(totals[1]),
                     num(totals[0])
                 );
-                if let Some(judged) = j.judged.as_mut() {
-                    for r in &mut judged.ruled_out {
-                        r.more_s = self.more_time(r.more);
-                    }
-                    j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
-                }
                 j.baseline.count = totals[0] as usize;
                 j.canary.count = totals[1] as usize;
             }
@@ -1584,12 +1572,6 @@ impl SequentialState {
                     num(dlo),
                     num(dhi)
                 );
-                if let Some(judged) = j.judged.as_mut() {
-                    for r in &mut judged.ruled_out {
-                        r.more_s = self.more_time(r.more);
-                    }
-                    j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
-                }
                 j.baseline.count = test.intervals();
                 j.canary.count = test.intervals();
             }
@@ -1597,6 +1579,14 @@ impl SequentialState {
                 j.classification = Classification::Nodata;
                 j.reason = "no data yet".into();
             }
+        }
+        // Every test's reason ends with what it ruled out (and how long the rest would
+        // take at the rate seen so far).
+        if let Some(judged) = j.judged.as_mut().filter(|d| !d.ruled_out.is_empty()) {
+            for r in &mut judged.ruled_out {
+                r.more_s = self.more_time(r.more);
+            }
+            j.reason = format!("{}; {}", j.reason, RuledOut::sentence(&judged.ruled_out));
         }
         j
     }
