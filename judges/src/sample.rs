@@ -11,6 +11,14 @@ pub enum Sample {
     /// Event counts per interval: `events[i]` out of `totals[i]` (errors out of requests).
     /// Judges that compare distributions see the per-interval rates `events[i] / totals[i]`.
     Counts { events: Vec<f64>, totals: Vec<f64> },
+    /// Per-interval aggregates (a 5-minute p99, an availability percentage) with the
+    /// number of requests each summarises: `requests[i]` behind `values[i]`. Judges see
+    /// the values; the `band` judge also weighs each interval by its requests (an
+    /// aggregate of fewer requests scatters more).
+    Aggregates {
+        values: Vec<f64>,
+        requests: Vec<f64>,
+    },
     /// Bucket counts of a histogram (not cumulative): `counts[j]` observations in
     /// (`bounds[j−1]`, `bounds[j]`]; the last bound may be +∞ (Prometheus `le`).
     Histogram { bounds: Vec<f64>, counts: Vec<f64> },
@@ -28,6 +36,17 @@ impl Sample {
         let negative = |v: &[f64]| v.iter().position(|x| *x < 0.0);
         match self {
             Sample::Values(_) => None,
+            Sample::Aggregates { values, requests } => {
+                if values.len() != requests.len() {
+                    return Some(format!(
+                        "{} values for {} request counts: one of each per interval",
+                        values.len(),
+                        requests.len()
+                    ));
+                }
+                negative(requests)
+                    .map(|i| format!("request count {} at interval {i} is negative", requests[i]))
+            }
             Sample::Counts { events, totals } => {
                 if events.len() != totals.len() {
                     return Some(format!(
@@ -84,7 +103,7 @@ impl Sample {
     /// Number of observations (intervals for counts).
     pub fn len(&self) -> usize {
         match self {
-            Sample::Values(v) => v.len(),
+            Sample::Values(v) | Sample::Aggregates { values: v, .. } => v.len(),
             Sample::Counts { events, totals } => events.len().min(totals.len()),
             Sample::Histogram { counts, .. } => {
                 counts.iter().filter(|c| **c > 0.0).sum::<f64>() as usize
@@ -105,7 +124,7 @@ impl Sample {
     /// at its lower edge.
     pub fn values(&self) -> Vec<f64> {
         match self {
-            Sample::Values(v) => v.clone(),
+            Sample::Values(v) | Sample::Aggregates { values: v, .. } => v.clone(),
             Sample::Histogram { bounds, counts } => {
                 let total: f64 = counts.iter().filter(|c| **c > 0.0).sum();
                 let scale = if total > HISTOGRAM_EXPANSION_CAP {
@@ -143,7 +162,7 @@ impl Sample {
     /// or `None` for a sample of values.
     pub fn count_totals(&self) -> Option<(f64, f64)> {
         match self {
-            Sample::Values(_) | Sample::Histogram { .. } => None,
+            Sample::Values(_) | Sample::Aggregates { .. } | Sample::Histogram { .. } => None,
             Sample::Counts { events, totals } => {
                 let mut sum = (0.0, 0.0);
                 for (e, t) in events.iter().zip(totals) {
@@ -169,7 +188,7 @@ impl MetricPair {
     /// The first problem of either arm ([`Sample::problem`]), naming the arm.
     pub fn problem(&self) -> Option<String> {
         let kind = |s: &Sample| match s {
-            Sample::Values(_) => "values",
+            Sample::Values(_) | Sample::Aggregates { .. } => "values",
             Sample::Counts { .. } => "event counts",
             Sample::Histogram { .. } => "a histogram",
         };
@@ -182,7 +201,7 @@ impl MetricPair {
                 // different things: no judge may compare them.
                 (!self.baseline.is_empty()
                     && !self.canary.is_empty()
-                    && std::mem::discriminant(&self.baseline) != std::mem::discriminant(&self.canary))
+                    && kind(&self.baseline) != kind(&self.canary))
                 .then(|| {
                     format!(
                         "the baseline is {} and the canary {}: both arms must be the same kind of data",

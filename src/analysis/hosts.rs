@@ -244,7 +244,7 @@ fn value_bounds() -> Vec<f64> {
 /// Bucket increments of one host's batch (sparse), over `bounds`.
 fn sparse_buckets(bounds: &[f64], sample: &Sample) -> Vec<(u32, f64)> {
     match sample {
-        Sample::Values(v) => v
+        Sample::Values(v) | Sample::Aggregates { values: v, .. } => v
             .iter()
             .filter(|x| x.is_finite() && **x > 0.0)
             .map(|&x| (bounds.partition_point(|b| *b < x) as u32, 1.0))

@@ -47,6 +47,15 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
                     .map(|(_, x)| *x)
                     .collect(),
             ),
+            Sample::Aggregates { values, requests } => {
+                let idx: Vec<usize> = (0..values.len().min(requests.len()))
+                    .filter(|k| keep(*k))
+                    .collect();
+                Sample::Aggregates {
+                    values: idx.iter().map(|k| values[*k]).collect(),
+                    requests: idx.iter().map(|k| requests[*k]).collect(),
+                }
+            }
             Sample::Counts { events, totals } => {
                 let idx: Vec<usize> = (0..events.len().min(totals.len()))
                     .filter(|k| keep(*k))
@@ -101,7 +110,7 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
 
 fn sample_len(s: &Sample) -> usize {
     match s {
-        Sample::Values(v) => v.len(),
+        Sample::Values(v) | Sample::Aggregates { values: v, .. } => v.len(),
         Sample::Counts { events, totals } => events.len().min(totals.len()),
         Sample::Histogram { .. } => 1,
     }

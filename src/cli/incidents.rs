@@ -41,6 +41,10 @@ pub struct BenchIncidentsArgs {
     /// List the incidents each config missed under the shipped design.
     #[arg(long)]
     pub missed: bool,
+    /// List the healthy windows each config flagged under the shipped design, with the
+    /// series it judged worse in each.
+    #[arg(long)]
+    pub false_alarms: bool,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "markdown")]
     pub format: BenchFormat,
@@ -107,6 +111,19 @@ pub fn run(args: BenchIncidentsArgs) -> Result<u8, CliError> {
                         r.incidents,
                         r.missed.join(", ")
                     ));
+                }
+            }
+            if args.false_alarms {
+                for r in rows.iter().take(configs.len()) {
+                    s.push_str(&format!(
+                        "\n{} flagged {} of {} healthy windows:\n",
+                        r.config,
+                        r.false_alarms.len(),
+                        r.healthy
+                    ));
+                    for f in &r.false_alarms {
+                        s.push_str(&format!("- {f}\n"));
+                    }
                 }
             }
             s

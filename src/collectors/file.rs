@@ -124,7 +124,9 @@ impl FileCollector {
         let mut out = Vec::new();
         for (i, metric) in config.metrics.iter().enumerate() {
             match &metric.source {
-                MetricSource::Series(name) => self.collect_series(i, name, &mut out),
+                MetricSource::Series(name) => {
+                    self.collect_series(i, name, metric.requests.as_deref(), &mut out)
+                }
                 MetricSource::Counts { events, total } => {
                     self.collect_counts(i, events, total, &mut out)
                 }
@@ -174,7 +176,13 @@ impl FileCollector {
         ))
     }
 
-    fn collect_series(&self, metric: usize, name: &str, out: &mut Vec<CollectedPair>) {
+    fn collect_series(
+        &self,
+        metric: usize,
+        name: &str,
+        requests: Option<&str>,
+        out: &mut Vec<CollectedPair>,
+    ) {
         let b = self.baseline.metric(name);
         let c = self.canary.metric(name);
         let mut label_sets: BTreeSet<&Labels> = BTreeSet::new();
@@ -196,16 +204,43 @@ impl FileCollector {
             let bv = b.and_then(|m| m.get(labels));
             let cv = c.and_then(|m| m.get(labels));
             let series = display_name(name, labels);
-            let note = self.missing(name, &series, bv.is_none(), cv.is_none());
+            let mut note = self.missing(name, &series, bv.is_none(), cv.is_none());
+            // With `requests`, each arm's values carry the requests behind them.
+            let sample = |set: &SeriesSet, values: Option<&SeriesData>| -> Sample {
+                let values = values.cloned().unwrap_or_default();
+                match requests
+                    .and_then(|r| set.metric(r))
+                    .and_then(|m| m.get(labels))
+                {
+                    Some(r) if !values.values.is_empty() => align_requests(&values, r),
+                    _ => Sample::Values(values.values),
+                }
+            };
+            let pair = MetricPair {
+                baseline: sample(&self.baseline, bv),
+                canary: sample(&self.canary, cv),
+            };
+            if let Some(r) = requests {
+                let lacking = |s: &Sample| matches!(s, Sample::Values(v) if !v.is_empty());
+                let (b, c) = (lacking(&pair.baseline), lacking(&pair.canary));
+                if b || c {
+                    let text = format!(
+                        "no `{}` rows in {}: judged without request counts",
+                        display_name(r, labels),
+                        self.sides(b, c).replace(" nor in ", " nor ")
+                    );
+                    note = Some(match note {
+                        Some(n) => format!("{n}; {text}"),
+                        None => text,
+                    });
+                }
+            }
             out.push(CollectedPair {
                 histogram_steps: Default::default(),
                 steps: Vec::new(),
                 metric,
                 labels: labels.clone(),
-                pair: MetricPair::from_values(
-                    bv.map(|s| s.values.clone()).unwrap_or_default(),
-                    cv.map(|s| s.values.clone()).unwrap_or_default(),
-                ),
+                pair,
                 query: format!("metric = {series}"),
                 note,
                 times: [
@@ -316,6 +351,35 @@ fn counts_times(events: &SeriesData, totals: &SeriesData) -> Vec<f64> {
     }
 }
 
+/// Per-interval aggregates and the requests behind them, aligned to the values: by
+/// timestamp when both series have one on every row (a value without a request count gets
+/// NaN: judged unweighted), else by position.
+fn align_requests(values: &SeriesData, requests: &SeriesData) -> Sample {
+    let timed =
+        |s: &SeriesData| !s.timestamps.is_empty() && s.timestamps.iter().all(|t| t.is_finite());
+    let requests = if timed(values) && timed(requests) {
+        let by_time: HashMap<u64, f64> = requests
+            .timestamps
+            .iter()
+            .map(|t| t.to_bits())
+            .zip(requests.values.iter().copied())
+            .collect();
+        values
+            .timestamps
+            .iter()
+            .map(|t| by_time.get(&t.to_bits()).copied().unwrap_or(f64::NAN))
+            .collect()
+    } else {
+        (0..values.values.len())
+            .map(|i| requests.values.get(i).copied().unwrap_or(f64::NAN))
+            .collect()
+    };
+    Sample::Aggregates {
+        values: values.values.clone(),
+        requests,
+    }
+}
+
 /// Pair event and total observations: by timestamp when both series carry timestamps on
 /// every row (an interval missing on one side is NaN and dropped), else by position.
 fn align_counts(events: &SeriesData, totals: &SeriesData) -> Sample {
@@ -368,5 +432,70 @@ mod tests {
             }
             other => panic!("expected counts, got {other:?}"),
         }
+    }
+
+    fn set(file: &str, series: &[(&str, &[f64], &[f64])]) -> SeriesSet {
+        let labels: Labels = [("node".to_string(), "a".to_string())]
+            .into_iter()
+            .collect();
+        let mut out: HashMap<String, std::collections::BTreeMap<Labels, SeriesData>> =
+            HashMap::new();
+        for (name, t, v) in series {
+            out.entry(name.to_string()).or_default().insert(
+                labels.clone(),
+                SeriesData {
+                    timestamps: t.to_vec(),
+                    values: v.to_vec(),
+                },
+            );
+        }
+        SeriesSet {
+            file: file.into(),
+            series: out,
+            rows: 0,
+        }
+    }
+
+    /// `requests = "requests"` puts each value's request count beside it, by timestamp; an
+    /// arm without the series is judged without counts, and the pair says so.
+    #[test]
+    fn aggregates_carry_their_requests_and_a_missing_count_series_is_said() {
+        let config = CanaryConfig::parse(
+            "name = \"x\"\n[[metrics]]\nname = \"p99\"\nrequests = \"requests\"\njudge = { kind = \"band\" }\n",
+            crate::config::source::Format::Toml,
+            "x.toml",
+        )
+        .expect("valid config");
+        let collector = FileCollector {
+            baseline: set(
+                "b.csv",
+                &[
+                    ("p99", &[0.0, 300.0], &[1.0, 2.0]),
+                    ("requests", &[300.0, 0.0], &[20.0, 10.0]),
+                ],
+            ),
+            canary: set("c.csv", &[("p99", &[600.0], &[3.0])]),
+        };
+        let pairs = collector.read(&config).expect("read");
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(
+            pairs[0].pair.baseline,
+            Sample::Aggregates {
+                values: vec![1.0, 2.0],
+                requests: vec![10.0, 20.0],
+            }
+        );
+        assert_eq!(pairs[0].pair.canary, Sample::Values(vec![3.0]));
+        assert!(
+            pairs[0].pair.problem().is_none(),
+            "values with or without counts pair up"
+        );
+        let note = pairs[0].note.as_deref().unwrap_or("");
+        assert!(
+            note.contains("no `requests{node=\"a\"}` rows in the canary (c.csv): judged without request counts"),
+            "{note}"
+        );
+        // The series is read by a metric: no "read by no metric" warning.
+        assert!(series_warnings(&config, &[("the baseline", &collector.baseline)]).is_empty());
     }
 }

@@ -409,7 +409,20 @@ impl PrometheusCollector {
                     self.range(qb, start, end, step as f64),
                     self.range(qc, start, end, step as f64)
                 )?;
-                Ok(series_pairs(metric, split, [qb, qc], sb, sc))
+                let mut pairs = series_pairs(metric, split, [qb, qc], sb, sc);
+                if let Some(r) = &m.requests {
+                    // Request counts beside aggregates are read from files only.
+                    for p in &mut pairs {
+                        let text = format!(
+                            "`requests = \"{r}\"` is read from files only: judged without request counts"
+                        );
+                        p.note = Some(match p.note.take() {
+                            Some(n) => format!("{n}; {text}"),
+                            None => text,
+                        });
+                    }
+                }
+                Ok(pairs)
             }
             (BuiltQuery::Histogram(qb), BuiltQuery::Histogram(qc)) => {
                 let (sb, sc) = tokio::try_join!(

@@ -90,6 +90,9 @@ pub struct MetricConfig {
     /// Hosts as the unit: the label naming a host (`unit_label`, the metric's or the
     /// config's); the metric is then judged host by host (`crate::analysis::hosts`).
     pub unit_label: Option<String>,
+    /// Per-interval aggregates: the series holding the requests behind each value
+    /// (`requests = "requests"`; files only), same labels and timestamps.
+    pub requests: Option<String>,
 }
 
 impl MetricConfig {
@@ -297,6 +300,9 @@ impl CanaryConfig {
             match &m.source {
                 MetricSource::Series(s) => {
                     out.insert(s.as_str());
+                    if let Some(r) = &m.requests {
+                        out.insert(r.as_str());
+                    }
                 }
                 MetricSource::Counts { events, total } => {
                     out.insert(events.as_str());
@@ -435,6 +441,7 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
                 .clone()
                 .or_else(|| m.query.as_ref().and_then(query::PromQuery::unit)),
             unit_label: m.unit_label.clone().or_else(|| raw.unit_label.clone()),
+            requests: m.requests.clone(),
             query: m.query.clone().map(|q| {
                 match m.unit_label.as_ref().or(raw.unit_label.as_ref()) {
                     Some(label) => q.keeping(label),
@@ -479,6 +486,18 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
                 "`total` needs `events` (the series of events)".into(),
             )),
             _ => {}
+        }
+        if m.requests.is_some() && (m.events.is_some() || m.total.is_some()) {
+            problems.push((
+                at("requests"),
+                "an event-count metric's `total` already counts its requests; `requests` is for a series of per-interval aggregates".into(),
+            ));
+        }
+        if m.requests.is_some() && m.unit_label.is_some() {
+            problems.push((
+                at("requests"),
+                "`requests` weighs per-interval aggregates for the `band` judge; hosts as the unit (`unit_label`) judge requests themselves".into(),
+            ));
         }
         if let Some(judge) = &m.judge {
             for e in judge.validate(&config.metrics[i].options) {
@@ -632,6 +651,7 @@ fn from_kayenta(raw: kayenta::KayentaConfig) -> (CanaryConfig, Problems) {
                 query: None,
                 unit: None,
                 unit_label: None,
+                requests: None,
                 kayenta_query: m.query.clone(),
             }
         })

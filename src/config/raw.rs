@@ -56,6 +56,10 @@ pub struct RawMetric {
     /// Event-count metric: series of totals (e.g. requests).
     #[serde(default)]
     pub total: Option<String>,
+    /// Per-interval aggregates: the series of the request count behind each value
+    /// (files), which the `band` judge weighs intervals by.
+    #[serde(default)]
+    pub requests: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
     #[serde(default)]

@@ -13,7 +13,7 @@
 //!   outside the window.
 //!
 //! Every case is one analysis of every node's `latency_p50`, `latency_p90`, `latency_p99`
-//! (seconds) and `availability` (%), label `node` — the long format the shipped config
+//! (seconds) and `availability` (%), with `requests` (per bucket) beside them, label `node` — the long format the shipped config
 //! (`datasets/petshop/canary.toml`) reads, so the same config judges the same data from
 //! files. A case is **flagged** when its verdict is fail or marginal: recall is the share
 //! of incidents flagged, false alarms the share of healthy windows flagged.
@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use canary_judges::Verdict;
+use canary_judges::{Classification, Verdict};
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -33,11 +33,12 @@ use crate::collectors::table::{SeriesData, SeriesSet};
 use crate::config::CanaryConfig;
 
 /// The dataset's (metric, statistic) columns the cases carry, and their names.
-const METRICS: [(&str, &str, &str); 4] = [
+const METRICS: [(&str, &str, &str); 5] = [
     ("latency", "p50", "latency_p50"),
     ("latency", "p90", "latency_p90"),
     ("latency", "p99", "latency_p99"),
     ("availability", "Average", "availability"),
+    ("requests", "Sum", "requests"),
 ];
 
 /// Spacing of the healthy cases' baseline buckets: the incident runs' incidents (and so
@@ -442,6 +443,8 @@ pub struct Row {
     pub baseline_median: usize,
     /// Incidents not flagged, by name.
     pub missed: Vec<String>,
+    /// Healthy windows flagged, by name, with the series judged worse in each.
+    pub false_alarms: Vec<String>,
 }
 
 impl Row {
@@ -455,7 +458,7 @@ impl Row {
 
 /// Judge `cases` with `config` (named `label`).
 pub fn run(label: &str, config: &CanaryConfig, design: Design, cases: &[Case]) -> Row {
-    let verdicts: Vec<(bool, Verdict, &str, usize)> = cases
+    let verdicts: Vec<(bool, Verdict, &str, usize, Vec<String>)> = cases
         .par_iter()
         .map(|case| {
             let collector = FileCollector {
@@ -466,11 +469,27 @@ pub fn run(label: &str, config: &CanaryConfig, design: Design, cases: &[Case]) -
                 .read(config)
                 .expect("in-memory series always read");
             let report = analyze(config, &pairs, None);
+            let worse = report
+                .metrics
+                .iter()
+                .filter(|m| {
+                    !m.muted
+                        && matches!(
+                            m.classification,
+                            Classification::High | Classification::Low | Classification::NodataFail
+                        )
+                })
+                .map(|m| {
+                    let node = m.labels.values().cloned().collect::<Vec<_>>().join(",");
+                    format!("{}{{{node}}}", m.metric)
+                })
+                .collect();
             (
                 case.incident,
                 report.verdict,
                 case.name.as_str(),
                 case.baseline_len,
+                worse,
             )
         })
         .collect();
@@ -493,6 +512,11 @@ pub fn run(label: &str, config: &CanaryConfig, design: Design, cases: &[Case]) -
             .iter()
             .filter(|v| v.0 && !flagged(v.1))
             .map(|v| v.2.to_string())
+            .collect(),
+        false_alarms: verdicts
+            .iter()
+            .filter(|v| !v.0 && flagged(v.1))
+            .map(|v| format!("{} ({})", v.2, v.4.join(", ")))
             .collect(),
     }
 }

@@ -24,8 +24,8 @@ use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, schedule};
 use canary_judges::sequential::Outcome;
 use canary_judges::{
     BandConfig, BandJudge, Combine, Direction, Judge, MannWhitneyConfig, MannWhitneyJudge,
-    MetricOptions, RuledOut, ScoreInput, ScoringRules, SequentialConfig, SequentialJudge,
-    SequentialState, Thresholds, Verdict, score, score_with,
+    MetricOptions, MetricPair, RuledOut, Sample, ScoreInput, ScoringRules, SequentialConfig,
+    SequentialJudge, SequentialState, Thresholds, Verdict, score, score_with,
 };
 
 use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
@@ -474,6 +474,8 @@ pub struct BandMonitor {
     open: [(Vec<f64>, f64, f64); 2],
     /// Closed intervals' p50, p90, p99 (ms) and error rate, per arm.
     points: [[Vec<f64>; 4]; 2],
+    /// The requests behind each of those points.
+    requests: [[Vec<f64>; 4]; 2],
 }
 
 /// The `band` monitor's series: quantiles of the interval's histogram, and its error rate.
@@ -487,6 +489,7 @@ impl BandMonitor {
             until_s: None,
             open: Default::default(),
             points: Default::default(),
+            requests: Default::default(),
         }
     }
 
@@ -504,6 +507,7 @@ impl BandMonitor {
                 };
                 if v.is_finite() {
                     self.points[arm][i].push(v);
+                    self.requests[arm][i].push(requests);
                 }
             }
         }
@@ -553,10 +557,18 @@ impl Monitor for BandMonitor {
         let judgements: Vec<_> = (0..BAND_SERIES.len())
             .map(|i| {
                 let judge = if i == 3 { &errors } else { &latency };
-                judge.judge_values(
+                // The requests beside the aggregates: an interval of fewer requests
+                // (a canary at 1% of traffic) scatters more, and its band is wider.
+                let arm = |a: usize| Sample::Aggregates {
+                    values: self.points[a][i].clone(),
+                    requests: self.requests[a][i].clone(),
+                };
+                judge.judge(
                     &increase(),
-                    &self.points[BASELINE][i],
-                    &self.points[CANARY][i],
+                    &MetricPair {
+                        baseline: arm(BASELINE),
+                        canary: arm(CANARY),
+                    },
                 )
             })
             .collect();

@@ -103,7 +103,7 @@ impl PairDetail {
 /// The ECDF of a sample, thinned to [`MAX_POINTS`].
 pub fn distribution(sample: &Sample) -> ArmDistribution {
     match sample {
-        Sample::Values(v) => values_ecdf(v.iter().copied()),
+        Sample::Values(v) | Sample::Aggregates { values: v, .. } => values_ecdf(v.iter().copied()),
         Sample::Counts { events, totals } => values_ecdf(
             events
                 .iter()
@@ -221,7 +221,7 @@ fn series(pair: &MetricPair, times: &[Vec<f64>; 2]) -> Vec<SeriesPoint> {
     for (arm, sample) in [&pair.baseline, &pair.canary].into_iter().enumerate() {
         let ts = &times[arm];
         match sample {
-            Sample::Values(v) => {
+            Sample::Values(v) | Sample::Aggregates { values: v, .. } => {
                 for (x, t) in v.iter().zip(ts) {
                     if x.is_finite() && t.is_finite() {
                         let s = &mut acc[slot(*t)][arm];

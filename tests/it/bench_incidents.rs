@@ -85,6 +85,7 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
     // Ten hours, one window per hour.
     assert_eq!(row["healthy"], 10, "{row}");
     assert_eq!(row["healthy_flagged"], 0, "{row}");
+    assert_eq!(row["false_alarms"], Value::Array(vec![]), "{row}");
     assert!(o.2.contains("6 incidents"), "{}", o.2);
 }
 

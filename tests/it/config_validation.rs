@@ -56,7 +56,7 @@ fn unknown_fields_are_rejected_in_every_format() {
             "name = \"x\"\n[[metrics]]\nname = \"lat\"\n  colour = \"red\"\n",
             Format::Toml
         ),
-        "cfg:4:3: metrics[0].colour: unknown field `colour`, expected one of `name`, `series`, `events`, `total`, `groups`, `direction`, `nan_strategy`, `outliers`, `effect_size`, `critical`, `must_have_data`, `muted`, `judge`, `unit`, `query`, `unit_label`"
+        "cfg:4:3: metrics[0].colour: unknown field `colour`, expected one of `name`, `series`, `events`, `total`, `requests`, `groups`, `direction`, `nan_strategy`, `outliers`, `effect_size`, `critical`, `must_have_data`, `muted`, `judge`, `unit`, `query`, `unit_label`"
     );
     let json = "{\n  \"name\": \"x\",\n  \"metrics\": [{\"name\": \"lat\", \"colour\": 1}]\n}";
     assert!(
@@ -180,6 +180,14 @@ fn judge_options_are_validated_with_their_path() {
     assert_eq!(
         one(&half, Format::Toml),
         "cfg:4:1: metrics[0].events: `events` needs `total` (the series the events are out of)"
+    );
+    let counted = "name = \"x\"\n[[metrics]]\nname = \"e\"\nevents = \"errors\"\ntotal = \"requests\"\nrequests = \"requests\"\n";
+    assert!(
+        one(counted, Format::Toml).contains(
+            "metrics[0].requests: an event-count metric's `total` already counts its requests"
+        ),
+        "{}",
+        one(counted, Format::Toml)
     );
 }
 

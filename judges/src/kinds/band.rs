@@ -12,6 +12,10 @@
 //! 2. Each canary interval's robust z = (x − m) / s. An interval is **beyond** the band when
 //!    z > c and it is also beyond every baseline interval (the baseline never went there;
 //!    for baselines over 20 intervals, beyond their 95th percentile).
+//!    With request counts beside the values ([`Sample::Aggregates`], or event counts'
+//!    totals) a canary interval of r requests against baseline intervals of typically R
+//!    is judged on the scale s·max(1, √(R / r)): an aggregate of fewer requests scatters
+//!    more (see [`Widening`] for why that keeps the bound).
 //! 3. **Fail** when at least k of the canary's n intervals are beyond: by default more
 //!    than half, and at least 2 when n ≥ 2, so one noisy interval never fails a canary
 //!    while a sustained shift does.
@@ -42,7 +46,7 @@ use crate::effect::mean_ratio;
 use crate::judge::{FieldError, Judge, JudgeKind, Prepared};
 use crate::judgement::{Check, Classification, Judged, Judgement};
 use crate::options::MetricOptions;
-use crate::sample::MetricPair;
+use crate::sample::{MetricPair, Sample};
 use crate::stats::percentile_sorted;
 
 /// Options of the `band` judge.
@@ -351,7 +355,17 @@ struct Side {
 impl BandJudge {
     /// Judge one side: `up` watches for a higher canary. Values are on the judged scale
     /// (logged when `log`); `back` maps them to the data's unit.
-    fn side(&self, baseline: &[f64], canary: &[f64], up: bool, p: f64, k: usize) -> Side {
+    /// `widen[i]` ≥ 1 multiplies the band's scale for canary value `i` (an interval
+    /// summarising fewer requests than the baseline's usually do).
+    fn side(
+        &self,
+        baseline: &[f64],
+        canary: &[f64],
+        widen: &[f64],
+        up: bool,
+        p: f64,
+        k: usize,
+    ) -> Side {
         let sign = if up { 1.0 } else { -1.0 };
         let mut b: Vec<f64> = baseline.iter().map(|x| sign * x).collect();
         b.sort_by(f64::total_cmp);
@@ -366,8 +380,9 @@ impl BandJudge {
         let top = guard(&b);
         let mut zs: Vec<f64> = Vec::with_capacity(canary.len());
         let mut beyond = 0;
-        for x in canary {
+        for (i, x) in canary.iter().enumerate() {
             let v = sign * x;
+            let s = s * widen.get(i).copied().unwrap_or(1.0);
             let z = if s > 0.0 {
                 (v - m) / s
             } else if v > m {
@@ -452,6 +467,7 @@ impl Judge for BandJudge {
         };
         let back = |x: f64| if c.log { x.exp() } else { x };
         let (b, k_values) = (scale(&prep.baseline), scale(&prep.canary));
+        let widening = Widening::of(pair, &prep.canary);
         let n = k_values.len();
         let k = self.needed(n);
         let (up, down) = (
@@ -463,8 +479,8 @@ impl Judge for BandJudge {
         } else {
             self.pair_alpha
         };
-        let high = up.then(|| self.side(&b, &k_values, true, p, k));
-        let low = down.then(|| self.side(&b, &k_values, false, p, k));
+        let high = up.then(|| self.side(&b, &k_values, &widening.factors, true, p, k));
+        let low = down.then(|| self.side(&b, &k_values, &widening.factors, false, p, k));
         let fails = |s: &Option<Side>| s.as_ref().is_some_and(|s| s.beyond >= k);
         let classification = match (fails(&high), fails(&low)) {
             (true, true) => {
@@ -506,7 +522,7 @@ impl Judge for BandJudge {
             format!("α {}", num(c.alpha))
         };
         let reason = format!(
-            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed; robust z {}; {pairs_text}",
+            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed; robust z {}{}; {pairs_text}",
             num(canary_median),
             num(usual),
             b.len(),
@@ -515,6 +531,7 @@ impl Judge for BandJudge {
             num(shown.critical),
             if c.log { ", log scale" } else { "" },
             num(shown.z),
+            widening.sentence(),
         );
         let mut j = prep.judgement(classification, reason);
         j.critical = options.critical && classification.is_failure();
@@ -549,6 +566,111 @@ impl Judge for BandJudge {
             ruled_out: Vec::new(),
         });
         j
+    }
+}
+
+/// How much wider the band is for each canary interval: aggregates of fewer requests
+/// scatter more. Under the model value = level + between-interval noise + sampling noise
+/// with variance ∝ 1 / requests, a canary interval of r requests against baseline
+/// intervals of typically R (their median) has a spread at most √(R / r) times the
+/// baseline's, whatever the split between the two noises — so scaling the band by
+/// max(1, √(R / r)) keeps the false-alarm bound (the oracle test checks it by
+/// simulation). Canary intervals of more requests are not given a narrower band.
+struct Widening {
+    /// One factor ≥ 1 per prepared (sorted) canary value; empty when the pair carries no
+    /// request counts.
+    factors: Vec<f64>,
+    /// Median requests per interval: baseline, canary.
+    requests: Option<(f64, f64)>,
+}
+
+impl Widening {
+    fn of(pair: &MetricPair, prepared_canary: &[f64]) -> Self {
+        let none = Widening {
+            factors: Vec::new(),
+            requests: None,
+        };
+        // Aggregates carry their requests; event counts their totals (a rate of fewer
+        // requests scatters more, too).
+        let weighted = |s: &Sample| -> Option<(Vec<f64>, Vec<f64>)> {
+            match s {
+                Sample::Aggregates { values, requests } => Some((values.clone(), requests.clone())),
+                Sample::Counts { totals, .. } => Some((s.values(), totals.clone())),
+                _ => None,
+            }
+        };
+        let (Some((bv, br)), Some((cv, cr))) = (weighted(&pair.baseline), weighted(&pair.canary))
+        else {
+            return none;
+        };
+        // Intervals with a value; a request count that is missing (NaN) leaves its
+        // interval unwidened.
+        let finite = |v: &[f64], r: &[f64]| -> Vec<(f64, f64)> {
+            v.iter()
+                .zip(r)
+                .filter(|(x, _)| x.is_finite())
+                .map(|(x, n)| (*x, *n))
+                .collect()
+        };
+        let median = |pairs: &[(f64, f64)]| -> f64 {
+            let mut r: Vec<f64> = pairs
+                .iter()
+                .map(|p| p.1)
+                .filter(|n| n.is_finite())
+                .collect();
+            r.sort_by(f64::total_cmp);
+            if r.is_empty() {
+                f64::NAN
+            } else {
+                percentile_sorted(&r, 0.5)
+            }
+        };
+        let base = finite(&bv, &br);
+        let reference = median(&base);
+        if reference.is_nan() || reference <= 0.0 {
+            return none;
+        }
+        let mut canary = finite(&cv, &cr);
+        canary.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let factor = |n: f64| {
+            if n.is_nan() {
+                1.0
+            } else if n > 0.0 {
+                (reference / n).sqrt().max(1.0)
+            } else {
+                // A value summarising no request is no evidence.
+                f64::INFINITY
+            }
+        };
+        let aligned = canary.len() == prepared_canary.len()
+            && canary.iter().zip(prepared_canary).all(|(a, b)| a.0 == *b);
+        let factors = if aligned {
+            canary.iter().map(|p| factor(p.1)).collect()
+        } else {
+            // The NaN strategy or outlier removal changed the values: every interval gets
+            // the widest factor, which keeps the bound.
+            let widest = canary.iter().map(|p| factor(p.1)).fold(1.0, f64::max);
+            vec![widest; prepared_canary.len()]
+        };
+        Widening {
+            factors,
+            requests: Some((reference, median(&canary))),
+        }
+    }
+
+    /// "; canary intervals of fewer requests (median 310 vs 30000) judged on a scale up
+    /// to 9.8× wider", or nothing when no interval was widened.
+    fn sentence(&self) -> String {
+        let widest = self.factors.iter().copied().fold(1.0, f64::max);
+        match self.requests {
+            Some((base, canary)) if widest > 1.0 => format!(
+                "; canary intervals of fewer requests (median {} vs {}) judged on a scale up to {}× wider",
+                num(canary),
+                num(base),
+                num(widest)
+            ),
+            _ => String::new(),
+        }
     }
 }
 

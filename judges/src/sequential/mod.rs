@@ -622,7 +622,10 @@ impl SequentialState {
                     Buckets::new(bounds.clone(), floor).map_err(|e| format!("histogram: {e}"))?;
                 self.distribution_test(buckets, None)
             }
-            (Sample::Values(_), Sample::Values(_)) => match c.values {
+            (
+                Sample::Values(_) | Sample::Aggregates { .. },
+                Sample::Values(_) | Sample::Aggregates { .. },
+            ) => match c.values {
                 ValueKind::Requests => {
                     let (min, max) = (1e-6, 1e9);
                     let buckets = Buckets::log_spaced(min, max, c.bucket_width);
@@ -678,7 +681,8 @@ impl SequentialState {
                     for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
                         match sample {
                             Sample::Histogram { counts, .. } => t.add_counts(arm, counts),
-                            Sample::Values(v) => match index {
+                            Sample::Values(v) | Sample::Aggregates { values: v, .. } => match index
+                            {
                                 Some(ix) => t.add_values(arm, v, |x| ix.index(x)),
                                 None => {
                                     let b = t.buckets().clone();

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use canary_judges::kinds::band::critical_z;
 use canary_judges::{
-    BandConfig, BandJudge, Classification, Combine, Direction, Judge, MetricOptions, ScoreInput,
-    ScoringRules, Thresholds, Verdict, score_with,
+    BandConfig, BandJudge, Classification, Combine, Direction, Judge, MetricOptions, MetricPair,
+    Sample, ScoreInput, ScoringRules, Thresholds, Verdict, score_with,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -50,6 +50,90 @@ fn a_pair_fails_at_most_at_its_alpha_under_the_normal_model() {
         let slack = 3.0 * (alpha * (1.0 - alpha) / runs as f64).sqrt();
         assert!(rate <= alpha + slack, "{n_b} vs {n_c}: {rate}");
     }
+}
+
+/// Aggregates of few requests: baseline intervals of 30,000 requests, canary intervals of
+/// 300 (a canary at 1% of traffic), each value a level plus between-interval noise plus
+/// sampling noise of variance ∝ 1 / requests. With the request counts beside the values
+/// the pair fails at most at its α, for every split of the two noises; without them (the
+/// band of the baseline's spread) it fails far more often — which is what the counts fix.
+#[test]
+fn aggregates_of_fewer_requests_get_a_wider_band_and_keep_alpha() {
+    let alpha = 0.02;
+    let judge = BandJudge::new(BandConfig {
+        alpha,
+        floor: 0.0,
+        ..Default::default()
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let runs = 20_000;
+    let slack = 3.0 * (alpha * (1.0 - alpha) / runs as f64).sqrt();
+    let (n_b, n_c) = (30_000.0, 300.0);
+    // (between-interval sd, sampling sd at one request): all sampling, mixed, all between.
+    for (tau, kappa) in [(0.0, 50.0), (0.2, 30.0), (0.3, 0.0)] {
+        let mut weighed = 0;
+        let mut unweighed = 0;
+        for _ in 0..runs {
+            let interval = |rng: &mut ChaCha8Rng, n: f64| {
+                let sd = (tau * tau + kappa * kappa / n).sqrt();
+                let z: f64 = StandardNormal.sample(rng);
+                10.0 + sd * z
+            };
+            let b: Vec<f64> = (0..12).map(|_| interval(&mut rng, n_b)).collect();
+            let c: Vec<f64> = (0..4).map(|_| interval(&mut rng, n_c)).collect();
+            let pair = MetricPair {
+                baseline: Sample::Aggregates {
+                    values: b.clone(),
+                    requests: vec![n_b; 12],
+                },
+                canary: Sample::Aggregates {
+                    values: c.clone(),
+                    requests: vec![n_c; 4],
+                },
+            };
+            if judge.judge(&up(), &pair).classification == Classification::High {
+                weighed += 1;
+            }
+            if judge.judge_values(&up(), &b, &c).classification == Classification::High {
+                unweighed += 1;
+            }
+        }
+        let (w, u) = (weighed as f64 / runs as f64, unweighed as f64 / runs as f64);
+        assert!(
+            w <= alpha + slack,
+            "τ {tau} κ {kappa}: {w} with request counts"
+        );
+        if kappa > 0.0 {
+            assert!(u > 5.0 * alpha, "τ {tau} κ {kappa}: {u} without them");
+        }
+    }
+}
+
+/// The widened band still sees a regression the canary's requests can show, and says why
+/// it is wider.
+#[test]
+fn a_widened_band_still_fails_a_large_shift_and_says_it_was_widened() {
+    let judge = BandJudge::new(BandConfig::default());
+    let mut rng = ChaCha8Rng::seed_from_u64(29);
+    let b = normals(&mut rng, 12, 100.0, 1.0);
+    let c = normals(&mut rng, 4, 200.0, 10.0);
+    let pair = MetricPair {
+        baseline: Sample::Aggregates {
+            values: b,
+            requests: vec![10_000.0; 12],
+        },
+        canary: Sample::Aggregates {
+            values: c,
+            requests: vec![100.0; 4],
+        },
+    };
+    let j = judge.judge(&up(), &pair);
+    assert_eq!(j.classification, Classification::High, "{}", j.reason);
+    assert!(
+        j.reason.contains("median 100 vs 10000") && j.reason.contains("scale up to 10× wider"),
+        "{}",
+        j.reason
+    );
 }
 
 /// The bound is tight enough to mean something: without the range condition and floors
