@@ -41,6 +41,26 @@ pub fn sort_floats(values: &mut [f64]) {
     values.sort_unstable_by(f64::total_cmp);
 }
 
+/// One-sided Clopper–Pearson bound on a binomial proportion from `k` of `n`: the upper
+/// bound (`upper`) errs low with probability ≤ α, the lower one errs high with ≤ α.
+pub fn clopper_pearson(k: f64, n: f64, alpha: f64, upper: bool) -> f64 {
+    use statrs::distribution::{Beta, ContinuousCDF};
+    if n <= 0.0 {
+        return if upper { 1.0 } else { 0.0 };
+    }
+    if upper {
+        if k >= n {
+            return 1.0;
+        }
+        Beta::new(k + 1.0, n - k).map_or(1.0, |b| b.inverse_cdf(1.0 - alpha))
+    } else {
+        if k <= 0.0 {
+            return 0.0;
+        }
+        Beta::new(k, n - k + 1.0).map_or(0.0, |b| b.inverse_cdf(alpha))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,10 @@
 //!    s = max(1.4826·MAD, (P90 − m) / 1.2816), the latter an upper-tail scale that sees a
 //!    series which often bursts (a MAD of 12 points ignores 20% bursts; a single outlier
 //!    does not move P90 of ≥ 10 points). s is raised to its floors: `floor` (relative to
-//!    |m|, or in log units with `log = true`) and `resolution` (absolute).
+//!    |m|, or in log units with `log = true`), `resolution` (absolute) and, for shares of
+//!    requests (`proportion`), their binomial spread √(q(1 − q) / R) with q the baseline's
+//!    pooled minority share at its 95% upper bound. Intervals of fewer than
+//!    `min_requests` requests are dropped first.
 //! 2. Each canary interval's robust z = (x − m) / s. An interval is **beyond** the band when
 //!    z > c and it is also beyond every baseline interval (the baseline never went there;
 //!    for baselines over 20 intervals, beyond their 95th percentile).
@@ -16,14 +19,15 @@
 //!    totals) a canary interval of r requests against baseline intervals of typically R
 //!    is judged on the scale s·max(1, √(R / r)): an aggregate of fewer requests scatters
 //!    more (see [`Widening`] for why that keeps the bound).
-//! 3. **Fail** when at least k of the canary's n intervals are beyond: by default more
-//!    than half, and at least 2 when n ≥ 2, so one noisy interval never fails a canary
-//!    while a sustained shift does.
+//! 3. **Fail** when, for some k from 2 to n (one interval when there is one; `min_beyond`
+//!    alone when set), at least k of the canary's n intervals are beyond c_k: one noisy
+//!    interval never fails a canary, two far beyond or many a little beyond do.
 //!
-//! Calibration: c is the smallest value for which, if baseline and canary intervals were
+//! Calibration: c_k is the smallest value for which, if baseline and canary intervals were
 //! independent draws of one normal distribution (after the log when `log = true`),
-//! P(at least k of n canary intervals have z > c) ≤ α / M, M the pairs this kind judges in
-//! the analysis (Bonferroni: the analysis's family-wise false-alarm rate is ≤ α). The
+//! P(at least k of n canary intervals have z > c_k) ≤ α / (M·K), M the pairs this kind
+//! judges in the analysis and K the rules (Bonferroni over both: the analysis's
+//! family-wise false-alarm rate is ≤ α). The
 //! probability is computed exactly given (m, s) — a binomial tail — and averaged over a
 //! fixed sample of 8,192 simulated baselines of the same size (at most 32 intervals: a
 //! smaller baseline is noisier, so that is conservative), so small α/M (1e-5) costs no
@@ -47,7 +51,7 @@ use crate::judge::{FieldError, Judge, JudgeKind, Prepared};
 use crate::judgement::{Check, Classification, Judged, Judgement};
 use crate::options::MetricOptions;
 use crate::sample::{MetricPair, Sample};
-use crate::stats::percentile_sorted;
+use crate::stats::{clopper_pearson, percentile_sorted};
 
 /// Options of the `band` judge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,27 @@ pub struct BandConfig {
     /// Baseline intervals needed for a band (at least 3).
     #[serde(default = "default_min_baseline")]
     pub min_baseline: usize,
+    /// With request counts beside the values: intervals of fewer requests are no evidence
+    /// (on either arm). A p-quantile of n requests is a quantile only when n·(1 − p)
+    /// requests lie beyond it — fewer, and it is a sample maximum with a maximum's tail.
+    #[serde(default)]
+    pub min_requests: f64,
+    /// The values are shares of their requests (availability in %, an error ratio): the
+    /// scale never goes below the binomial sampling spread √(q(1 − q) / R) of a share of
+    /// R requests (the baseline's usual), q the baseline's pooled share. Needs request
+    /// counts (event counts bring their own).
+    #[serde(default)]
+    pub proportion: Option<Proportion>,
+}
+
+/// How a share is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proportion {
+    /// 0–100.
+    Percent,
+    /// 0–1.
+    Fraction,
 }
 
 fn default_alpha() -> f64 {
@@ -95,6 +120,8 @@ impl Default for BandConfig {
             floor: default_floor(),
             resolution: 0.0,
             min_baseline: default_min_baseline(),
+            min_requests: 0.0,
+            proportion: None,
         }
     }
 }
@@ -114,13 +141,30 @@ impl BandConfig {
                 message: "must be at least 1".into(),
             });
         }
-        for (field, v) in [("floor", self.floor), ("resolution", self.resolution)] {
+        for (field, v) in [
+            ("floor", self.floor),
+            ("resolution", self.resolution),
+            ("min_requests", self.min_requests),
+        ] {
             if !(v.is_finite() && v >= 0.0) {
                 errors.push(FieldError {
                     field,
                     message: format!("must be a number ≥ 0, got {v}"),
                 });
             }
+        }
+        if self.proportion.is_some() && self.log {
+            errors.push(FieldError {
+                field: "proportion",
+                message: "shares are judged on their own scale; `log = true` cannot apply too"
+                    .into(),
+            });
+        }
+        if self.proportion.is_some() && self.resolution > 0.0 {
+            errors.push(FieldError {
+                field: "resolution",
+                message: "with `proportion`, the sampling spread of each interval's requests is the scale's floor; drop `resolution`".into(),
+            });
         }
         if self.min_baseline < 3 {
             errors.push(FieldError {
@@ -165,15 +209,31 @@ impl BandJudge {
         self.pair_alpha
     }
 
-    /// k for `n` canary intervals.
-    fn needed(&self, n: usize) -> usize {
+    /// The rules "at least k of `n` intervals beyond that k's band" the pair is judged by:
+    /// `min_beyond` alone when set; by default every k from 2 to n (one interval when there
+    /// is one), each at an equal share of the pair's α — so two intervals far beyond fail
+    /// as surely as three a little beyond, and one noisy interval never fails.
+    ///
+    /// Beyond [`EVERY_K_UP_TO`] canary intervals (longer than a short series), six rules
+    /// instead — short bursts of 2, 3 and 4 intervals, a quarter, half and all of them —
+    /// so the rules, and α's split, stay few.
+    fn rules(&self, n: usize) -> Vec<usize> {
         match self.config.min_beyond {
-            Some(k) => k.clamp(1, n.max(1)),
-            None if n <= 1 => 1,
-            None => (n / 2 + 1).max(2).min(n),
+            Some(k) => vec![k.clamp(1, n.max(1))],
+            None if n <= 1 => vec![1],
+            None if n <= EVERY_K_UP_TO => (2..=n).collect(),
+            None => {
+                let mut ks = vec![2, 3, 4, n.div_ceil(4), n.div_ceil(2), n];
+                ks.sort_unstable();
+                ks.dedup();
+                ks
+            }
         }
     }
 }
+
+/// Up to this many canary intervals, every k from 2 to n has its rule.
+const EVERY_K_UP_TO: usize = 12;
 
 /// Number of simulated baselines the critical value is averaged over.
 const DRAWS: usize = 8192;
@@ -312,7 +372,8 @@ fn compute_critical_z(n_b: usize, n_c: usize, k: usize, p: f64) -> f64 {
     if rate(lo.exp()) <= p {
         return lo.exp();
     }
-    for _ in 0..40 {
+    // 24 halvings of ln 10⁷ leave c known to 1e-6 of itself; `hi` errs high (conservative).
+    for _ in 0..24 {
         let mid = 0.5 * (lo + hi);
         if rate(mid.exp()) > p {
             lo = mid;
@@ -341,10 +402,28 @@ fn guard(sorted: &[f64]) -> f64 {
     }
 }
 
+/// What both sides are judged on (values on the judged scale).
+#[derive(Clone, Copy)]
+struct SideInput<'a> {
+    baseline: &'a [f64],
+    canary: &'a [f64],
+    /// Per canary value, the factor ≥ 1 its band's scale is widened by.
+    widen: &'a [f64],
+    /// The side's share of the pair's α.
+    p: f64,
+    rules: &'a [usize],
+    /// The scale's floor from sampling (shares of requests).
+    sampling_floor: f64,
+}
+
 /// One side's findings.
 struct Side {
-    /// Canary intervals beyond the band on this side.
+    /// Canary intervals beyond the shown rule's band on this side.
     beyond: usize,
+    /// The shown rule: at least `k` intervals beyond its band.
+    k: usize,
+    /// How many rules share the side's α.
+    rules: usize,
     /// The band's edge, in the data's unit.
     edge: f64,
     /// Median robust z of the canary's intervals on this side (positive = worse).
@@ -354,18 +433,17 @@ struct Side {
 
 impl BandJudge {
     /// Judge one side: `up` watches for a higher canary. Values are on the judged scale
-    /// (logged when `log`); `back` maps them to the data's unit.
-    /// `widen[i]` ≥ 1 multiplies the band's scale for canary value `i` (an interval
-    /// summarising fewer requests than the baseline's usually do).
-    fn side(
-        &self,
-        baseline: &[f64],
-        canary: &[f64],
-        widen: &[f64],
-        up: bool,
-        p: f64,
-        k: usize,
-    ) -> Side {
+    /// (logged when `log`); `widen[i]` ≥ 1 multiplies the band's scale for canary value
+    /// `i` (an interval summarising fewer requests than the baseline's usually do).
+    fn side(&self, input: &SideInput<'_>, up: bool) -> Side {
+        let SideInput {
+            baseline,
+            canary,
+            widen,
+            p,
+            rules,
+            sampling_floor,
+        } = *input;
         let sign = if up { 1.0 } else { -1.0 };
         let mut b: Vec<f64> = baseline.iter().map(|x| sign * x).collect();
         b.sort_by(f64::total_cmp);
@@ -375,33 +453,103 @@ impl BandJudge {
         } else {
             self.config.floor * m.abs()
         };
-        let s = s.max(floor).max(self.resolution_scaled(m * sign));
-        let critical = critical_z(b.len(), canary.len(), k, p);
+        let s = s
+            .max(floor)
+            .max(self.resolution_scaled(m * sign))
+            .max(sampling_floor);
         let top = guard(&b);
-        let mut zs: Vec<f64> = Vec::with_capacity(canary.len());
-        let mut beyond = 0;
-        for (i, x) in canary.iter().enumerate() {
-            let v = sign * x;
-            let s = s * widen.get(i).copied().unwrap_or(1.0);
-            let z = if s > 0.0 {
-                (v - m) / s
-            } else if v > m {
-                f64::INFINITY
-            } else {
-                0.0
-            };
-            if z > critical && v > top {
-                beyond += 1;
-            }
-            zs.push(z);
-        }
+        // Each interval's robust z, and whether it is beyond every baseline interval.
+        let judged: Vec<(f64, bool)> = canary
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let v = sign * x;
+                let s = s * widen.get(i).copied().unwrap_or(1.0);
+                let z = if s > 0.0 {
+                    (v - m) / s
+                } else if v > m {
+                    f64::INFINITY
+                } else {
+                    0.0
+                };
+                (z, v > top)
+            })
+            .collect();
+        let share = p / rules.len().max(1) as f64;
+        let outcomes: Vec<(usize, f64, usize)> = rules
+            .iter()
+            .map(|&k| {
+                let critical = critical_z(b.len(), canary.len(), k, share);
+                let beyond = judged
+                    .iter()
+                    .filter(|(z, out)| *z > critical && *out)
+                    .count();
+                (k, critical, beyond)
+            })
+            .collect();
+        // The rule shown: the firing one with the most intervals, else the one nearest to
+        // firing.
+        let (k, critical, beyond) = outcomes
+            .iter()
+            .copied()
+            .filter(|(k, _, beyond)| beyond >= k)
+            .max_by_key(|(k, _, _)| *k)
+            .or_else(|| {
+                outcomes.iter().copied().max_by(|a, b| {
+                    (a.2 as f64 / a.0 as f64)
+                        .total_cmp(&(b.2 as f64 / b.0 as f64))
+                        .then(a.0.cmp(&b.0))
+                })
+            })
+            .unwrap_or((1, f64::INFINITY, 0));
+        let mut zs: Vec<f64> = judged.iter().map(|j| j.0).collect();
         zs.sort_by(f64::total_cmp);
         Side {
             beyond,
+            k,
+            rules: rules.len(),
             edge: sign * (m + critical * s),
             z: percentile_sorted(&zs, 0.5),
             critical,
         }
+    }
+
+    /// The pair without the intervals of fewer than `min_requests` requests (when it
+    /// carries counts), and how many were dropped. An interval whose count is missing is
+    /// kept.
+    fn enough_requests(&self, pair: &MetricPair) -> (MetricPair, usize) {
+        let min = self.config.min_requests;
+        let mut dropped = 0;
+        let mut keep = |s: &Sample| -> Sample {
+            if min <= 0.0 {
+                return s.clone();
+            }
+            let ok = |n: f64| n.is_nan() || n >= min;
+            match s {
+                Sample::Aggregates { values, requests } => {
+                    let idx: Vec<usize> = (0..values.len()).filter(|&i| ok(requests[i])).collect();
+                    dropped += values.len() - idx.len();
+                    Sample::Aggregates {
+                        values: idx.iter().map(|&i| values[i]).collect(),
+                        requests: idx.iter().map(|&i| requests[i]).collect(),
+                    }
+                }
+                Sample::Counts { events, totals } => {
+                    let idx: Vec<usize> = (0..events.len()).filter(|&i| ok(totals[i])).collect();
+                    dropped += events.len() - idx.len();
+                    Sample::Counts {
+                        events: idx.iter().map(|&i| events[i]).collect(),
+                        totals: idx.iter().map(|&i| totals[i]).collect(),
+                    }
+                }
+                other => other.clone(),
+            }
+        };
+        let kept = MetricPair {
+            baseline: keep(&pair.baseline),
+            canary: keep(&pair.canary),
+        };
+        (kept, dropped)
     }
 
     /// `resolution` on the judged scale near `centre`: as is, or as a log-step.
@@ -429,9 +577,19 @@ impl Judge for BandJudge {
                 format!("the data is not a valid sample: {problem}"),
             );
         }
+        let (kept, dropped) = self.enough_requests(pair);
+        let pair = &kept;
         let prep = Prepared::new(options, pair);
         if let Some(which) = prep.missing_arms() {
-            return prep.no_data(options, which);
+            let mut j = prep.no_data(options, which);
+            if dropped > 0 {
+                j.reason = format!(
+                    "{}; {dropped} intervals of fewer than {} requests are no evidence",
+                    j.reason,
+                    num(self.config.min_requests)
+                );
+            }
+            return j;
         }
         let c = &self.config;
         if prep.baseline.len() < c.min_baseline.max(3) {
@@ -458,6 +616,12 @@ impl Judge for BandJudge {
                 format!("log = true needs positive values; the {arm} has {}", num(v)),
             );
         }
+        let widening = Widening::of(pair, &prep.baseline, &prep.canary);
+        // A share's unit: 100 for percentages.
+        let unit = match c.proportion {
+            Some(Proportion::Percent) if !matches!(pair.baseline, Sample::Counts { .. }) => 100.0,
+            _ => 1.0,
+        };
         let scale = |v: &[f64]| -> Vec<f64> {
             if c.log {
                 v.iter().map(|x| x.ln()).collect()
@@ -465,11 +629,31 @@ impl Judge for BandJudge {
                 v.to_vec()
             }
         };
-        let back = |x: f64| if c.log { x.exp() } else { x };
+        let back = |x: f64| {
+            if c.log { x.exp() } else { x }
+        };
         let (b, k_values) = (scale(&prep.baseline), scale(&prep.canary));
-        let widening = Widening::of(pair, &prep.canary);
+        // A share of R requests (the baseline's usual) spreads at least √(q(1 − q) / R)
+        // from binomial sampling alone. q is the baseline's pooled minority share at its
+        // 95% upper (Clopper–Pearson) bound — toward ½ — so a baseline that happened to
+        // see no failure is not taken for one that cannot fail.
+        let sampling_floor = match (c.proportion, widening.requests) {
+            (Some(_), Some((r, _))) if r > 0.0 => {
+                let (mut share, mut total) = (0.0, 0.0);
+                for (x, n) in prep.baseline.iter().zip(&widening.baseline_requests) {
+                    if n.is_finite() {
+                        share += (x / unit).clamp(0.0, 1.0) * n;
+                        total += n;
+                    }
+                }
+                let minority = share.min(total - share).max(0.0);
+                let q = clopper_pearson(minority, total, 0.05, true).min(0.5);
+                unit * (q * (1.0 - q) / r).sqrt()
+            }
+            _ => 0.0,
+        };
         let n = k_values.len();
-        let k = self.needed(n);
+        let rules = self.rules(n);
         let (up, down) = (
             options.direction.watches_increase(),
             options.direction.watches_decrease(),
@@ -479,9 +663,18 @@ impl Judge for BandJudge {
         } else {
             self.pair_alpha
         };
-        let high = up.then(|| self.side(&b, &k_values, &widening.factors, true, p, k));
-        let low = down.then(|| self.side(&b, &k_values, &widening.factors, false, p, k));
-        let fails = |s: &Option<Side>| s.as_ref().is_some_and(|s| s.beyond >= k);
+        let input = SideInput {
+            baseline: &b,
+            canary: &k_values,
+            widen: &widening.factors,
+            p,
+            rules: &rules,
+            sampling_floor,
+        };
+        let side = |up: bool| self.side(&input, up);
+        let high = up.then(|| side(true));
+        let low = down.then(|| side(false));
+        let fails = |s: &Option<Side>| s.as_ref().is_some_and(|s| s.beyond >= s.k);
         let classification = match (fails(&high), fails(&low)) {
             (true, true) => {
                 if high.as_ref().map(|s| s.beyond) >= low.as_ref().map(|s| s.beyond) {
@@ -521,8 +714,17 @@ impl Judge for BandJudge {
         } else {
             format!("α {}", num(c.alpha))
         };
+        let k = shown.k;
+        let scan = if shown.rules > 1 {
+            format!(
+                " (rules for {} to {n} of {n} intervals share α; fewer intervals need a wider band)",
+                n + 1 - shown.rules
+            )
+        } else {
+            String::new()
+        };
         let reason = format!(
-            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed; robust z {}{}; {pairs_text}",
+            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed{scan}; robust z {}{}; {pairs_text}",
             num(canary_median),
             num(usual),
             b.len(),
@@ -560,9 +762,17 @@ impl Judge for BandJudge {
                     Some(k as f64 - 1.0),
                 ),
             ],
-            rule: Some(format!(
-                "fails when at least {k} of {n} intervals are beyond the band and beyond every baseline interval"
-            )),
+            rule: Some(if shown.rules > 1 {
+                format!(
+                    "fails when, for some k from {} to {n}, at least k of {n} intervals are beyond that k's band (α split over the {} rules) and beyond every baseline interval",
+                    n + 1 - shown.rules,
+                    shown.rules
+                )
+            } else {
+                format!(
+                    "fails when at least {k} of {n} intervals are beyond the band and beyond every baseline interval"
+                )
+            }),
             ruled_out: Vec::new(),
         });
         j
@@ -582,13 +792,17 @@ struct Widening {
     factors: Vec<f64>,
     /// Median requests per interval: baseline, canary.
     requests: Option<(f64, f64)>,
+    /// The requests behind each prepared (sorted) baseline value, NaN where unknown;
+    /// empty when the pair carries no request counts.
+    baseline_requests: Vec<f64>,
 }
 
 impl Widening {
-    fn of(pair: &MetricPair, prepared_canary: &[f64]) -> Self {
+    fn of(pair: &MetricPair, prepared_baseline: &[f64], prepared_canary: &[f64]) -> Self {
         let none = Widening {
             factors: Vec::new(),
             requests: None,
+            baseline_requests: Vec::new(),
         };
         // Aggregates carry their requests; event counts their totals (a rate of fewer
         // requests scatters more, too).
@@ -642,6 +856,17 @@ impl Widening {
                 f64::INFINITY
             }
         };
+        // Requests per prepared value: aligned when the preparation kept every value (NaN
+        // where not).
+        let requests_of = |mut raw: Vec<(f64, f64)>, prepared: &[f64]| -> Vec<f64> {
+            raw.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if raw.len() == prepared.len() && raw.iter().zip(prepared).all(|(a, b)| a.0 == *b) {
+                raw.iter().map(|p| p.1).collect()
+            } else {
+                vec![f64::NAN; prepared.len()]
+            }
+        };
+        let baseline_requests = requests_of(base.clone(), prepared_baseline);
         let aligned = canary.len() == prepared_canary.len()
             && canary.iter().zip(prepared_canary).all(|(a, b)| a.0 == *b);
         let factors = if aligned {
@@ -655,6 +880,7 @@ impl Widening {
         Widening {
             factors,
             requests: Some((reference, median(&canary))),
+            baseline_requests,
         }
     }
 
@@ -700,15 +926,19 @@ mod tests {
     }
 
     #[test]
-    fn k_is_a_majority_and_at_least_two() {
+    fn rules_run_from_two_to_n_unless_one_is_set() {
         let j = BandJudge::new(BandConfig::default());
-        let ks: Vec<usize> = (1..=7).map(|n| j.needed(n)).collect();
-        assert_eq!(ks, [1, 2, 2, 3, 3, 4, 4]);
+        assert_eq!(j.rules(1), [1]);
+        assert_eq!(j.rules(2), [2]);
+        assert_eq!(j.rules(5), [2, 3, 4, 5]);
+        assert_eq!(j.rules(12), (2..=12).collect::<Vec<_>>());
+        assert_eq!(j.rules(40), [2, 3, 4, 10, 20, 40]);
+        assert_eq!(j.rules(13), [2, 3, 4, 7, 13]);
         let j = BandJudge::new(BandConfig {
             min_beyond: Some(9),
             ..Default::default()
         });
-        assert_eq!(j.needed(4), 4, "never more than there are");
+        assert_eq!(j.rules(4), [4], "never more than there are");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use canary_judges::kinds::band::critical_z;
+use canary_judges::kinds::band::{Proportion, critical_z};
 use canary_judges::{
     BandConfig, BandJudge, Classification, Combine, Direction, Judge, MetricOptions, MetricPair,
     Sample, ScoreInput, ScoringRules, Thresholds, Verdict, score_with,
@@ -283,4 +283,127 @@ fn one_broken_series_among_140_fails_the_analysis_and_healthy_ones_do_not() {
     assert!(broken >= 0.95, "one broken series: {broken}");
     assert!(healthy <= 0.01, "healthy: {healthy}");
     assert!(diluted <= 0.05, "shares: {diluted}");
+}
+
+fn availability(values: Vec<f64>, requests: f64) -> Sample {
+    let n = values.len();
+    Sample::Aggregates {
+        values,
+        requests: vec![requests; n],
+    }
+}
+
+fn down() -> MetricOptions {
+    MetricOptions {
+        direction: Direction::Decrease,
+        ..Default::default()
+    }
+}
+
+/// Oracle for `proportion`: availability of r requests each failing with probability q,
+/// independently — the pair fails at most at its α, from a few requests per interval to
+/// a thousand.
+#[test]
+fn shares_of_binomial_requests_fail_at_most_at_alpha() {
+    use rand_distr::Binomial;
+    let alpha = 0.02;
+    let judge = BandJudge::new(BandConfig {
+        alpha,
+        floor: 0.0,
+        proportion: Some(Proportion::Percent),
+        ..Default::default()
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let runs = 20_000;
+    let slack = 3.0 * (alpha * (1.0 - alpha) / runs as f64).sqrt();
+    for (r, q) in [(1000u64, 0.02), (688, 0.002), (100, 0.05), (17, 0.005)] {
+        let d = Binomial::new(r, q).unwrap();
+        let mut failed = 0;
+        for _ in 0..runs {
+            let mut arm = |n: usize| -> Vec<f64> {
+                (0..n)
+                    .map(|_| 100.0 * (1.0 - d.sample(&mut rng) as f64 / r as f64))
+                    .collect()
+            };
+            let pair = MetricPair {
+                baseline: availability(arm(12), r as f64),
+                canary: availability(arm(4), r as f64),
+            };
+            if judge.judge(&down(), &pair).classification.is_failure() {
+                failed += 1;
+            }
+        }
+        let rate = failed as f64 / runs as f64;
+        assert!(rate <= alpha + slack, "r {r} q {q}: {rate}");
+    }
+}
+
+/// The binomial floor: one failed request out of 17 in two intervals is what so few
+/// requests do (a baseline that happened to have none is not a band of zero width);
+/// a 3-point drop of a busy node's availability is a regression.
+#[test]
+fn a_share_of_few_requests_is_judged_against_its_sampling_spread() {
+    let judge = |proportion| {
+        BandJudge::new(BandConfig {
+            floor: 0.0,
+            resolution: if proportion { 0.0 } else { 0.1 },
+            proportion: proportion.then_some(Proportion::Percent),
+            ..Default::default()
+        })
+    };
+    let quiet = MetricPair {
+        baseline: availability(vec![100.0; 12], 17.0),
+        canary: availability(vec![100.0, 94.12, 94.12, 100.0], 17.0),
+    };
+    assert_eq!(
+        judge(true).judge(&down(), &quiet).classification,
+        Classification::Pass
+    );
+    assert_eq!(
+        judge(false).judge(&down(), &quiet).classification,
+        Classification::Low,
+        "without the floor a baseline of only successes has no spread"
+    );
+    let busy = MetricPair {
+        baseline: availability(
+            vec![
+                99.9, 99.8, 100.0, 99.7, 99.9, 99.8, 99.9, 100.0, 99.8, 99.9, 99.7, 99.9,
+            ],
+            700.0,
+        ),
+        canary: availability(vec![99.8, 97.0, 96.8, 97.1], 700.0),
+    };
+    let j = judge(true).judge(&down(), &busy);
+    assert_eq!(j.classification, Classification::Low, "{}", j.reason);
+}
+
+/// Rules for 2 to n intervals share α: two intervals far beyond fail (a regression that
+/// shows in half the canary), one interval far beyond never does, and a majority rule
+/// (`min_beyond = 3`) would have passed the first.
+#[test]
+fn two_intervals_far_beyond_fail_and_one_never_does() {
+    let mut rng = ChaCha8Rng::seed_from_u64(37);
+    let b = normals(&mut rng, 12, 100.0, 1.0);
+    let default = BandJudge::new(BandConfig::default());
+    let majority = BandJudge::new(BandConfig {
+        min_beyond: Some(3),
+        ..Default::default()
+    });
+    let two = [100.0, 100.5, 140.0, 150.0];
+    let j = default.judge_values(&up(), &b, &two);
+    assert_eq!(j.classification, Classification::High, "{}", j.reason);
+    assert!(
+        j.reason.contains("rules for 2 to 4 of 4 intervals share α"),
+        "{}",
+        j.reason
+    );
+    assert_eq!(
+        majority.judge_values(&up(), &b, &two).classification,
+        Classification::Pass
+    );
+    let one = [100.0, 100.5, 99.5, 400.0];
+    assert_eq!(
+        default.judge_values(&up(), &b, &one).classification,
+        Classification::Pass
+    );
 }
