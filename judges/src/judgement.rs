@@ -333,10 +333,10 @@ fn with_unit(v: Option<f64>, unit: Option<&str>) -> String {
     }
 }
 
-/// The unit of a quantity or check named `name`: ratios, CLES and rates have none, the
-/// rest are in the metric's `unit`.
+/// The unit of a quantity or check named `name`: ratios, CLES, rates, z-scores and counts
+/// of intervals have none, the rest are in the metric's `unit`.
 pub fn unit_for<'a>(name: &str, unit: Option<&'a str>) -> Option<&'a str> {
-    let unitless = ["ratio", "CLES", "rate"];
+    let unitless = ["ratio", "CLES", "rate", "robust z", "intervals "];
     if unitless.iter().any(|u| name.contains(u)) {
         None
     } else {

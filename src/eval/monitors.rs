@@ -28,6 +28,7 @@ use canary_judges::{
     SequentialJudge, SequentialState, Thresholds, Verdict, score, score_with,
 };
 
+use crate::sim::aggregates::Aggregator;
 use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
 
 /// A monitor's decision about a deploy.
@@ -397,32 +398,7 @@ const THRESHOLD_FAILED_CHECKS: u32 = 2;
 const THRESHOLD_MAX_ERROR_RATE: f64 = 0.01;
 const THRESHOLD_MAX_P99_RATIO: f64 = 1.2;
 
-/// p99 of summed bucket counts, by linear interpolation inside the bucket (as
-/// Prometheus' `histogram_quantile`).
-pub fn histogram_quantile(bounds: &[f64], counts: &[f64], q: f64) -> f64 {
-    let total: f64 = counts.iter().sum();
-    if total <= 0.0 {
-        return f64::NAN;
-    }
-    let rank = q * total;
-    let mut acc = 0.0;
-    for (j, (&upper, &c)) in bounds.iter().zip(counts).enumerate() {
-        if acc + c >= rank && c > 0.0 {
-            let lower = if j == 0 { 0.0 } else { bounds[j - 1] };
-            if !upper.is_finite() {
-                return lower;
-            }
-            return lower + (upper - lower) * (rank - acc) / c;
-        }
-        acc += c;
-    }
-    bounds
-        .iter()
-        .rev()
-        .find(|b| b.is_finite())
-        .copied()
-        .unwrap_or(f64::NAN)
-}
+pub use crate::sim::aggregates::histogram_quantile;
 
 impl Monitor for ThresholdMonitor {
     fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
@@ -468,10 +444,7 @@ impl Monitor for ThresholdMonitor {
 /// Per-interval aggregates judged by the `band` judge at the horizon.
 pub struct BandMonitor {
     alpha: f64,
-    aggregate_s: f64,
-    /// The open interval: its end, and its summed buckets, requests and errors per arm.
-    until_s: Option<f64>,
-    open: [(Vec<f64>, f64, f64); 2],
+    aggregator: Aggregator,
     /// Closed intervals' p50, p90, p99 (ms) and error rate, per arm.
     points: [[Vec<f64>; 4]; 2],
     /// The requests behind each of those points.
@@ -479,61 +452,31 @@ pub struct BandMonitor {
 }
 
 /// The `band` monitor's series: quantiles of the interval's histogram, and its error rate.
-const BAND_SERIES: [(&str, f64); 4] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("errors", 0.0)];
+const BAND_SERIES: [&str; 4] = ["p50", "p90", "p99", "errors"];
 
 impl BandMonitor {
     pub fn new(s: &MonitorSettings) -> Self {
         BandMonitor {
             alpha: s.alpha,
-            aggregate_s: s.aggregate_s,
-            until_s: None,
-            open: Default::default(),
+            aggregator: Aggregator::new(s.aggregate_s),
             points: Default::default(),
             requests: Default::default(),
-        }
-    }
-
-    fn close(&mut self, bounds: &[f64]) {
-        for arm in [BASELINE, CANARY] {
-            let (buckets, requests, errors) = std::mem::take(&mut self.open[arm]);
-            if requests <= 0.0 {
-                continue;
-            }
-            for (i, (_, q)) in BAND_SERIES.iter().enumerate() {
-                let v = if i == 3 {
-                    errors / requests
-                } else {
-                    histogram_quantile(bounds, &buckets, *q)
-                };
-                if v.is_finite() {
-                    self.points[arm][i].push(v);
-                    self.requests[arm][i].push(requests);
-                }
-            }
         }
     }
 }
 
 impl Monitor for BandMonitor {
     fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
-        let until = *self
-            .until_s
-            .get_or_insert(step.t_s - run.step_s + self.aggregate_s);
-        for arm in [BASELINE, CANARY] {
-            let a = &step.arms[arm];
-            let open = &mut self.open[arm];
-            if open.0.len() != a.latency_buckets.len() {
-                open.0 = vec![0.0; a.latency_buckets.len()];
+        if let Some(closed) = self.aggregator.observe(step, run.step_s, &run.buckets_ms) {
+            for (arm, point) in closed.iter().enumerate() {
+                let Some(p) = point else { continue };
+                for (i, v) in [p.p50, p.p90, p.p99, p.error_rate].into_iter().enumerate() {
+                    if v.is_finite() {
+                        self.points[arm][i].push(v);
+                        self.requests[arm][i].push(p.requests);
+                    }
+                }
             }
-            for (s, c) in open.0.iter_mut().zip(&a.latency_buckets) {
-                *s += c;
-            }
-            open.1 += a.requests;
-            open.2 += a.errors;
-        }
-        if step.t_s >= until - 1e-9 {
-            self.close(&run.buckets_ms);
-            self.until_s = Some(until + self.aggregate_s);
         }
         None
     }
@@ -576,7 +519,7 @@ impl Monitor for BandMonitor {
         let inputs: Vec<ScoreInput<'_>> = judgements
             .iter()
             .zip(BAND_SERIES)
-            .map(|(j, (name, _))| ScoreInput {
+            .map(|(j, name)| ScoreInput {
                 name,
                 metric: name,
                 groups: &groups,

@@ -8,6 +8,7 @@
 //! resets and missing scrapes already handled the way `increase()` handles them) and,
 //! when asked, every request. Same scenario and seed → same run, bit for bit.
 
+pub mod aggregates;
 pub mod generate;
 pub mod scenario;
 

@@ -196,3 +196,49 @@ fn a_shipped_scenario_runs() {
     assert!(stdout.contains("label: good"), "{stdout}");
     assert_eq!(read(&dir.path().join("label")), "good\n");
 }
+
+/// `--aggregates 300`: only per-interval aggregates, analysed by the shipped aggregates
+/// config (the band judge) — a healthy deploy passes, a +50% slowdown fails, and each
+/// arm's file holds one row per interval and metric.
+#[test]
+fn aggregates_only_files_are_judged_by_the_aggregates_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = root().join("datasets/aggregates/canary.toml");
+    for (scenario, expected) in [("nochange-lognormal", 0), ("latency-plus-50", 1)] {
+        let out = dir.path().join(scenario);
+        let path = root().join(format!("datasets/scenarios/{scenario}.toml"));
+        let (code, _, stderr) = simulate(&path, &out, &["--aggregates", "300"]);
+        assert_eq!(code, 0, "{stderr}");
+        let canary = read(&out.join("canary-aggregates.csv"));
+        // 30 minutes of 5-minute intervals, five metrics each, and the header.
+        assert_eq!(canary.lines().count(), 1 + 6 * 5, "{canary}");
+        assert!(canary.starts_with("timestamp,metric,value\n"), "{canary}");
+        for metric in ["latency_p50_ms", "latency_p99_ms", "error_rate", "requests"] {
+            assert!(
+                canary.contains(&format!(",{metric},")),
+                "{metric}: {canary}"
+            );
+        }
+        let o = outcome(&canaryd([
+            "analyze".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--baseline".as_ref(),
+            out.join("baseline-aggregates.csv").as_os_str(),
+            "--canary".as_ref(),
+            out.join("canary-aggregates.csv").as_os_str(),
+        ]));
+        assert_no_panic(&o.2);
+        assert_eq!(o.0, expected, "{scenario}: {}\n{}", o.1, o.2);
+    }
+    let (code, _, stderr) = simulate(
+        &small(dir.path()),
+        &dir.path().join("bad"),
+        &["--aggregates", "0"],
+    );
+    assert_eq!(code, 64, "{stderr}");
+    assert!(
+        stderr.contains("--aggregates must be a positive number"),
+        "{stderr}"
+    );
+}

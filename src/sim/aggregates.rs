@@ -1,0 +1,105 @@
+//! Per-interval aggregates of a simulated deploy — what recording rules, CloudWatch or a
+//! load balancer keep when per-request data is gone: per arm and interval, p50, p90 and
+//! p99 latency (from the summed histogram, interpolated like Prometheus'
+//! `histogram_quantile`), the error rate and the requests behind them.
+
+use super::{BASELINE, CANARY, SimStep};
+
+/// One arm's aggregates over one interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntervalPoint {
+    /// Seconds since the deploy started, at the interval's end.
+    pub end_s: f64,
+    /// Latency quantiles (ms); NaN when the interval had no request.
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    /// Errors / requests.
+    pub error_rate: f64,
+    pub requests: f64,
+}
+
+/// Sums scrape steps into intervals of `every_s` seconds, per arm.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    every_s: f64,
+    /// End of the open interval (seconds since the start).
+    until_s: Option<f64>,
+    /// The open interval's summed buckets, requests and errors, per arm.
+    open: [(Vec<f64>, f64, f64); 2],
+}
+
+impl Aggregator {
+    pub fn new(every_s: f64) -> Self {
+        Aggregator {
+            every_s,
+            until_s: None,
+            open: Default::default(),
+        }
+    }
+
+    /// Add one scrape step (`step_s` long); when it ends an interval, that interval's
+    /// points, per arm (`None` for an arm without requests).
+    pub fn observe(
+        &mut self,
+        step: &SimStep,
+        step_s: f64,
+        bounds: &[f64],
+    ) -> Option<[Option<IntervalPoint>; 2]> {
+        let until = *self.until_s.get_or_insert(step.t_s - step_s + self.every_s);
+        for arm in [BASELINE, CANARY] {
+            let a = &step.arms[arm];
+            let open = &mut self.open[arm];
+            if open.0.len() != a.latency_buckets.len() {
+                open.0 = vec![0.0; a.latency_buckets.len()];
+            }
+            for (s, c) in open.0.iter_mut().zip(&a.latency_buckets) {
+                *s += c;
+            }
+            open.1 += a.requests;
+            open.2 += a.errors;
+        }
+        if step.t_s < until - 1e-9 {
+            return None;
+        }
+        self.until_s = Some(until + self.every_s);
+        Some([BASELINE, CANARY].map(|arm| {
+            let (buckets, requests, errors) = std::mem::take(&mut self.open[arm]);
+            (requests > 0.0).then(|| IntervalPoint {
+                end_s: step.t_s,
+                p50: histogram_quantile(bounds, &buckets, 0.5),
+                p90: histogram_quantile(bounds, &buckets, 0.9),
+                p99: histogram_quantile(bounds, &buckets, 0.99),
+                error_rate: errors / requests,
+                requests,
+            })
+        }))
+    }
+}
+
+/// The `q` quantile of bucket counts (not cumulative) over upper `bounds`, by linear
+/// interpolation inside the bucket, as Prometheus' `histogram_quantile`.
+pub fn histogram_quantile(bounds: &[f64], counts: &[f64], q: f64) -> f64 {
+    let total: f64 = counts.iter().sum();
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let rank = q * total;
+    let mut acc = 0.0;
+    for (j, (&upper, &c)) in bounds.iter().zip(counts).enumerate() {
+        if acc + c >= rank && c > 0.0 {
+            let lower = if j == 0 { 0.0 } else { bounds[j - 1] };
+            if !upper.is_finite() {
+                return lower;
+            }
+            return lower + (upper - lower) * (rank - acc) / c;
+        }
+        acc += c;
+    }
+    bounds
+        .iter()
+        .rev()
+        .find(|b| b.is_finite())
+        .copied()
+        .unwrap_or(f64::NAN)
+}
