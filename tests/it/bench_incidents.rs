@@ -87,6 +87,29 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
     assert_eq!(row["healthy_flagged"], 0, "{row}");
     assert_eq!(row["false_alarms"], Value::Array(vec![]), "{row}");
     assert!(o.2.contains("6 incidents"), "{}", o.2);
+    // The Markdown report names the missed incident and the healthy windows flagged.
+    let o = outcome(&canaryd([
+        "bench-incidents".as_ref(),
+        "--data".as_ref(),
+        dir.path().as_os_str(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--shipped-only".as_ref(),
+        "--missed".as_ref(),
+        "--false-alarms".as_ref(),
+    ]));
+    assert_no_panic(&o.2);
+    assert_eq!(o.0, 0, "{}", o.2);
+    assert!(
+        o.1.contains("petshop missed 1 of 6 incidents: run1/test/issue_5"),
+        "{}",
+        o.1
+    );
+    assert!(
+        o.1.contains("petshop flagged 0 of 10 healthy windows:"),
+        "{}",
+        o.1
+    );
 }
 
 #[test]
