@@ -158,6 +158,32 @@ impl Sample {
         }
     }
 
+    /// The intervals (or values) whose index `keep` accepts, for samples of one entry per
+    /// interval; a histogram has no per-interval entries and is returned whole.
+    pub fn subset(&self, keep: impl Fn(usize) -> bool) -> Sample {
+        let pick = |v: &[f64], n: usize| -> Vec<f64> {
+            (0..n).filter(|&i| keep(i)).map(|i| v[i]).collect()
+        };
+        match self {
+            Sample::Values(v) => Sample::Values(pick(v, v.len())),
+            Sample::Aggregates { values, requests } => {
+                let n = values.len().min(requests.len());
+                Sample::Aggregates {
+                    values: pick(values, n),
+                    requests: pick(requests, n),
+                }
+            }
+            Sample::Counts { events, totals } => {
+                let n = events.len().min(totals.len());
+                Sample::Counts {
+                    events: pick(events, n),
+                    totals: pick(totals, n),
+                }
+            }
+            Sample::Histogram { .. } => self.clone(),
+        }
+    }
+
     /// Total events and total count over every interval whose two numbers are finite,
     /// or `None` for a sample of values.
     pub fn count_totals(&self) -> Option<(f64, f64)> {

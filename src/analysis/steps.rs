@@ -40,31 +40,6 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
         let (sample, times) = (arms[arm], &pair.times[arm]);
         let keep = |k: usize| index(times.get(k).copied().unwrap_or(f64::NAN)) == key;
         match sample {
-            Sample::Values(v) => Sample::Values(
-                v.iter()
-                    .enumerate()
-                    .filter(|(k, _)| keep(*k))
-                    .map(|(_, x)| *x)
-                    .collect(),
-            ),
-            Sample::Aggregates { values, requests } => {
-                let idx: Vec<usize> = (0..values.len().min(requests.len()))
-                    .filter(|k| keep(*k))
-                    .collect();
-                Sample::Aggregates {
-                    values: idx.iter().map(|k| values[*k]).collect(),
-                    requests: idx.iter().map(|k| requests[*k]).collect(),
-                }
-            }
-            Sample::Counts { events, totals } => {
-                let idx: Vec<usize> = (0..events.len().min(totals.len()))
-                    .filter(|k| keep(*k))
-                    .collect();
-                Sample::Counts {
-                    events: idx.iter().map(|k| events[*k]).collect(),
-                    totals: idx.iter().map(|k| totals[*k]).collect(),
-                }
-            }
             Sample::Histogram { bounds, .. } if stepped(arm) => {
                 let mut counts = vec![0.0; bounds.len()];
                 for step in pair.histogram_steps[arm]
@@ -90,6 +65,7 @@ pub fn batches(pair: &CollectedPair, t0: f64, step_s: f64) -> Vec<Batch> {
                     }
                 }
             }
+            _ => sample.subset(keep),
         }
     };
     keys.into_iter()

@@ -351,24 +351,32 @@ fn counts_times(events: &SeriesData, totals: &SeriesData) -> Vec<f64> {
     }
 }
 
+/// Whether every row of `s` carries a finite timestamp.
+fn timed(s: &SeriesData) -> bool {
+    !s.timestamps.is_empty() && s.timestamps.iter().all(|t| t.is_finite())
+}
+
+/// `source`'s values at `target`'s timestamps (NaN where `source` has none).
+fn values_at(target: &SeriesData, source: &SeriesData) -> Vec<f64> {
+    let by_time: HashMap<u64, f64> = source
+        .timestamps
+        .iter()
+        .map(|t| t.to_bits())
+        .zip(source.values.iter().copied())
+        .collect();
+    target
+        .timestamps
+        .iter()
+        .map(|t| by_time.get(&t.to_bits()).copied().unwrap_or(f64::NAN))
+        .collect()
+}
+
 /// Per-interval aggregates and the requests behind them, aligned to the values: by
 /// timestamp when both series have one on every row (a value without a request count gets
 /// NaN: judged unweighted), else by position.
 fn align_requests(values: &SeriesData, requests: &SeriesData) -> Sample {
-    let timed =
-        |s: &SeriesData| !s.timestamps.is_empty() && s.timestamps.iter().all(|t| t.is_finite());
     let requests = if timed(values) && timed(requests) {
-        let by_time: HashMap<u64, f64> = requests
-            .timestamps
-            .iter()
-            .map(|t| t.to_bits())
-            .zip(requests.values.iter().copied())
-            .collect();
-        values
-            .timestamps
-            .iter()
-            .map(|t| by_time.get(&t.to_bits()).copied().unwrap_or(f64::NAN))
-            .collect()
+        values_at(values, requests)
     } else {
         (0..values.values.len())
             .map(|i| requests.values.get(i).copied().unwrap_or(f64::NAN))
@@ -383,22 +391,9 @@ fn align_requests(values: &SeriesData, requests: &SeriesData) -> Sample {
 /// Pair event and total observations: by timestamp when both series carry timestamps on
 /// every row (an interval missing on one side is NaN and dropped), else by position.
 fn align_counts(events: &SeriesData, totals: &SeriesData) -> Sample {
-    let timed =
-        |s: &SeriesData| !s.timestamps.is_empty() && s.timestamps.iter().all(|t| t.is_finite());
     if timed(events) && timed(totals) {
-        let by_time: HashMap<u64, f64> = events
-            .timestamps
-            .iter()
-            .map(|t| t.to_bits())
-            .zip(events.values.iter().copied())
-            .collect();
-        let ev = totals
-            .timestamps
-            .iter()
-            .map(|t| by_time.get(&t.to_bits()).copied().unwrap_or(f64::NAN))
-            .collect();
         return Sample::Counts {
-            events: ev,
+            events: values_at(totals, events),
             totals: totals.values.clone(),
         };
     }

@@ -64,16 +64,19 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     dataset(dir.path());
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/petshop/canary.toml");
-    let o = outcome(&canaryd([
-        "bench-incidents".as_ref(),
-        "--data".as_ref(),
-        dir.path().as_os_str(),
-        "--config".as_ref(),
-        config.as_os_str(),
-        "--shipped-only".as_ref(),
-        "--format".as_ref(),
-        "json".as_ref(),
-    ]));
+    let bench = |extra: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "bench-incidents".into(),
+            "--data".into(),
+            dir.path().into(),
+            "--config".into(),
+            config.clone().into(),
+            "--shipped-only".into(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsString::from));
+        outcome(&canaryd(args))
+    };
+    let o = bench(&["--format", "json"]);
     assert_no_panic(&o.2);
     assert_eq!(o.0, 0, "{}", o.2);
     let rows: Value = serde_json::from_str(&o.1).expect("JSON");
@@ -88,16 +91,7 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
     assert_eq!(row["false_alarms"], Value::Array(vec![]), "{row}");
     assert!(o.2.contains("6 incidents"), "{}", o.2);
     // The Markdown report names the missed incident and the healthy windows flagged.
-    let o = outcome(&canaryd([
-        "bench-incidents".as_ref(),
-        "--data".as_ref(),
-        dir.path().as_os_str(),
-        "--config".as_ref(),
-        config.as_os_str(),
-        "--shipped-only".as_ref(),
-        "--missed".as_ref(),
-        "--false-alarms".as_ref(),
-    ]));
+    let o = bench(&["--missed", "--false-alarms"]);
     assert_no_panic(&o.2);
     assert_eq!(o.0, 0, "{}", o.2);
     assert!(

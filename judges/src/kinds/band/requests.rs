@@ -9,31 +9,19 @@ use crate::stats::percentile_sorted;
 /// carries counts), and how many were dropped. An interval whose count is missing is
 /// kept.
 pub(super) fn enough_requests(pair: &MetricPair, min: f64) -> (MetricPair, usize) {
+    if min <= 0.0 {
+        return (pair.clone(), 0);
+    }
     let mut dropped = 0;
     let mut keep = |s: &Sample| -> Sample {
-        if min <= 0.0 {
-            return s.clone();
-        }
-        let ok = |n: f64| n.is_nan() || n >= min;
-        match s {
-            Sample::Aggregates { values, requests } => {
-                let idx: Vec<usize> = (0..values.len()).filter(|&i| ok(requests[i])).collect();
-                dropped += values.len() - idx.len();
-                Sample::Aggregates {
-                    values: idx.iter().map(|&i| values[i]).collect(),
-                    requests: idx.iter().map(|&i| requests[i]).collect(),
-                }
-            }
-            Sample::Counts { events, totals } => {
-                let idx: Vec<usize> = (0..events.len()).filter(|&i| ok(totals[i])).collect();
-                dropped += events.len() - idx.len();
-                Sample::Counts {
-                    events: idx.iter().map(|&i| events[i]).collect(),
-                    totals: idx.iter().map(|&i| totals[i]).collect(),
-                }
-            }
-            other => other.clone(),
-        }
+        let requests = match s {
+            Sample::Aggregates { requests, .. } => requests,
+            Sample::Counts { totals, .. } => totals,
+            _ => return s.clone(),
+        };
+        let kept = s.subset(|i| requests[i].is_nan() || requests[i] >= min);
+        dropped += s.len() - kept.len();
+        kept
     };
     let kept = MetricPair {
         baseline: keep(&pair.baseline),
