@@ -25,9 +25,10 @@
 //!
 //! Calibration: c_k is the smallest value for which, if baseline and canary intervals were
 //! independent draws of one normal distribution (after the log when `log = true`),
-//! P(at least k of n canary intervals have z > c_k) ≤ α / (M·K), M the pairs this kind
-//! judges in the analysis and K the rules (Bonferroni over both: the analysis's
-//! family-wise false-alarm rate is ≤ α). The
+//! P(at least k of n canary intervals have z > c_k) ≤ w_k·α / M, M the pairs this kind
+//! judges in the analysis and w_k the rule's weight — ½ for the majority rule, the other ½
+//! shared by the other rules (weighted Bonferroni over both: the analysis's family-wise
+//! false-alarm rate is ≤ α). The
 //! probability is computed exactly given (m, s) — a binomial tail — and averaged over a
 //! fixed sample of 8,192 simulated baselines of the same size (at most 32 intervals: a
 //! smaller baseline is noisier, so that is conservative), so small α/M (1e-5) costs no
@@ -222,13 +223,18 @@ impl BandJudge {
             None if n <= 1 => vec![1],
             None if n <= EVERY_K_UP_TO => (2..=n).collect(),
             None => {
-                let mut ks = vec![2, 3, 4, n.div_ceil(4), n.div_ceil(2), n];
+                let mut ks = vec![2, 3, 4, n.div_ceil(4), majority(n), n];
                 ks.sort_unstable();
                 ks.dedup();
                 ks
             }
         }
     }
+}
+
+/// More than half of `n` intervals, and at least 2 (the rule that keeps half of α).
+fn majority(n: usize) -> usize {
+    (n / 2 + 1).max(2).min(n)
 }
 
 /// Up to this many canary intervals, every k from 2 to n has its rule.
@@ -320,11 +326,23 @@ impl BandJudge {
                 (z, v > top)
             })
             .collect();
-        let share = p / rules.len().max(1) as f64;
+        // Weighted Bonferroni: the majority rule keeps half of the side's α (a sustained
+        // shift is judged almost as before the other rules existed), the others share the
+        // other half.
+        let n = canary.len();
+        let share = |k: usize| {
+            if rules.len() <= 1 {
+                p
+            } else if k == majority(n) {
+                p / 2.0
+            } else {
+                p / 2.0 / (rules.len() - 1) as f64
+            }
+        };
         let outcomes: Vec<(usize, f64, usize)> = rules
             .iter()
             .map(|&k| {
-                let critical = critical_z(b.len(), canary.len(), k, share);
+                let critical = critical_z(b.len(), canary.len(), k, share(k));
                 let beyond = judged
                     .iter()
                     .filter(|(z, out)| *z > critical && *out)
@@ -524,8 +542,8 @@ impl Judge for BandJudge {
         let k = shown.k;
         let scan = if shown.rules > 1 {
             format!(
-                " (rules for {} to {n} of {n} intervals share α; fewer intervals need a wider band)",
-                n + 1 - shown.rules
+                " (rules for 2 to {n} of {n} intervals share α, half of it for {} of {n}; fewer intervals need a wider band)",
+                majority(n)
             )
         } else {
             String::new()
@@ -571,9 +589,9 @@ impl Judge for BandJudge {
             ],
             rule: Some(if shown.rules > 1 {
                 format!(
-                    "fails when, for some k from {} to {n}, at least k of {n} intervals are beyond that k's band (α split over the {} rules) and beyond every baseline interval",
-                    n + 1 - shown.rules,
-                    shown.rules
+                    "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (half of α for {} of {n}, the rest split over the other rules) and beyond every baseline interval",
+                    shown.rules,
+                    majority(n)
                 )
             } else {
                 format!(
@@ -597,7 +615,7 @@ mod tests {
         assert_eq!(j.rules(2), [2]);
         assert_eq!(j.rules(5), [2, 3, 4, 5]);
         assert_eq!(j.rules(12), (2..=12).collect::<Vec<_>>());
-        assert_eq!(j.rules(40), [2, 3, 4, 10, 20, 40]);
+        assert_eq!(j.rules(40), [2, 3, 4, 10, 21, 40]);
         assert_eq!(j.rules(13), [2, 3, 4, 7, 13]);
         let j = BandJudge::new(BandConfig {
             min_beyond: Some(9),
