@@ -46,7 +46,7 @@ pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
 pub use judgement::{
     AggregateDetail, Check, Classification, Compare, EffectSize, Judged, Judgement, RuledOut,
 };
-pub use kinds::band::{BandConfig, BandJudge};
+pub use kinds::band::{BandConfig, BandHostRow, BandHosts, BandJudge};
 pub use kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
 pub use kinds::threshold::{Aggregate, ThresholdConfig, ThresholdJudge};
 pub use options::{

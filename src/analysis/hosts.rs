@@ -267,8 +267,55 @@ pub struct HostJudged {
     pub decided_at: Option<f64>,
 }
 
-/// Judge a merged pair host by host. `pairs` is how many pairs share the sequential
-/// judges' α; `planned_end` the analysis' planned end (unix seconds) when known (live),
+/// The `band` judge with hosts as the unit: each host's per-interval aggregates (the whole
+/// window's, once) against the other hosts' ([`canary_judges::BandJudge::judge_hosts`]).
+fn judge_band(
+    config: &canary_judges::BandConfig,
+    options: &MetricOptions,
+    label: &str,
+    hosts: &ArmHosts,
+    pairs: usize,
+) -> HostJudged {
+    let judge = canary_judges::BandJudge::new(config.clone()).with_pairs(pairs);
+    let arm = |a: usize| -> Vec<(String, Sample)> {
+        hosts[a]
+            .iter()
+            .map(|(name, p)| {
+                let s = if a == BASELINE {
+                    &p.pair.baseline
+                } else {
+                    &p.pair.canary
+                };
+                (name.clone(), s.clone())
+            })
+            .collect()
+    };
+    let judged = judge.judge_hosts(options, &arm(BASELINE), &arm(CANARY));
+    let rows = |a: usize| -> Vec<HostRow> {
+        judged.rows[a]
+            .iter()
+            .map(|r| HostRow {
+                host: r.host.clone(),
+                value: r.value,
+                requests: r.requests,
+                beyond: r.beyond,
+            })
+            .collect()
+    };
+    HostJudged {
+        report: HostsReport {
+            label: label.to_string(),
+            baseline: rows(BASELINE),
+            canary: rows(CANARY),
+            named: judged.named.clone(),
+        },
+        judgement: judged.judgement,
+        decided_at: None,
+    }
+}
+
+/// Judge a merged pair host by host. `pairs` is how many pairs share the α of the
+/// metric's judge kind (sequential, or `band`); `planned_end` the analysis' planned end (unix seconds) when known (live),
 /// else the data's end.
 #[allow(clippy::too_many_arguments)]
 pub fn judge(
@@ -282,6 +329,9 @@ pub fn judge(
 ) -> Option<HostJudged> {
     let (label, hosts) = unit.hosts.as_ref()?;
     let options = &metric.options;
+    if let JudgeConfig::Band(c) = &metric.judge {
+        return Some(judge_band(c, options, label, hosts, pairs));
+    }
     let seq = match &metric.judge {
         JudgeConfig::Sequential(c) => c.clone(),
         _ => canary_judges::SequentialConfig::default(),

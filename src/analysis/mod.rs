@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::collectors::{CollectedPair, Labels, display_name};
-use crate::config::CanaryConfig;
+use crate::config::{CanaryConfig, MetricConfig};
 
 /// Version tag of the JSON schema (docs/output.md). Bumped only on breaking changes.
 pub const REPORT_SCHEMA: &str = "canaryd.analysis.v1";
@@ -176,6 +176,7 @@ pub fn analyze_unless(
     let pairs = &merged[..];
     let judges = build_judges(config, pairs);
     let sequential = sequential_pairs(config, pairs);
+    let band = kind_pairs(config, pairs, canary_judges::JudgeKind::Band);
     // Hosts as the unit replay the data in steps; one-shot callers give no step.
     let t0 = timeline::start_time(pairs).unwrap_or(0.0);
     let step = timeline::infer_step(pairs).unwrap_or(60.0);
@@ -187,7 +188,8 @@ pub fn analyze_unless(
             }
             let p = &u.pair;
             let metric = &config.metrics[p.metric];
-            if let Some(h) = hosts::judge(metric, u, sequential, t0, step, true, None) {
+            let n = host_pairs(metric, band, sequential);
+            if let Some(h) = hosts::judge(metric, u, n, t0, step, true, None) {
                 return Some((with_note(h.judgement, p), Some(h.report)));
             }
             Some((
@@ -213,10 +215,30 @@ pub fn analyze_unless(
 /// How many pairs the sequential judges (and hosts as the unit, judged with their
 /// settings) split the analysis' α among.
 pub(crate) fn sequential_pairs(config: &CanaryConfig, pairs: &[CollectedPair]) -> usize {
+    kind_pairs(config, pairs, canary_judges::JudgeKind::Sequential)
+}
+
+/// How many pairs a judge kind's analysis-wide α is split among.
+pub(crate) fn kind_pairs(
+    config: &CanaryConfig,
+    pairs: &[CollectedPair],
+    kind: canary_judges::JudgeKind,
+) -> usize {
     pairs
         .iter()
-        .filter(|p| config.metrics[p.metric].judge.kind() == canary_judges::JudgeKind::Sequential)
+        .filter(|p| config.metrics[p.metric].judge.kind() == kind)
         .count()
+}
+
+/// The pairs sharing α with hosts judged as the unit for `metric`: the `band` judge's
+/// pairs when it judges the metric, else the sequential judges' (whose settings the host
+/// test uses).
+pub(crate) fn host_pairs(metric: &MetricConfig, band: usize, sequential: usize) -> usize {
+    if metric.judge.kind() == canary_judges::JudgeKind::Band {
+        band
+    } else {
+        sequential
+    }
 }
 
 /// One judge per metric. Judges with an analysis-wide error budget (sequential) split it

@@ -212,6 +212,7 @@ pub fn analyze_planned(
     let pairs = &merged[..];
     let judges = build_judges(config, pairs);
     let n_sequential = super::sequential_pairs(config, pairs);
+    let n_band = super::kind_pairs(config, pairs, canary_judges::JudgeKind::Band);
     let sequential: Vec<Option<SequentialJudge>> = config
         .metrics
         .iter()
@@ -234,9 +235,8 @@ pub fn analyze_planned(
             let p = &u.pair;
             let metric = &config.metrics[p.metric];
             let options = &metric.options;
-            if let Some(h) =
-                super::hosts::judge(metric, u, n_sequential, t0, step_s, horizon, planned_end)
-            {
+            let n = super::host_pairs(metric, n_band, n_sequential);
+            if let Some(h) = super::hosts::judge(metric, u, n, t0, step_s, horizon, planned_end) {
                 return (
                     with_note(h.judgement, p),
                     None,

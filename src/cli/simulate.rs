@@ -27,7 +27,9 @@ run.toml (the seed). The same scenario and seed always give the same files.
 With --aggregates SECONDS it also writes baseline-aggregates.csv and canary-aggregates.csv:
 only what recording rules or CloudWatch keep — per interval, latency_p50_ms,
 latency_p90_ms, latency_p99_ms, error_rate and the requests behind them — for
-datasets/aggregates/canary.toml (the band judge)."
+datasets/aggregates/canary.toml (the band judge); and baseline-host-aggregates.csv and
+canary-host-aggregates.csv, the same per host (a `host` column), for
+datasets/aggregates/canary-hosts.toml (the band judge with hosts as the unit)."
 )]
 pub struct SimulateArgs {
     /// Scenario file (TOML).
@@ -46,7 +48,8 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub force: bool,
     /// Also write per-interval aggregates of this many seconds (baseline-aggregates and
-    /// canary-aggregates: p50/p90/p99 latency, error rate, requests per interval).
+    /// canary-aggregates: p50/p90/p99 latency, error rate, requests per interval; the
+    /// same per host in baseline-host-aggregates and canary-host-aggregates).
     #[arg(long, value_name = "SECONDS")]
     pub aggregates: Option<f64>,
 }
@@ -101,9 +104,10 @@ pub fn run(args: SimulateArgs) -> Result<u8, CliError> {
         ));
     }
     let aggregate_tables: Vec<PathBuf> = match args.aggregates {
-        Some(_) => ARMS
+        Some(_) => ["aggregates", "host-aggregates"]
             .iter()
-            .map(|a| path(&format!("{a}-aggregates.{ext}")))
+            .flat_map(|kind| ARMS.iter().map(move |a| (a, kind)))
+            .map(|(a, kind)| path(&format!("{a}-{kind}.{ext}")))
             .collect(),
         None => Vec::new(),
     };
@@ -167,7 +171,8 @@ pub fn run(args: SimulateArgs) -> Result<u8, CliError> {
 }
 
 /// The per-interval aggregates of a run, one long-format table per arm (`timestamp`,
-/// `metric`, `value`).
+/// `metric`, `value`), then one per arm with a `host` column (`timestamp`, `host`,
+/// `metric`, `value`): `paths` holds the four, in that order.
 fn write_aggregates(
     sim: &SimRun,
     every_s: f64,
@@ -175,37 +180,66 @@ fn write_aggregates(
     format: TableFormat,
     clock: &mut Clock,
 ) -> Result<(), CliError> {
-    use crate::sim::aggregates::Aggregator;
-    let cols: &[(&'static str, ColType)] = &[
+    use crate::sim::aggregates::{Aggregator, HostAggregator, IntervalPoint};
+    let pooled: &[(&'static str, ColType)] = &[
         ("timestamp", ColType::Str),
         ("metric", ColType::Str),
         ("value", ColType::F64),
     ];
-    let mut tables = Vec::with_capacity(2);
-    for p in paths {
+    let per_host: &[(&'static str, ColType)] = &[
+        ("timestamp", ColType::Str),
+        ("host", ColType::Str),
+        ("metric", ColType::Str),
+        ("value", ColType::F64),
+    ];
+    let mut tables = Vec::with_capacity(4);
+    for (i, p) in paths.iter().enumerate() {
+        let cols = if i < 2 { pooled } else { per_host };
         tables.push(Table::create(p, format, cols).map_err(|e| write_error(p, e))?);
     }
+    // One point's rows (with its host, for the host tables) into table `t`.
+    let mut write = |t: usize, p: &IntervalPoint, host: Option<&str>, clock: &mut Clock| {
+        let ts = clock.format(p.end_s).to_string();
+        for (metric, v) in [
+            ("latency_p50_ms", p.p50),
+            ("latency_p90_ms", p.p90),
+            ("latency_p99_ms", p.p99),
+            ("error_rate", p.error_rate),
+            ("requests", p.requests),
+        ] {
+            if !v.is_finite() {
+                continue;
+            }
+            let r = match host {
+                Some(h) => tables[t].row(&[
+                    Cell::Str(&ts),
+                    Cell::Str(h),
+                    Cell::Str(metric),
+                    Cell::F64(v),
+                ]),
+                None => tables[t].row(&[Cell::Str(&ts), Cell::Str(metric), Cell::F64(v)]),
+            };
+            r.map_err(|e| write_error(&paths[t], e))?;
+        }
+        Ok::<(), CliError>(())
+    };
     let mut aggregator = Aggregator::new(every_s);
+    let mut hosts = HostAggregator::new(every_s);
     for step in &sim.steps {
-        let Some(closed) = aggregator.observe(step, sim.step_s, &sim.buckets_ms) else {
-            continue;
-        };
-        for (arm, point) in closed.iter().enumerate() {
-            let Some(p) = point else { continue };
-            let ts = clock.format(p.end_s).to_string();
-            for (metric, v) in [
-                ("latency_p50_ms", p.p50),
-                ("latency_p90_ms", p.p90),
-                ("latency_p99_ms", p.p99),
-                ("error_rate", p.error_rate),
-                ("requests", p.requests),
-            ] {
-                if !v.is_finite() {
-                    continue;
+        if let Some(closed) = aggregator.observe(step, sim.step_s, &sim.buckets_ms) {
+            for (arm, point) in closed.iter().enumerate() {
+                if let Some(p) = point {
+                    write(arm, p, None, clock)?;
                 }
-                tables[arm]
-                    .row(&[Cell::Str(&ts), Cell::Str(metric), Cell::F64(v)])
-                    .map_err(|e| write_error(&paths[arm], e))?;
+            }
+        }
+        if let Some(closed) = hosts.observe(step, sim.step_s, &sim.buckets_ms) {
+            for (arm, points) in closed.iter().enumerate() {
+                for (h, point) in points.iter().enumerate() {
+                    if let Some(p) = point {
+                        write(2 + arm, p, Some(&format!("h{h}")), clock)?;
+                    }
+                }
             }
         }
     }

@@ -493,10 +493,13 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
                 "an event-count metric's `total` already counts its requests; `requests` is for a series of per-interval aggregates".into(),
             ));
         }
-        if m.requests.is_some() && m.unit_label.is_some() {
+        if m.requests.is_some()
+            && m.unit_label.is_some()
+            && config.metrics[i].judge.kind() != canary_judges::JudgeKind::Band
+        {
             problems.push((
                 at("requests"),
-                "`requests` weighs per-interval aggregates for the `band` judge; hosts as the unit (`unit_label`) judge requests themselves".into(),
+                "`requests` weighs per-interval aggregates for the `band` judge; hosts as the unit (`unit_label`) with other judges judge requests themselves".into(),
             ));
         }
         if let Some(judge) = &m.judge {
@@ -519,17 +522,18 @@ fn from_raw(raw: raw::RawConfig) -> (CanaryConfig, Problems) {
                     ),
                 ));
             }
-            if !matches!(metric.judge, JudgeConfig::Sequential(_)) {
+            let band = matches!(metric.judge, JudgeConfig::Band(_));
+            if !matches!(metric.judge, JudgeConfig::Sequential(_)) && !band {
                 problems.push((
                     field.clone(),
                     format!(
-                        "metric `{}`: hosts as the unit are judged with the sequential judge's α, band and quantiles; set `judge = {{ kind = \"sequential\" }}` (it has `{}`)",
+                        "metric `{}`: hosts as the unit are judged by the sequential judge (requests, histograms, counts) or the `band` judge (per-interval aggregates); set `judge = {{ kind = \"sequential\" }}` or `{{ kind = \"band\" }}` (it has `{}`)",
                         m.name,
                         metric.judge.kind().as_str()
                     ),
                 ));
             }
-            if metric.options.direction == canary_judges::Direction::Decrease {
+            if metric.options.direction == canary_judges::Direction::Decrease && !band {
                 problems.push((
                     field,
                     format!(

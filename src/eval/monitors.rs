@@ -28,7 +28,7 @@ use canary_judges::{
     SequentialJudge, SequentialState, Thresholds, Verdict, score, score_with,
 };
 
-use crate::sim::aggregates::Aggregator;
+use crate::sim::aggregates::{Aggregator, HostAggregator};
 use crate::sim::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
 
 /// A monitor's decision about a deploy.
@@ -120,6 +120,7 @@ pub const MONITORS: &[&str] = &[
     "mann_whitney_once",
     "threshold",
     "band",
+    "band_hosts",
     "hosts",
 ];
 
@@ -131,6 +132,7 @@ pub fn build(name: &str, settings: &MonitorSettings) -> Option<Box<dyn Monitor>>
         "mann_whitney_once" => Box::new(KayentaMonitor::new(settings, false)),
         "threshold" => Box::new(ThresholdMonitor::default()),
         "band" => Box::new(BandMonitor::new(settings)),
+        "band_hosts" => Box::new(BandHostsMonitor::new(settings)),
         "hosts" => Box::new(HostsMonitor::new(settings)),
         _ => return None,
     })
@@ -482,31 +484,16 @@ impl Monitor for BandMonitor {
     }
 
     fn finish(&mut self) -> Decision {
-        let latency = BandJudge::new(BandConfig {
-            alpha: self.alpha,
-            log: true,
-            ..BandConfig::default()
-        })
-        .with_pairs(BAND_SERIES.len());
-        // Error rates are often 0: judged on their own scale, never below 0.1 percentage
-        // points of spread.
-        let errors = BandJudge::new(BandConfig {
-            alpha: self.alpha,
-            floor: 0.0,
-            resolution: 0.001,
-            ..BandConfig::default()
-        })
-        .with_pairs(BAND_SERIES.len());
+        let judges = band_judges(self.alpha);
         let judgements: Vec<_> = (0..BAND_SERIES.len())
             .map(|i| {
-                let judge = if i == 3 { &errors } else { &latency };
                 // The requests beside the aggregates: an interval of fewer requests
                 // (a canary at 1% of traffic) scatters more, and its band is wider.
                 let arm = |a: usize| Sample::Aggregates {
                     values: self.points[a][i].clone(),
                     requests: self.requests[a][i].clone(),
                 };
-                judge.judge(
+                judges[usize::from(i == 3)].judge(
                     &increase(),
                     &MetricPair {
                         baseline: arm(BASELINE),
@@ -515,31 +502,149 @@ impl Monitor for BandMonitor {
                 )
             })
             .collect();
-        let groups = vec!["all".to_string()];
-        let inputs: Vec<ScoreInput<'_>> = judgements
-            .iter()
-            .zip(BAND_SERIES)
-            .map(|(j, name)| ScoreInput {
-                name,
-                metric: name,
-                groups: &groups,
-                muted: false,
-                critical: false,
-                judgement: j,
+        band_decision(&judgements)
+    }
+}
+
+/// The `band` monitors' judges: latency quantiles on the log scale, error rates on their
+/// own scale (often 0: never below 0.1 percentage points of spread); α shared by the four
+/// series.
+fn band_judges(alpha: f64) -> [BandJudge; 2] {
+    let latency = BandJudge::new(BandConfig {
+        alpha,
+        log: true,
+        ..BandConfig::default()
+    })
+    .with_pairs(BAND_SERIES.len());
+    let errors = BandJudge::new(BandConfig {
+        alpha,
+        floor: 0.0,
+        resolution: 0.001,
+        ..BandConfig::default()
+    })
+    .with_pairs(BAND_SERIES.len());
+    [latency, errors]
+}
+
+/// The verdict of the four band series' judgements: one series judged worse fails
+/// (`combine = "auto"`).
+fn band_decision(judgements: &[canary_judges::Judgement]) -> Decision {
+    let groups = vec!["all".to_string()];
+    let inputs: Vec<ScoreInput<'_>> = judgements
+        .iter()
+        .zip(BAND_SERIES)
+        .map(|(j, name)| ScoreInput {
+            name,
+            metric: name,
+            groups: &groups,
+            muted: false,
+            critical: false,
+            judgement: j,
+        })
+        .collect();
+    let card = score_with(
+        &inputs,
+        &BTreeMap::new(),
+        Thresholds::default(),
+        ScoringRules::Canaryd,
+        Combine::Auto,
+    );
+    match card.verdict {
+        Verdict::Pass => Decision::Pass,
+        Verdict::Fail => Decision::Fail,
+        Verdict::Marginal | Verdict::Inconclusive => Decision::Inconclusive,
+    }
+}
+
+/// One host's four band series: (values, requests behind each).
+type HostSeries = [(Vec<f64>, Vec<f64>); 4];
+
+/// Per-interval aggregates kept per host, judged by the `band` judge with hosts as the
+/// unit (`unit_label`) at the horizon.
+pub struct BandHostsMonitor {
+    alpha: f64,
+    aggregator: HostAggregator,
+    /// Per arm and host: closed intervals' p50, p90, p99 (ms) and error rate, and the
+    /// requests behind each.
+    points: [Vec<HostSeries>; 2],
+    named: Vec<usize>,
+}
+
+impl BandHostsMonitor {
+    pub fn new(s: &MonitorSettings) -> Self {
+        BandHostsMonitor {
+            alpha: s.alpha,
+            aggregator: HostAggregator::new(s.aggregate_s),
+            points: Default::default(),
+            named: Vec::new(),
+        }
+    }
+}
+
+impl Monitor for BandHostsMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        if let Some(closed) = self.aggregator.observe(step, run.step_s, &run.buckets_ms) {
+            for (arm, hosts) in closed.iter().enumerate() {
+                if self.points[arm].len() < hosts.len() {
+                    self.points[arm].resize_with(hosts.len(), Default::default);
+                }
+                for (h, point) in hosts.iter().enumerate() {
+                    let Some(p) = point else { continue };
+                    for (i, v) in [p.p50, p.p90, p.p99, p.error_rate].into_iter().enumerate() {
+                        if v.is_finite() {
+                            self.points[arm][h][i].0.push(v);
+                            self.points[arm][h][i].1.push(p.requests);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn finish(&mut self) -> Decision {
+        let judges = band_judges(self.alpha);
+        let prefix = ["b", "c"];
+        let mut named = std::collections::BTreeSet::new();
+        let judgements: Vec<_> = (0..BAND_SERIES.len())
+            .map(|i| {
+                let hosts = |arm: usize| -> Vec<(String, Sample)> {
+                    self.points[arm]
+                        .iter()
+                        .enumerate()
+                        .map(|(h, series)| {
+                            (
+                                format!("{}{h}", prefix[arm]),
+                                Sample::Aggregates {
+                                    values: series[i].0.clone(),
+                                    requests: series[i].1.clone(),
+                                },
+                            )
+                        })
+                        .collect()
+                };
+                let judged = judges[usize::from(i == 3)].judge_hosts(
+                    &increase(),
+                    &hosts(BASELINE),
+                    &hosts(CANARY),
+                );
+                if judged.judgement.classification.is_failure() {
+                    named.extend(
+                        judged
+                            .named
+                            .iter()
+                            .filter_map(|n| n.strip_prefix('c')?.parse::<usize>().ok()),
+                    );
+                }
+                judged.judgement
             })
             .collect();
-        let card = score_with(
-            &inputs,
-            &BTreeMap::new(),
-            Thresholds::default(),
-            ScoringRules::Canaryd,
-            Combine::Auto,
-        );
-        match card.verdict {
-            Verdict::Pass => Decision::Pass,
-            Verdict::Fail => Decision::Fail,
-            Verdict::Marginal | Verdict::Inconclusive => Decision::Inconclusive,
-        }
+        self.named = named.into_iter().collect();
+        band_decision(&judgements)
+    }
+
+    fn named_hosts(&self) -> Option<Vec<usize>> {
+        Some(self.named.clone())
     }
 }
 

@@ -63,16 +63,86 @@ impl Aggregator {
             return None;
         }
         self.until_s = Some(until + self.every_s);
+        Some(
+            [BASELINE, CANARY]
+                .map(|arm| close(std::mem::take(&mut self.open[arm]), step.t_s, bounds)),
+        )
+    }
+}
+
+/// An interval's point from its summed buckets, requests and errors; `None` without
+/// requests.
+fn close(
+    (buckets, requests, errors): (Vec<f64>, f64, f64),
+    end_s: f64,
+    bounds: &[f64],
+) -> Option<IntervalPoint> {
+    (requests > 0.0).then(|| IntervalPoint {
+        end_s,
+        p50: histogram_quantile(bounds, &buckets, 0.5),
+        p90: histogram_quantile(bounds, &buckets, 0.9),
+        p99: histogram_quantile(bounds, &buckets, 0.99),
+        error_rate: errors / requests,
+        requests,
+    })
+}
+
+/// [`Aggregator`] per host: what a recording rule keeping the `host` label stores.
+#[derive(Debug, Clone)]
+pub struct HostAggregator {
+    every_s: f64,
+    until_s: Option<f64>,
+    /// The open interval's summed buckets, requests and errors, per arm and host.
+    open: [Vec<(Vec<f64>, f64, f64)>; 2],
+}
+
+impl HostAggregator {
+    pub fn new(every_s: f64) -> Self {
+        HostAggregator {
+            every_s,
+            until_s: None,
+            open: Default::default(),
+        }
+    }
+
+    /// Add one scrape step; when it ends an interval, each host's point per arm (`None`
+    /// for a host without requests). A failed scrape has no hosts: its counts arrive with
+    /// the next.
+    pub fn observe(
+        &mut self,
+        step: &SimStep,
+        step_s: f64,
+        bounds: &[f64],
+    ) -> Option<[Vec<Option<IntervalPoint>>; 2]> {
+        let until = *self.until_s.get_or_insert(step.t_s - step_s + self.every_s);
+        for arm in [BASELINE, CANARY] {
+            let hosts = &step.arms[arm].hosts;
+            let open = &mut self.open[arm];
+            if open.len() < hosts.len() {
+                open.resize_with(hosts.len(), Default::default);
+            }
+            for (h, o) in hosts.iter().zip(open.iter_mut()) {
+                if o.0.len() != bounds.len() {
+                    o.0 = vec![0.0; bounds.len()];
+                }
+                for &(i, c) in &h.buckets {
+                    if let Some(slot) = o.0.get_mut(i as usize) {
+                        *slot += c;
+                    }
+                }
+                o.1 += h.requests;
+                o.2 += h.errors;
+            }
+        }
+        if step.t_s < until - 1e-9 {
+            return None;
+        }
+        self.until_s = Some(until + self.every_s);
         Some([BASELINE, CANARY].map(|arm| {
-            let (buckets, requests, errors) = std::mem::take(&mut self.open[arm]);
-            (requests > 0.0).then(|| IntervalPoint {
-                end_s: step.t_s,
-                p50: histogram_quantile(bounds, &buckets, 0.5),
-                p90: histogram_quantile(bounds, &buckets, 0.9),
-                p99: histogram_quantile(bounds, &buckets, 0.99),
-                error_rate: errors / requests,
-                requests,
-            })
+            self.open[arm]
+                .iter_mut()
+                .map(|o| close(std::mem::take(o), step.t_s, bounds))
+                .collect()
         }))
     }
 }

@@ -85,8 +85,8 @@ fn evaluate_is_deterministic_and_separates_a_crash_loop_from_no_change() {
     assert_eq!(r["runs"], 30);
     assert_eq!(
         r["cells"].as_array().expect("cells").len(),
-        12,
-        "2 scenarios × 6 judges"
+        14,
+        "2 scenarios × 7 judges"
     );
     // Hosts as the unit: the crash loop (every host) is caught, no change is not failed.
     assert_eq!(cell(&r, "t-crash", "hosts")["fail_rate"], 1.0);
@@ -94,6 +94,10 @@ fn evaluate_is_deterministic_and_separates_a_crash_loop_from_no_change() {
     // The band judge on 1-minute aggregates catches the crash loop at the horizon.
     assert_eq!(cell(&r, "t-crash", "band")["fail_rate"], 1.0);
     assert_eq!(cell(&r, "t-nochange", "band")["fail_rate"], 0.0);
+    // Per host, with hosts as the unit: one host per arm has no spread (inconclusive,
+    // never a pass), two per arm judge.
+    assert_eq!(cell(&r, "t-crash", "band_hosts")["inconclusive_rate"], 1.0);
+    assert_eq!(cell(&r, "t-nochange", "band_hosts")["fail_rate"], 0.0);
     let crash = cell(&r, "t-crash", "sequential");
     assert_eq!(crash["regression"], true);
     assert_eq!(crash["fail_rate"], 1.0);

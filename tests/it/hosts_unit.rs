@@ -126,7 +126,7 @@ fn a_healthy_fleet_with_host_spread_is_not_failed_and_pooling_is_stated() {
 }
 
 #[test]
-fn a_unit_label_needs_the_sequential_judge_and_a_label_name() {
+fn a_unit_label_needs_the_sequential_or_band_judge_and_a_label_name() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let config = dir.path().join("c.toml");
     std::fs::write(
@@ -143,4 +143,17 @@ fn a_unit_label_needs_the_sequential_judge_and_a_label_name() {
     let all = format!("{}{}", o.1, o.2);
     assert!(all.contains("not a label name"), "{all}");
     assert!(all.contains("sequential"), "{all}");
+    assert!(all.contains("`band`"), "{all}");
+    // The band judge takes hosts as the unit, with request counts beside its aggregates.
+    std::fs::write(
+        &config,
+        "name = \"x\"\nunit_label = \"host\"\n[[metrics]]\nname = \"p99\"\nrequests = \"requests\"\njudge = { kind = \"band\", log = true }\n",
+    )
+    .expect("write");
+    let o = outcome(&canaryd([
+        "config".as_ref(),
+        "check".as_ref(),
+        config.as_os_str(),
+    ]));
+    assert_eq!(o.0, 0, "{}{}", o.1, o.2);
 }

@@ -242,3 +242,52 @@ fn aggregates_only_files_are_judged_by_the_aggregates_config() {
         "{stderr}"
     );
 }
+
+/// `--aggregates 300` also writes the aggregates per host, judged by the shipped
+/// hosts-as-the-unit config: a healthy deploy whose hosts differ by 20% (the arms differ by
+/// which hosts they drew) passes, a canary host twice as slow fails and is named, and the
+/// pooled config, judging the same deploy's pooled aggregates, is what the per-host files
+/// are for (it reads host placement as a regression in this seed).
+#[test]
+fn per_host_aggregates_are_judged_with_hosts_as_the_unit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hosts_config = root().join("datasets/aggregates/canary-hosts.toml");
+    let pooled_config = root().join("datasets/aggregates/canary.toml");
+    let analyze = |config: &Path, out: &Path, kind: &str| {
+        let o = outcome(&canaryd([
+            "analyze".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--baseline".as_ref(),
+            out.join(format!("baseline-{kind}.csv")).as_os_str(),
+            "--canary".as_ref(),
+            out.join(format!("canary-{kind}.csv")).as_os_str(),
+        ]));
+        assert_no_panic(&o.2);
+        o
+    };
+    let out = dir.path().join("placement");
+    let path = root().join("datasets/scenarios/nochange-hosts-s20-n5.toml");
+    let (code, _, stderr) = simulate(&path, &out, &["--aggregates", "300"]);
+    assert_eq!(code, 0, "{stderr}");
+    let canary = read(&out.join("canary-host-aggregates.csv"));
+    assert!(
+        canary.starts_with("timestamp,host,metric,value\n"),
+        "{canary}"
+    );
+    // 5 hosts × 6 intervals × 5 metrics, and the header.
+    assert_eq!(canary.lines().count(), 1 + 5 * 6 * 5, "{canary}");
+    let o = analyze(&hosts_config, &out, "host-aggregates");
+    assert_eq!(o.0, 0, "{}\n{}", o.1, o.2);
+    assert!(o.1.contains("hosts as the unit"), "{}", o.1);
+    let o = analyze(&pooled_config, &out, "aggregates");
+    assert_eq!(o.0, 1, "the pooled aggregates: {}\n{}", o.1, o.2);
+
+    let out = dir.path().join("slow-host");
+    let path = root().join("datasets/scenarios/one-host-2x-slower.toml");
+    let (code, _, stderr) = simulate(&path, &out, &["--aggregates", "300"]);
+    assert_eq!(code, 0, "{stderr}");
+    let o = analyze(&hosts_config, &out, "host-aggregates");
+    assert_eq!(o.0, 1, "{}\n{}", o.1, o.2);
+    assert!(o.1.contains("broken: h0"), "{}", o.1);
+}

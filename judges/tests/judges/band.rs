@@ -407,3 +407,220 @@ fn two_intervals_far_beyond_fail_and_one_never_does() {
         Classification::Pass
     );
 }
+
+/// `hosts` hosts, each a fixed level drawn from N(`shift_of(h)`, `host_sd`) plus 6
+/// intervals of N(0, `interval_sd`) noise, log-latency around 100 ms, 1,000 requests per
+/// interval.
+fn hosts_of(
+    rng: &mut ChaCha8Rng,
+    prefix: &str,
+    hosts: usize,
+    host_sd: f64,
+    interval_sd: f64,
+    shift_of: impl Fn(usize) -> f64,
+) -> Vec<(String, Sample)> {
+    (0..hosts)
+        .map(|h| {
+            let z: f64 = StandardNormal.sample(rng);
+            let level = 100f64.ln() + shift_of(h) + host_sd * z;
+            let values = normals(rng, 6, level, interval_sd)
+                .into_iter()
+                .map(f64::exp)
+                .collect();
+            (
+                format!("{prefix}{h}"),
+                Sample::Aggregates {
+                    values,
+                    requests: vec![1000.0; 6],
+                },
+            )
+        })
+        .collect()
+}
+
+fn log_band(alpha: f64) -> BandJudge {
+    BandJudge::new(BandConfig {
+        alpha,
+        log: true,
+        floor: 0.0,
+        ..Default::default()
+    })
+}
+
+/// Oracle: hosts that differ by their placement (σ between hosts 5 times the interval
+/// noise) and no change: the host-level band fails at most at α — for 3, 5 and 10 hosts per
+/// arm and one canary host beside 10 — while the same data pooled per arm and judged on
+/// its intervals fails far more often (the arms differ by which hosts they drew).
+#[test]
+fn hosts_that_differ_by_placement_fail_at_most_at_alpha() {
+    let alpha = 0.05;
+    let judge = log_band(alpha);
+    let mut rng = ChaCha8Rng::seed_from_u64(29);
+    let runs = 4_000;
+    for (n_b, n_c) in [(3, 3), (5, 5), (10, 10), (10, 1)] {
+        let (mut failed, mut pooled_failed) = (0, 0);
+        for _ in 0..runs {
+            let b = hosts_of(&mut rng, "b", n_b, 0.10, 0.02, |_| 0.0);
+            let c = hosts_of(&mut rng, "c", n_c, 0.10, 0.02, |_| 0.0);
+            let j = judge.judge_hosts(&up(), &b, &c);
+            if j.judgement.classification == Classification::High {
+                failed += 1;
+            }
+            // Pooled: each interval's arm mean over hosts.
+            let pool = |hosts: &[(String, Sample)]| -> Vec<f64> {
+                (0..6)
+                    .map(|i| {
+                        hosts.iter().map(|(_, s)| s.values()[i]).sum::<f64>() / hosts.len() as f64
+                    })
+                    .collect()
+            };
+            if judge
+                .judge_values(&up(), &pool(&b), &pool(&c))
+                .classification
+                == Classification::High
+            {
+                pooled_failed += 1;
+            }
+        }
+        let rate = failed as f64 / runs as f64;
+        let slack = 3.0 * (alpha * (1.0 - alpha) / runs as f64).sqrt();
+        assert!(rate <= alpha + slack, "{n_b} vs {n_c}: {rate}");
+        let pooled = pooled_failed as f64 / runs as f64;
+        assert!(pooled > 3.0 * alpha, "{n_b} vs {n_c}: pooled {pooled}");
+    }
+}
+
+/// One canary host twice as slow among healthy ones: failed and named, whatever the fleet
+/// size; a fleet-wide shift of 3 host spreads over 10 hosts per arm is found by the fleet
+/// test even though no single host stands out, and so is +50% on 3 hosts per arm that
+/// barely differ.
+#[test]
+fn a_broken_host_is_named_and_a_fleet_wide_shift_is_found() {
+    let judge = log_band(0.01);
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let runs = 300;
+    for (n_b, n_c) in [(3, 3), (10, 10), (10, 1)] {
+        let mut named = 0;
+        for _ in 0..runs {
+            let b = hosts_of(&mut rng, "b", n_b, 0.05, 0.02, |_| 0.0);
+            let c = hosts_of(&mut rng, "c", n_c, 0.05, 0.02, |h| {
+                if h == 0 { 2f64.ln() } else { 0.0 }
+            });
+            let j = judge.judge_hosts(&up(), &b, &c);
+            if j.judgement.classification == Classification::High && j.named == ["c0"] {
+                named += 1;
+                assert!(
+                    j.judgement.reason.contains("broken: c0"),
+                    "{}",
+                    j.judgement.reason
+                );
+                assert!(j.rows[1][0].beyond && !j.rows[1].iter().skip(1).any(|r| r.beyond));
+            }
+        }
+        assert!(
+            named as f64 >= 0.95 * runs as f64,
+            "{n_b} vs {n_c}: {named}"
+        );
+    }
+    let mut fleet = 0;
+    for _ in 0..runs {
+        let b = hosts_of(&mut rng, "b", 10, 0.05, 0.02, |_| 0.0);
+        let c = hosts_of(&mut rng, "c", 10, 0.05, 0.02, |_| 0.15);
+        let j = judge.judge_hosts(&up(), &b, &c);
+        if j.judgement.classification == Classification::High {
+            fleet += 1;
+            assert!(
+                j.judgement.reason.contains("Welch"),
+                "{}",
+                j.judgement.reason
+            );
+        }
+    }
+    assert!(
+        fleet as f64 >= 0.9 * runs as f64,
+        "fleet-wide +16%: {fleet} of {runs}"
+    );
+    let mut small = 0;
+    for _ in 0..runs {
+        let b = hosts_of(&mut rng, "b", 3, 0.01, 0.02, |_| 0.0);
+        let c = hosts_of(&mut rng, "c", 3, 0.01, 0.02, |_| 1.5f64.ln());
+        if judge.judge_hosts(&up(), &b, &c).judgement.classification == Classification::High {
+            small += 1;
+        }
+    }
+    assert!(
+        small as f64 >= 0.95 * runs as f64,
+        "+50% on 3 hosts: {small} of {runs}"
+    );
+}
+
+/// Too few hosts for either test is said, not passed: one host per arm has no spread.
+#[test]
+fn too_few_hosts_are_inconclusive_and_say_why() {
+    let judge = log_band(0.01);
+    let mut rng = ChaCha8Rng::seed_from_u64(37);
+    let b = hosts_of(&mut rng, "b", 1, 0.05, 0.02, |_| 0.0);
+    let c = hosts_of(&mut rng, "c", 1, 0.05, 0.02, |_| 1.0);
+    let j = judge.judge_hosts(&up(), &b, &c);
+    assert_eq!(j.judgement.classification, Classification::Inconclusive);
+    assert!(
+        j.judgement.reason.contains("too few"),
+        "{}",
+        j.judgement.reason
+    );
+}
+
+/// Error shares per host (event counts): one canary host at 5% errors among hosts at 0.1%
+/// fails and is named; healthy hosts of ~10 errors each in 10,000 requests fail at most at
+/// α (the binomial floor keeps three baseline hosts that happened to agree from making a
+/// narrow band).
+#[test]
+fn error_shares_per_host_keep_alpha_and_find_a_failing_host() {
+    let alpha = 0.05;
+    let judge = BandJudge::new(BandConfig {
+        alpha,
+        floor: 0.0,
+        proportion: Some(Proportion::Fraction),
+        ..Default::default()
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    let counts = |rng: &mut ChaCha8Rng, prefix: &str, hosts: usize, bad: Option<f64>| {
+        (0..hosts)
+            .map(|h| {
+                let rate = if h == 0 { bad.unwrap_or(0.001) } else { 0.001 };
+                let events: Vec<f64> = (0..6)
+                    .map(|_| rand_distr::Binomial::new(1700, rate).unwrap().sample(rng) as f64)
+                    .collect();
+                (
+                    format!("{prefix}{h}"),
+                    Sample::Counts {
+                        events,
+                        totals: vec![1700.0; 6],
+                    },
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let runs = 4_000;
+    let mut failed = 0;
+    for _ in 0..runs {
+        let b = counts(&mut rng, "b", 3, None);
+        let c = counts(&mut rng, "c", 3, None);
+        if judge.judge_hosts(&up(), &b, &c).judgement.classification == Classification::High {
+            failed += 1;
+        }
+    }
+    let rate = failed as f64 / runs as f64;
+    let slack = 3.0 * (alpha * (1.0 - alpha) / runs as f64).sqrt();
+    assert!(rate <= alpha + slack, "healthy error shares: {rate}");
+    let b = counts(&mut rng, "b", 3, None);
+    let c = counts(&mut rng, "c", 3, Some(0.05));
+    let j = judge.judge_hosts(&up(), &b, &c);
+    assert_eq!(
+        j.judgement.classification,
+        Classification::High,
+        "{}",
+        j.judgement.reason
+    );
+    assert_eq!(j.named, ["c0"]);
+}

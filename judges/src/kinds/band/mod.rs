@@ -39,11 +39,13 @@
 //! is worth there.
 
 mod calibration;
+mod hosts;
 mod requests;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::calibration::{centre_and_scale, critical_z};
+pub use self::hosts::{BandHostRow, BandHosts, MIN_BASELINE_HOSTS};
 use self::requests::{Widening, enough_requests};
 use super::num;
 use crate::effect::mean_ratio;
