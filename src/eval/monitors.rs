@@ -506,9 +506,9 @@ impl Monitor for BandMonitor {
     }
 }
 
-/// The `band` monitors' judges: latency quantiles on the log scale, error rates on their
-/// own scale (often 0: never below 0.1 percentage points of spread); α shared by the four
-/// series.
+/// The `band` monitors' judges: latency quantiles on the log scale, error rates as shares
+/// of their requests (as `datasets/aggregates/canary.toml` judges them); α shared by the
+/// four series.
 fn band_judges(alpha: f64) -> [BandJudge; 2] {
     let latency = BandJudge::new(BandConfig {
         alpha,
@@ -519,7 +519,7 @@ fn band_judges(alpha: f64) -> [BandJudge; 2] {
     let errors = BandJudge::new(BandConfig {
         alpha,
         floor: 0.0,
-        resolution: 0.001,
+        proportion: Some(canary_judges::kinds::band::Proportion::Fraction),
         ..BandConfig::default()
     })
     .with_pairs(BAND_SERIES.len());

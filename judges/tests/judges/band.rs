@@ -624,3 +624,104 @@ fn error_shares_per_host_keep_alpha_and_find_a_failing_host() {
     );
     assert_eq!(j.named, ["c0"]);
 }
+
+/// Error counts per interval: `n` intervals of `requests` each, every interval's rate
+/// `rate` times a lognormal burst factor of σ `burst` (0: binomial).
+fn error_counts(
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    requests: u64,
+    rate: impl Fn(usize) -> f64,
+    burst: f64,
+) -> Sample {
+    let events = (0..n)
+        .map(|i| {
+            let z: f64 = StandardNormal.sample(rng);
+            let q = (rate(i) * (burst * z - burst * burst / 2.0).exp()).min(1.0);
+            rand_distr::Binomial::new(requests, q).unwrap().sample(rng) as f64
+        })
+        .collect();
+    Sample::Counts {
+        events,
+        totals: vec![requests as f64; n],
+    }
+}
+
+/// Oracle for the pooled-share test (event counts with their requests): no change fails
+/// at most at α — binomial intervals, intervals that burst (rate × lognormal σ 0.5 per
+/// interval: the dispersion must widen the test), and a canary at 1% of traffic with a
+/// handful of errors (the exact conditional test must hold where the normal approximation
+/// does not) — while a doubled error rate in the last 4 of 6 intervals, which the band's
+/// rules alone found in 71% of simulated deploys, fails ≥ 85%.
+#[test]
+fn pooled_shares_keep_alpha_and_find_a_sustained_rise() {
+    let alpha = 0.05;
+    let judge = BandJudge::new(BandConfig {
+        alpha,
+        floor: 0.0,
+        proportion: Some(Proportion::Fraction),
+        ..Default::default()
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(43);
+    let runs = 4_000;
+    let slack = 3.0 * (alpha * (1.0 - alpha) / runs as f64).sqrt();
+    // (baseline intervals, canary intervals, baseline requests, canary requests, rate, burst)
+    for (nb, nc, rb, rc, q, burst) in [
+        (6, 6, 15_000u64, 15_000u64, 0.005, 0.0),
+        (12, 4, 2_000, 2_000, 0.01, 0.5),
+        (6, 6, 30_000, 300, 0.001, 0.0),
+        (6, 6, 30_000, 300, 0.01, 0.3),
+    ] {
+        let mut failed = 0;
+        for _ in 0..runs {
+            let pair = MetricPair {
+                baseline: error_counts(&mut rng, nb, rb, |_| q, burst),
+                canary: error_counts(&mut rng, nc, rc, |_| q, burst),
+            };
+            if judge.judge(&up(), &pair).classification.is_failure() {
+                failed += 1;
+            }
+        }
+        let rate = failed as f64 / runs as f64;
+        assert!(
+            rate <= alpha + slack,
+            "{nb}+{nc} intervals, {rb}/{rc} requests, rate {q}, burst {burst}: {rate}"
+        );
+    }
+    let strict = BandJudge::new(BandConfig {
+        alpha: 0.01,
+        floor: 0.0,
+        proportion: Some(Proportion::Fraction),
+        ..Default::default()
+    })
+    .with_pairs(4);
+    let mut found = 0;
+    let mut reason = String::new();
+    for _ in 0..500 {
+        let pair = MetricPair {
+            baseline: error_counts(&mut rng, 6, 15_000, |_| 0.005, 0.0),
+            canary: error_counts(
+                &mut rng,
+                6,
+                15_000,
+                |i| if i >= 2 { 0.01 } else { 0.005 },
+                0.0,
+            ),
+        };
+        let j = judge_with(&strict, &pair);
+        if j.classification == Classification::High {
+            found += 1;
+            reason = j.reason;
+        }
+    }
+    // 458 of 500 on this seed; the band's rules alone found 71% in `evaluate`.
+    assert!(
+        found >= 425,
+        "x2 errors in 4 of 6 intervals: {found} of 500"
+    );
+    assert!(reason.contains("pooled over the intervals"), "{reason}");
+}
+
+fn judge_with(judge: &BandJudge, pair: &MetricPair) -> canary_judges::Judgement {
+    judge.judge(&up(), pair)
+}

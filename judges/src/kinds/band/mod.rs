@@ -22,6 +22,10 @@
 //! 3. **Fail** when, for some k from 2 to n (one interval when there is one; `min_beyond`
 //!    alone when set), at least k of the canary's n intervals are beyond c_k: one noisy
 //!    interval never fails a canary, two far beyond or many a little beyond do.
+//! 4. For shares with request counts (`proportion`, event counts), also when the canary's
+//!    pooled share is beyond the baseline's (`shares.rs`: the larger of an exact
+//!    conditional binomial and a quasi-binomial p-value); it takes half of the majority
+//!    rule's share of α.
 //!
 //! Calibration: c_k is the smallest value for which, if baseline and canary intervals were
 //! independent draws of one normal distribution (after the log when `log = true`),
@@ -41,12 +45,14 @@
 mod calibration;
 mod hosts;
 mod requests;
+mod shares;
 
 use serde::{Deserialize, Serialize};
 
 pub use self::calibration::{centre_and_scale, critical_z};
 pub use self::hosts::{BandHostRow, BandHosts, MIN_BASELINE_HOSTS};
 use self::requests::{Widening, enough_requests};
+use self::shares::{Pooled, PooledShares};
 use super::num;
 use crate::effect::mean_ratio;
 use crate::judge::{FieldError, Judge, JudgeKind, Prepared};
@@ -267,6 +273,9 @@ struct SideInput<'a> {
     rules: &'a [usize],
     /// The scale's floor from sampling (shares of requests).
     sampling_floor: f64,
+    /// Shares with their requests: the pooled-share test takes the majority rule's half
+    /// of α (see `shares.rs`).
+    pooled: Option<&'a PooledShares>,
 }
 
 /// One side's findings.
@@ -282,6 +291,21 @@ struct Side {
     /// Median robust z of the canary's intervals on this side (positive = worse).
     z: f64,
     critical: f64,
+    /// The pooled-share test, when the series is shares with requests: its result and
+    /// its share of α.
+    pooled: Option<(Pooled, f64)>,
+}
+
+impl Side {
+    /// The pooled-share test failed.
+    fn pooled_fails(&self) -> bool {
+        self.pooled.is_some_and(|(t, p)| t.p <= p)
+    }
+
+    /// Any rule or the pooled test failed.
+    fn fails(&self) -> bool {
+        self.beyond >= self.k || self.pooled_fails()
+    }
 }
 
 impl BandJudge {
@@ -296,6 +320,7 @@ impl BandJudge {
             p,
             rules,
             sampling_floor,
+            pooled,
         } = *input;
         let sign = if up { 1.0 } else { -1.0 };
         let mut b: Vec<f64> = baseline.iter().map(|x| sign * x).collect();
@@ -332,15 +357,22 @@ impl BandJudge {
         // shift is judged almost as before the other rules existed), the others share the
         // other half.
         let n = canary.len();
+        // With the pooled-share test, it and the majority rule share the half of α the
+        // majority rule keeps otherwise (both judge a sustained change).
+        let sustained = if pooled.is_some() { p / 4.0 } else { p / 2.0 };
         let share = |k: usize| {
             if rules.len() <= 1 {
-                p
+                if pooled.is_some() { p / 2.0 } else { p }
             } else if k == majority(n) {
-                p / 2.0
+                sustained
             } else {
                 p / 2.0 / (rules.len() - 1) as f64
             }
         };
+        let pooled = pooled.map(|t| {
+            let a = if rules.len() <= 1 { p / 2.0 } else { sustained };
+            (t.test(up), a)
+        });
         let outcomes: Vec<(usize, f64, usize)> = rules
             .iter()
             .map(|&k| {
@@ -376,6 +408,7 @@ impl BandJudge {
             edge: sign * (m + critical * s),
             z: percentile_sorted(&zs, 0.5),
             critical,
+            pooled,
         }
     }
 
@@ -490,6 +523,13 @@ impl Judge for BandJudge {
         } else {
             self.pair_alpha
         };
+        // Shares with their requests (event counts, or `proportion` aggregates): the
+        // pooled-share test judges a sustained change.
+        let pooled = if c.proportion.is_some() || matches!(pair.baseline, Sample::Counts { .. }) {
+            PooledShares::of(pair, unit)
+        } else {
+            None
+        };
         let input = SideInput {
             baseline: &b,
             canary: &k_values,
@@ -497,11 +537,12 @@ impl Judge for BandJudge {
             p,
             rules: &rules,
             sampling_floor,
+            pooled: pooled.as_ref(),
         };
         let side = |up: bool| self.side(&input, up);
         let high = up.then(|| side(true));
         let low = down.then(|| side(false));
-        let fails = |s: &Option<Side>| s.as_ref().is_some_and(|s| s.beyond >= s.k);
+        let fails = |s: &Option<Side>| s.as_ref().is_some_and(Side::fails);
         let classification = match (fails(&high), fails(&low)) {
             (true, true) => {
                 if high.as_ref().map(|s| s.beyond) >= low.as_ref().map(|s| s.beyond) {
@@ -542,7 +583,15 @@ impl Judge for BandJudge {
             format!("α {}", num(c.alpha))
         };
         let k = shown.k;
-        let scan = if shown.rules > 1 {
+        let scan = if shown.pooled.is_some() {
+            if shown.rules > 1 {
+                format!(
+                    " (rules for 2 to {n} of {n} intervals share half of α, fewer intervals need a wider band; the pooled share the other half)"
+                )
+            } else {
+                " (half of α; the pooled share the other half)".to_string()
+            }
+        } else if shown.rules > 1 {
             format!(
                 " (rules for 2 to {n} of {n} intervals share α, half of it for {} of {n}; fewer intervals need a wider band)",
                 majority(n)
@@ -550,8 +599,20 @@ impl Judge for BandJudge {
         } else {
             String::new()
         };
+        // The pooled-share test, in the data's unit.
+        let pooled_text = shown.pooled.map_or_else(String::new, |(t, a)| {
+            format!(
+                "; pooled over the intervals, canary {} vs baseline {} of requests (z {}, dispersion {}): p {} against α {}",
+                num(t.canary * unit),
+                num(t.baseline * unit),
+                num(t.z),
+                num(t.dispersion),
+                crate::format::p_value(Some(t.p)),
+                num(a)
+            )
+        });
         let reason = format!(
-            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed{scan}; robust z {}{}; {pairs_text}",
+            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed{scan}; robust z {}{}{pooled_text}; {pairs_text}",
             num(canary_median),
             num(usual),
             b.len(),
@@ -576,20 +637,37 @@ impl Judge for BandJudge {
             (None, Some(shown.critical))
         };
         let signed_z = if is_low { -shown.z } else { shown.z };
+        let mut checks = vec![
+            Check::value("robust z", signed_z, zmin, zmax),
+            Check::value(
+                format!("intervals {word} {} (of {n})", num(edge)),
+                shown.beyond as f64,
+                None,
+                Some(k as f64 - 1.0),
+            ),
+        ];
+        if let Some((t, a)) = shown.pooled {
+            let mut check = Check::value("pooled share p", t.p, Some(a), None);
+            check.failed = t.p <= a;
+            checks.push(check);
+            j.p_value = Some(t.p);
+        }
+        let pooled_rule = if shown.pooled.is_some() {
+            "; or when the canary's pooled share is beyond the baseline's (exact conditional binomial and overdispersed t, the larger p) at the other half of α"
+        } else {
+            ""
+        };
         j.judged = Some(Judged {
             quantity: "median interval".into(),
             baseline: Some(usual),
             canary: Some(canary_median),
-            checks: vec![
-                Check::value("robust z", signed_z, zmin, zmax),
-                Check::value(
-                    format!("intervals {word} {} (of {n})", num(edge)),
-                    shown.beyond as f64,
-                    None,
-                    Some(k as f64 - 1.0),
-                ),
-            ],
-            rule: Some(if shown.rules > 1 {
+            checks,
+            rule: Some(if shown.pooled.is_some() {
+                format!(
+                    "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (the rules share half of α) and beyond every baseline interval{pooled_rule}",
+                    shown.rules
+                )
+            } else if shown.rules > 1 {
                 format!(
                     "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (half of α for {} of {n}, the rest split over the other rules) and beyond every baseline interval",
                     shown.rules,
