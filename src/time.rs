@@ -29,6 +29,11 @@ pub fn rfc3339(t: f64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// Unix milliseconds (how the store keeps times) as RFC 3339 in UTC.
+pub fn ms_rfc3339(ms: i64) -> String {
+    rfc3339(ms as f64 / 1000.0)
+}
+
 /// `secs` as a [`Duration`]: negative and NaN are zero, beyond [`MAX_DURATION_S`] (or
 /// infinite) is that. Never panics.
 pub fn duration(secs: f64) -> Duration {

@@ -10,7 +10,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::v1::ms_to_iso as iso;
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, raw_body};
 use crate::analysis::live::{Timestamp, blocking, now_ms, now_s};
 use crate::collectors::Scope;
@@ -18,6 +17,7 @@ use crate::pipeline::runner::{OPERATOR_WAIT, StartError, Submitted, Trigger};
 use crate::pipeline::spec::Pipeline;
 use crate::pipeline::state::Event;
 use crate::store::{ExecutionRecord, PipelineRecord};
+use crate::time::ms_rfc3339 as iso;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

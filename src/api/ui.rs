@@ -26,7 +26,6 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::v1::ms_to_iso as iso;
 use super::{AppState, Role, same};
 use crate::analysis::live::{blocking, now_s};
 use crate::pipeline::runner::{OPERATOR_WAIT, Submitted};
@@ -39,6 +38,7 @@ use crate::report::html::{
     ChartMode, ReportMeta, ReportView, page, pair_chart, report_body, report_page,
 };
 use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ExecutionRecord};
+use crate::time::ms_rfc3339 as iso;
 
 /// The session cookie's name.
 const COOKIE: &str = "canaryd_session";

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
-use crate::analysis::live::{AnalysisRequest, Timestamp, WindowSpec, blocking, new_record, now_ms};
+use crate::analysis::live::{AnalysisRequest, WindowSpec, blocking, new_record, now_ms};
 use crate::collectors::{CollectedPair, Labels, Scope};
 use crate::config::source::Format;
 use crate::config::{CanaryConfig, ConfigError};
 use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, IntervalRecord};
+use crate::time::ms_rfc3339;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,11 +34,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/analyses/{id}/cancel", post(cancel_analysis))
         .route("/api/v1/judge", post(judge))
-}
-
-/// Unix milliseconds as RFC 3339.
-pub(crate) fn ms_to_iso(ms: i64) -> String {
-    Timestamp(ms as f64 / 1000.0).rfc3339()
 }
 
 // ---------------------------------------------------------------- configs
@@ -138,8 +134,8 @@ fn config_view(r: &ConfigRecord, with_body: bool) -> ConfigView {
         name: r.name.clone(),
         applications: r.applications.clone(),
         format: r.format.clone(),
-        created: ms_to_iso(r.created_ms),
-        updated: ms_to_iso(r.updated_ms),
+        created: ms_rfc3339(r.created_ms),
+        updated: ms_rfc3339(r.updated_ms),
         config: with_body.then(|| body_value(r)),
     }
 }
@@ -409,7 +405,7 @@ pub fn analysis_view(rec: &AnalysisRecord, intervals: &[IntervalRecord], full: b
         .iter()
         .map(|i| {
             let mut v = json!({
-                "index": i.index, "at": ms_to_iso(i.at_ms), "outcome": i.outcome,
+                "index": i.index, "at": ms_rfc3339(i.at_ms), "outcome": i.outcome,
                 "verdict": i.verdict, "score": i.score, "error": i.error,
             });
             if full {
@@ -427,8 +423,8 @@ pub fn analysis_view(rec: &AnalysisRecord, intervals: &[IntervalRecord], full: b
         "config_id": rec.config_id,
         "application": rec.application,
         "dialect": rec.dialect,
-        "created": ms_to_iso(rec.created_ms),
-        "updated": ms_to_iso(rec.updated_ms),
+        "created": ms_rfc3339(rec.created_ms),
+        "updated": ms_rfc3339(rec.updated_ms),
         "error": rec.error,
         "request": rec.request,
         "planned_intervals": planned,
@@ -484,7 +480,7 @@ async fn list_analyses(
             json!({
                 "id": r.id, "status": r.status.as_str(), "verdict": r.verdict, "score": r.score,
                 "config": r.config_name, "application": r.application, "dialect": r.dialect,
-                "created": ms_to_iso(r.created_ms), "updated": ms_to_iso(r.updated_ms),
+                "created": ms_rfc3339(r.created_ms), "updated": ms_rfc3339(r.updated_ms),
                 "error": r.error,
             })
         })

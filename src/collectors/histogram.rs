@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use canary_judges::{MetricPair, Sample};
 
+use super::SeriesPoint;
 use super::series::{Series, project, query_text, side_note};
 use super::{CollectedPair, HistogramStep, Labels};
-use crate::report::detail::SeriesPoint;
 
 /// Parse an `le` label: a number or `+Inf`.
 fn parse_le(le: &str) -> Option<f64> {

@@ -48,11 +48,21 @@ pub struct CollectedPair {
     pub times: [Vec<f64>; 2],
     /// Each arm's mean per time step when the samples themselves have no time steps (a
     /// histogram summed over the window), for charts; empty otherwise.
-    pub steps: Vec<crate::report::detail::SeriesPoint>,
+    pub steps: Vec<SeriesPoint>,
     /// A histogram arm's bucket counts per time step (baseline, canary), over the arm's
     /// bounds; they sum to the pair's histogram. Empty for other samples, and for
     /// histograms without time steps (one batch).
     pub histogram_steps: [Vec<HistogramStep>; 2],
+}
+
+/// One time step of a pair's series, both arms: what a report's chart of the collected
+/// data shows, and what a quantile of a histogram step gives ([`CollectedPair::steps`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Unix seconds (the step's end).
+    pub t: f64,
+    pub baseline: Option<f64>,
+    pub canary: Option<f64>,
 }
 
 /// One time step of a histogram arm: the step's end (unix seconds) and its bucket counts.

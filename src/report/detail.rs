@@ -45,14 +45,8 @@ pub struct ArmDistribution {
     pub ecdf: Vec<[f64; 2]>,
 }
 
-/// One time step of [`PairDetail::series`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SeriesPoint {
-    /// Unix seconds (the step's end).
-    pub t: f64,
-    pub baseline: Option<f64>,
-    pub canary: Option<f64>,
-}
+/// One time step of [`PairDetail::series`] (collected data: defined beside the collectors).
+pub use crate::collectors::SeriesPoint;
 
 /// A sequential judge's confidence sequence on the ratio canary / baseline (error-rate
 /// ratio, quantile ratio or mean ratio), after every batch until it decided.

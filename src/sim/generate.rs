@@ -27,7 +27,7 @@ use rand_distr::{Binomial, Distribution, Poisson, StandardNormal};
 
 use super::scenario::shape::{Shape, Warp};
 use super::scenario::{ChangeKind, Scenario};
-use super::{ArmStep, BASELINE, CANARY, SimRun, SimStep, Truth};
+use super::{ArmStep, BASELINE, CANARY, SimRun, SimStep};
 use crate::collectors::counters::{bucket_counts_into, increase};
 
 mod sink;
@@ -82,39 +82,7 @@ pub fn simulate_with<S: SimSink>(
         step_s: scenario.step_s,
         buckets_ms: sim.bounds,
         steps,
-        truth: truth(scenario),
-    }
-}
-
-/// What really happened: see [`Truth`].
-pub fn truth(scenario: &Scenario) -> Truth {
-    let base = scenario.errors.rate;
-    let onset = scenario
-        .changes
-        .iter()
-        .filter(|c| c.is_regression(base))
-        .filter_map(|c| {
-            (0..scenario.steps())
-                .map(|i| i as f64 * scenario.step_s)
-                .find(|&t0| c.active(t0, scenario.step_s))
-        })
-        .min_by(f64::total_cmp);
-    let touched: Vec<Option<usize>> = scenario
-        .changes
-        .iter()
-        .filter(|c| c.is_regression(base))
-        .map(|c| c.hosts_affected)
-        .collect();
-    let bad_hosts = if touched.is_empty() || touched.contains(&None) {
-        None
-    } else {
-        touched.into_iter().flatten().max()
-    };
-    Truth {
-        regression: onset.is_some(),
-        onset_s: onset.unwrap_or(0.0),
-        bad_hosts,
-        bad_latency_ms: scenario.latency.nominal_quantile_ms(0.99),
+        truth: scenario.truth(),
     }
 }
 

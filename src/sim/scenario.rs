@@ -48,6 +48,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use self::shape::{Shape, Warp, WarpEnd};
+use super::Truth;
 use crate::config::source::{self, DeError, Format, Pos, SourceTree};
 
 mod validate;
@@ -106,7 +107,39 @@ impl Scenario {
 
     /// Whether the canary carries a regression a judge should catch.
     pub fn is_regression(&self) -> bool {
-        crate::sim::generate::truth(self).regression
+        self.truth().regression
+    }
+
+    /// What really happened: see [`Truth`].
+    pub fn truth(&self) -> Truth {
+        let base = self.errors.rate;
+        let onset = self
+            .changes
+            .iter()
+            .filter(|c| c.is_regression(base))
+            .filter_map(|c| {
+                (0..self.steps())
+                    .map(|i| i as f64 * self.step_s)
+                    .find(|&t0| c.active(t0, self.step_s))
+            })
+            .min_by(f64::total_cmp);
+        let touched: Vec<Option<usize>> = self
+            .changes
+            .iter()
+            .filter(|c| c.is_regression(base))
+            .map(|c| c.hosts_affected)
+            .collect();
+        let bad_hosts = if touched.is_empty() || touched.contains(&None) {
+            None
+        } else {
+            touched.into_iter().flatten().max()
+        };
+        Truth {
+            regression: onset.is_some(),
+            onset_s: onset.unwrap_or(0.0),
+            bad_hosts,
+            bad_latency_ms: self.latency.nominal_quantile_ms(0.99),
+        }
     }
 }
 

@@ -188,7 +188,7 @@ fn a_warmup_spike_is_not_a_regression_and_ends() {
 #[test]
 fn a_delayed_onset_is_the_truth() {
     let s = scenario("[[changes]]\nkind = \"latency_shift\"\nfactor = 1.5\nonset_s = 300\n");
-    assert_eq!(truth(&s).onset_s, 300.0);
+    assert_eq!(s.truth().onset_s, 300.0);
 }
 
 #[test]
