@@ -1,20 +1,17 @@
-//! The [`Judge`] trait, the closed [`JudgeConfig`] enum of judge kinds, and the
-//! preprocessing and no-data rules every kind shares.
+//! The [`Judge`] trait, the judge kinds' names, and the preprocessing and no-data rules
+//! every kind shares. The closed enum of kinds, [`crate::config::JudgeConfig`], sits
+//! above the kinds; this module sits below them.
 //!
-//! Adding a kind means: a config struct and a judge in [`crate::kinds`], a variant here,
-//! an entry in [`JUDGE_KINDS`], and a run of the conformance harness
+//! Adding a kind means: a config struct and a judge in [`crate::kinds`], a variant of
+//! `JudgeConfig`, an entry in [`JUDGE_KINDS`], and a run of the conformance harness
 //! (`judges/tests/judges/conformance.rs`) over it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::judgement::{Classification, Judgement};
-use crate::kinds::band::{BandConfig, BandJudge};
-use crate::kinds::mann_whitney::{MannWhitneyConfig, MannWhitneyJudge};
-use crate::kinds::threshold::{ThresholdConfig, ThresholdJudge};
 use crate::options::{MetricOptions, NanStrategy};
 use crate::preprocess::preprocess;
 use crate::sample::{MetricPair, Summary};
-use crate::sequential::{SequentialConfig, SequentialJudge};
 
 /// A statistical judge: classifies one metric pair. Implementations are deterministic
 /// and never panic on any input (empty, NaN, constant, single values).
@@ -87,67 +84,11 @@ pub const JUDGE_KINDS: &[JudgeKindInfo] = &[
     },
 ];
 
-/// A judge's configuration: which kind, with that kind's options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum JudgeConfig {
-    MannWhitney(MannWhitneyConfig),
-    Threshold(ThresholdConfig),
-    Sequential(SequentialConfig),
-    Band(BandConfig),
-}
-
-impl Default for JudgeConfig {
-    fn default() -> Self {
-        JudgeConfig::MannWhitney(MannWhitneyConfig::default())
-    }
-}
-
 /// A configuration problem, naming the field relative to the judge's table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
     pub message: String,
-}
-
-impl JudgeConfig {
-    pub fn kind(&self) -> JudgeKind {
-        match self {
-            JudgeConfig::MannWhitney(_) => JudgeKind::MannWhitney,
-            JudgeConfig::Threshold(_) => JudgeKind::Threshold,
-            JudgeConfig::Sequential(_) => JudgeKind::Sequential,
-            JudgeConfig::Band(_) => JudgeKind::Band,
-        }
-    }
-
-    /// Check the options against each other and against the metric's options.
-    pub fn validate(&self, options: &MetricOptions) -> Vec<FieldError> {
-        match self {
-            JudgeConfig::MannWhitney(c) => c.validate(),
-            JudgeConfig::Threshold(c) => c.validate(options),
-            JudgeConfig::Sequential(c) => c.validate(),
-            JudgeConfig::Band(c) => c.validate(),
-        }
-    }
-
-    /// Build the judge. Call [`JudgeConfig::validate`] first; an invalid config still
-    /// builds, and its judge answers `error` where the options make no sense.
-    pub fn build(&self) -> Box<dyn Judge> {
-        self.build_for_pairs(1)
-    }
-
-    /// Build the judge for an analysis that judges `pairs` metric pairs with it: judges
-    /// with an analysis-wide error budget (sequential, band) split it among them.
-    pub fn build_for_pairs(&self, pairs: usize) -> Box<dyn Judge> {
-        match self {
-            JudgeConfig::MannWhitney(c) => Box::new(MannWhitneyJudge::new(c.clone())),
-            JudgeConfig::Threshold(c) => Box::new(ThresholdJudge::new(c.clone())),
-            JudgeConfig::Sequential(c) => {
-                Box::new(SequentialJudge::new(c.clone()).with_pairs(pairs))
-            }
-            JudgeConfig::Band(c) => Box::new(BandJudge::new(c.clone()).with_pairs(pairs)),
-        }
-    }
 }
 
 /// Both arms after the NaN strategy and outlier removal, sorted, with their summaries.

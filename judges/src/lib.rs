@@ -24,6 +24,7 @@
 //! - [`scoring`]: group scores, the total score and the [`Verdict`].
 //! - [`mod@format`]: the one number format every output prints judged numbers with.
 
+pub mod config;
 pub mod effect;
 pub mod format;
 pub mod hosts;
@@ -40,9 +41,10 @@ pub mod sequential;
 pub mod stats;
 pub mod zeroin;
 
+pub use config::JudgeConfig;
 pub use format::num as format_number;
 pub use format::{p_value as format_p_value, percent as format_percent};
-pub use judge::{JUDGE_KINDS, Judge, JudgeConfig, JudgeKind, JudgeKindInfo};
+pub use judge::{JUDGE_KINDS, Judge, JudgeKind, JudgeKindInfo};
 pub use judgement::{
     AggregateDetail, Check, Classification, Compare, EffectSize, Judged, Judgement, RuledOut,
 };
