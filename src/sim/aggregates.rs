@@ -19,12 +19,39 @@ pub struct IntervalPoint {
     pub requests: f64,
 }
 
-/// Sums scrape steps into intervals of `every_s` seconds, per arm.
+/// Where intervals of `every_s` seconds end, the first counted from the first step's
+/// start.
 #[derive(Debug, Clone)]
-pub struct Aggregator {
+struct Intervals {
     every_s: f64,
     /// End of the open interval (seconds since the start).
     until_s: Option<f64>,
+}
+
+impl Intervals {
+    fn new(every_s: f64) -> Self {
+        Intervals {
+            every_s,
+            until_s: None,
+        }
+    }
+
+    /// Whether the step ending at `t_s` (`step_s` long) ends the open interval; when it
+    /// does, the next one opens.
+    fn ends(&mut self, t_s: f64, step_s: f64) -> bool {
+        let until = *self.until_s.get_or_insert(t_s - step_s + self.every_s);
+        if t_s < until - 1e-9 {
+            return false;
+        }
+        self.until_s = Some(until + self.every_s);
+        true
+    }
+}
+
+/// Sums scrape steps into intervals of `every_s` seconds, per arm.
+#[derive(Debug, Clone)]
+pub struct Aggregator {
+    intervals: Intervals,
     /// The open interval's summed buckets, requests and errors, per arm.
     open: [(Vec<f64>, f64, f64); 2],
 }
@@ -32,8 +59,7 @@ pub struct Aggregator {
 impl Aggregator {
     pub fn new(every_s: f64) -> Self {
         Aggregator {
-            every_s,
-            until_s: None,
+            intervals: Intervals::new(every_s),
             open: Default::default(),
         }
     }
@@ -46,7 +72,6 @@ impl Aggregator {
         step_s: f64,
         bounds: &[f64],
     ) -> Option<[Option<IntervalPoint>; 2]> {
-        let until = *self.until_s.get_or_insert(step.t_s - step_s + self.every_s);
         for arm in [BASELINE, CANARY] {
             let a = &step.arms[arm];
             let open = &mut self.open[arm];
@@ -59,10 +84,9 @@ impl Aggregator {
             open.1 += a.requests;
             open.2 += a.errors;
         }
-        if step.t_s < until - 1e-9 {
+        if !self.intervals.ends(step.t_s, step_s) {
             return None;
         }
-        self.until_s = Some(until + self.every_s);
         Some(
             [BASELINE, CANARY]
                 .map(|arm| close(std::mem::take(&mut self.open[arm]), step.t_s, bounds)),
@@ -90,8 +114,7 @@ fn close(
 /// [`Aggregator`] per host: what a recording rule keeping the `host` label stores.
 #[derive(Debug, Clone)]
 pub struct HostAggregator {
-    every_s: f64,
-    until_s: Option<f64>,
+    intervals: Intervals,
     /// The open interval's summed buckets, requests and errors, per arm and host.
     open: [Vec<(Vec<f64>, f64, f64)>; 2],
 }
@@ -99,8 +122,7 @@ pub struct HostAggregator {
 impl HostAggregator {
     pub fn new(every_s: f64) -> Self {
         HostAggregator {
-            every_s,
-            until_s: None,
+            intervals: Intervals::new(every_s),
             open: Default::default(),
         }
     }
@@ -114,7 +136,6 @@ impl HostAggregator {
         step_s: f64,
         bounds: &[f64],
     ) -> Option<[Vec<Option<IntervalPoint>>; 2]> {
-        let until = *self.until_s.get_or_insert(step.t_s - step_s + self.every_s);
         for arm in [BASELINE, CANARY] {
             let hosts = &step.arms[arm].hosts;
             let open = &mut self.open[arm];
@@ -134,10 +155,9 @@ impl HostAggregator {
                 o.2 += h.errors;
             }
         }
-        if step.t_s < until - 1e-9 {
+        if !self.intervals.ends(step.t_s, step_s) {
             return None;
         }
-        self.until_s = Some(until + self.every_s);
         Some([BASELINE, CANARY].map(|arm| {
             self.open[arm]
                 .iter_mut()

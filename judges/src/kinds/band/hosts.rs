@@ -40,13 +40,13 @@ use std::sync::{Mutex, OnceLock};
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::{BandJudge, Proportion, num};
+use super::{BandJudge, Proportion, binomial_floor, num, robust_z};
 use crate::effect::mean_ratio;
 use crate::hosts::t_critical;
 use crate::judgement::{Check, Classification, Judged, Judgement};
 use crate::options::MetricOptions;
 use crate::sample::Sample;
-use crate::stats::{clopper_pearson, mean, percentile_sorted, sample_std};
+use crate::stats::{mean, percentile_sorted, sample_std};
 
 /// Baseline hosts the host rule needs (and 4 hosts in all: 2 degrees of freedom).
 pub const MIN_BASELINE_HOSTS: usize = 2;
@@ -274,18 +274,7 @@ impl BandJudge {
         b_requests.sort_by(f64::total_cmp);
         let usual_requests = (!b_requests.is_empty()).then(|| percentile_sorted(&b_requests, 0.5));
         let sampling_floor = match usual_requests {
-            Some(r) if shares && r > 0.0 => {
-                let (mut share, mut total) = (0.0, 0.0);
-                for v in &b {
-                    if v.requests.is_finite() {
-                        share += (v.y / unit).clamp(0.0, 1.0) * v.requests;
-                        total += v.requests;
-                    }
-                }
-                let minority = share.min(total - share).max(0.0);
-                let q = clopper_pearson(minority, total, 0.05, true).min(0.5);
-                unit * (q * (1.0 - q) / r).sqrt()
-            }
+            Some(r) if shares => binomial_floor(b.iter().map(|v| (v.y, v.requests)), unit, r),
             _ => 0.0,
         };
         let widen = |v: &HostValue| match usual_requests {
@@ -315,12 +304,7 @@ impl BandJudge {
             let mut sb: Vec<f64> = b.iter().map(|v| sign * v.y).collect();
             sb.sort_by(f64::total_cmp);
             let sk: Vec<f64> = k.iter().map(|v| sign * v.y).collect();
-            let floor_at = |m: f64| {
-                let floor = if c.log { c.floor } else { c.floor * m.abs() };
-                floor
-                    .max(self.resolution_scaled(m * sign))
-                    .max(sampling_floor)
-            };
+            let floor_at = |m: f64| self.scale_floor(m, sign, sampling_floor);
             let widen2 = k.iter().map(|v| widen(v).powi(2)).sum::<f64>() / n_c as f64;
             let (fleet_p, fleet_df) = if p_fleet > 0.0 {
                 let (p, df) = fleet_p(&sb, &sk, floor_at(mean(&sb)), widen2);
@@ -353,13 +337,7 @@ impl BandJudge {
                             .collect();
                         let m = mean(&others);
                         let s = sample_std(&others, m).max(floor_at(m)) * widen(hv);
-                        let z = if s > 0.0 {
-                            (v - m) / s
-                        } else if v > m {
-                            f64::INFINITY
-                        } else {
-                            0.0
-                        };
+                        let z = robust_z(v, m, s);
                         if z > worst {
                             worst = z;
                             edge = sign * (m + critical * s);

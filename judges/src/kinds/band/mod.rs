@@ -240,6 +240,27 @@ impl BandJudge {
     }
 }
 
+/// The binomial sampling spread of a share of `r` requests, √(q(1 − q) / r) in the share's
+/// `unit`, q the baseline's pooled minority share (over its (share, requests) pairs; pairs
+/// without a count are left out) at its 95% upper Clopper–Pearson bound — toward ½, so a
+/// baseline that happened to see no failure is not taken for one that cannot fail. 0 when
+/// `r` is not positive.
+fn binomial_floor(baseline: impl Iterator<Item = (f64, f64)>, unit: f64, r: f64) -> f64 {
+    if r.is_nan() || r <= 0.0 {
+        return 0.0;
+    }
+    let (mut share, mut total) = (0.0, 0.0);
+    for (x, n) in baseline {
+        if n.is_finite() {
+            share += (x / unit).clamp(0.0, 1.0) * n;
+            total += n;
+        }
+    }
+    let minority = share.min(total - share).max(0.0);
+    let q = clopper_pearson(minority, total, 0.05, true).min(0.5);
+    unit * (q * (1.0 - q) / r).sqrt()
+}
+
 /// More than half of `n` intervals, and at least 2 (the rule that keeps half of α).
 fn majority(n: usize) -> usize {
     (n / 2 + 1).max(2).min(n)
@@ -258,6 +279,17 @@ fn guard(sorted: &[f64]) -> f64 {
         sorted[sorted.len() - 1]
     } else {
         percentile_sorted(sorted, 0.95)
+    }
+}
+
+/// (v − m) / s; with no spread at all, infinitely far when above the centre.
+fn robust_z(v: f64, m: f64, s: f64) -> f64 {
+    if s > 0.0 {
+        (v - m) / s
+    } else if v > m {
+        f64::INFINITY
+    } else {
+        0.0
     }
 }
 
@@ -326,15 +358,7 @@ impl BandJudge {
         let mut b: Vec<f64> = baseline.iter().map(|x| sign * x).collect();
         b.sort_by(f64::total_cmp);
         let (m, s) = centre_and_scale(&b);
-        let floor = if self.config.log {
-            self.config.floor
-        } else {
-            self.config.floor * m.abs()
-        };
-        let s = s
-            .max(floor)
-            .max(self.resolution_scaled(m * sign))
-            .max(sampling_floor);
+        let s = s.max(self.scale_floor(m, sign, sampling_floor));
         let top = guard(&b);
         // Each interval's robust z, and whether it is beyond every baseline interval.
         let judged: Vec<(f64, bool)> = canary
@@ -342,14 +366,7 @@ impl BandJudge {
             .enumerate()
             .map(|(i, x)| {
                 let v = sign * x;
-                let s = s * widen.get(i).copied().unwrap_or(1.0);
-                let z = if s > 0.0 {
-                    (v - m) / s
-                } else if v > m {
-                    f64::INFINITY
-                } else {
-                    0.0
-                };
+                let z = robust_z(v, m, s * widen.get(i).copied().unwrap_or(1.0));
                 (z, v > top)
             })
             .collect();
@@ -410,6 +427,17 @@ impl BandJudge {
             critical,
             pooled,
         }
+    }
+
+    /// The floor of a scale around centre `m` (on the judged scale, signed by `sign`):
+    /// `floor` (relative to |m|, or in log units), `resolution`, and the sampling floor of
+    /// shares.
+    fn scale_floor(&self, m: f64, sign: f64, sampling_floor: f64) -> f64 {
+        let c = &self.config;
+        let floor = if c.log { c.floor } else { c.floor * m.abs() };
+        floor
+            .max(self.resolution_scaled(m * sign))
+            .max(sampling_floor)
     }
 
     /// `resolution` on the judged scale near `centre`: as is, or as a log-step.
@@ -498,18 +526,14 @@ impl Judge for BandJudge {
         // 95% upper (Clopper–Pearson) bound — toward ½ — so a baseline that happened to
         // see no failure is not taken for one that cannot fail.
         let sampling_floor = match (c.proportion, widening.requests) {
-            (Some(_), Some((r, _))) if r > 0.0 => {
-                let (mut share, mut total) = (0.0, 0.0);
-                for (x, n) in prep.baseline.iter().zip(&widening.baseline_requests) {
-                    if n.is_finite() {
-                        share += (x / unit).clamp(0.0, 1.0) * n;
-                        total += n;
-                    }
-                }
-                let minority = share.min(total - share).max(0.0);
-                let q = clopper_pearson(minority, total, 0.05, true).min(0.5);
-                unit * (q * (1.0 - q) / r).sqrt()
-            }
+            (Some(_), Some((r, _))) => binomial_floor(
+                prep.baseline
+                    .iter()
+                    .copied()
+                    .zip(widening.baseline_requests.iter().copied()),
+                unit,
+                r,
+            ),
             _ => 0.0,
         };
         let n = k_values.len();
