@@ -44,8 +44,10 @@ pub struct EvaluateArgs {
     /// Sequential judge: deviation band (0.05 = 5%).
     #[arg(long, default_value_t = 0.05)]
     pub tolerance: f64,
-    /// Sequential judge: band for the error-rate ratio (1.0 = errors may double).
-    #[arg(long, default_value_t = 1.0)]
+    /// Sequential and hosts judges: fail band for the error-rate ratio (0.5 = errors may
+    /// rise by half before a rise is a regression; the scenarios' smallest error regression
+    /// is a doubling, which must lie beyond the band).
+    #[arg(long, default_value_t = 0.5)]
     pub error_tolerance: f64,
     /// Sequential judge: a pass band, `KEY=VALUE` (`p50=0.05`, `p99=0.2`, `rate=1`,
     /// `mean=0.1`); repeat for several. Keys not given keep canaryd's defaults.

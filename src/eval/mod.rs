@@ -608,6 +608,7 @@ fn promoted_regressions(report: &EvalReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::scenario::ChangeKind;
 
     #[test]
     fn clopper_pearson_known_values() {
@@ -750,5 +751,38 @@ mod tests {
         assert_ne!(mix_seed(&[1, 2, 3]), mix_seed(&[1, 2, 4]));
         // FNV-1a of "a", as published.
         assert_eq!(name_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    /// A regression scenario whose error rate rises no further than the fail band is not a
+    /// regression to the judge it is measured with: its fail rate would be a coin toss.
+    #[test]
+    fn every_shipped_error_regression_lies_beyond_the_error_band() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets/scenarios");
+        let default_band = MonitorSettings::default().error_tolerance;
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("datasets/scenarios exists") {
+            let path = entry.expect("readable entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let band = s.evaluation.error_tolerance.unwrap_or(default_band);
+            for c in &s.changes {
+                if c.kind == ChangeKind::ErrorRate && c.is_regression(s.errors.rate) {
+                    assert!(
+                        c.factor > 1.0 + band,
+                        "{}: error rate ×{} is not beyond the +{}% band it is judged with",
+                        s.name,
+                        c.factor,
+                        band * 100.0
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(
+            checked >= 8,
+            "only {checked} error-rate regressions checked"
+        );
     }
 }

@@ -78,7 +78,7 @@ impl Default for MonitorSettings {
         MonitorSettings {
             warmup_s: 0.0,
             tolerance: 0.05,
-            error_tolerance: 1.0,
+            error_tolerance: 0.5,
             quantiles: seq.quantiles,
             fixed_quantiles: seq.fixed_quantiles,
             alpha: 0.01,
