@@ -39,10 +39,16 @@
 //! for Poisson counts and conservative for overdispersion estimated at or below the
 //! truth. The levels are split by Bonferroni — over the metrics (the caller's `pairs`),
 //! between the arm-level and the host-level rule (half each), over the quantiles, over the
-//! canary hosts (host rule) and over the looks of a fixed schedule ([`schedule`]) — so
-//! P(any false failure) ≤ α. Looks are not every scrape: a fleet's host spread is fixed,
-//! so looking more often buys little but costs α. Latency looks at 1, 2, 3 and 5 minutes,
-//! then every 5 (9 looks in 30 minutes); error counts every minute.
+//! canary hosts (host rule) and over the looks of a fixed schedule ([`schedule`]), each
+//! look with its own share of α ([`front_loaded`]; the shares sum to 1, so this is a
+//! weighted Bonferroni) — so P(any false failure) ≤ α. Looks are not every scrape: a
+//! fleet's host spread is fixed, so looking more often buys little but costs α. Latency
+//! looks at 1, 2, 3 and 5 minutes, then every 5 (9 looks in 30 minutes), and the four
+//! looks of the first 5 minutes share ⅔ of α: once a host's quantile has a few minutes of
+//! requests behind it, its sampling noise is below the host spread and later looks add
+//! little evidence about a host broken from the start — they are there for regressions
+//! that begin later, which pay for it with a larger critical value (⅓ of α over the later
+//! looks). Error counts look every minute, each on an equal share.
 //!
 //! **What hosts can resolve.** The smallest fleet-wide shift the arm test can tell apart
 //! is about t·s·√(1/k_b + 1/k_c): with 3 hosts per arm and 10% host spread, t(4 df, at
@@ -104,19 +110,55 @@ pub struct HostsConfig {
     pub tolerance: f64,
     /// Latency quantiles compared host by host (the first is the host rule's).
     pub quantiles: Vec<f64>,
-    /// Batch counts at which the test looks ([`schedule`]); each look spends α / (number
-    /// of looks). Data that ends before the last look gets one more look at its end, on
-    /// the next look's share.
+    /// Batch counts at which the test looks ([`schedule`]). Data that ends before the
+    /// last look gets one more look at its end, on the next look's share.
     pub looks: Vec<usize>,
+    /// Each look's share of α, in the order of `looks` (summing to at most 1;
+    /// [`front_loaded`]). Empty: every look spends α / (number of looks).
+    pub spend: Vec<f64>,
+}
+
+/// Share of α spent by the looks of the first [`EARLY_UNITS`] units (minutes) of a sparse
+/// schedule.
+pub const EARLY_SHARE: f64 = 2.0 / 3.0;
+
+/// The looks that count as early: those at or before this many units (minutes).
+pub const EARLY_UNITS: usize = 5;
+
+/// Shares of α for the looks of a sparse [`schedule`] with a unit of `every` batches: the
+/// looks at or before [`EARLY_UNITS`] units share [`EARLY_SHARE`] equally, the later ones
+/// the rest equally (a group without looks leaves its share to the other). The shares sum
+/// to 1.
+pub fn front_loaded(looks: &[usize], every: usize) -> Vec<f64> {
+    let limit = EARLY_UNITS * every.max(1);
+    let early = looks.iter().filter(|&&b| b <= limit).count();
+    let late = looks.len() - early;
+    let (early_share, late_share) = match (early, late) {
+        (0, _) => (0.0, 1.0),
+        (_, 0) => (1.0, 0.0),
+        _ => (EARLY_SHARE, 1.0 - EARLY_SHARE),
+    };
+    looks
+        .iter()
+        .map(|&b| {
+            if b <= limit {
+                early_share / early as f64
+            } else {
+                late_share / late as f64
+            }
+        })
+        .collect()
 }
 
 impl Default for HostsConfig {
     fn default() -> Self {
+        let looks = schedule(180, 6, true);
         HostsConfig {
             alpha: 0.01,
             tolerance: 0.05,
             quantiles: vec![0.5, 0.9, 0.99],
-            looks: schedule(180, 6, true),
+            spend: front_loaded(&looks, 6),
+            looks,
         }
     }
 }
@@ -301,6 +343,15 @@ impl HostTest {
         self.looks
     }
 
+    /// The share of α of look `k` (0-based): its entry of `spend`, or an equal share.
+    fn share(&self, k: usize) -> f64 {
+        let n = self.config.looks.len().max(1);
+        match self.config.spend.get(k.min(n - 1)) {
+            Some(&w) if self.config.spend.len() == self.config.looks.len() => w,
+            _ => 1.0 / n as f64,
+        }
+    }
+
     /// Looks in the schedule.
     pub fn planned_looks(&self) -> usize {
         self.config.looks.len()
@@ -315,7 +366,7 @@ impl HostTest {
         }
         self.looks += 1;
         self.looked = true;
-        let level = self.config.alpha / self.config.looks.len().max(1) as f64;
+        let level = self.config.alpha * self.share(self.looks - 1);
         let (out, last) = match &self.data {
             Data::Latency { bounds, hist } => {
                 judge_latency(&self.config, &self.names, bounds, hist, level, horizon)

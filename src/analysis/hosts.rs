@@ -13,7 +13,7 @@
 //! one-shot analyses of files decide alike and say when.
 
 use canary_judges::hosts::{
-    BASELINE, CANARY, HostOutcome, HostSummary, HostTest, HostsConfig, schedule,
+    BASELINE, CANARY, HostOutcome, HostSummary, HostTest, HostsConfig, front_loaded, schedule,
 };
 use canary_judges::{Classification, JudgeConfig, Judgement, MetricOptions, Sample};
 use serde::{Deserialize, Serialize};
@@ -405,11 +405,17 @@ pub fn judge(
         .max(data_steps);
     let every = (60.0 / step_s).ceil().max(1.0) as usize;
     let counts = matches!(unit.pair.pair.baseline, Sample::Counts { .. });
+    let looks = schedule(planned_steps, every, !counts);
     let config = HostsConfig {
         alpha: seq.alpha / pairs.max(1) as f64,
         tolerance: seq.tolerance,
         quantiles: seq.quantiles.clone(),
-        looks: schedule(planned_steps, every, !counts),
+        spend: if counts {
+            Vec::new()
+        } else {
+            front_loaded(&looks, every)
+        },
+        looks,
     };
     let k = [hosts[BASELINE].len(), hosts[CANARY].len()];
     let bounds = match &unit.pair.pair.baseline {

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, schedule};
+use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, front_loaded, schedule};
 use canary_judges::sequential::Outcome;
 use canary_judges::{
     BandConfig, BandJudge, Combine, Direction, Judge, MannWhitneyConfig, MannWhitneyJudge,
@@ -671,11 +671,19 @@ impl HostsMonitor {
         // Latency and errors share the analysis' α.
         // A look every minute of data.
         let every = (60.0 / run.step_s).ceil().max(1.0) as usize;
-        let config = |tolerance: f64, sparse: bool| HostsConfig {
-            alpha: s.alpha / 2.0,
-            tolerance,
-            quantiles: s.quantiles.clone(),
-            looks: schedule(s.horizon_batches, every, sparse),
+        let config = |tolerance: f64, sparse: bool| {
+            let looks = schedule(s.horizon_batches, every, sparse);
+            HostsConfig {
+                alpha: s.alpha / 2.0,
+                tolerance,
+                quantiles: s.quantiles.clone(),
+                spend: if sparse {
+                    front_loaded(&looks, every)
+                } else {
+                    Vec::new()
+                },
+                looks,
+            }
         };
         [
             HostTest::latency(config(s.tolerance, true), &run.buckets_ms, hosts),

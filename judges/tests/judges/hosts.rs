@@ -3,7 +3,9 @@
 //! effects, lognormal requests, Poisson errors), name one broken host among healthy ones,
 //! still catch a fleet-wide shift, and say when hosts cannot resolve the band.
 
-use canary_judges::hosts::{BASELINE, CANARY, HostOutcome, HostTest, HostsConfig, schedule};
+use canary_judges::hosts::{
+    BASELINE, CANARY, EARLY_SHARE, HostOutcome, HostTest, HostsConfig, front_loaded, schedule,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -87,6 +89,48 @@ fn config(alpha: f64, tolerance: f64, looks: Vec<usize>) -> HostsConfig {
         tolerance,
         quantiles: vec![0.5, 0.9, 0.99],
         looks,
+        spend: Vec::new(),
+    }
+}
+
+/// The latency schedule as canaryd runs it: sparse looks, ⅔ of α on the first 5 units.
+fn front_loaded_config(alpha: f64, tolerance: f64, horizon: usize, every: usize) -> HostsConfig {
+    let looks = schedule(horizon, every, true);
+    HostsConfig {
+        spend: front_loaded(&looks, every),
+        ..config(alpha, tolerance, looks)
+    }
+}
+
+/// The shares of α are a weighted Bonferroni: they sum to 1, the early looks share ⅔, and
+/// a schedule without later looks (or without early ones) gives every share to the others.
+#[test]
+fn front_loaded_shares_sum_to_one() {
+    let looks = schedule(180, 6, true);
+    assert_eq!(looks, vec![6, 12, 18, 30, 60, 90, 120, 150, 180]);
+    let w = front_loaded(&looks, 6);
+    assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{w:?}");
+    assert!(
+        w[..4]
+            .iter()
+            .all(|&x| (x - EARLY_SHARE / 4.0).abs() < 1e-12),
+        "{w:?}"
+    );
+    assert!(
+        w[4..]
+            .iter()
+            .all(|&x| (x - (1.0 - EARLY_SHARE) / 5.0).abs() < 1e-12),
+        "{w:?}"
+    );
+    for (looks, every) in [(schedule(24, 6, true), 6), (vec![60, 120], 6), (vec![], 6)] {
+        let w = front_loaded(&looks, every);
+        assert_eq!(w.len(), looks.len());
+        if !looks.is_empty() {
+            assert!(
+                (w.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+                "{looks:?}: {w:?}"
+            );
+        }
     }
 }
 
@@ -94,7 +138,7 @@ fn config(alpha: f64, tolerance: f64, looks: Vec<usize>) -> HostsConfig {
 fn run(fleet: &Fleet, rng: &mut ChaCha8Rng, alpha: f64, horizon: usize) -> [HostOutcome; 2] {
     let b = bounds();
     let mut latency = HostTest::latency(
-        config(alpha, 0.05, schedule(horizon, 2, true)),
+        front_loaded_config(alpha, 0.05, horizon, 2),
         &b,
         fleet.hosts,
     );
