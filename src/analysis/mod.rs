@@ -5,6 +5,7 @@
 //! metric order, then label order, so output is stable for the same input.
 //! [`timeline`] replays pairs with timestamps step by step for sequential judges.
 
+pub mod detail;
 pub mod hosts;
 pub mod live;
 pub mod steps;

@@ -6,10 +6,10 @@
 use canary_judges::{Judge, JudgeConfig, Judgement, SequentialJudge, Thresholds};
 use rayon::prelude::*;
 
+use super::detail::{PairDetail, SequenceStep, SequenceTrace, thin_steps};
 use super::{AnalysisReport, assemble, build_judges, with_note};
 use crate::collectors::CollectedPair;
 use crate::config::CanaryConfig;
-use crate::report::detail::{PairDetail, SequenceStep, SequenceTrace, thin_steps};
 
 pub use super::steps::{Batch, batches};
 
@@ -307,7 +307,7 @@ pub fn analyze_planned(
     }
 }
 
-/// Chart data of every pair (see [`crate::report::detail`]): distributions and series,
+/// Chart data of every pair (see [`super::detail`]): distributions and series,
 /// and for sequential judges the confidence sequence their judging recorded (`traces`,
 /// from [`TimedAnalysis::traces`]; pairs without one get none). Pairs are merged as the
 /// analysis merged them (hosts as the unit), so they line up with its traces.

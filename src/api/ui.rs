@@ -27,13 +27,13 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::{AppState, Role, same};
+use crate::analysis::detail::PairDetail;
 use crate::analysis::live::{blocking, now_s};
 use crate::pipeline::runner::{OPERATOR_WAIT, Submitted};
 use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
 use crate::pipeline::state::{Event, Execution, Phase};
 use crate::pipeline::timeline::execution_timeline;
 use crate::report::charts;
-use crate::report::detail::PairDetail;
 use crate::report::html::{
     ChartMode, ReportMeta, ReportView, page, pair_chart, report_body, report_page,
 };

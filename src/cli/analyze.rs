@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use canary_judges::{ScoringRules, Thresholds, Verdict};
 
 use super::{CliError, exit};
+use crate::analysis::detail::PairDetail;
 use crate::analysis::timeline::{analyze_from, details, infer_step, start_time};
 use crate::analysis::{AnalysisReport, analyze};
 use crate::collectors::file::FileCollector;
@@ -14,7 +15,6 @@ use crate::collectors::table::FileError;
 use crate::collectors::{CollectError, CollectRequest, CollectedPair, collect_blocking};
 use crate::config::{CanaryConfig, ConfigError};
 use crate::report::charts::{Chart, write_png};
-use crate::report::detail::PairDetail;
 use crate::report::html::{MetricView, ReportMeta, ReportView, marks, report_page, slug};
 use crate::report::{OutputFormat, render};
 

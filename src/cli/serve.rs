@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use clap::Args;
 
+pub mod daemon;
+
+use self::daemon::{DaemonConfig, LogFormat};
 use super::{CliError, exit};
 use crate::analysis::live::{Runner, RunnerSettings, now_ms};
 use crate::api::{self, AppState, Limits};
 use crate::collectors::Collector;
 use crate::collectors::prometheus::PrometheusCollector;
 use crate::config::CanaryConfig;
-use crate::config::daemon::{DaemonConfig, LogFormat};
 use crate::config::source::Format;
 use crate::pipeline::runner::PipelineRunner;
 use crate::store::{ConfigRecord, SqliteStore, Store};

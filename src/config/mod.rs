@@ -6,7 +6,6 @@
 //! are validated into one [`CanaryConfig`]. Every problem is reported with the file,
 //! `line:column` and the field, and all problems of a file are reported at once.
 
-pub mod daemon;
 pub mod kayenta;
 pub mod query;
 pub mod raw;

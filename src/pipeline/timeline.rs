@@ -1,10 +1,34 @@
 //! An execution's event log as chart data ([`ExecutionTimeline`]): the canary's traffic share
 //! over time, stage starts, and the decisions on the way.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::report::detail::{ExecutionTimeline, TimelineMark};
 use crate::store::ExecutionEvent;
+
+/// What an execution's chart shows: the canary's traffic share over time, where stages
+/// began, and the decisions (verdicts, approvals, rollbacks) on the way.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ExecutionTimeline {
+    /// `(unix seconds, canary percent)` after each change of the split, in time order.
+    pub traffic: Vec<[f64; 2]>,
+    /// Stage starts: unix seconds and the stage's name.
+    pub stages: Vec<(f64, String)>,
+    /// Decisions: unix seconds, what kind, and a short label.
+    pub marks: Vec<TimelineMark>,
+    /// The end of the time axis (now for a running execution, else the last event).
+    pub end: f64,
+}
+
+/// A decision on an [`ExecutionTimeline`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineMark {
+    pub t: f64,
+    /// `"pass"`, `"marginal"` or `"fail"` for verdicts; `"approved"`, `"rejected"`,
+    /// `"rollback"` and `"info"` for the rest.
+    pub kind: String,
+    pub label: String,
+}
 
 /// The timeline of `events` (in order), its axis ending at `end` (unix seconds) or at the
 /// last event when that is later. The traffic line follows the target each event names:

@@ -1,5 +1,5 @@
-//! Charts of the data in [`super::detail`], drawn with plotters: SVG to inline in HTML pages,
-//! PNG for files (`canaryd analyze --charts DIR`).
+//! Charts of the data in [`crate::analysis::detail`] and [`crate::pipeline::timeline`], drawn
+//! with plotters: SVG to inline in HTML pages, PNG for files (`canaryd analyze --charts DIR`).
 //!
 //! Four charts: a pair's two distributions with the judge's estimate, the pair over time, a
 //! sequential judge's confidence sequence, and an execution's traffic split with its stages
@@ -20,7 +20,8 @@ use plotters::style::{
     Color, FontDesc, FontFamily, FontStyle, RGBAColor, RGBColor, ShapeStyle, TextStyle,
 };
 
-use super::detail::{ArmDistribution, ExecutionTimeline, PairDetail, SequenceTrace, SeriesPoint};
+use crate::analysis::detail::{ArmDistribution, PairDetail, SequenceTrace, SeriesPoint};
+use crate::pipeline::timeline::ExecutionTimeline;
 
 /// Width of a chart in CSS pixels (SVG); PNGs are [`PNG_SCALE`] times larger.
 pub const WIDTH: u32 = 560;
@@ -1386,7 +1387,8 @@ mod tests {
     use canary_judges::Sample;
 
     use super::*;
-    use crate::report::detail::{SequenceStep, TimelineMark, distribution as ecdf};
+    use crate::analysis::detail::{SequenceStep, distribution as ecdf};
+    use crate::pipeline::timeline::TimelineMark;
 
     const T0: f64 = 1_700_000_000.0;
 

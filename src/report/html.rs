@@ -14,9 +14,9 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::charts::{self, EstimateMarks, MarkScale};
-use super::detail::PairDetail;
 use super::{rank, score_num};
 use crate::analysis::AnalysisReport;
+use crate::analysis::detail::PairDetail;
 use crate::collectors::display_name;
 
 /// An analysis report as its JSON schema has it (`canaryd.analysis.v1`); numbers that were
@@ -571,7 +571,7 @@ button.approve { background:var(--pass); color:#fff; } button.reject, button.rol
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::detail::{ArmDistribution, SeriesPoint};
+    use crate::analysis::detail::{ArmDistribution, SeriesPoint};
     use serde_json::json;
 
     fn view() -> ReportView {

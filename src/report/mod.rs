@@ -2,7 +2,6 @@
 //! and chat, and JSON with a stable schema for machines (docs/output.md).
 
 pub mod charts;
-pub mod detail;
 pub mod html;
 
 use std::fmt::Write as _;

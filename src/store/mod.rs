@@ -13,7 +13,6 @@
 //! the transition appended in the same transaction.
 
 pub mod sqlite;
-mod sqlite_pipelines;
 
 use std::fmt;
 use std::str::FromStr;
@@ -291,7 +290,7 @@ pub trait Store: Send + Sync {
     /// without reading and parsing every interval's report.
     fn interval_summaries(&self, analysis_id: &str) -> Result<Vec<IntervalRecord>>;
 
-    /// Store the chart data of an analysis (JSON of `Vec<report::detail::PairDetail>`),
+    /// Store the chart data of an analysis (JSON of `Vec<analysis::detail::PairDetail>`),
     /// replacing what was there; [`StoreError::NotFound`] when the analysis is absent.
     fn put_details(&self, analysis_id: &str, details: &str, updated_ms: i64) -> Result<()>;
     /// The chart data last stored for an analysis.

@@ -5,8 +5,9 @@
 //! process sharing the file waits (busy timeout 5 s) instead of failing half way. The schema
 //! is versioned by `rusqlite_migration` in `PRAGMA user_version`; JSON columns are TEXT.
 //!
-//! The pipeline and execution queries live in `sqlite_pipelines.rs`; their tables are
-//! migration 2 here, with the rest of the schema.
+//! The pipeline and execution queries live in `sqlite/pipelines.rs`, the JSON columns'
+//! conversions in `sqlite/json.rs`; the pipeline tables are migration 2 here, with the rest
+//! of the schema.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,7 +18,10 @@ use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRe
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, ToSql, TransactionBehavior, params};
 use rusqlite_migration::{M, Migrations};
 
-use super::sqlite_pipelines as pipelines;
+mod json;
+mod pipelines;
+
+use self::json::{Json, to_json, to_json_opt};
 use super::{
     AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, ExecutionEvent, ExecutionRecord,
     IntervalRecord, PipelineRecord, Result, Store, StoreError,
@@ -121,7 +125,7 @@ pub(super) const MIGRATION_STEPS: &[M<'static>] = &[
         PRIMARY KEY (execution_id, seq)
     ) STRICT, WITHOUT ROWID;",
     ),
-    // Chart data of an analysis (report/detail.rs): derived from what was judged, written
+    // Chart data of an analysis (analysis/detail.rs): derived from what was judged, written
     // after each judged interval, read only by pages; apart from `analyses` so listing and
     // reading analyses never load it.
     M::up(
@@ -251,28 +255,6 @@ impl FromSql for AnalysisStatus {
             .parse()
             .map_err(|e| FromSqlError::Other(Box::new(e)))
     }
-}
-
-/// A JSON value read from a TEXT column.
-pub(super) struct Json<T>(pub(super) T);
-
-impl<T: serde::de::DeserializeOwned> FromSql for Json<T> {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        match value {
-            ValueRef::Text(text) => serde_json::from_slice(text)
-                .map(Json)
-                .map_err(|e| FromSqlError::Other(Box::new(e))),
-            _ => Err(FromSqlError::InvalidType),
-        }
-    }
-}
-
-pub(super) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("JSON encoding: {e}")))
-}
-
-fn to_json_opt(value: Option<&serde_json::Value>) -> Result<Option<String>> {
-    value.map(to_json).transpose()
 }
 
 fn config_from_row(row: &Row<'_>) -> rusqlite::Result<ConfigRecord> {

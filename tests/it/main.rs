@@ -11,6 +11,7 @@ mod evaluate_replay;
 mod faults;
 mod hosts_unit;
 mod inputs;
+mod layers;
 mod numbers_agree;
 mod openapi;
 mod parsers_fuzz;

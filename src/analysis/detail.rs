@@ -1,7 +1,7 @@
 //! What the charts of an analysis need, small enough to store beside its report: per metric
 //! pair the two arms' empirical CDFs, the metric over time for both arms, and for sequential
-//! judges the confidence sequence step by step; per pipeline execution the traffic split over
-//! time with its stage boundaries, verdicts and approvals.
+//! judges the confidence sequence step by step. (A pipeline execution's chart data is the
+//! pipeline's own: `pipeline::timeline`.)
 //!
 //! Details are derived from the collected pairs when an analysis is judged (the raw samples
 //! are not kept), thinned to at most [`MAX_POINTS`] points per line so that a report of
@@ -254,30 +254,6 @@ fn series(pair: &MetricPair, times: &[Vec<f64>; 2]) -> Vec<SeriesPoint> {
 /// Thin a sequence to [`MAX_POINTS`] steps, keeping the first and the last.
 pub fn thin_steps(steps: Vec<SequenceStep>) -> Vec<SequenceStep> {
     thin(steps)
-}
-
-/// What an execution's chart shows: the canary's traffic share over time, where stages
-/// began, and the decisions (verdicts, approvals, rollbacks) on the way.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ExecutionTimeline {
-    /// `(unix seconds, canary percent)` after each change of the split, in time order.
-    pub traffic: Vec<[f64; 2]>,
-    /// Stage starts: unix seconds and the stage's name.
-    pub stages: Vec<(f64, String)>,
-    /// Decisions: unix seconds, what kind, and a short label.
-    pub marks: Vec<TimelineMark>,
-    /// The end of the time axis (now for a running execution, else the last event).
-    pub end: f64,
-}
-
-/// A decision on an [`ExecutionTimeline`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TimelineMark {
-    pub t: f64,
-    /// `"pass"`, `"marginal"` or `"fail"` for verdicts; `"approved"`, `"rejected"`,
-    /// `"rollback"` and `"info"` for the rest.
-    pub kind: String,
-    pub label: String,
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::source::{self, Format};
 use crate::api::Role;
 use crate::collectors::prometheus::{PrometheusConfig, Secret};
+use crate::config::source::{self, Format};
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -174,7 +174,7 @@ impl DaemonConfig {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {file}: {e}"))?;
         let mut config: DaemonConfig = source::deserialize(&text, Format::Toml)
-            .map_err(|e| super::locate_de_error(&text, Format::Toml, &file, e))?;
+            .map_err(|e| crate::config::locate_de_error(&text, Format::Toml, &file, e))?;
         // Relative paths in the file are relative to the file.
         let base = path.parent().unwrap_or(Path::new("."));
         for c in &mut config.configs {

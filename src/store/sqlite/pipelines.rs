@@ -8,8 +8,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use super::sqlite::{Json, to_json};
-use super::{ExecutionEvent, ExecutionRecord, PipelineRecord, Result, StoreError, page_limit};
+use super::json::{Json, to_json};
+use crate::store::{
+    ExecutionEvent, ExecutionRecord, PipelineRecord, Result, StoreError, page_limit,
+};
 
 macro_rules! pipeline_columns {
     () => {
@@ -335,9 +337,9 @@ pub(super) fn execution_events(
 mod tests {
     use serde_json::json;
 
-    use super::super::sqlite::{FILE_NAME, MIGRATION_STEPS, MIGRATIONS};
     use super::super::{SqliteStore, Store};
     use super::*;
+    use crate::store::sqlite::{FILE_NAME, MIGRATION_STEPS, MIGRATIONS};
 
     fn store() -> SqliteStore {
         SqliteStore::in_memory().expect("in-memory store")
