@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod replay;
 pub mod report;
 pub mod routers;
+pub mod secret;
 pub mod sim;
 pub mod store;
 pub mod suggest;

@@ -6,7 +6,9 @@
 //! are read ([`MAX_DURATION_S`], [`MIN_TIME_S`]..[`MAX_TIME_S`]) and every conversion goes
 //! through [`duration`], which saturates.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The longest duration any input may give: a year.
 pub const MAX_DURATION_S: f64 = 366.0 * 86_400.0;
@@ -66,6 +68,97 @@ pub fn time_problem(t: f64) -> Option<String> {
         ))
     } else {
         None
+    }
+}
+
+/// Unix seconds now.
+pub fn now_s() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    (now_s() * 1000.0) as i64
+}
+
+/// A duration in seconds, written as a number of seconds or a string like `"90s"`,
+/// `"5m"`, `"1h 30m"`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Seconds(pub f64);
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Num(f64),
+            Text(String),
+        }
+        let secs = match Either::deserialize(d)? {
+            Either::Num(n) => n,
+            Either::Text(t) => humantime::parse_duration(&t)
+                .map(|d| d.as_secs_f64())
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{t}` is not a duration ({e}); write e.g. \"30s\", \"5m\" or 300"
+                    ))
+                })?,
+        };
+        match duration_problem(secs) {
+            None => Ok(Seconds(secs)),
+            Some(p) => Err(serde::de::Error::custom(p)),
+        }
+    }
+}
+
+/// A point in time, written as RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Timestamp(pub f64);
+
+impl Timestamp {
+    /// RFC 3339 in UTC, to the millisecond.
+    pub fn rfc3339(self) -> String {
+        rfc3339(self.0)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Num(f64),
+            Text(String),
+        }
+        let t = match Either::deserialize(d)? {
+            Either::Num(n) => n,
+            Either::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|dt| dt.timestamp_millis() as f64 / 1000.0)
+                .map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{t}` is not an RFC 3339 time ({e}); write e.g. 2026-11-26T10:00:00Z"
+                    ))
+                })?,
+        };
+        match time_problem(t) {
+            None => Ok(Timestamp(t)),
+            Some(p) => Err(serde::de::Error::custom(p)),
+        }
     }
 }
 

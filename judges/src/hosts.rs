@@ -39,16 +39,17 @@
 //! for Poisson counts and conservative for overdispersion estimated at or below the
 //! truth. The levels are split by Bonferroni — over the metrics (the caller's `pairs`),
 //! between the arm-level and the host-level rule (half each), over the quantiles, over the
-//! canary hosts (host rule) and over the looks of a fixed schedule ([`schedule`]), each
-//! look with its own share of α ([`front_loaded`]; the shares sum to 1, so this is a
-//! weighted Bonferroni) — so P(any false failure) ≤ α. Looks are not every scrape: a
-//! fleet's host spread is fixed, so looking more often buys little but costs α. Latency
-//! looks at 1, 2, 3 and 5 minutes, then every 5 (9 looks in 30 minutes), and the four
-//! looks of the first 5 minutes share ⅔ of α: once a host's quantile has a few minutes of
-//! requests behind it, its sampling noise is below the host spread and later looks add
-//! little evidence about a host broken from the start — they are there for regressions
-//! that begin later, which pay for it with a larger critical value (⅓ of α over the later
-//! looks). Error counts look every minute, each on an equal share.
+//! canary hosts (host rule) and over the looks of a fixed schedule ([`schedule`]) — so
+//! P(any false failure) ≤ α. Looks are not every scrape: a fleet's host spread is fixed,
+//! so looking more often buys little but costs α. Latency looks at 1, 2, 3 and 5 minutes,
+//! then every 5 (9 looks in 30 minutes); error counts every minute. The fleet test and the
+//! error tests spend equally over their looks; the host rule spends ⅔ of its α on the four
+//! looks of the first 5 minutes and ⅓ on the later ones ([`front_loaded`]; the shares sum
+//! to 1, a weighted Bonferroni): once a host's quantile has a few minutes of requests
+//! behind it, its sampling noise is below the host spread, so later looks add little
+//! evidence about a host broken from the start — they remain for hosts that break later,
+//! at a larger critical value. A fleet-wide shift of a tail quantile, by contrast, gathers
+//! evidence with every request, so the fleet test keeps its equal shares.
 //!
 //! **What hosts can resolve.** The smallest fleet-wide shift the arm test can tell apart
 //! is about t·s·√(1/k_b + 1/k_c): with 3 hosts per arm and 10% host spread, t(4 df, at
@@ -113,8 +114,11 @@ pub struct HostsConfig {
     /// Batch counts at which the test looks ([`schedule`]). Data that ends before the
     /// last look gets one more look at its end, on the next look's share.
     pub looks: Vec<usize>,
-    /// Each look's share of α, in the order of `looks` (summing to at most 1;
-    /// [`front_loaded`]). Empty: every look spends α / (number of looks).
+    /// The host rule's share of α at each look, in the order of `looks` (summing to at
+    /// most 1; [`front_loaded`]). Empty: α / (number of looks) at every look. The fleet
+    /// test and the error-count tests always spend equally over the looks: a fleet-wide
+    /// shift of a tail quantile gathers evidence with every request, while a broken host
+    /// stands out of a host spread that more requests do not shrink.
     pub spend: Vec<f64>,
 }
 
@@ -366,11 +370,22 @@ impl HostTest {
         }
         self.looks += 1;
         self.looked = true;
+        // The host rule spends by the schedule's shares, the fleet test equally over the
+        // looks (see `spend`).
         let level = self.config.alpha * self.share(self.looks - 1);
+        let equal = self.config.alpha / self.config.looks.len().max(1) as f64;
         let (out, last) = match &self.data {
-            Data::Latency { bounds, hist } => {
-                judge_latency(&self.config, &self.names, bounds, hist, level, horizon)
-            }
+            Data::Latency { bounds, hist } => judge_latency(
+                &self.config,
+                &self.names,
+                bounds,
+                hist,
+                Levels {
+                    fleet: equal,
+                    host: level,
+                },
+                horizon,
+            ),
             Data::Counts { counts } => {
                 judge_counts(&self.config, &self.names, counts, level, horizon)
             }
@@ -449,18 +464,26 @@ fn pct(log_ratio: f64) -> String {
 
 type Judged = (HostOutcome, [Vec<HostSummary>; 2]);
 
+/// A look's α for the latency tests, before the half-and-half split between them: the
+/// fleet test's (an equal share of the looks) and the host rule's (the schedule's share).
+#[derive(Debug, Clone, Copy)]
+struct Levels {
+    fleet: f64,
+    host: f64,
+}
+
 fn judge_latency(
     cfg: &HostsConfig,
     names: &[Vec<String>; 2],
     bounds: &[f64],
     hist: &[Array2<f64>; 2],
-    level: f64,
+    levels: Levels,
     horizon: bool,
 ) -> Judged {
     let band = (1.0 + cfg.tolerance).ln();
     // Half the budget to the fleet test (split over quantiles), half to the host rule.
-    let arm_level = level / 2.0 / cfg.quantiles.len().max(1) as f64;
-    let host_level_total = level / 2.0;
+    let arm_level = levels.fleet / 2.0 / cfg.quantiles.len().max(1) as f64;
+    let host_level_total = levels.host / 2.0;
     // Per quantile and arm: the hosts with enough requests.
     let per_q: Vec<[Vec<Obs>; 2]> = cfg
         .quantiles

@@ -22,109 +22,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use canary_judges::{Classification, JudgeKind, Thresholds, Verdict};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::timeline::{analyze_planned, details};
 use crate::collectors::promql::build;
 use crate::collectors::{CollectRequest, Collector, Scope, Window};
 use crate::config::CanaryConfig;
 use crate::config::source::Format;
-use crate::store::{AnalysisRecord, AnalysisStatus, IntervalRecord, Store};
+use crate::store::{AnalysisRecord, AnalysisStatus, IntervalRecord, Store, blocking};
 use crate::telemetry::Telemetry;
-
-/// Unix seconds now.
-pub fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    (now_s() * 1000.0) as i64
-}
-
-/// A duration in seconds, written as a number of seconds or a string like `"90s"`,
-/// `"5m"`, `"1h 30m"`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct Seconds(pub f64);
-
-impl Serialize for Seconds {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Seconds {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Num(f64),
-            Text(String),
-        }
-        let secs = match Either::deserialize(d)? {
-            Either::Num(n) => n,
-            Either::Text(t) => humantime::parse_duration(&t)
-                .map(|d| d.as_secs_f64())
-                .map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`{t}` is not a duration ({e}); write e.g. \"30s\", \"5m\" or 300"
-                    ))
-                })?,
-        };
-        match crate::time::duration_problem(secs) {
-            None => Ok(Seconds(secs)),
-            Some(p) => Err(serde::de::Error::custom(p)),
-        }
-    }
-}
-
-/// A point in time, written as RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
-pub struct Timestamp(pub f64);
-
-impl Timestamp {
-    /// RFC 3339 in UTC, to the millisecond.
-    pub fn rfc3339(self) -> String {
-        crate::time::rfc3339(self.0)
-    }
-}
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.rfc3339())
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Num(f64),
-            Text(String),
-        }
-        let t = match Either::deserialize(d)? {
-            Either::Num(n) => n,
-            Either::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
-                .map(|dt| dt.timestamp_millis() as f64 / 1000.0)
-                .map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`{t}` is not an RFC 3339 time ({e}); write e.g. 2026-11-26T10:00:00Z"
-                    ))
-                })?,
-        };
-        match crate::time::time_problem(t) {
-            None => Ok(Timestamp(t)),
-            Some(p) => Err(serde::de::Error::custom(p)),
-        }
-    }
-}
+use crate::time::{Seconds, Timestamp, now_ms, now_s};
 
 fn default_step() -> Seconds {
     Seconds(60.0)
@@ -271,7 +180,7 @@ impl WindowSpec {
         }
         match self {
             WindowSpec::Retrospective { start, end, .. } => {
-                let now = crate::analysis::live::now_s();
+                let now = now_s();
                 if end.0 > now + RETROSPECTIVE_SKEW_S {
                     // It would sit `running` until then: a window still to come is live.
                     out.push((
@@ -302,7 +211,7 @@ impl WindowSpec {
                 // A live window that ended before it was asked for would replay every
                 // interval at once: that is a retrospective analysis.
                 if let Some(s) = start
-                    && s.0 + max_duration.0 < crate::analysis::live::now_s()
+                    && s.0 + max_duration.0 < now_s()
                 {
                     out.push((
                         "start".into(),
@@ -313,7 +222,7 @@ impl WindowSpec {
                     ));
                 }
                 if let Some(s) = start
-                    && s.0 > crate::analysis::live::now_s() + crate::time::MAX_AHEAD_S
+                    && s.0 > now_s() + crate::time::MAX_AHEAD_S
                 {
                     out.push((
                         "start".into(),
@@ -493,19 +402,6 @@ pub struct Runner {
     /// The id of each analysis whose task ended (finished, failed or stopped), so waiters
     /// learn at once instead of polling the store.
     ended: tokio::sync::broadcast::Sender<String>,
-}
-
-/// Run a store call off the async threads.
-pub async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> T
-where
-    T: Send + 'static,
-    F: FnOnce(&dyn Store) -> T + Send + 'static,
-{
-    let store = Arc::clone(store);
-    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 impl Runner {

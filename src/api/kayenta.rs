@@ -20,10 +20,12 @@ use serde_json::{Value, json};
 
 use super::v1::{body_value, find_config, parse_config, resolve_config, start_analysis};
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
-use crate::analysis::live::{AnalysisRequest, Seconds, Timestamp, WindowSpec, blocking, now_ms};
+use crate::analysis::live::{AnalysisRequest, WindowSpec};
 use crate::collectors::Scope;
 use crate::config::source::Format;
+use crate::store::blocking;
 use crate::store::{AnalysisStatus, ConfigRecord};
+use crate::time::{Seconds, Timestamp, now_ms};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -30,8 +30,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::analysis::live::{Runner, blocking};
-use crate::collectors::prometheus::Secret;
+use crate::analysis::live::Runner;
+use crate::secret::Secret;
+use crate::store::blocking;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{HttpLabels, Telemetry};
 
@@ -653,7 +654,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let probe = match last.as_ref() {
         Some((at, result)) if at.elapsed() < READY_PROBE_EVERY => result.clone(),
         _ => {
-            let now = crate::analysis::live::now_ms();
+            let now = crate::time::now_ms();
             let result = blocking(&state.store, move |s| {
                 s.ping()
                     .map_err(|e| format!("the store is not reachable: {e}"))?;

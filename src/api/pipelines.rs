@@ -11,13 +11,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, raw_body};
-use crate::analysis::live::{Timestamp, blocking, now_ms, now_s};
 use crate::collectors::Scope;
 use crate::pipeline::runner::{OPERATOR_WAIT, StartError, Submitted, Trigger};
 use crate::pipeline::spec::Pipeline;
 use crate::pipeline::state::Event;
+use crate::store::blocking;
 use crate::store::{ExecutionRecord, PipelineRecord};
 use crate::time::ms_rfc3339 as iso;
+use crate::time::{Timestamp, now_ms, now_s};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -28,7 +28,6 @@ use sha2::Sha256;
 
 use super::{AppState, Role, same};
 use crate::analysis::detail::PairDetail;
-use crate::analysis::live::{blocking, now_s};
 use crate::pipeline::runner::{OPERATOR_WAIT, Submitted};
 use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
 use crate::pipeline::state::{Event, Execution, Phase};
@@ -37,8 +36,10 @@ use crate::report::charts;
 use crate::report::html::{
     ChartMode, ReportMeta, ReportView, page, pair_chart, report_body, report_page,
 };
+use crate::store::blocking;
 use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ExecutionRecord};
 use crate::time::ms_rfc3339 as iso;
+use crate::time::now_s;
 
 /// The session cookie's name.
 const COOKIE: &str = "canaryd_session";
@@ -72,7 +73,7 @@ fn random_hex() -> String {
 
 impl Sessions {
     fn start(&self, token: &str) -> String {
-        let now = crate::analysis::live::now_ms();
+        let now = crate::time::now_ms();
         let id = random_hex();
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, s| s.expires_ms > now);
@@ -106,7 +107,7 @@ impl Sessions {
     fn get(&self, id: &str) -> Option<Session> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         match map.get(id) {
-            Some(s) if s.expires_ms > crate::analysis::live::now_ms() => Some(s.clone()),
+            Some(s) if s.expires_ms > crate::time::now_ms() => Some(s.clone()),
             Some(_) => {
                 map.remove(id);
                 None

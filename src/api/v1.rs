@@ -12,12 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
-use crate::analysis::live::{AnalysisRequest, WindowSpec, blocking, new_record, now_ms};
+use crate::analysis::live::{AnalysisRequest, WindowSpec, new_record};
 use crate::collectors::{CollectedPair, Labels, Scope};
 use crate::config::source::Format;
 use crate::config::{CanaryConfig, ConfigError};
+use crate::store::blocking;
 use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, IntervalRecord};
 use crate::time::ms_rfc3339;
+use crate::time::now_ms;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -334,7 +336,7 @@ pub async fn start_analysis(
         tracing::warn!(config = %config.name, "{w}");
     }
     let request = AnalysisRequest {
-        window: request.window.resolve(crate::analysis::live::now_s()),
+        window: request.window.resolve(crate::time::now_s()),
         ..request
     };
     request.validate(&config).map_err(|problems| {

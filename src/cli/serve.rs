@@ -11,7 +11,7 @@ pub mod daemon;
 
 use self::daemon::{DaemonConfig, LogFormat};
 use super::{CliError, exit};
-use crate::analysis::live::{Runner, RunnerSettings, now_ms};
+use crate::analysis::live::{Runner, RunnerSettings};
 use crate::api::{self, AppState, Limits};
 use crate::collectors::Collector;
 use crate::collectors::prometheus::PrometheusCollector;
@@ -20,6 +20,7 @@ use crate::config::source::Format;
 use crate::pipeline::runner::PipelineRunner;
 use crate::store::{ConfigRecord, SqliteStore, Store};
 use crate::telemetry::Telemetry;
+use crate::time::now_ms;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

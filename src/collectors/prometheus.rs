@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use canary_judges::{MetricPair, Sample};
 use futures_util::future::join_all;
 use prometheus_http_query::Client;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::histogram::histogram_pairs;
@@ -34,33 +34,7 @@ use super::{
     CollectError, CollectFuture, CollectRequest, CollectedPair, Collector, Labels, Scope, Window,
 };
 use crate::config::CanaryConfig;
-
-/// A secret string: shown as `***` everywhere.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("***")
-    }
-}
+use crate::secret::Secret;
 
 /// How canaryd authenticates to Prometheus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,8 +24,8 @@ use tokio::sync::mpsc;
 
 use super::spec::{NotifyKind, Pipeline};
 use super::state::{Execution, Status};
-use crate::analysis::live::Timestamp;
 use crate::routers::webhook::SignedPoster;
+use crate::time::Timestamp;
 
 /// The JSON body of one notification.
 #[derive(Debug, Clone, Serialize)]

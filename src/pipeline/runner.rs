@@ -20,15 +20,14 @@ use tokio::sync::{mpsc, oneshot};
 use super::notify::{Message, Notifier};
 use super::spec::{OnConflict, Pipeline, StageKind};
 use super::state::{Action, AnalysisOutcome, Event, Execution, Phase, Status, step};
-use crate::analysis::live::{
-    AnalysisRequest, Runner as AnalysisRunner, Seconds, WindowSpec, blocking, new_record, now_ms,
-    now_s,
-};
+use crate::analysis::live::{AnalysisRequest, Runner as AnalysisRunner, WindowSpec, new_record};
 use crate::collectors::Scope;
 use crate::config::CanaryConfig;
 use crate::config::source::Format;
 use crate::routers::{Group, RouteContext, RouterError, Split, TrafficRouter};
+use crate::store::blocking;
 use crate::store::{AnalysisStatus, ExecutionEvent, ExecutionRecord, Store};
+use crate::time::{Seconds, now_ms, now_s};
 
 /// Why an execution task stopped driving.
 enum Stop {

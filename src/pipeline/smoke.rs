@@ -91,8 +91,8 @@ pub async fn run(spec: &SmokeSpec, client: &reqwest::Client) -> SmokeResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::live::Seconds;
     use crate::pipeline::spec::HttpCheck;
+    use crate::time::Seconds;
 
     fn command(argv: &[&str], timeout: f64) -> SmokeSpec {
         SmokeSpec {

@@ -7,10 +7,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::window::{RawWindow, Window};
-use crate::analysis::live::Seconds;
-use crate::collectors::prometheus::Secret;
 use crate::config::source::{self, Format};
 use crate::routers::{RouterConfig, WebhookConfig};
+use crate::secret::Secret;
+use crate::time::Seconds;
 
 fn default_steps() -> Vec<f64> {
     vec![1.0, 5.0, 25.0, 50.0, 100.0]

@@ -38,7 +38,7 @@ use super::{
     Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split, TrafficRouter,
     round_percent, tail, timeout_problem,
 };
-use crate::collectors::prometheus::Secret;
+use crate::secret::Secret;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);

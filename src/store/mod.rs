@@ -16,6 +16,7 @@ pub mod sqlite;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -344,4 +345,16 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// The events of an execution by seq, all or only those after `after_seq`.
     fn execution_events(&self, id: &str, after_seq: Option<i64>) -> Result<Vec<ExecutionEvent>>;
+}
+/// Run a store call off the async threads.
+pub async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(&dyn Store) -> T + Send + 'static,
+{
+    let store = Arc::clone(store);
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }

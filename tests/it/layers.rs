@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["sim", "routers", "telemetry"],
     &["collectors"],
     &["config"],
-    &["store", "suggest", "time"],
+    &["store", "secret", "suggest", "time"],
 ];
 
 /// A source file: its module path (`["store", "sqlite", "json"]`) and text.

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use canaryd::collectors::prometheus::Secret;
 use canaryd::routers::{
     CommandConfig, Group, HaproxyConfig, RouteContext, RouterConfig, Split, TrafficRouter,
     WebhookConfig,
 };
+use canaryd::secret::Secret;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;

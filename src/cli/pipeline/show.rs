@@ -5,8 +5,8 @@
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value;
 
-use crate::analysis::live::Timestamp;
 use crate::pipeline::spec::Pipeline;
+use crate::time::Timestamp;
 
 fn text(v: &Value) -> String {
     match v {

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Role;
-use crate::collectors::prometheus::{PrometheusConfig, Secret};
+use crate::collectors::prometheus::PrometheusConfig;
 use crate::config::source::{self, Format};
+use crate::secret::Secret;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
