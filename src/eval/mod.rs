@@ -9,6 +9,7 @@
 
 pub mod incidents;
 pub mod monitors;
+pub mod oracle;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -168,6 +169,9 @@ pub struct Cell {
     /// those where a bound excluded the truth (a false "rules out").
     pub ruled_out_checked: usize,
     pub false_ruled_out: usize,
+    /// The fixed-sample oracle of the scenario (regressions with one change on every host;
+    /// see [`oracle`]).
+    pub oracle: Option<oracle::Oracle>,
 }
 
 /// Results of one evaluation.
@@ -335,12 +339,15 @@ pub fn evaluate(
         .collect();
     let mut cells = Vec::new();
     for (s, scenario) in scenarios.iter().enumerate() {
+        let oracle = oracle::oracle(scenario, options.settings.alpha);
         for (j, judge) in options.judges.iter().enumerate() {
             let runs: Vec<RunOutcome> = (0..options.runs)
                 .map(|r| outcomes[s * options.runs + r][j])
                 .collect();
             let regression = simulate_truth(scenario);
-            cells.push(summarise(&scenario.name, judge, regression, &runs));
+            let mut cell = summarise(&scenario.name, judge, regression, &runs);
+            cell.oracle = oracle;
+            cells.push(cell);
         }
     }
     EvalReport {
@@ -479,6 +486,7 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
             .iter()
             .filter(|r| r.false_ruled_out == Some(true))
             .count(),
+        oracle: None,
         host_named: {
             let judged: Vec<bool> = failed.iter().filter_map(|r| r.named_right).collect();
             (!judged.is_empty())
@@ -546,7 +554,40 @@ pub fn markdown(report: &EvalReport) -> String {
             pct(c.inconclusive_rate)
         ));
     }
+    out.push_str(&against_oracle(report));
     out.push_str(&promoted_regressions(report));
+    out
+}
+
+/// Every regression cell with an oracle and detections: the judge's median canary
+/// requests from onset to detection against the fixed-sample oracle's (see [`oracle`]).
+fn against_oracle(report: &EvalReport) -> String {
+    let rows: Vec<String> = report
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let o = c.oracle?;
+            let [median, _] = c.detection_requests?;
+            Some(format!(
+                "| {} | {} | {} ({}) | {} | {}× |\n",
+                c.scenario,
+                c.judge,
+                int(o.canary_requests),
+                o.test,
+                int(median),
+                canary_judges::format::num(median / o.canary_requests)
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nAgainst the fixed-sample oracle (a one-sided test at α = {} sized for the scenario's true effect, 50% power: for latency the rank test or the share above a baseline quantile, whichever needs fewer requests; for errors two proportions; canary requests from onset):\n\n",
+        report.alpha
+    );
+    out.push_str("| scenario | judge | oracle: canary requests (test) | detection: canary requests median | × oracle |\n|---|---|---:|---:|---:|\n");
+    out.extend(rows);
     out
 }
 
@@ -693,6 +734,40 @@ mod tests {
             md.contains(
                 "Promoted regressions, threshold: 0 of 1 regression scenarios (largest share 0.00%"
             ),
+            "{md}"
+        );
+        assert!(
+            !md.contains("fixed-sample oracle"),
+            "no oracle, no section: {md}"
+        );
+    }
+
+    /// Cells with an oracle and detections get a row against it: the median canary
+    /// requests to detection over the oracle's.
+    #[test]
+    fn detections_are_read_against_the_oracle() {
+        let caught = [
+            outcome(Decision::Fail, 700.0, 600.0, 100.0),
+            outcome(Decision::Fail, 700.0, 600.0, 300.0),
+            outcome(Decision::Fail, 700.0, 600.0, 500.0),
+        ];
+        let mut cell = summarise("crash", "sequential", true, &caught);
+        cell.oracle = Some(oracle::Oracle {
+            canary_requests: 150.0,
+            test: "proportions",
+        });
+        let report = EvalReport {
+            seed: 1,
+            runs: 3,
+            alpha: 0.01,
+            tolerance: 0.05,
+            error_tolerance: 0.5,
+            pass_bands: Default::default(),
+            cells: vec![cell],
+        };
+        let md = markdown(&report);
+        assert!(
+            md.contains("| crash | sequential | 150 (proportions) | 300 | 2× |"),
             "{md}"
         );
     }
