@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{CliError, exit};
-use crate::eval::monitors::{MONITORS, MonitorSettings};
+use crate::eval::monitors::{MONITORS, MonitorSettings, STUDY_MONITORS};
 use crate::eval::{EvalOptions, evaluate, markdown};
 use crate::sim::scenario::Scenario;
 
@@ -32,7 +32,8 @@ pub struct EvaluateArgs {
     /// Runs per scenario.
     #[arg(long, default_value_t = 200)]
     pub runs: usize,
-    /// Judges to compare (comma-separated).
+    /// Judges to compare (comma-separated). Default: every judge canaryd has; `rank` (the
+    /// sequential rank test for shifts, under study) only when named.
     #[arg(long, value_delimiter = ',', default_values_t = MONITORS.iter().map(|s| s.to_string()).collect::<Vec<_>>())]
     pub judges: Vec<String>,
     /// Base seed.
@@ -91,10 +92,18 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
     if args.runs == 0 {
         return Err(CliError::new(exit::USAGE, "--runs must be at least 1"));
     }
-    if let Some(bad) = args.judges.iter().find(|j| !MONITORS.contains(&j.as_str())) {
+    if let Some(bad) = args
+        .judges
+        .iter()
+        .find(|j| !MONITORS.contains(&j.as_str()) && !STUDY_MONITORS.contains(&j.as_str()))
+    {
         return Err(CliError::new(
             exit::USAGE,
-            format!("unknown judge `{bad}`; known: {}", MONITORS.join(", ")),
+            format!(
+                "unknown judge `{bad}`; known: {} (and, by name only, {})",
+                MONITORS.join(", "),
+                STUDY_MONITORS.join(", ")
+            ),
         ));
     }
     if !(args.alpha > 0.0 && args.alpha < 1.0) {

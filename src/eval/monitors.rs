@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 
 use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, front_loaded, schedule};
 use canary_judges::sequential::Outcome;
+use canary_judges::sequential::rank::RankShift;
 use canary_judges::{
     BandConfig, BandJudge, Combine, Direction, Judge, MannWhitneyConfig, MannWhitneyJudge,
     MetricOptions, MetricPair, RuledOut, Sample, ScoreInput, ScoringRules, SequentialConfig,
@@ -124,9 +125,14 @@ pub const MONITORS: &[&str] = &[
     "hosts",
 ];
 
+/// Judges under study, selected by name only (not in the default `--judges` list, so
+/// the full table keeps its judges and its time).
+pub const STUDY_MONITORS: &[&str] = &["rank"];
+
 /// Build a monitor by name.
 pub fn build(name: &str, settings: &MonitorSettings) -> Option<Box<dyn Monitor>> {
     Some(match name {
+        "rank" => Box::new(RankMonitor::new(settings)),
         "sequential" => Box::new(SequentialMonitor::new(settings)),
         "mann_whitney_intervals" => Box::new(KayentaMonitor::new(settings, true)),
         "mann_whitney_once" => Box::new(KayentaMonitor::new(settings, false)),
@@ -383,6 +389,57 @@ impl Monitor for KayentaMonitor {
             Verdict::Marginal | Verdict::Inconclusive => Decision::Inconclusive,
             Verdict::Fail => Decision::Fail,
         }
+    }
+}
+
+/// The sequential rank test for shifts on latency alone (`sequential::rank`; issue 31's
+/// first step): every scrape's canary and baseline histograms; it fails when the e-value
+/// has reached 1/α (the whole analysis' α: it is the only test) **and**, as the
+/// sequential judge asks of its own tests, some compared quantile of everything seen so
+/// far is beyond the latency band. It never passes.
+pub struct RankMonitor {
+    test: RankShift,
+    quantiles: Vec<f64>,
+    tolerance: f64,
+    /// Cumulative histograms, baseline and canary.
+    seen: [Vec<f64>; 2],
+}
+
+impl RankMonitor {
+    pub fn new(s: &MonitorSettings) -> Self {
+        RankMonitor {
+            test: RankShift::new(s.alpha),
+            quantiles: s.quantiles.clone(),
+            tolerance: s.tolerance,
+            seen: [Vec::new(), Vec::new()],
+        }
+    }
+}
+
+impl Monitor for RankMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        let [b, c] = &step.arms;
+        self.test
+            .add_histograms(&c.latency_buckets, &b.latency_buckets);
+        for (seen, arm) in self.seen.iter_mut().zip([b, c]) {
+            seen.resize(arm.latency_buckets.len(), 0.0);
+            seen.iter_mut()
+                .zip(&arm.latency_buckets)
+                .for_each(|(s, x)| *s += x);
+        }
+        if !self.test.rejects() {
+            return None;
+        }
+        let beyond = self.quantiles.iter().any(|&q| {
+            let qb = histogram_quantile(&run.buckets_ms, &self.seen[BASELINE], q);
+            let qc = histogram_quantile(&run.buckets_ms, &self.seen[CANARY], q);
+            qb > 0.0 && qc > (1.0 + self.tolerance) * qb
+        });
+        beyond.then_some(Decision::Fail)
+    }
+
+    fn finish(&mut self) -> Decision {
+        Decision::Inconclusive
     }
 }
 
@@ -782,5 +839,36 @@ mod tests {
             let out = watch(&run, &RunTotals::of(&run), &mut m, 0.0, &[]);
             assert_ne!(out.decision, Decision::Fail, "seed {seed}");
         }
+    }
+
+    /// The rank judge under study fails a +20% latency shift, and not the same deploy
+    /// without it; it is selectable by name but not in the default list.
+    #[test]
+    fn the_rank_monitor_fails_a_shift_only() {
+        use crate::eval::{RunTotals, watch};
+        use crate::sim::generate::simulate;
+        use crate::sim::scenario::Scenario;
+        let text = |change: &str| format!("name = \"t\"\nduration_s = 600\n{change}");
+        let settings = MonitorSettings {
+            horizon_batches: 60,
+            ..MonitorSettings::default()
+        };
+        let bad = Scenario::parse(
+            &text("[[changes]]\nkind = \"latency_shift\"\nfactor = 1.2\n"),
+            "t.toml",
+        )
+        .expect("valid");
+        let good = Scenario::parse(&text(""), "t.toml").expect("valid");
+        for seed in 0..5 {
+            let run = simulate(&bad, seed, false);
+            let mut m = build("rank", &settings).expect("a study judge");
+            let out = watch(&run, &RunTotals::of(&run), m.as_mut(), 0.0, &[]);
+            assert_eq!(out.decision, Decision::Fail, "seed {seed}");
+            let run = simulate(&good, seed, false);
+            let mut m = build("rank", &settings).expect("a study judge");
+            let out = watch(&run, &RunTotals::of(&run), m.as_mut(), 0.0, &[]);
+            assert_eq!(out.decision, Decision::Inconclusive, "seed {seed}");
+        }
+        assert!(!MONITORS.contains(&"rank") && STUDY_MONITORS.contains(&"rank"));
     }
 }

@@ -28,6 +28,7 @@ pub mod counts;
 pub mod distribution;
 pub mod histogram;
 pub mod mean;
+pub mod rank;
 pub mod restart;
 
 use std::collections::BTreeMap;

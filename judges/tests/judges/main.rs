@@ -6,6 +6,7 @@ mod hosts;
 mod onsets;
 mod oracle;
 mod pass;
+mod rank;
 mod rules;
 mod sequential_fixtures;
 mod short_counts;
