@@ -22,6 +22,7 @@ pub mod sim;
 pub mod store;
 pub mod suggest;
 pub mod telemetry;
+pub mod text;
 pub mod time;
 
 pub use canary_judges as judges;

@@ -14,17 +14,9 @@ pub struct SmokeResult {
 /// Most output kept from a command.
 const OUTPUT_CAP: usize = 4096;
 
+/// The end of a command's output, trimmed.
 fn tail(bytes: &[u8]) -> String {
-    let s = String::from_utf8_lossy(bytes);
-    let s = s.trim();
-    if s.len() <= OUTPUT_CAP {
-        return s.to_string();
-    }
-    let mut start = s.len() - OUTPUT_CAP;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("…{}", &s[start..])
+    crate::text::tail(String::from_utf8_lossy(bytes).trim(), OUTPUT_CAP)
 }
 
 /// Run one attempt of `spec`.

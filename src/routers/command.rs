@@ -33,8 +33,9 @@ use tokio::time::Instant;
 
 use super::{
     Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split, TrafficRouter,
-    fmt_percent, tail, timeout_problem,
+    fmt_percent, timeout_problem,
 };
+use crate::text::tail;
 
 /// The most output kept: the end of it.
 pub const MAX_OUTPUT: usize = 16 * 1024;

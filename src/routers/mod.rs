@@ -244,18 +244,6 @@ pub(crate) fn fmt_percent(p: f64) -> String {
     round_percent(p).to_string()
 }
 
-/// At most `max` bytes of `text`: its end, after a note of how much was dropped.
-pub(crate) fn tail(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut start = text.len() - max;
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!("[… {start} bytes dropped]\n{}", &text[start..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,12 +311,5 @@ mod tests {
         assert_eq!(fmt_percent(100.0 - 12.3), "87.7");
         assert_eq!(fmt_percent(1.0 / 3.0 * 100.0), "33.333333");
         assert_eq!(fmt_percent(-0.0), "0");
-    }
-
-    #[test]
-    fn tail_keeps_the_end_on_a_char_boundary() {
-        assert_eq!(tail("abc", 5), "abc");
-        let t = tail("ééé", 3);
-        assert!(t.ends_with("é") && !t.ends_with("éé"), "{t}");
     }
 }

@@ -36,9 +36,10 @@ use sha2::Sha256;
 
 use super::{
     Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split, TrafficRouter,
-    round_percent, tail, timeout_problem,
+    round_percent, timeout_problem,
 };
 use crate::secret::Secret;
+use crate::text::tail;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);

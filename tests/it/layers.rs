@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["sim", "routers", "telemetry"],
     &["collectors"],
     &["config"],
-    &["store", "secret", "suggest", "time"],
+    &["store", "secret", "suggest", "text", "time"],
 ];
 
 /// A source file: its module path (`["store", "sqlite", "json"]`) and text.
