@@ -20,7 +20,10 @@
 //! half-normal of scale ρ, which has the closed form (S = Σ X_t, V = Σ v_t)
 //! M = 2 / √(1 + ρ²V) · exp(ρ²S² / (2(1 + ρ²V))) · Φ(ρS / √(1 + ρ²V)).
 //! By Ville's inequality P(sup_t M_t ≥ 1/α) ≤ α: rejecting the first time M ≥ 1/α is a
-//! level-α test at any stopping time.
+//! level-α test at any stopping time. The same holds with any predictable proxy
+//! v_t ≥ k_t / 4: here v_t = k_t / 4 times the [`RankShift::dispersion`] of the scrapes
+//! before t (at least 1), so a level that wanders between the arms from scrape to scrape
+//! widens the test while a steady shift does not.
 //!
 //! **What it costs.** A shift with p = P(canary > baseline) gives S ≈ N (p − ½) after N
 //! requests per arm and V = N / 4, so M crosses 1/α after about
@@ -41,6 +44,9 @@ use statrs::function::erf::erfc;
 /// Scale of the half-normal mixture over λ (see the module doc).
 pub const DEFAULT_RHO: f64 = 0.2;
 
+/// Pseudo-scrapes at dispersion 1 that the dispersion estimate starts from.
+pub const DISPERSION_PRIOR: f64 = 10.0;
+
 /// The running test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankShift {
@@ -52,6 +58,13 @@ pub struct RankShift {
     weight: f64,
     /// Σ k_t Û_t, for the estimate of p.
     weighted_u: f64,
+    /// Σ_t v_t: the variance proxies used (Hoeffding's k_t / 4, times the dispersion).
+    proxy: f64,
+    /// Scrapes seen, and the running mean and sum of squares (Welford) of the
+    /// standardised increments z_t = X_t / √(k_t / 6), for the dispersion.
+    scrapes: f64,
+    z_mean: f64,
+    z_m2: f64,
 }
 
 impl RankShift {
@@ -68,6 +81,10 @@ impl RankShift {
             sum: 0.0,
             weight: 0.0,
             weighted_u: 0.0,
+            proxy: 0.0,
+            scrapes: 0.0,
+            z_mean: 0.0,
+            z_m2: 0.0,
         }
     }
 
@@ -106,14 +123,33 @@ impl RankShift {
     }
 
     fn add(&mut self, share: f64, k: f64) {
-        self.sum += k * (share - 0.5);
+        let x = k * (share - 0.5);
+        // The proxy is fixed before the scrape is seen (predictable), and never below
+        // Hoeffding's, so the supermartingale argument holds whatever the dispersion.
+        self.proxy += k / 4.0 * self.dispersion();
+        self.sum += x;
         self.weight += k;
         self.weighted_u += k * share;
+        let z = x / (k / 6.0).sqrt();
+        self.scrapes += 1.0;
+        let delta = z - self.z_mean;
+        self.z_mean += delta / self.scrapes;
+        self.z_m2 += delta * (z - self.z_mean);
+    }
+
+    /// How much more the scrapes' increments scatter than requests drawn from one
+    /// distribution would (their standardised variance about their own mean, from the
+    /// scrapes seen so far, shrunk towards 1 by [`DISPERSION_PRIOR`] pseudo-scrapes; at
+    /// least 1). A level that wanders between the arms (or hosts that differ) raises it;
+    /// a steady shift does not.
+    pub fn dispersion(&self) -> f64 {
+        let prior = DISPERSION_PRIOR;
+        ((prior + self.z_m2) / (prior + (self.scrapes - 1.0).max(0.0))).max(1.0)
     }
 
     /// ln of the mixture e-value M (see the module doc).
     pub fn ln_e_value(&self) -> f64 {
-        ln_mixture(self.sum, self.weight / 4.0, self.rho)
+        ln_mixture(self.sum, self.proxy, self.rho)
     }
 
     /// Whether M has reached 1/α: "the canary is slower" at level α, at any stopping time.

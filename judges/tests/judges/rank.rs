@@ -84,3 +84,31 @@ fn a_ten_percent_shift_is_found_within_a_few_times_the_oracle() {
     eprintln!("+10%: median {median} requests per arm");
     assert!((2_500..6_500).contains(&median), "median {median}");
 }
+
+/// The dispersion follows a level that wanders between the arms from scrape to scrape
+/// (it widens the proxy, so such a deploy is rejected less often), and not a steady shift
+/// (which it must not slow down).
+#[test]
+fn dispersion_follows_a_wandering_level_not_a_steady_shift() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut steady = RankShift::new(0.01);
+    let mut wandering = RankShift::new(0.01);
+    let mut calm = RankShift::new(0.01);
+    for t in 0..60 {
+        let b = lognormal(&mut rng, 300, 1.0);
+        steady.add_values(&lognormal(&mut rng, 300, 1.1), &b);
+        let level = if t % 2 == 0 { 1.25 } else { 0.8 };
+        wandering.add_values(&lognormal(&mut rng, 300, level), &b);
+        calm.add_values(&lognormal(&mut rng, 300, 1.0), &b);
+    }
+    eprintln!(
+        "dispersion: steady {}, wandering {}, calm {}",
+        steady.dispersion(),
+        wandering.dispersion(),
+        calm.dispersion()
+    );
+    assert!(steady.dispersion() < 1.5, "{}", steady.dispersion());
+    assert!(calm.dispersion() < 1.5, "{}", calm.dispersion());
+    assert!(wandering.dispersion() > 5.0, "{}", wandering.dispersion());
+    assert!(steady.rejects() && !calm.rejects());
+}
