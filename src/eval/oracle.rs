@@ -172,22 +172,13 @@ fn superiority_of(shape: &Shape, canary: &[f64]) -> f64 {
 mod tests {
     use super::*;
 
-    fn lognormal(sigma: f64) -> Shape {
-        Shape {
-            sigma,
-            tail_prob: 0.0,
-            tail_alpha: 2.0,
-            tail_scale: 1.0,
-        }
-    }
-
     /// Oracle: for lognormal latency a shift δ of ln-latency gives p = Φ(δ / (σ√2)).
     #[test]
     fn superiority_of_a_lognormal_shift_is_known_in_closed_form() {
         let n = Normal::standard();
         for (sigma, factor) in [(1.0, 1.1), (1.0, 1.5), (0.5, 1.2), (2.0, 3.0)] {
             let d: f64 = f64::ln(factor);
-            let p = superiority(&lognormal(sigma), |x| x + d);
+            let p = superiority(&Shape::lognormal(sigma), |x| x + d);
             let want = n.cdf(d / (sigma * std::f64::consts::SQRT_2));
             assert!(
                 (p - want).abs() < 2e-4,
@@ -195,7 +186,7 @@ mod tests {
             );
         }
         // No change: one half.
-        assert!((superiority(&lognormal(1.0), |x| x) - 0.5).abs() < 1e-9);
+        assert!((superiority(&Shape::lognormal(1.0), |x| x) - 0.5).abs() < 1e-9);
     }
 
     /// The numbers the issue quotes: +10% on lognormal σ = 1 needs about 1,250 canary
@@ -204,7 +195,7 @@ mod tests {
     fn the_oracle_matches_the_textbook_sample_sizes() {
         let z = Normal::standard().inverse_cdf(0.99);
         let at = |factor: f64| {
-            let p = superiority(&lognormal(1.0), |x| x + factor.ln());
+            let p = superiority(&Shape::lognormal(1.0), |x| x + factor.ln());
             rank_oracle(p, z, 1.0)
                 .expect("a regression")
                 .canary_requests

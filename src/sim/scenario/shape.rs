@@ -23,6 +23,16 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// A lognormal shape of log-scale `sigma`, without a Pareto tail.
+    pub fn lognormal(sigma: f64) -> Self {
+        Shape {
+            sigma,
+            tail_prob: 0.0,
+            tail_alpha: 2.0,
+            tail_scale: 1.0,
+        }
+    }
+
     /// P(S ≤ s).
     pub fn cdf(&self, s: f64) -> f64 {
         if s <= 0.0 {
@@ -147,12 +157,12 @@ impl Warp {
 mod tests {
     use super::*;
 
+    /// Lognormal, with the tail parameters `the_pareto_tail_raises_high_quantiles` mixes in.
     fn lognormal(sigma: f64) -> Shape {
         Shape {
-            sigma,
-            tail_prob: 0.0,
             tail_alpha: 1.5,
             tail_scale: 3.0,
+            ..Shape::lognormal(sigma)
         }
     }
 
