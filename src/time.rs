@@ -84,6 +84,14 @@ pub fn now_ms() -> i64 {
     (now_s() * 1000.0) as i64
 }
 
+/// How a duration or a time may be written: a number, or text to parse.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrText {
+    Number(f64),
+    Text(String),
+}
+
 /// A duration in seconds, written as a number of seconds or a string like `"90s"`,
 /// `"5m"`, `"1h 30m"`.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
@@ -97,15 +105,9 @@ impl Serialize for Seconds {
 
 impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Num(f64),
-            Text(String),
-        }
-        let secs = match Either::deserialize(d)? {
-            Either::Num(n) => n,
-            Either::Text(t) => humantime::parse_duration(&t)
+        let secs = match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(n) => n,
+            NumberOrText::Text(t) => humantime::parse_duration(&t)
                 .map(|d| d.as_secs_f64())
                 .map_err(|e| {
                     serde::de::Error::custom(format!(
@@ -139,15 +141,9 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Num(f64),
-            Text(String),
-        }
-        let t = match Either::deserialize(d)? {
-            Either::Num(n) => n,
-            Either::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
+        let t = match NumberOrText::deserialize(d)? {
+            NumberOrText::Number(n) => n,
+            NumberOrText::Text(t) => chrono::DateTime::parse_from_rfc3339(&t)
                 .map(|dt| dt.timestamp_millis() as f64 / 1000.0)
                 .map_err(|e| {
                     serde::de::Error::custom(format!(
