@@ -120,6 +120,90 @@ pub struct HostsConfig {
     /// shift of a tail quantile gathers evidence with every request, while a broken host
     /// stands out of a host spread that more requests do not shrink.
     pub spend: Vec<f64>,
+    /// When and inside which bands the canary fleet passes.
+    pub pass: PassRule,
+}
+
+/// The pass side of a host-level analysis: a promotion proves, with hosts as the unit,
+/// that the canary fleet is no worse than a band.
+///
+/// **Guarantee.** With `at_horizon`, the pass is decided once, at the horizon: per compared
+/// quantile the one-sided upper confidence bound of the fleets' difference (Student's t
+/// on the hosts' log-quantiles, the same model as the fleet test) at level `alpha` must lie
+/// inside that quantile's band, and for error counts the upper bound of the rate ratio
+/// (exact, counts divided by the hosts' dispersion) inside its band. A promotion needs
+/// every quantile and every metric pair to pass, so by the intersection–union principle
+/// each test may use the whole `alpha`: if the canary fleet is worse than the band at any
+/// quantile, that quantile's test passes with probability ≤ `alpha`, and so does the
+/// promotion — nothing is split over pairs, quantiles or looks. Without `at_horizon`, a
+/// pass may come at any look, each on that look's share of the fail side's level
+/// (Bonferroni over the looks), which keeps the same bound at a much larger t.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassRule {
+    /// Bands inside which the canary fleet passes: one per compared quantile (latency,
+    /// as a fraction: 0.05 for +5%) or one for the error-rate ratio (1.0 for ×2). A
+    /// missing entry: the fail band (`tolerance`).
+    pub bands: Vec<f64>,
+    /// α of the pass decision (the analysis' whole α; see the guarantee).
+    pub alpha: f64,
+    /// Passes wait for the horizon and are decided there, once.
+    pub at_horizon: bool,
+    /// Batch counts at which later stretches begin (ascending; with `at_horizon`;
+    /// [`stretch_starts`]). A pass at the horizon needs the whole run **and** every
+    /// stretch from one of these batches to the horizon to lie inside the bands — each at
+    /// the whole `alpha`, nothing split (intersection–union) — so a regression that began
+    /// late is not averaged away by a calm start. Latency: every stretch must be proven
+    /// (one without enough hosts with data refuses the pass: missing data never promotes).
+    /// Error counts: a stretch whose errors are too few for a canary without change to
+    /// pass it (fewer than 99% of such canaries would: [`STRETCH_Z`]) is left out, as the
+    /// sequential judge does — error counts of a regression are larger, so a regressed
+    /// stretch is the more likely to count.
+    pub stretches: Vec<usize>,
+}
+
+/// z of the power a stretch needs before it is part of the pass (99%: a canary without
+/// change would pass it at least that often).
+pub const STRETCH_Z: f64 = 2.326_347_874_040_841;
+
+impl Default for PassRule {
+    fn default() -> Self {
+        PassRule {
+            bands: Vec::new(),
+            alpha: 0.01,
+            at_horizon: true,
+            stretches: Vec::new(),
+        }
+    }
+}
+
+impl HostsConfig {
+    /// The pass band of compared quantile (or count band) `i`, as a fraction.
+    pub fn pass_band(&self, i: usize) -> f64 {
+        self.pass.bands.get(i).copied().unwrap_or(self.tolerance)
+    }
+
+    /// The critical value's level for a pass at this look, or `None` when no pass may
+    /// be decided at it; `fail_level` is the look's fail-side level.
+    fn pass_level(&self, fail_level: f64, horizon: bool) -> Option<f64> {
+        match (self.pass.at_horizon, horizon) {
+            (true, true) => Some(self.pass.alpha),
+            (true, false) => None,
+            (false, _) => Some(fail_level),
+        }
+    }
+}
+
+/// Where the pass's later stretches begin ([`PassRule::stretches`]): at a third and at two
+/// thirds of the `horizon` (batches), fixed before any data is seen. A canary worse than
+/// the band over its last third is caught whole; a change in the last sixth is seen in
+/// the last third at half its size or more.
+pub fn stretch_starts(horizon: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = [horizon / 3, 2 * horizon / 3]
+        .into_iter()
+        .filter(|&b| b > 0 && b < horizon)
+        .collect();
+    v.dedup();
+    v
 }
 
 /// Share of α spent by the looks of the first [`EARLY_UNITS`] units (minutes) of a sparse
@@ -163,6 +247,7 @@ impl Default for HostsConfig {
             quantiles: vec![0.5, 0.9, 0.99],
             spend: front_loaded(&looks, 6),
             looks,
+            pass: PassRule::default(),
         }
     }
 }
@@ -202,6 +287,30 @@ enum Data {
     Counts { counts: [Array2<f64>; 2] },
 }
 
+impl Data {
+    /// What came after `earlier` (a snapshot of the same cumulative data).
+    fn since(&self, earlier: &Data) -> Data {
+        match (self, earlier) {
+            (Data::Latency { bounds, hist }, Data::Latency { hist: old, .. }) => Data::Latency {
+                bounds: bounds.clone(),
+                hist: [&hist[0] - &old[0], &hist[1] - &old[1]],
+            },
+            (Data::Counts { counts }, Data::Counts { counts: old }) => Data::Counts {
+                counts: [&counts[0] - &old[0], &counts[1] - &old[1]],
+            },
+            _ => self.clone(),
+        }
+    }
+
+    /// The pass side on this (stretch of) data: see [`latency_stretch`].
+    fn stretch_pass(&self, cfg: &HostsConfig) -> Result<bool, String> {
+        match self {
+            Data::Latency { bounds, hist } => latency_stretch(cfg, bounds, hist),
+            Data::Counts { counts } => counts_stretch(cfg, counts),
+        }
+    }
+}
+
 /// The streaming host-level analysis of one metric pair.
 #[derive(Debug, Clone)]
 pub struct HostTest {
@@ -217,6 +326,8 @@ pub struct HostTest {
     names: [Vec<String>; 2],
     /// The last look's per-host summaries, for reports: `[arm][host]`.
     pub last: [Vec<HostSummary>; 2],
+    /// The cumulative data at each stretch start passed so far ([`PassRule::stretches`]).
+    snapshots: Vec<(usize, Data)>,
 }
 
 /// One host's summary at a look.
@@ -268,6 +379,7 @@ impl HostTest {
             looked: false,
             outcome: HostOutcome::Continue,
             last: [Vec::new(), Vec::new()],
+            snapshots: Vec::new(),
         }
     }
 
@@ -312,6 +424,9 @@ impl HostTest {
     pub fn end_batch(&mut self) -> &HostOutcome {
         self.batches += 1;
         self.looked = false;
+        if self.config.pass.at_horizon && self.config.pass.stretches.contains(&self.batches) {
+            self.snapshots.push((self.batches, self.data.clone()));
+        }
         if self.config.looks.get(self.looks) == Some(&self.batches) {
             self.look(false);
         }
@@ -390,8 +505,45 @@ impl HostTest {
                 judge_counts(&self.config, &self.names, counts, level, horizon)
             }
         };
-        self.outcome = out;
+        self.outcome = match out {
+            HostOutcome::Pass { reason } if horizon && self.config.pass.at_horizon => {
+                self.stretches_pass(reason)
+            }
+            other => other,
+        };
         self.last = last;
+    }
+
+    /// A pass of the whole run at the horizon stands only if every testable later
+    /// stretch passes too ([`PassRule::stretches`]).
+    fn stretches_pass(&self, reason: String) -> HostOutcome {
+        let mut tested = 0;
+        for (at, snapshot) in &self.snapshots {
+            if *at >= self.batches {
+                continue;
+            }
+            match self.data.since(snapshot).stretch_pass(&self.config) {
+                Ok(passed) => tested += usize::from(passed),
+                Err(why) => {
+                    return HostOutcome::Inconclusive {
+                        reason: format!(
+                            "the whole run is within the pass band, but the last {} of {} batches are not proven within it: {why}",
+                            self.batches - at,
+                            self.batches
+                        ),
+                    };
+                }
+            }
+        }
+        HostOutcome::Pass {
+            reason: if tested > 0 {
+                format!(
+                    "{reason}; and so is each of the {tested} later stretches that could show it"
+                )
+            } else {
+                reason
+            },
+        }
     }
 }
 
@@ -472,21 +624,9 @@ struct Levels {
     host: f64,
 }
 
-fn judge_latency(
-    cfg: &HostsConfig,
-    names: &[Vec<String>; 2],
-    bounds: &[f64],
-    hist: &[Array2<f64>; 2],
-    levels: Levels,
-    horizon: bool,
-) -> Judged {
-    let band = (1.0 + cfg.tolerance).ln();
-    // Half the budget to the fleet test (split over quantiles), half to the host rule.
-    let arm_level = levels.fleet / 2.0 / cfg.quantiles.len().max(1) as f64;
-    let host_level_total = levels.host / 2.0;
-    // Per quantile and arm: the hosts with enough requests.
-    let per_q: Vec<[Vec<Obs>; 2]> = cfg
-        .quantiles
+/// Per compared quantile and arm: the hosts with enough requests, summarised.
+fn per_quantile(cfg: &HostsConfig, bounds: &[f64], hist: &[Array2<f64>; 2]) -> Vec<[Vec<Obs>; 2]> {
+    cfg.quantiles
         .iter()
         .map(|&p| {
             [BASELINE, CANARY].map(|arm| {
@@ -504,7 +644,89 @@ fn judge_latency(
                     .collect()
             })
         })
-        .collect();
+        .collect()
+}
+
+/// The fleet comparison of one quantile: the canary hosts' mean log-quantile minus the
+/// baseline hosts', its standard error from the spread pooled within arms, and its df;
+/// `None` with fewer than 3 hosts in all or an arm without any.
+#[derive(Debug, Clone, Copy)]
+struct Fleet {
+    d: f64,
+    se: f64,
+    df: f64,
+    spread: f64,
+}
+
+fn fleet(base: &[Obs], canary: &[Obs]) -> Option<Fleet> {
+    let (kb, kc) = (base.len(), canary.len());
+    if kb + kc < 3 || kb == 0 || kc == 0 {
+        return None;
+    }
+    let tb: Vec<f64> = base.iter().map(|x| x.theta).collect();
+    let tc: Vec<f64> = canary.iter().map(|x| x.theta).collect();
+    let df = (kb + kc - 2) as f64;
+    let s2 = (ss(&tb) + ss(&tc)) / df;
+    Some(Fleet {
+        d: mean(&tc) - mean(&tb),
+        se: (s2 * (1.0 / kb as f64 + 1.0 / kc as f64)).sqrt(),
+        df,
+        spread: s2.sqrt(),
+    })
+}
+
+/// The pass side on a later stretch of latency data (the horizon's pass level):
+/// `Ok(true)` when every quantile's upper bound lies inside its pass band, `Err(reason)`
+/// when one does not or a quantile has too few hosts with data.
+fn latency_stretch(
+    cfg: &HostsConfig,
+    bounds: &[f64],
+    hist: &[Array2<f64>; 2],
+) -> Result<bool, String> {
+    let per_q = per_quantile(cfg, bounds, hist);
+    let mut outside = Vec::new();
+    for (i, (p, [base, canary])) in cfg.quantiles.iter().zip(&per_q).enumerate() {
+        let Some(f) = fleet(base, canary) else {
+            outside.push(format!(
+                "p{}: {} baseline and {} canary hosts with enough requests",
+                num(p * 100.0),
+                base.len(),
+                canary.len()
+            ));
+            continue;
+        };
+        let band = (1.0 + cfg.pass_band(i)).ln();
+        let c = t_critical(f.df, cfg.pass.alpha);
+        if f.d + c * f.se > band {
+            outside.push(format!(
+                "p{}: canary hosts {}, upper bound {} (pass band +{})",
+                num(p * 100.0),
+                pct(f.d),
+                pct(f.d + c * f.se),
+                pct(band)
+            ));
+        }
+    }
+    if outside.is_empty() {
+        Ok(true)
+    } else {
+        Err(outside.join("; "))
+    }
+}
+
+fn judge_latency(
+    cfg: &HostsConfig,
+    names: &[Vec<String>; 2],
+    bounds: &[f64],
+    hist: &[Array2<f64>; 2],
+    levels: Levels,
+    horizon: bool,
+) -> Judged {
+    let band = (1.0 + cfg.tolerance).ln();
+    // Half the budget to the fleet test (split over quantiles), half to the host rule.
+    let arm_level = levels.fleet / 2.0 / cfg.quantiles.len().max(1) as f64;
+    let host_level_total = levels.host / 2.0;
+    let per_q = per_quantile(cfg, bounds, hist);
     let mut last = [BASELINE, CANARY].map(|arm| {
         (0..hist[arm].nrows())
             .map(|h| HostSummary {
@@ -595,23 +817,19 @@ fn judge_latency(
     // Fleet test per quantile.
     let mut fleet_fail = Vec::new();
     let mut passes = 0;
+    let mut ruled_out = Vec::new();
     let mut unresolvable = None;
     let mut waiting = Vec::new();
-    for (p, [base, canary]) in cfg.quantiles.iter().zip(&per_q) {
+    let pass_level = cfg.pass_level(arm_level, horizon);
+    for (i, (p, [base, canary])) in cfg.quantiles.iter().zip(&per_q).enumerate() {
         let (kb, kc) = (base.len(), canary.len());
-        if kb + kc < 3 || kb == 0 || kc == 0 {
+        let Some(Fleet { d, se, df, spread }) = fleet(base, canary) else {
             waiting.push(format!(
                 "p{}: {kb} baseline and {kc} canary hosts with data (at least 3 in all, one per arm, are needed to judge hosts as the unit)",
                 num(p * 100.0)
             ));
             continue;
-        }
-        let tb: Vec<f64> = base.iter().map(|x| x.theta).collect();
-        let tc: Vec<f64> = canary.iter().map(|x| x.theta).collect();
-        let df = (kb + kc - 2) as f64;
-        let s2 = (ss(&tb) + ss(&tc)) / df;
-        let se = (s2 * (1.0 / kb as f64 + 1.0 / kc as f64)).sqrt();
-        let d = mean(&tc) - mean(&tb);
+        };
         let c = t_critical(df, arm_level);
         let label = format!("p{}", num(p * 100.0));
         if d - c * se > 0.0 && d > band {
@@ -620,24 +838,33 @@ fn judge_latency(
                 pct(d),
                 pct(d - c * se),
                 pct(band),
-                pct(s2.sqrt())
+                pct(spread)
             ));
-        } else if d + c * se <= band {
-            passes += 1;
         } else {
-            if c * se > band {
+            // The pass side: the upper bound at the pass level inside this quantile's
+            // pass band (at a look where no pass may be decided, the fail level's bound
+            // is what the reason shows).
+            let pass_band = (1.0 + cfg.pass_band(i)).ln();
+            let cp = t_critical(df, pass_level.unwrap_or(arm_level));
+            let upper = d + cp * se;
+            if pass_level.is_some() && upper <= pass_band {
+                passes += 1;
+                ruled_out.push(format!("{label} > {}", pct(upper)));
+                continue;
+            }
+            if cp * se > pass_band {
                 unresolvable = Some(format!(
-                    "host-to-host spread ±{} ({kb} + {kc} hosts) exceeds the +{} band at {label}: these hosts can only tell shifts beyond ±{}; add hosts or widen the band",
-                    pct(s2.sqrt()),
-                    pct(band),
-                    pct(c * se)
+                    "host-to-host spread ±{} ({kb} + {kc} hosts) exceeds the +{} pass band at {label}: these hosts can only tell shifts beyond ±{}; add hosts or widen the band",
+                    pct(spread),
+                    pct(pass_band),
+                    pct(cp * se)
                 ));
             }
             waiting.push(format!(
-                "{label}: canary hosts {} vs baseline hosts, upper bound {} (band +{})",
+                "{label}: canary hosts {} vs baseline hosts, upper bound {} (pass band +{})",
                 pct(d),
-                pct(d + c * se),
-                pct(band)
+                pct(upper),
+                pct(pass_band)
             ));
         }
     }
@@ -648,7 +875,10 @@ fn judge_latency(
         }
     } else if passes == cfg.quantiles.len() && passes > 0 {
         HostOutcome::Pass {
-            reason: "every compared quantile of the canary hosts is within the band of the baseline hosts (hosts as the unit)".into(),
+            reason: format!(
+                "every compared quantile of the canary hosts is within its pass band of the baseline hosts (hosts as the unit); rules out {}",
+                ruled_out.join(", ")
+            ),
         }
     } else if horizon {
         HostOutcome::Inconclusive {
@@ -658,6 +888,64 @@ fn judge_latency(
         HostOutcome::Continue
     };
     (outcome, last)
+}
+
+/// The upper confidence bound at level `level` of the canary's error-rate ratio from its
+/// share `x` of `m` errors (both divided by the dispersion), `base_per_canary` baseline
+/// requests per canary request: Clopper–Pearson on the share, then the odds.
+fn upper_rate_ratio(x: f64, m: f64, base_per_canary: f64, level: f64) -> f64 {
+    let upper_pi =
+        Beta::new(x + 1.0, (m - x).max(0.0) + 1e-9).map_or(1.0, |b| b.inverse_cdf(1.0 - level));
+    if upper_pi >= 1.0 {
+        f64::INFINITY
+    } else {
+        upper_pi / (1.0 - upper_pi) * base_per_canary
+    }
+}
+
+/// The pass side on a later stretch of error counts (see [`latency_stretch`]): testable
+/// when a canary without change (its share of the errors at its 99th percentile) would
+/// bring the bound inside the band.
+fn counts_stretch(cfg: &HostsConfig, counts: &[Array2<f64>; 2]) -> Result<bool, String> {
+    let rows = |arm: usize| -> Vec<(f64, f64)> {
+        counts[arm]
+            .axis_iter(Axis(0))
+            .map(|r| (r[0], r[1]))
+            .collect()
+    };
+    let (base, canary) = (rows(BASELINE), rows(CANARY));
+    let total = |v: &[(f64, f64)]| v.iter().fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
+    let ((nb, eb), (nc, ec)) = (total(&base), total(&canary));
+    if nb <= 0.0 || nc <= 0.0 {
+        return Ok(false);
+    }
+    let pi0 = nc / (nc + nb);
+    let band = 1.0 + cfg.pass_band(0);
+    // Whether the stretch counts depends on its number of errors only (not on the
+    // dispersion, which a few hosts estimate loosely: a stretch left out because of a
+    // high estimate would let a late regression through).
+    let all = ec + eb;
+    let x99 = (all * pi0 + STRETCH_Z * (all * pi0 * (1.0 - pi0)).sqrt()).min(all);
+    if upper_rate_ratio(x99, all, nb / nc, cfg.pass.alpha) > band {
+        return Ok(false);
+    }
+    let (phi, _) = dispersion(&[base, canary]);
+    let (x, m) = (ec / phi, (ec + eb) / phi);
+    let upper = upper_rate_ratio(x, m, nb / nc, cfg.pass.alpha);
+    if upper <= band {
+        Ok(true)
+    } else {
+        Err(format!(
+            "error-rate ratio {}, upper bound {} (pass band {}×)",
+            num(if eb > 0.0 {
+                (ec / nc) / (eb / nb)
+            } else {
+                f64::INFINITY
+            }),
+            num(upper),
+            num(band)
+        ))
+    }
 }
 
 /// P(X ≥ x) for X ~ Binomial(m, π), continuous in x and m (regularised incomplete beta).
@@ -834,29 +1122,27 @@ fn judge_counts(
             ),
         }
     } else {
-        // Upper confidence bound of the canary's share π, then of the rate ratio.
-        let upper_pi =
-            Beta::new(x + 1.0, (m - x).max(0.0) + 1e-9).map_or(1.0, |b| b.inverse_cdf(1.0 - a));
-        let upper_ratio = if upper_pi >= 1.0 {
-            f64::INFINITY
-        } else {
-            upper_pi / (1.0 - upper_pi) * (nb / nc)
-        };
-        if upper_ratio <= band {
+        // Upper confidence bound of the canary's share π at the pass level, then of the
+        // rate ratio, against the pass band.
+        let pass_level = cfg.pass_level(a, horizon);
+        let pass_band = 1.0 + cfg.pass_band(0);
+        let upper_ratio = upper_rate_ratio(x, m, nb / nc, pass_level.unwrap_or(a));
+        if pass_level.is_some() && upper_ratio <= pass_band {
             HostOutcome::Pass {
                 reason: format!(
-                    "the canary hosts' error rate is at most {}× the baseline hosts' (band {})",
+                    "the canary hosts' error rate is at most {}× the baseline hosts' (pass band {}×): rules out > {}× error rate",
                     num(upper_ratio),
-                    num(band)
+                    num(pass_band),
+                    num(upper_ratio)
                 ),
             }
         } else if horizon {
             HostOutcome::Inconclusive {
                 reason: format!(
-                    "error-rate ratio {} with upper bound {} (band {}): not enough errors to decide",
+                    "error-rate ratio {} with upper bound {} (pass band {}×): not enough errors to decide",
                     num(ratio),
                     num(upper_ratio),
-                    num(band)
+                    num(pass_band)
                 ),
             }
         } else {

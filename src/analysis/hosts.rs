@@ -13,7 +13,8 @@
 //! one-shot analyses of files decide alike and say when.
 
 use canary_judges::hosts::{
-    BASELINE, CANARY, HostOutcome, HostSummary, HostTest, HostsConfig, front_loaded, schedule,
+    BASELINE, CANARY, HostOutcome, HostSummary, HostTest, HostsConfig, PassRule, front_loaded,
+    schedule, stretch_starts,
 };
 use canary_judges::{Classification, JudgeConfig, Judgement, MetricOptions, Sample};
 use serde::{Deserialize, Serialize};
@@ -406,6 +407,14 @@ pub fn judge(
     let every = (60.0 / step_s).ceil().max(1.0) as usize;
     let counts = matches!(unit.pair.pair.baseline, Sample::Counts { .. });
     let looks = schedule(planned_steps, every, !counts);
+    let pass_bands = if counts {
+        vec![seq.pass_band("rate")]
+    } else {
+        seq.quantiles
+            .iter()
+            .map(|&p| seq.quantile_pass_band(p))
+            .collect()
+    };
     let config = HostsConfig {
         alpha: seq.alpha / pairs.max(1) as f64,
         tolerance: seq.tolerance,
@@ -416,6 +425,13 @@ pub fn judge(
             front_loaded(&looks, every)
         },
         looks,
+        // A promotion needs every pair to pass (intersection–union): the whole α each.
+        pass: PassRule {
+            bands: pass_bands,
+            alpha: seq.alpha,
+            at_horizon: seq.pass_from >= 1.0,
+            stretches: stretch_starts(planned_steps),
+        },
     };
     let k = [hosts[BASELINE].len(), hosts[CANARY].len()];
     let bounds = match &unit.pair.pair.baseline {

@@ -6,7 +6,8 @@ use std::time::Instant;
 use super::analyze::config_message;
 use super::{CliError, exit};
 use crate::config::CanaryConfig;
-use crate::eval::incidents::{Row, cases, designs, markdown, read_dataset};
+use crate::eval::incidents::{Dataset, Row, cases, designs, judge, markdown, read_dataset};
+use crate::report::{OutputFormat, json, render};
 
 /// Output formats of `bench-incidents`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,6 +46,11 @@ pub struct BenchIncidentsArgs {
     /// series it judged worse in each.
     #[arg(long)]
     pub false_alarms: bool,
+    /// Print one case's whole analysis (shipped design) by each config instead of the
+    /// table: an incident's name (e.g. `low_traffic/test/issue_10`) or a healthy window's
+    /// (e.g. `high_traffic/noissue@1694001600`, as `--false-alarms` names them).
+    #[arg(long, value_name = "NAME")]
+    pub case: Option<String>,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "markdown")]
     pub format: BenchFormat,
@@ -72,6 +78,9 @@ pub fn run(args: BenchIncidentsArgs) -> Result<u8, CliError> {
     let started = Instant::now();
     let data =
         read_dataset(&args.data).map_err(|e| CliError::new(exit::NO_INPUT, e.to_string()))?;
+    if let Some(name) = &args.case {
+        return explain(&data, &configs, name, args.format, args.out.as_deref());
+    }
     let mut designs = designs();
     if args.shipped_only {
         designs.truncate(1);
@@ -136,5 +145,51 @@ pub fn run(args: BenchIncidentsArgs) -> Result<u8, CliError> {
         }
     };
     super::write_report(args.out.as_deref(), &text)?;
+    Ok(exit::PASS)
+}
+
+/// `--case NAME`: one case's analysis by every config, in the analysis's own output.
+fn explain(
+    data: &Dataset,
+    configs: &[CanaryConfig],
+    name: &str,
+    format: BenchFormat,
+    out: Option<&std::path::Path>,
+) -> Result<u8, CliError> {
+    let design = designs()[0];
+    let cases = cases(data, design);
+    let Some(case) = cases.iter().find(|c| c.name == name) else {
+        let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+        names.truncate(5);
+        return Err(CliError::new(
+            exit::USAGE,
+            format!(
+                "no case named {name:?} (cases are named like {}, ...; see --missed and --false-alarms)",
+                names.join(", ")
+            ),
+        ));
+    };
+    let mut text = String::new();
+    for config in configs {
+        let report = judge(config, case);
+        match format {
+            BenchFormat::Markdown => {
+                text.push_str(&format!(
+                    "## {} on {} ({}; baseline {} buckets)\n\n",
+                    config.name,
+                    case.name,
+                    if case.incident { "incident" } else { "healthy" },
+                    case.baseline_len
+                ));
+                text.push_str(&render(&report, OutputFormat::Markdown));
+                text.push('\n');
+            }
+            BenchFormat::Json => {
+                text.push_str(&json(&report));
+                text.push('\n');
+            }
+        }
+    }
+    super::write_report(out, &text)?;
     Ok(exit::PASS)
 }

@@ -26,7 +26,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::analysis::analyze;
+use crate::analysis::{AnalysisReport, analyze};
 use crate::collectors::Labels;
 use crate::collectors::file::FileCollector;
 use crate::collectors::table::{SeriesData, SeriesSet};
@@ -456,19 +456,24 @@ impl Row {
     }
 }
 
+/// One case's whole analysis by `config`: what `bench-incidents --case` prints.
+pub fn judge(config: &CanaryConfig, case: &Case) -> AnalysisReport {
+    let collector = FileCollector {
+        baseline: case.baseline.clone(),
+        canary: case.canary.clone(),
+    };
+    let pairs = collector
+        .read(config)
+        .expect("in-memory series always read");
+    analyze(config, &pairs, None)
+}
+
 /// Judge `cases` with `config` (named `label`).
 pub fn run(label: &str, config: &CanaryConfig, design: Design, cases: &[Case]) -> Row {
     let verdicts: Vec<(bool, Verdict, &str, usize, Vec<String>)> = cases
         .par_iter()
         .map(|case| {
-            let collector = FileCollector {
-                baseline: case.baseline.clone(),
-                canary: case.canary.clone(),
-            };
-            let pairs = collector
-                .read(config)
-                .expect("in-memory series always read");
-            let report = analyze(config, &pairs, None);
+            let report = judge(config, case);
             let worse = report
                 .metrics
                 .iter()

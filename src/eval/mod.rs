@@ -172,6 +172,9 @@ pub struct Cell {
     /// The fixed-sample oracle of the scenario (regressions with one change on every host;
     /// see [`oracle`]).
     pub oracle: Option<oracle::Oracle>,
+    /// No-change scenarios: the most a level-α test of the error-rate pass band could
+    /// promote ([`oracle::error_pass_ceiling`]).
+    pub error_pass_ceiling: Option<f64>,
 }
 
 /// Results of one evaluation.
@@ -340,6 +343,12 @@ pub fn evaluate(
     let mut cells = Vec::new();
     for (s, scenario) in scenarios.iter().enumerate() {
         let oracle = oracle::oracle(scenario, options.settings.alpha);
+        let rate_band = settings_for(scenario, &options.settings)
+            .pass_bands
+            .get("rate")
+            .copied()
+            .unwrap_or(options.settings.error_tolerance);
+        let ceiling = oracle::error_pass_ceiling(scenario, options.settings.alpha, 1.0 + rate_band);
         for (j, judge) in options.judges.iter().enumerate() {
             let runs: Vec<RunOutcome> = (0..options.runs)
                 .map(|r| outcomes[s * options.runs + r][j])
@@ -347,6 +356,7 @@ pub fn evaluate(
             let regression = simulate_truth(scenario);
             let mut cell = summarise(&scenario.name, judge, regression, &runs);
             cell.oracle = oracle;
+            cell.error_pass_ceiling = ceiling;
             cells.push(cell);
         }
     }
@@ -487,6 +497,7 @@ fn summarise(scenario: &str, judge: &str, regression: bool, runs: &[RunOutcome])
             .filter(|r| r.false_ruled_out == Some(true))
             .count(),
         oracle: None,
+        error_pass_ceiling: None,
         host_named: {
             let judged: Vec<bool> = failed.iter().filter_map(|r| r.named_right).collect();
             (!judged.is_empty())
@@ -555,6 +566,7 @@ pub fn markdown(report: &EvalReport) -> String {
         ));
     }
     out.push_str(&against_oracle(report));
+    out.push_str(&pass_ceilings(report));
     out.push_str(&promoted_regressions(report));
     out
 }
@@ -587,6 +599,37 @@ fn against_oracle(report: &EvalReport) -> String {
         report.alpha
     );
     out.push_str("| scenario | judge | oracle: canary requests (test) | detection: canary requests median | × oracle |\n|---|---|---:|---:|---:|\n");
+    out.extend(rows);
+    out
+}
+
+/// Every no-change cell with an error-count ceiling: its pass rate beside the most any
+/// level-α test of the error band could promote (see [`oracle::error_pass_ceiling`]).
+fn pass_ceilings(report: &EvalReport) -> String {
+    let rows: Vec<String> = report
+        .cells
+        .iter()
+        .filter_map(|c| {
+            let ceiling = c.error_pass_ceiling?;
+            Some(format!(
+                "| {} | {} | {} | {} |\n",
+                c.scenario,
+                c.judge,
+                pct(c.pass_rate),
+                pct(ceiling)
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "\nPromotion against the error counts' ceiling (no-change scenarios: the share of runs the most powerful fixed-sample test at α = {} of \"errors at least the rate pass band times the baseline's\" would reject — no judge can promote more often; latency lowers it further):\n\n",
+        report.alpha
+    );
+    out.push_str(
+        "| scenario | judge | promoted | ceiling from error counts |\n|---|---|---:|---:|\n",
+    );
     out.extend(rows);
     out
 }

@@ -20,7 +20,9 @@
 
 use std::collections::BTreeMap;
 
-use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig, front_loaded, schedule};
+use canary_judges::hosts::{
+    HostOutcome, HostTest, HostsConfig, PassRule, front_loaded, schedule, stretch_starts,
+};
 use canary_judges::sequential::Outcome;
 use canary_judges::sequential::rank::RankShift;
 use canary_judges::{
@@ -728,7 +730,13 @@ impl HostsMonitor {
         // Latency and errors share the analysis' α.
         // A look every minute of data.
         let every = (60.0 / run.step_s).ceil().max(1.0) as usize;
-        let config = |tolerance: f64, sparse: bool| {
+        // The pass bands the sequential judge reads (per quantile, and `rate`).
+        let seq = SequentialConfig {
+            tolerance: s.tolerance,
+            pass_bands: s.pass_bands.clone(),
+            ..SequentialConfig::default()
+        };
+        let config = |tolerance: f64, sparse: bool, pass_bands: Vec<f64>| {
             let looks = schedule(s.horizon_batches, every, sparse);
             HostsConfig {
                 alpha: s.alpha / 2.0,
@@ -740,28 +748,38 @@ impl HostsMonitor {
                     Vec::new()
                 },
                 looks,
+                // A promotion needs both pairs to pass: each at the whole α.
+                pass: PassRule {
+                    bands: pass_bands,
+                    alpha: s.alpha,
+                    at_horizon: s.pass_from >= 1.0,
+                    stretches: stretch_starts(s.horizon_batches),
+                },
             }
         };
+        let latency_bands = s
+            .quantiles
+            .iter()
+            .map(|&p| seq.quantile_pass_band(p))
+            .collect();
         [
-            HostTest::latency(config(s.tolerance, true), &run.buckets_ms, hosts),
-            HostTest::counts(config(s.error_tolerance, false), hosts),
+            HostTest::latency(
+                config(s.tolerance, true, latency_bands),
+                &run.buckets_ms,
+                hosts,
+            ),
+            HostTest::counts(
+                config(s.error_tolerance, false, vec![seq.pass_band("rate")]),
+                hosts,
+            ),
         ]
     }
 }
 
-impl Monitor for HostsMonitor {
-    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
-        if self.tests.is_none() {
-            self.tests = Some(self.build(run, step));
-        }
-        let [latency, errors] = self.tests.as_mut()?;
-        for arm in [BASELINE, CANARY] {
-            for (h, host) in step.arms[arm].hosts.iter().enumerate() {
-                latency.add_latency(arm, h, &host.buckets);
-                errors.add_counts(arm, h, host.requests, host.errors);
-            }
-        }
-        let outcomes = [latency.end_batch().clone(), errors.end_batch().clone()];
+impl HostsMonitor {
+    /// Fail when either test fails (naming hosts), pass when both pass, inconclusive when
+    /// both are decided otherwise.
+    fn decide(&mut self, outcomes: &[HostOutcome; 2]) -> Option<Decision> {
         if let Some(hosts) = outcomes.iter().find_map(|o| match o {
             HostOutcome::Fail { hosts, .. } => Some(hosts),
             _ => None,
@@ -778,9 +796,31 @@ impl Monitor for HostsMonitor {
         }
         None
     }
+}
+
+impl Monitor for HostsMonitor {
+    fn observe(&mut self, run: &SimRun, step: &SimStep) -> Option<Decision> {
+        if self.tests.is_none() {
+            self.tests = Some(self.build(run, step));
+        }
+        let [latency, errors] = self.tests.as_mut()?;
+        for arm in [BASELINE, CANARY] {
+            for (h, host) in step.arms[arm].hosts.iter().enumerate() {
+                latency.add_latency(arm, h, &host.buckets);
+                errors.add_counts(arm, h, host.requests, host.errors);
+            }
+        }
+        let outcomes = [latency.end_batch().clone(), errors.end_batch().clone()];
+        self.decide(&outcomes)
+    }
 
     fn finish(&mut self) -> Decision {
-        Decision::Inconclusive
+        // The horizon: passes that wait for it are decided here, once.
+        let Some([latency, errors]) = self.tests.as_mut() else {
+            return Decision::Inconclusive;
+        };
+        let outcomes = [latency.finish().clone(), errors.finish().clone()];
+        self.decide(&outcomes).unwrap_or(Decision::Inconclusive)
     }
 
     fn named_hosts(&self) -> Option<Vec<usize>> {

@@ -27,7 +27,7 @@
 //! larger), warm-up, and a change's onset (requests count from the onset). Scenarios with
 //! more than one regression change, or a change on some hosts only, have no oracle.
 
-use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal};
 
 use crate::sim::scenario::shape::Shape;
 use crate::sim::scenario::{ChangeKind, Scenario};
@@ -168,6 +168,58 @@ fn superiority_of(shape: &Shape, canary: &[f64]) -> f64 {
     canary.iter().map(|&x| shape.cdf(x.exp())).sum::<f64>() / canary.len() as f64
 }
 
+/// The promotion ceiling of a no-change scenario from its error counts: the probability
+/// that the most powerful fixed-sample level-`alpha` test of "the canary's error rate is
+/// at least `band` times the baseline's" rejects, when nothing changed — so no test of the
+/// error band, sequential or not, can promote more often (the latency pass only lowers
+/// it further).
+///
+/// Given the total errors n, the canary's count is Binomial(n, π) with π the canary's
+/// share of requests when the rates are equal, and π₀ = band·s / (band·s + 1 − s) at the
+/// band's edge (s the canary's share of requests); the uniformly most powerful one-sided
+/// test rejects when the count is at most the largest c with P(Bin(n, π₀) ≤ c) ≤ α
+/// (conditioning on n makes it exact for Poisson counts; randomisation, which only a
+/// lottery could use, is left out). n is Poisson with the scenario's expected errors over
+/// its duration at its nominal traffic (diurnal swings and missing scrapes left out).
+/// `None` for scenarios with a regression, no errors or a degenerate split.
+pub fn error_pass_ceiling(scenario: &Scenario, alpha: f64, band: f64) -> Option<f64> {
+    let base = scenario.errors.rate;
+    if scenario.changes.iter().any(|c| c.is_regression(base)) {
+        return None;
+    }
+    let s = scenario.traffic.canary_share;
+    let valid = s > 0.0 && s < 1.0 && base > 0.0 && band > 1.0 && alpha > 0.0 && alpha < 0.5;
+    if !valid {
+        return None;
+    }
+    let lambda = scenario.traffic.rps * scenario.duration_s * base;
+    let (pi, pi0) = (s, band * s / (band * s + 1.0 - s));
+    let ln_poisson =
+        |n: f64| -lambda + n * lambda.ln() - statrs::function::gamma::ln_gamma(n + 1.0);
+    let sd = lambda.sqrt();
+    let (lo, hi) = (
+        (lambda - 8.0 * sd - 10.0).max(0.0) as u64,
+        (lambda + 8.0 * sd + 10.0) as u64,
+    );
+    let mut ceiling = 0.0;
+    for n in lo.max(1)..=hi {
+        let (Ok(edge), Ok(same)) = (Binomial::new(pi0, n), Binomial::new(pi, n)) else {
+            continue;
+        };
+        // The largest c with P(Bin(n, π₀) ≤ c) ≤ α: none when even 0 is too likely.
+        let first_above = edge.inverse_cdf(alpha);
+        let c = if edge.cdf(first_above) <= alpha {
+            Some(first_above)
+        } else {
+            first_above.checked_sub(1)
+        };
+        if let Some(c) = c {
+            ceiling += ln_poisson(n as f64).exp() * same.cdf(c);
+        }
+    }
+    Some(ceiling.min(1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +290,27 @@ mod tests {
             (many / even - 100.0 / 198.0).abs() < 1e-9,
             "{many} vs {even}"
         );
+    }
+
+    /// Oracle (an independent computation of the same sum, exact binomial and Poisson
+    /// terms in Python): `nochange-lognormal` (~45 errors per arm, ×2 band, α = 0.01)
+    /// has a ceiling of 0.790; ~60 errors per arm 0.903, ~90 0.984. More errors, a wider
+    /// band or a larger α raise it; regressions have none.
+    #[test]
+    fn the_error_pass_ceiling_matches_an_independent_sum() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("datasets/scenarios");
+        let mut s = Scenario::load(&dir.join("nochange-lognormal.toml")).expect("shipped scenario");
+        let c45 = error_pass_ceiling(&s, 0.01, 2.0).expect("no change");
+        assert!((c45 - 0.790).abs() < 0.003, "{c45}");
+        s.traffic.rps = 50.0 * 60.0 / 45.0;
+        let c60 = error_pass_ceiling(&s, 0.01, 2.0).expect("no change");
+        assert!((c60 - 0.903).abs() < 0.003, "{c60}");
+        s.traffic.rps = 100.0;
+        let c90 = error_pass_ceiling(&s, 0.01, 2.0).expect("no change");
+        assert!((c90 - 0.984).abs() < 0.003, "{c90}");
+        assert!(error_pass_ceiling(&s, 0.05, 2.0).unwrap() > c90);
+        assert!(error_pass_ceiling(&s, 0.01, 3.0).unwrap() > c90);
+        let s = Scenario::load(&dir.join("errors-x2-at-10min.toml")).expect("shipped scenario");
+        assert_eq!(error_pass_ceiling(&s, 0.01, 2.0), None);
     }
 }

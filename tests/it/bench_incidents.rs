@@ -104,6 +104,32 @@ fn incidents_are_flagged_and_calm_windows_are_not() {
         "{}",
         o.1
     );
+    // One case's whole analysis: the missed incident's, with its verdict and every series.
+    let o = bench(&["--case", "run1/test/issue_5"]);
+    assert_no_panic(&o.2);
+    assert_eq!(o.0, 0, "{}", o.2);
+    assert!(
+        o.1.contains("## petshop on run1/test/issue_5 (incident; baseline"),
+        "{}",
+        o.1
+    );
+    assert!(o.1.contains("latency_p50"), "{}", o.1);
+    let o = bench(&["--case", "run1/test/issue_5", "--format", "json"]);
+    assert_eq!(o.0, 0, "{}", o.2);
+    let report: Value = serde_json::from_str(&o.1).expect("one JSON report per config");
+    assert!(
+        report["metrics"].as_array().is_some_and(|m| !m.is_empty()),
+        "{report}"
+    );
+    // A name that is not a case is a usage error that shows what names look like.
+    let o = bench(&["--case", "run9/test/issue_0"]);
+    assert_no_panic(&o.2);
+    assert_eq!(o.0, 64, "{}", o.2);
+    assert!(
+        o.2.contains("no case named") && o.2.contains("run1/"),
+        "{}",
+        o.2
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! still catch a fleet-wide shift, and say when hosts cannot resolve the band.
 
 use canary_judges::hosts::{
-    BASELINE, CANARY, EARLY_SHARE, HostOutcome, HostTest, HostsConfig, front_loaded, schedule,
+    BASELINE, CANARY, EARLY_SHARE, HostOutcome, HostTest, HostsConfig, PassRule, front_loaded,
+    schedule, stretch_starts,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -90,6 +91,10 @@ fn config(alpha: f64, tolerance: f64, looks: Vec<usize>) -> HostsConfig {
         quantiles: vec![0.5, 0.9, 0.99],
         looks,
         spend: Vec::new(),
+        pass: PassRule {
+            alpha,
+            ..PassRule::default()
+        },
     }
 }
 
@@ -345,4 +350,188 @@ fn looks_come_every_few_batches() {
     assert!(latency.outcome().is_decided());
     errors.finish();
     assert_eq!(errors.looks(), 1);
+}
+
+/// The pass side as canaryd runs it: the shipped pass bands (p50 +5%, p90 +10%, p99 +30%;
+/// errors ×2), decided once at the horizon at the whole α, on the whole run and on the
+/// stretches from a third and two thirds of the horizon.
+fn pass_configs(alpha: f64, horizon: usize, stretches: bool) -> [HostsConfig; 2] {
+    let pass = |bands: Vec<f64>| PassRule {
+        bands,
+        alpha,
+        at_horizon: true,
+        stretches: if stretches {
+            stretch_starts(horizon)
+        } else {
+            Vec::new()
+        },
+    };
+    [
+        HostsConfig {
+            pass: pass(vec![0.05, 0.10, 0.30]),
+            ..front_loaded_config(alpha, 0.05, horizon, 2)
+        },
+        HostsConfig {
+            pass: pass(vec![1.0]),
+            ..config(alpha, 0.5, schedule(horizon, 1, false))
+        },
+    ]
+}
+
+/// Run a fleet whose canary hosts shift by `late` (log) from batch `from` on: the
+/// latency and error outcomes at the horizon.
+fn run_pass(
+    fleet: &Fleet,
+    rng: &mut ChaCha8Rng,
+    configs: [HostsConfig; 2],
+    horizon: usize,
+    late: (usize, f64),
+) -> [HostOutcome; 2] {
+    let b = bounds();
+    let [lc, ec] = configs;
+    let mut latency = HostTest::latency(lc, &b, fleet.hosts);
+    let mut errors = HostTest::counts(ec, fleet.hosts);
+    let mut fleet_now = Fleet {
+        hosts: fleet.hosts,
+        effect: fleet.effect.clone(),
+        per_batch: fleet.per_batch,
+        error_rate: fleet.error_rate.clone(),
+    };
+    for batch in 0..horizon {
+        if batch == late.0 {
+            fleet_now.effect[CANARY]
+                .iter_mut()
+                .for_each(|e| *e += late.1);
+        }
+        fleet_now.batch(rng, &b, &mut latency, &mut errors);
+        latency.end_batch();
+        errors.end_batch();
+    }
+    [latency.finish().clone(), errors.finish().clone()]
+}
+
+fn passed(o: &HostOutcome) -> bool {
+    matches!(o, HostOutcome::Pass { .. })
+}
+
+/// A healthy fleet the hosts can resolve (10 per arm, 1% spread, enough requests) is
+/// promoted: latency and errors both pass in most runs, and the pass says what it ruled
+/// out.
+#[test]
+fn a_healthy_fleet_hosts_can_resolve_passes() {
+    let (alpha, horizon, runs) = (0.05, 12, 60);
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    let mut passes = 0;
+    for _ in 0..runs {
+        let mut fleet = Fleet::draw(&mut rng, [10, 10], 0.01, 400.0);
+        fleet.error_rate = [vec![0.01; 10], vec![0.01; 10]];
+        let out = run_pass(
+            &fleet,
+            &mut rng,
+            pass_configs(alpha, horizon, true),
+            horizon,
+            (0, 0.0),
+        );
+        if let HostOutcome::Pass { reason } = &out[0] {
+            assert!(reason.contains("rules out p50 > "), "{reason}");
+        }
+        passes += usize::from(passed(&out[0]) && passed(&out[1]));
+    }
+    eprintln!("healthy resolvable fleet: {passes} of {runs} promoted");
+    assert!(passes >= runs * 8 / 10, "{passes} of {runs} promoted");
+}
+
+/// Oracle: every canary host exactly at the p50 pass band's edge (+5%; p90 and p99 well
+/// inside theirs) — promoted in at most α of runs.
+#[test]
+fn a_fleet_at_the_pass_band_edge_is_promoted_at_most_alpha() {
+    let (alpha, horizon, runs) = (0.05, 12, 200);
+    let mut rng = ChaCha8Rng::seed_from_u64(43);
+    let mut passes = 0;
+    for _ in 0..runs {
+        let mut fleet = Fleet::draw(&mut rng, [10, 10], 0.01, 200.0);
+        fleet.effect[CANARY]
+            .iter_mut()
+            .for_each(|e| *e += 1.05f64.ln());
+        let out = run_pass(
+            &fleet,
+            &mut rng,
+            pass_configs(alpha, horizon, true),
+            horizon,
+            (0, 0.0),
+        );
+        passes += usize::from(passed(&out[0]));
+    }
+    eprintln!("fleet at the band edge: {passes} of {runs} latency passes");
+    assert!(
+        (passes as f64) <= alpha * runs as f64 && upper_bound(passes, runs) <= 1.6 * alpha,
+        "{passes} of {runs} promoted"
+    );
+}
+
+/// A regression of the last third (+9% at every quantile from batch 8 of 12: about +3%
+/// over the whole run, inside the +5% band) is not averaged into a pass: with the
+/// stretches it is promoted in at most α of runs, without them in many.
+#[test]
+fn a_late_regression_is_not_averaged_into_a_pass() {
+    let (alpha, horizon, runs) = (0.05, 12, 60);
+    let late = (8, 1.09f64.ln());
+    let count = |stretches: bool, seed: u64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..runs)
+            .filter(|_| {
+                let fleet = Fleet::draw(&mut rng, [10, 10], 0.01, 400.0);
+                let out = run_pass(
+                    &fleet,
+                    &mut rng,
+                    pass_configs(alpha, horizon, stretches),
+                    horizon,
+                    late,
+                );
+                passed(&out[0])
+            })
+            .count()
+    };
+    let with = count(true, 47);
+    let without = count(false, 47);
+    eprintln!("late regression: promoted {with} of {runs} with stretches, {without} without");
+    assert!(
+        (with as f64) <= alpha * runs as f64,
+        "{with} of {runs} promoted"
+    );
+    assert!(
+        without >= runs / 4,
+        "without stretches only {without} of {runs}"
+    );
+}
+
+/// A late rise of the error rate (×3 over the last third: ×1.7 over the run) is not
+/// averaged into a pass either.
+#[test]
+fn a_late_error_rise_is_not_averaged_into_a_pass() {
+    let (alpha, horizon, runs) = (0.05, 12, 100);
+    let mut rng = ChaCha8Rng::seed_from_u64(53);
+    let mut passes = 0;
+    for _ in 0..runs {
+        let mut fleet = Fleet::draw(&mut rng, [5, 5], 0.0, 400.0);
+        fleet.error_rate = [vec![0.01; 5], vec![0.01; 5]];
+        let [_, mut ec] = pass_configs(alpha, horizon, true);
+        ec.pass.bands = vec![1.0];
+        let b = bounds();
+        let mut latency = HostTest::latency(config(alpha, 0.05, vec![horizon]), &b, fleet.hosts);
+        let mut errors = HostTest::counts(ec, fleet.hosts);
+        for batch in 0..horizon {
+            if batch == 8 {
+                fleet.error_rate[CANARY] = vec![0.03; 5];
+            }
+            fleet.batch(&mut rng, &b, &mut latency, &mut errors);
+            errors.end_batch();
+        }
+        passes += usize::from(passed(errors.finish()));
+    }
+    eprintln!("late error rise: {passes} of {runs} promoted");
+    assert!(
+        (passes as f64) <= alpha * runs as f64,
+        "{passes} of {runs} promoted"
+    );
 }
