@@ -18,7 +18,7 @@ use crate::collectors::prometheus::PrometheusCollector;
 use crate::config::CanaryConfig;
 use crate::config::source::Format;
 use crate::pipeline::runner::PipelineRunner;
-use crate::store::{ConfigRecord, SqliteStore, Store};
+use crate::store::{ConfigRecord, Store};
 use crate::telemetry::Telemetry;
 use crate::time::now_ms;
 
@@ -30,9 +30,13 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
     #[arg(long)]
     pub listen: Option<String>,
-    /// Directory of the SQLite store [default: ./data].
+    /// Directory of the SQLite store [default: ./data]; the same as `--store sqlite:DIR`.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Where state is kept, as a URL: `sqlite:DIR` (overrides `--data-dir` and the
+    /// config's `store` and `data_dir`).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<crate::store::StoreConfig>,
     /// Prometheus base URL [default: http://127.0.0.1:9090].
     #[arg(long)]
     pub prometheus: Option<String>,
@@ -65,6 +69,10 @@ pub fn run(args: ServeArgs) -> Result<u8, CliError> {
     }
     if let Some(d) = args.data_dir {
         config.data_dir = d;
+        config.store = None;
+    }
+    if let Some(s) = args.store {
+        config.store = Some(s);
     }
     if let Some(p) = args.prometheus {
         config.prometheus.url = p;
@@ -171,18 +179,19 @@ pub async fn serve(
             ),
         ));
     }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.data_dir).map_err(|e| {
+    let store_config = config.store_config();
+    let store: Arc<dyn Store> = store_config.open().map_err(|e| {
         CliError::new(
             exit::INTERNAL,
-            format!(
-                "cannot open the store in {}: {e}",
-                config.data_dir.display()
-            ),
+            format!("cannot open the store {store_config}: {e}"),
         )
-    })?);
+    })?;
     // One daemon per data dir: a second would resume the same executions and double every
     // router step. The lock lives as long as this daemon (the OS drops it if it dies).
-    let _data_dir_lock = lock_data_dir(&config.data_dir)?;
+    let _data_dir_lock = match store_config.local_dir() {
+        Some(dir) => Some(lock_data_dir(dir)?),
+        None => None,
+    };
     preload_configs(store.as_ref(), &config.configs)?;
     let telemetry = Arc::new(Telemetry::new());
     let collector = PrometheusCollector::new(config.prometheus.clone())
@@ -263,7 +272,7 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
     tracing::info!(
-        %addr, data_dir = %config.data_dir.display(), prometheus = %config.prometheus.url,
+        %addr, store = %store_config, prometheus = %config.prometheus.url,
         resumed, executions, "canaryd listening"
     );
     accept_loop(

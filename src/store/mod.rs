@@ -6,9 +6,9 @@
 //! implementation (one SQLite file in WAL mode); the records here are plain data, with the
 //! JSON parts (`request`, `report`) kept as the caller wrote them.
 //!
-//! Restart safety rests on [`Store::record_interval`]: an interval and the analysis state
+//! Restart safety rests on [`AnalysisStore::record_interval`]: an interval and the analysis state
 //! it produced are written in one transaction, and an interval already recorded is never
-//! recorded (or applied) again. Pipeline executions rest on [`Store::apply_transition`] in
+//! recorded (or applied) again. Pipeline executions rest on [`PipelineStore::apply_transition`] in
 //! the same way: a compare-and-set on the execution's transition count, with the events of
 //! the transition appended in the same transaction.
 
@@ -167,7 +167,7 @@ pub struct IntervalRecord {
     pub error: Option<String>,
 }
 
-/// Filters and paging of [`Store::list_analyses`]; the filters combine with AND.
+/// Filters and paging of [`AnalysisStore::list_analyses`]; the filters combine with AND.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AnalysisQuery {
     pub application: Option<String>,
@@ -243,13 +243,19 @@ pub struct ExecutionEvent {
     pub detail: serde_json::Value,
 }
 
-/// Persistence of configs, analyses and intervals, pipelines and their executions.
-pub trait Store: Send + Sync {
+/// Persistence of configs, analyses and intervals, pipelines and their executions: one
+/// trait per concern ([`ConfigStore`], [`AnalysisStore`], [`PipelineStore`]) and the
+/// health checks. A second store implements the four (see [`StoreConfig`]); callers hold an
+/// `Arc<dyn Store>` and call any of them.
+pub trait Store: ConfigStore + AnalysisStore + PipelineStore + Send + Sync {
     /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
     /// Write a little (the readiness probe): fails when the store cannot be written.
     fn ping_write(&self, now_ms: i64) -> Result<()>;
+}
 
+/// Canary configs by id and name.
+pub trait ConfigStore {
     /// Inserts or replaces by id; [`StoreError::Conflict`] if `name` belongs to another id.
     fn put_config(&self, rec: &ConfigRecord) -> Result<()>;
     fn get_config(&self, id: &str) -> Result<Option<ConfigRecord>>;
@@ -258,7 +264,10 @@ pub trait Store: Send + Sync {
     fn list_configs(&self, application: Option<&str>) -> Result<Vec<ConfigRecord>>;
     /// False when absent.
     fn delete_config(&self, id: &str) -> Result<bool>;
+}
 
+/// Analyses, the intervals judged for them and their chart data.
+pub trait AnalysisStore {
     /// [`StoreError::Conflict`] on a duplicate id.
     fn insert_analysis(&self, rec: &AnalysisRecord) -> Result<()>;
     fn get_analysis(&self, id: &str) -> Result<Option<AnalysisRecord>>;
@@ -272,7 +281,7 @@ pub trait Store: Send + Sync {
     /// next_interval, updated_ms). Returns false — and changes nothing — when that interval was
     /// already recorded (a restarted daemon never judges an interval twice).
     ///
-    /// Like [`Store::finish_analysis`], it never moves a final analysis back: when the stored
+    /// Like [`AnalysisStore::finish_analysis`], it never moves a final analysis back: when the stored
     /// analysis is already final (cancelled while the interval was judged), the interval is
     /// recorded but the analysis row is left as it is.
     fn record_interval(&self, analysis: &AnalysisRecord, interval: &IntervalRecord)
@@ -299,7 +308,10 @@ pub trait Store: Send + Sync {
 
     /// (status, verdict, count) of all analyses, for `/metrics`.
     fn count_by_status(&self) -> Result<Vec<(AnalysisStatus, Option<String>, u64)>>;
+}
 
+/// Pipeline specs (versioned), their executions and the executions' event logs.
+pub trait PipelineStore {
     /// Stores `body` as the next version of pipeline `name` (1 for a new name) and returns it.
     fn put_pipeline(&self, name: &str, body: &str, created_ms: i64) -> Result<PipelineRecord>;
     /// The given version, or the latest when `version` is `None`.
@@ -346,6 +358,75 @@ pub trait Store: Send + Sync {
     /// The events of an execution by seq, all or only those after `after_seq`.
     fn execution_events(&self, id: &str, after_seq: Option<i64>) -> Result<Vec<ExecutionEvent>>;
 }
+/// Where a daemon keeps its state: the store family's config, written `sqlite:DIR` (one
+/// SQLite file in that directory). A second store is one variant here, its arm in
+/// [`StoreConfig::open`] and one module beside `sqlite`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum StoreConfig {
+    /// `sqlite:DIR`: the [`SqliteStore`] in `DIR/canaryd.sqlite3`.
+    Sqlite { dir: std::path::PathBuf },
+}
+
+impl StoreConfig {
+    /// Open the store (creating and migrating it as needed).
+    pub fn open(&self) -> Result<Arc<dyn Store>> {
+        match self {
+            StoreConfig::Sqlite { dir } => Ok(Arc::new(SqliteStore::open(dir)?)),
+        }
+    }
+
+    /// The directory of a store kept in local files (the daemon locks it), if any.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            StoreConfig::Sqlite { dir } => Some(dir),
+        }
+    }
+}
+
+impl FromStr for StoreConfig {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let (scheme, rest) = s.split_once(':').ok_or_else(|| {
+            format!("store {s:?} has no scheme: write it `sqlite:DIR` (e.g. `sqlite:data`)")
+        })?;
+        match scheme {
+            "sqlite" if !rest.is_empty() => Ok(StoreConfig::Sqlite {
+                dir: std::path::PathBuf::from(rest),
+            }),
+            "sqlite" => {
+                Err("`sqlite:` needs a directory: `sqlite:DIR` (e.g. `sqlite:data`)".into())
+            }
+            other => Err(format!(
+                "unknown store scheme `{other}`: this canaryd keeps its state in `sqlite:DIR`"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for StoreConfig {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreConfig::Sqlite { dir } => write!(f, "sqlite:{}", dir.display()),
+        }
+    }
+}
+
+impl From<StoreConfig> for String {
+    fn from(c: StoreConfig) -> String {
+        c.to_string()
+    }
+}
+
 /// Run a store call off the async threads.
 pub async fn blocking<T, F>(store: &Arc<dyn Store>, f: F) -> T
 where
@@ -356,5 +437,64 @@ where
     match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
         Ok(v) => v,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sqlite:DIR` round-trips through text and serde; other schemes and a missing
+    /// directory are refused with what to write instead.
+    #[test]
+    fn store_configs_read_and_print_as_urls() {
+        let c: StoreConfig = "sqlite:/var/lib/canaryd".parse().expect("sqlite");
+        assert_eq!(
+            c,
+            StoreConfig::Sqlite {
+                dir: "/var/lib/canaryd".into()
+            }
+        );
+        assert_eq!(c.to_string(), "sqlite:/var/lib/canaryd");
+        assert_eq!(
+            c.local_dir(),
+            Some(std::path::Path::new("/var/lib/canaryd"))
+        );
+        let json = serde_json::to_string(&c).expect("serialise");
+        assert_eq!(json, "\"sqlite:/var/lib/canaryd\"");
+        assert_eq!(
+            serde_json::from_str::<StoreConfig>(&json).expect("read back"),
+            c
+        );
+        for (bad, says) in [
+            ("data", "no scheme"),
+            ("sqlite:", "needs a directory"),
+            ("postgres://u@h/db", "unknown store scheme `postgres`"),
+        ] {
+            let e = bad.parse::<StoreConfig>().expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    /// The store a config names opens, and is the same store when opened again.
+    #[test]
+    fn a_store_config_opens_its_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = StoreConfig::Sqlite {
+            dir: dir.path().join("state"),
+        };
+        let store = c.open().expect("open");
+        store.ping().expect("ping");
+        let rec = ConfigRecord::written(None, "checkout", &[], "toml", "name = 1".into(), 1);
+        store.put_config(&rec).expect("put");
+        drop(store);
+        let again = c.open().expect("reopen");
+        assert_eq!(
+            again
+                .get_config_by_name("checkout")
+                .expect("read")
+                .map(|r| r.id),
+            Some(rec.id)
+        );
     }
 }

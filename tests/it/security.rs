@@ -722,6 +722,25 @@ async fn a_second_daemon_on_one_data_dir_is_refused() {
         "{err}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+    // The same store named as a URL (`--store sqlite:DIR`, no config file) is the same
+    // store, and refused the same way; a store URL of an unknown kind is a usage error.
+    let url = format!("sqlite:{}", dir.path().join("data").display());
+    let (code, _, err) = outcome(&canaryd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        url.as_str(),
+    ]));
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("uses the data dir"), "{err}");
+    let (code, _, err) = outcome(&canaryd([
+        "serve",
+        "--store",
+        "postgres://canaryd@127.0.0.1/canaryd",
+    ]));
+    assert_eq!(code, 64, "{err}");
+    assert!(err.contains("unknown store scheme `postgres`"), "{err}");
 }
 
 /// Names that could pass for another on a screen — a Cyrillic `е`, a zero-width space, a

@@ -129,6 +129,8 @@ pub struct TokenSpec {
 #[serde(default, deny_unknown_fields)]
 pub struct DaemonConfig {
     pub listen: String,
+    /// Where state is kept (`sqlite:DIR`); unset: `sqlite:` + `data_dir`.
+    pub store: Option<crate::store::StoreConfig>,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub prometheus: PrometheusConfig,
@@ -155,6 +157,7 @@ impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
             listen: "127.0.0.1:8080".into(),
+            store: None,
             data_dir: PathBuf::from("data"),
             log_format: LogFormat::Text,
             prometheus: PrometheusConfig::default(),
@@ -170,6 +173,15 @@ impl Default for DaemonConfig {
 }
 
 impl DaemonConfig {
+    /// The store this daemon keeps its state in: `store`, else `sqlite:` + `data_dir`.
+    pub fn store_config(&self) -> crate::store::StoreConfig {
+        self.store
+            .clone()
+            .unwrap_or_else(|| crate::store::StoreConfig::Sqlite {
+                dir: self.data_dir.clone(),
+            })
+    }
+
     /// Read a daemon config (TOML); errors name `file:line:column: field`.
     pub fn load(path: &Path) -> Result<Self, String> {
         let file = path.display().to_string();
@@ -301,5 +313,19 @@ mod tests {
         let c = DaemonConfig::load(&p).unwrap();
         assert!(c.resolve_tokens().unwrap_err().contains("16 characters"));
         assert!(!format!("{c:?}").contains("short"));
+        // The store: `data_dir` by default, `store` when given; a bad URL names its line.
+        assert_eq!(
+            c.store_config(),
+            crate::store::StoreConfig::Sqlite { dir: "data".into() }
+        );
+        std::fs::write(&p, "store = \"sqlite:/srv/canaryd\"\n").unwrap();
+        let c = DaemonConfig::load(&p).unwrap();
+        assert_eq!(c.store_config().to_string(), "sqlite:/srv/canaryd");
+        std::fs::write(&p, "listen = \"127.0.0.1:1\"\nstore = \"mysql://x\"\n").unwrap();
+        let e = DaemonConfig::load(&p).unwrap_err();
+        assert!(
+            e.contains("d.toml:2:") && e.contains("unknown store scheme"),
+            "{e}"
+        );
     }
 }

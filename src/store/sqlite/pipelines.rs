@@ -1,6 +1,5 @@
-//! The pipeline and execution queries of [`SqliteStore`](super::SqliteStore): functions on
-//! its connection, called from its [`Store`](super::Store) impl. The tables are migration 2
-//! in `sqlite.rs`.
+//! The pipelines, executions and event logs of [`SqliteStore`]: [`PipelineStore`], on
+//! functions of its connection. The tables are migration 2 in `sqlite/mod.rs`.
 //!
 //! Every multi-row write runs in an `IMMEDIATE` transaction, so the checks it makes (a
 //! running execution blocks a delete, a deleted pipeline cannot get a new execution, the
@@ -8,9 +7,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::SqliteStore;
 use super::json::{Json, to_json};
 use crate::store::{
-    ExecutionEvent, ExecutionRecord, PipelineRecord, Result, StoreError, page_limit,
+    ExecutionEvent, ExecutionRecord, PipelineRecord, PipelineStore, Result, StoreError, page_limit,
 };
 
 macro_rules! pipeline_columns {
@@ -33,8 +33,8 @@ macro_rules! unfinished {
     };
 }
 
-/// The arguments of [`Store::apply_transition`](super::Store::apply_transition).
-pub(super) struct Transition<'a> {
+/// The arguments of [`PipelineStore::apply_transition`](crate::store::PipelineStore::apply_transition).
+struct Transition<'a> {
     pub id: &'a str,
     pub expected_seq: i64,
     pub status: &'a str,
@@ -76,7 +76,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<ExecutionEvent> {
     })
 }
 
-pub(super) fn put_pipeline(
+fn put_pipeline(
     conn: &mut Connection,
     name: &str,
     body: &str,
@@ -106,7 +106,7 @@ pub(super) fn put_pipeline(
     Ok(rec)
 }
 
-pub(super) fn get_pipeline(
+fn get_pipeline(
     conn: &Connection,
     name: &str,
     version: Option<i64>,
@@ -132,7 +132,7 @@ pub(super) fn get_pipeline(
     Ok(found)
 }
 
-pub(super) fn list_pipelines(conn: &Connection) -> Result<Vec<PipelineRecord>> {
+fn list_pipelines(conn: &Connection) -> Result<Vec<PipelineRecord>> {
     // With a lone MAX(), SQLite takes the other (bare) columns from the row holding the max.
     let rows = conn
         .prepare_cached(
@@ -144,7 +144,7 @@ pub(super) fn list_pipelines(conn: &Connection) -> Result<Vec<PipelineRecord>> {
     Ok(rows)
 }
 
-pub(super) fn delete_pipeline(conn: &mut Connection, name: &str) -> Result<bool> {
+fn delete_pipeline(conn: &mut Connection, name: &str) -> Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let active: Option<(String, String)> = tx
         .prepare_cached(concat!(
@@ -166,7 +166,7 @@ pub(super) fn delete_pipeline(conn: &mut Connection, name: &str) -> Result<bool>
     Ok(deleted > 0)
 }
 
-pub(super) fn insert_execution(conn: &mut Connection, rec: &ExecutionRecord) -> Result<()> {
+fn insert_execution(conn: &mut Connection, rec: &ExecutionRecord) -> Result<()> {
     let trigger = to_json(&rec.trigger)?;
     let state = to_json(&rec.state)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -208,7 +208,7 @@ pub(super) fn insert_execution(conn: &mut Connection, rec: &ExecutionRecord) -> 
     Ok(())
 }
 
-pub(super) fn get_execution(conn: &Connection, id: &str) -> Result<Option<ExecutionRecord>> {
+fn get_execution(conn: &Connection, id: &str) -> Result<Option<ExecutionRecord>> {
     let mut stmt = conn.prepare_cached(concat!(
         "SELECT ",
         execution_columns!(),
@@ -217,7 +217,7 @@ pub(super) fn get_execution(conn: &Connection, id: &str) -> Result<Option<Execut
     Ok(stmt.query_row([id], execution_from_row).optional()?)
 }
 
-pub(super) fn list_executions(
+fn list_executions(
     conn: &Connection,
     pipeline: Option<&str>,
     limit: u32,
@@ -253,7 +253,7 @@ pub(super) fn list_executions(
     Ok((page, total.try_into().unwrap_or(0)))
 }
 
-pub(super) fn unfinished_executions(conn: &Connection) -> Result<Vec<ExecutionRecord>> {
+fn unfinished_executions(conn: &Connection) -> Result<Vec<ExecutionRecord>> {
     let rows = conn
         .prepare_cached(concat!(
             "SELECT ",
@@ -267,7 +267,7 @@ pub(super) fn unfinished_executions(conn: &Connection) -> Result<Vec<ExecutionRe
     Ok(rows)
 }
 
-pub(super) fn apply_transition(conn: &mut Connection, t: &Transition<'_>) -> Result<bool> {
+fn apply_transition(conn: &mut Connection, t: &Transition<'_>) -> Result<bool> {
     if let Some(stray) = t.events.iter().find(|e| e.execution_id != t.id) {
         return Err(StoreError::Conflict(format!(
             "event of execution {} applied to execution {}",
@@ -318,7 +318,7 @@ pub(super) fn apply_transition(conn: &mut Connection, t: &Transition<'_>) -> Res
     Ok(true)
 }
 
-pub(super) fn execution_events(
+fn execution_events(
     conn: &Connection,
     id: &str,
     after_seq: Option<i64>,
@@ -333,12 +333,75 @@ pub(super) fn execution_events(
     Ok(rows)
 }
 
+impl PipelineStore for SqliteStore {
+    fn put_pipeline(&self, name: &str, body: &str, created_ms: i64) -> Result<PipelineRecord> {
+        put_pipeline(&mut self.conn(), name, body, created_ms)
+    }
+
+    fn get_pipeline(&self, name: &str, version: Option<i64>) -> Result<Option<PipelineRecord>> {
+        get_pipeline(&self.conn(), name, version)
+    }
+
+    fn list_pipelines(&self) -> Result<Vec<PipelineRecord>> {
+        list_pipelines(&self.conn())
+    }
+
+    fn delete_pipeline(&self, name: &str) -> Result<bool> {
+        delete_pipeline(&mut self.conn(), name)
+    }
+
+    fn insert_execution(&self, rec: &ExecutionRecord) -> Result<()> {
+        insert_execution(&mut self.conn(), rec)
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
+        get_execution(&self.conn(), id)
+    }
+
+    fn list_executions(
+        &self,
+        pipeline: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<ExecutionRecord>, u64)> {
+        list_executions(&self.conn(), pipeline, limit, offset)
+    }
+
+    fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>> {
+        unfinished_executions(&self.conn())
+    }
+
+    fn apply_transition(
+        &self,
+        id: &str,
+        expected_seq: i64,
+        status: &str,
+        state: &serde_json::Value,
+        updated_ms: i64,
+        events: &[ExecutionEvent],
+    ) -> Result<bool> {
+        let transition = Transition {
+            id,
+            expected_seq,
+            status,
+            state,
+            updated_ms,
+            events,
+        };
+        apply_transition(&mut self.conn(), &transition)
+    }
+
+    fn execution_events(&self, id: &str, after_seq: Option<i64>) -> Result<Vec<ExecutionEvent>> {
+        execution_events(&self.conn(), id, after_seq)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::super::{SqliteStore, Store};
     use super::*;
+    use crate::store::ConfigStore;
     use crate::store::sqlite::{FILE_NAME, MIGRATION_STEPS, MIGRATIONS};
 
     fn store() -> SqliteStore {
