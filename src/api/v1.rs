@@ -1,19 +1,18 @@
 //! canaryd's own API under `/api/v1` (described by `/api/v1/openapi.json`).
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use canary_judges::{MetricPair, Sample, Thresholds};
+use canary_judges::Thresholds;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, parse_json, raw_body};
 use crate::analysis::live::{AnalysisRequest, WindowSpec, new_record};
-use crate::collectors::{CollectedPair, Labels, Scope};
+use crate::collectors::inline::{InlineCollector, InlinePair};
+use crate::collectors::{CollectError, Scope};
 use crate::config::source::Format;
 use crate::config::{CanaryConfig, ConfigError};
 use crate::store::blocking;
@@ -565,38 +564,6 @@ async fn cancel_analysis(
 
 // ---------------------------------------------------------------- judge
 
-/// One arm's data inline: values, event counts, or histogram buckets.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum InlineSample {
-    Values(Vec<Option<f64>>),
-    Counts { events: Vec<f64>, totals: Vec<f64> },
-    Histogram { bounds: Vec<f64>, counts: Vec<f64> },
-}
-
-impl From<InlineSample> for Sample {
-    fn from(s: InlineSample) -> Self {
-        match s {
-            // `null` stands for NaN (JSON has no NaN), left to the NaN strategy.
-            InlineSample::Values(v) => {
-                Sample::Values(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
-            }
-            InlineSample::Counts { events, totals } => Sample::Counts { events, totals },
-            InlineSample::Histogram { bounds, counts } => Sample::Histogram { bounds, counts },
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InlinePair {
-    metric: String,
-    #[serde(default)]
-    labels: Labels,
-    baseline: InlineSample,
-    canary: InlineSample,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JudgeRequest {
@@ -645,52 +612,12 @@ async fn judge(
     if let Some(rules) = body.scoring {
         config.scoring = Some(rules);
     }
-    let index: BTreeMap<&str, usize> = config
-        .metrics
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.name.as_str(), i))
-        .collect();
-    let mut pairs = Vec::with_capacity(body.pairs.len());
-    let mut seen = vec![false; config.metrics.len()];
-    for (k, p) in body.pairs.into_iter().enumerate() {
-        let Some(&i) = index.get(p.metric.as_str()) else {
-            return Err(ApiError::invalid(
-                &format!("pairs[{k}].metric"),
-                format!("`{}` is not a metric of config `{}`", p.metric, config.name),
-            ));
-        };
-        let (baseline, canary): (Sample, Sample) = (p.baseline.into(), p.canary.into());
-        for (side, s) in [("baseline", &baseline), ("canary", &canary)] {
-            if let Some(problem) = s.problem() {
-                return Err(ApiError::invalid(&format!("pairs[{k}].{side}"), problem));
-            }
-        }
-        let pair = MetricPair { baseline, canary };
-        if let Some(problem) = pair.problem() {
-            return Err(ApiError::invalid(&format!("pairs[{k}]"), problem));
-        }
-        seen[i] = true;
-        pairs.push(CollectedPair {
-            histogram_steps: Default::default(),
-            steps: Vec::new(),
-            metric: i,
-            labels: p.labels,
-            pair,
-            query: "inline".into(),
-            note: None,
-            times: [Vec::new(), Vec::new()],
-        });
-    }
-    for (i, s) in seen.iter().enumerate() {
-        if !s {
-            pairs.push(CollectedPair::missing(
-                i,
-                "inline".into(),
-                "the request gave no data for this metric".into(),
-            ));
-        }
-    }
+    let pairs = InlineCollector { pairs: body.pairs }
+        .read(&config)
+        .map_err(|e| match e {
+            CollectError::Inline { field, message } => ApiError::invalid(&field, message),
+            other => ApiError::internal(other.to_string()),
+        })?;
     let thresholds = body.thresholds;
     // The slot goes with the computation, not with the request: a caller that gave up (a
     // request timeout drops this handler) no longer waits, but its judging still counts

@@ -9,10 +9,10 @@ use super::{CliError, exit};
 use crate::analysis::detail::PairDetail;
 use crate::analysis::timeline::{analyze_from, details, infer_step, start_time};
 use crate::analysis::{AnalysisReport, analyze};
-use crate::collectors::file::FileCollector;
-use crate::collectors::pairs::PairsCollector;
 use crate::collectors::table::FileError;
-use crate::collectors::{CollectError, CollectRequest, CollectedPair, collect_blocking};
+use crate::collectors::{
+    CollectError, CollectRequest, CollectedPair, CollectorConfig, collect_blocking,
+};
 use crate::config::{CanaryConfig, ConfigError};
 use crate::report::charts::{Chart, write_png};
 use crate::report::html::{MetricView, ReportMeta, ReportView, marks, report_page, slug};
@@ -189,24 +189,12 @@ pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, 
     }
     let thresholds = thresholds(args, &config)?;
     let mut warnings = config.warnings.clone();
-    let pairs = match (&args.pairs, &args.baseline, &args.canary) {
-        (Some(p), _, _) => {
-            let c = PairsCollector::open(p).map_err(collect_error)?;
-            let metrics: Vec<&str> = config.metrics.iter().map(|m| m.name.as_str()).collect();
-            for name in c.unused_names(&config) {
-                warnings.push(format!(
-                    "{}: pairs named `{name}` match no metric of the config{}",
-                    c.file,
-                    crate::suggest::hint(&name, metrics.iter().copied())
-                ));
-            }
-            collect_blocking(&c, &config, &files_request()).map_err(collect_error)?
-        }
-        (None, Some(b), Some(k)) => {
-            let c = FileCollector::open(b, k).map_err(collect_error)?;
-            warnings.extend(c.series_warnings(&config));
-            collect_blocking(&c, &config, &files_request()).map_err(collect_error)?
-        }
+    let source = match (&args.pairs, &args.baseline, &args.canary) {
+        (Some(p), _, _) => CollectorConfig::Pairs { path: p.clone() },
+        (None, Some(b), Some(k)) => CollectorConfig::File {
+            baseline: b.clone(),
+            canary: k.clone(),
+        },
         _ => {
             return Err(CliError::new(
                 exit::USAGE,
@@ -214,6 +202,10 @@ pub fn analyze_with(args: &AnalyzeArgs, with_details: bool) -> Result<Analyzed, 
             ));
         }
     };
+    let collector = source.build().map_err(collect_error)?;
+    warnings.extend(collector.warnings(&config));
+    let pairs =
+        collect_blocking(collector.as_ref(), &config, &files_request()).map_err(collect_error)?;
     // Data with timestamps is replayed in time order, so a sequential judge decides at the
     // step that settled it, as it would have live, and its chart comes from that replay;
     // the other judges see all the data at once either way.

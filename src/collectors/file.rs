@@ -116,6 +116,10 @@ impl Collector for FileCollector {
         let pairs = self.read(config);
         Box::pin(std::future::ready(pairs))
     }
+
+    fn warnings(&self, config: &CanaryConfig) -> Vec<String> {
+        self.series_warnings(config)
+    }
 }
 
 impl FileCollector {

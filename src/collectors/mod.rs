@@ -12,6 +12,7 @@
 pub mod counters;
 pub mod file;
 pub mod histogram;
+pub mod inline;
 pub mod pairs;
 pub mod prometheus;
 pub mod promql;
@@ -151,6 +152,46 @@ pub trait Collector: Send + Sync {
         config: &'a CanaryConfig,
         request: &'a CollectRequest,
     ) -> CollectFuture<'a>;
+
+    /// What the user should know before the analysis: data that `config` never reads
+    /// (a misspelt series or pair name), with a suggestion where one is close.
+    fn warnings(&self, _config: &CanaryConfig) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Where pairs come from: the collector family's config, one variant per collector,
+/// built by [`CollectorConfig::build`]. A new source is one variant and one module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CollectorConfig {
+    /// A Prometheus-compatible query API ([`prometheus::PrometheusCollector`]).
+    Prometheus(prometheus::PrometheusConfig),
+    /// Baseline and canary series files (CSV, JSON, Parquet; [`file::FileCollector`]).
+    File {
+        baseline: std::path::PathBuf,
+        canary: std::path::PathBuf,
+    },
+    /// A list of Kayenta MetricSetPairs ([`pairs::PairsCollector`]).
+    Pairs { path: std::path::PathBuf },
+    /// Pairs given inline ([`inline::InlineCollector`]).
+    Inline { pairs: Vec<inline::InlinePair> },
+}
+
+impl CollectorConfig {
+    /// The collector: files are read (and checked) here, a Prometheus client is built.
+    pub fn build(self) -> Result<Box<dyn Collector>, CollectError> {
+        Ok(match self {
+            CollectorConfig::Prometheus(settings) => Box::new(
+                prometheus::PrometheusCollector::new(settings).map_err(CollectError::Config)?,
+            ),
+            CollectorConfig::File { baseline, canary } => {
+                Box::new(file::FileCollector::open(&baseline, &canary)?)
+            }
+            CollectorConfig::Pairs { path } => Box::new(pairs::PairsCollector::open(&path)?),
+            CollectorConfig::Inline { pairs } => Box::new(inline::InlineCollector { pairs }),
+        })
+    }
 }
 
 /// Run a collector to completion on the current thread (for the command line).
@@ -176,6 +217,12 @@ pub enum CollectError {
     File(#[from] table::FileError),
     #[error("{0}")]
     Pairs(String),
+    /// Inline pairs the judges cannot read; `field` names the request's field.
+    #[error("{field}: {message}")]
+    Inline { field: String, message: String },
+    /// The collector's own settings are unusable (a malformed URL, …). Bad input.
+    #[error("{0}")]
+    Config(String),
     /// The query cannot be built: a template variable is missing or unsafe. Bad input.
     #[error("metric `{metric}`: {message}")]
     Query { metric: String, message: String },
@@ -227,6 +274,100 @@ mod tests {
         assert_eq!(
             display_name("latency", &labels),
             "latency{api=\"/checkout\", zone=\"a\"}"
+        );
+    }
+
+    /// The collector family is data: each variant reads from its tagged form and builds
+    /// its collector, which collects the demo's pairs; bad settings are errors, not panics.
+    #[test]
+    fn collector_configs_are_data_and_build_their_collectors() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = CanaryConfig::load(&root.join("datasets/demo/canary.toml")).expect("demo");
+        let file: CollectorConfig = serde_json::from_value(serde_json::json!({
+            "kind": "file",
+            "baseline": root.join("datasets/demo/baseline.csv"),
+            "canary": root.join("datasets/demo/canary.csv"),
+        }))
+        .expect("file config");
+        let back: CollectorConfig =
+            serde_json::from_value(serde_json::to_value(&file).expect("serialise"))
+                .expect("read back");
+        assert_eq!(back, file);
+        let collector = file.build().expect("demo files");
+        let request = CollectRequest {
+            baseline: Scope::default(),
+            canary: Scope::default(),
+            window: None,
+        };
+        let pairs = collect_blocking(collector.as_ref(), &config, &request).expect("collect");
+        assert!(pairs.iter().any(|p| p.note.is_none()), "no data collected");
+
+        let prometheus: CollectorConfig = serde_json::from_value(
+            serde_json::json!({"kind": "prometheus", "url": "http://127.0.0.1:9"}),
+        )
+        .expect("prometheus config");
+        assert!(
+            matches!(&prometheus, CollectorConfig::Prometheus(p) if p.url == "http://127.0.0.1:9")
+        );
+        assert!(prometheus.build().is_ok());
+        let bad = CollectorConfig::Prometheus(prometheus::PrometheusConfig {
+            url: "not a url".into(),
+            ..Default::default()
+        });
+        assert!(matches!(bad.build(), Err(CollectError::Config(_))));
+        let unknown =
+            serde_json::from_value::<CollectorConfig>(serde_json::json!({"kind": "influx"}));
+        assert!(unknown.is_err());
+        let missing = CollectorConfig::Pairs {
+            path: root.join("no/such/pairs.json"),
+        };
+        assert!(matches!(missing.build(), Err(CollectError::File(f)) if f.is_missing()));
+    }
+
+    /// Inline pairs: a named metric is judged, the others are missing, and a pair the
+    /// judges cannot read is refused naming its field.
+    #[test]
+    fn inline_pairs_name_the_field_they_break() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = CanaryConfig::load(&root.join("datasets/demo/canary.toml")).expect("demo");
+        let metric = config.metrics[0].name.clone();
+        let pair = |name: &str, canary: inline::InlineSample| inline::InlinePair {
+            metric: name.to_string(),
+            labels: Labels::new(),
+            baseline: inline::InlineSample::Values(vec![Some(1.0), Some(2.0), None]),
+            canary,
+        };
+        let ok = inline::InlineCollector {
+            pairs: vec![pair(&metric, inline::InlineSample::Values(vec![Some(1.5)]))],
+        }
+        .read(&config)
+        .expect("readable");
+        assert_eq!(ok.len(), config.metrics.len());
+        assert!(ok[0].note.is_none() && ok[0].metric == 0);
+        assert!(ok[1..].iter().all(|p| p.note.is_some()));
+        let err = inline::InlineCollector {
+            pairs: vec![pair("nope", inline::InlineSample::Values(vec![]))],
+        }
+        .read(&config)
+        .expect_err("unknown metric");
+        assert!(
+            matches!(&err, CollectError::Inline { field, .. } if field == "pairs[0].metric"),
+            "{err}"
+        );
+        let err = inline::InlineCollector {
+            pairs: vec![pair(
+                &metric,
+                inline::InlineSample::Counts {
+                    events: vec![1.0],
+                    totals: vec![],
+                },
+            )],
+        }
+        .read(&config)
+        .expect_err("counts without totals");
+        assert!(
+            matches!(&err, CollectError::Inline { field, .. } if field == "pairs[0].canary"),
+            "{err}"
         );
     }
 }

@@ -134,6 +134,21 @@ impl Collector for PairsCollector {
         let pairs = self.read(config);
         Box::pin(std::future::ready(pairs))
     }
+
+    /// Pair names no metric reads, with the metric name closest to each.
+    fn warnings(&self, config: &CanaryConfig) -> Vec<String> {
+        let metrics: Vec<&str> = config.metrics.iter().map(|m| m.name.as_str()).collect();
+        self.unused_names(config)
+            .into_iter()
+            .map(|name| {
+                format!(
+                    "{}: pairs named `{name}` match no metric of the config{}",
+                    self.file,
+                    crate::suggest::hint(&name, metrics.iter().copied())
+                )
+            })
+            .collect()
+    }
 }
 
 impl PairsCollector {
