@@ -307,7 +307,7 @@ async fn decide(state: &AppState, id: &str, event: Event) -> ApiResult<Response>
         .pipelines
         .submit_within(id, event, OPERATOR_WAIT)
         .await
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "not_applicable", e))?;
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, "not_applicable", e.to_string()))?;
     let mut view = execution_view(&find(state, id).await?);
     Ok(match submitted {
         Submitted::Applied => Json(view).into_response(),

@@ -222,7 +222,7 @@ pub async fn serve(
     let executions = pipelines
         .resume_all()
         .await
-        .map_err(|e| CliError::new(exit::INTERNAL, e))?;
+        .map_err(|e| CliError::new(exit::INTERNAL, e.to_string()))?;
     if tokens.is_empty() {
         tracing::warn!(
             listen = %config.listen,

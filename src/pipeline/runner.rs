@@ -26,7 +26,7 @@ use crate::config::CanaryConfig;
 use crate::config::source::Format;
 use crate::routers::{Group, RouteContext, RouterError, Split, TrafficRouter};
 use crate::store::blocking;
-use crate::store::{AnalysisStatus, ExecutionEvent, ExecutionRecord, Store};
+use crate::store::{AnalysisStatus, ExecutionEvent, ExecutionRecord, Store, StoreError};
 use crate::time::{Seconds, now_ms, now_s};
 
 /// Why an execution task stopped driving.
@@ -152,7 +152,22 @@ pub struct Conflict {
     pub pipeline: String,
 }
 
-type Reply = oneshot::Sender<Result<(), String>>;
+/// Why an operator's event was not applied ([`PipelineRunner::submit`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// No task of this daemon drives the execution (finished, or never started here).
+    #[error("execution `{0}` is not running here")]
+    NotRunning(String),
+    /// The execution's task ended before it read the event.
+    #[error("execution `{0}` has ended")]
+    Ended(String),
+    /// The execution turned the event down; why, in words (a stage that takes no
+    /// judgment, a pause of a paused execution, a queued execution, a lost race).
+    #[error("{0}")]
+    Refused(String),
+}
+
+type Reply = oneshot::Sender<Result<(), SubmitError>>;
 
 /// How long an operator's request waits for its event to apply before it is answered as
 /// queued ([`PipelineRunner::submit_within`]).
@@ -242,15 +257,13 @@ impl PipelineRunner {
         spec: &Pipeline,
         except: Option<&str>,
         before: Option<(i64, &str)>,
-    ) -> Result<Option<Conflict>, String> {
+    ) -> Result<Option<Conflict>, StoreError> {
         let mine: Vec<(String, String)> = spec
             .targets
             .iter()
             .map(|t| (t.name.clone(), t.router.target()))
             .collect();
-        let list = blocking(&self.store, |s| s.unfinished_executions())
-            .await
-            .map_err(|e| e.to_string())?;
+        let list = blocking(&self.store, |s| s.unfinished_executions()).await?;
         for other in list {
             if Some(other.id.as_str()) == except
                 || before.is_some_and(|(ms, id)| (other.created_ms, other.id.as_str()) >= (ms, id))
@@ -258,9 +271,8 @@ impl PipelineRunner {
                 continue;
             }
             let (name, version) = (other.pipeline.clone(), other.version);
-            let Some(rec) = blocking(&self.store, move |s| s.get_pipeline(&name, Some(version)))
-                .await
-                .map_err(|e| e.to_string())?
+            let Some(rec) =
+                blocking(&self.store, move |s| s.get_pipeline(&name, Some(version))).await?
             else {
                 continue;
             };
@@ -313,7 +325,7 @@ impl PipelineRunner {
             && let Some(c) = self
                 .conflict(&spec, None, None)
                 .await
-                .map_err(StartError::Store)?
+                .map_err(|e| StartError::Store(e.to_string()))?
         {
             return Err(StartError::Conflict {
                 target: c.target,
@@ -345,10 +357,8 @@ impl PipelineRunner {
     }
 
     /// Resume every unfinished execution (after a restart).
-    pub async fn resume_all(self: &Arc<Self>) -> Result<usize, String> {
-        let list = blocking(&self.store, |s| s.unfinished_executions())
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn resume_all(self: &Arc<Self>) -> Result<usize, StoreError> {
+        let list = blocking(&self.store, |s| s.unfinished_executions()).await?;
         let n = list.len();
         for e in list {
             tracing::info!(execution = %e.id, pipeline = %e.pipeline, "resuming execution");
@@ -359,11 +369,11 @@ impl PipelineRunner {
 
     /// Deliver an operator's event (judgment, pause, resume, rollback); the answer says
     /// whether the state machine accepted it.
-    pub async fn submit(&self, id: &str, event: Event) -> Result<(), String> {
+    pub async fn submit(&self, id: &str, event: Event) -> Result<(), SubmitError> {
         let answer = self.send(id, event)?;
         answer
             .await
-            .map_err(|_| format!("execution `{id}` has ended"))?
+            .map_err(|_| SubmitError::Ended(id.to_string()))?
     }
 
     /// [`Self::submit`], waiting at most `wait` for the answer. An execution busy with a
@@ -376,12 +386,12 @@ impl PipelineRunner {
         id: &str,
         event: Event,
         wait: std::time::Duration,
-    ) -> Result<Submitted, String> {
+    ) -> Result<Submitted, SubmitError> {
         let answer = self.send(id, event)?;
         match tokio::time::timeout(wait, answer).await {
             Ok(Ok(Ok(()))) => Ok(Submitted::Applied),
             Ok(Ok(Err(e))) => Err(e),
-            Ok(Err(_)) => Err(format!("execution `{id}` has ended")),
+            Ok(Err(_)) => Err(SubmitError::Ended(id.to_string())),
             Err(_) => Ok(Submitted::Queued),
         }
     }
@@ -390,17 +400,17 @@ impl PipelineRunner {
         &self,
         id: &str,
         event: Event,
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    ) -> Result<oneshot::Receiver<Result<(), SubmitError>>, SubmitError> {
         let tx = self
             .tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .map(|t| t.events.clone())
-            .ok_or_else(|| format!("execution `{id}` is not running here"))?;
+            .ok_or_else(|| SubmitError::NotRunning(id.to_string()))?;
         let (reply, answer) = oneshot::channel();
         tx.send((event, Some(reply)))
-            .map_err(|_| format!("execution `{id}` has ended"))?;
+            .map_err(|_| SubmitError::Ended(id.to_string()))?;
         Ok(answer)
     }
 
@@ -600,7 +610,8 @@ impl PipelineRunner {
                 Ok(t) => t,
                 Err(rejected) => {
                     if let Some(r) = reply
-                        && r.send(Err(rejected.to_string())).is_err()
+                        && r.send(Err(SubmitError::Refused(rejected.to_string())))
+                            .is_err()
                     {
                         // The operator stopped waiting (a queued event): say it here.
                         tracing::warn!(execution = %id, event = ?event, %rejected,
@@ -649,7 +660,9 @@ impl PipelineRunner {
             };
             if !applied {
                 if let Some(r) = reply {
-                    let _ = r.send(Err("the execution changed meanwhile; try again".into()));
+                    let _ = r.send(Err(SubmitError::Refused(
+                        "the execution changed meanwhile; try again".into(),
+                    )));
                 }
                 return Err(Stop::Other(
                     "another writer changed the execution; stopping this task".into(),
@@ -785,7 +798,8 @@ impl PipelineRunner {
             let ended = self.ended.notified();
             let Some(c) = self
                 .conflict(spec, Some(id), Some((rec.created_ms, &rec.id)))
-                .await?
+                .await
+                .map_err(|e| e.to_string())?
             else {
                 return Ok(seq);
             };
@@ -821,10 +835,10 @@ impl PipelineRunner {
             tokio::select! {
                 m = rx.recv() => match m {
                     Some((_, Some(reply))) => {
-                        let _ = reply.send(Err(format!(
+                        let _ = reply.send(Err(SubmitError::Refused(format!(
                             "the execution is queued behind execution {} (pipeline `{}`) and has not started; nothing changed",
                             c.execution, c.pipeline
-                        )));
+                        ))));
                     }
                     Some((_, None)) => {}
                     None => return Err("the execution's task was stopped".into()),

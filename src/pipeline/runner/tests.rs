@@ -179,7 +179,10 @@ async fn a_rejected_judgment_rolls_back_to_zero() {
             },
         )
         .await;
-    assert!(refused.unwrap_err().contains("not paused"));
+    assert!(
+        matches!(refused, Err(SubmitError::Refused(ref why)) if why.contains("not paused")),
+        "{refused:?}"
+    );
     r.submit(
         &exec.id,
         Event::Judgment {
@@ -501,8 +504,8 @@ async fn a_second_execution_on_a_busy_target_is_refused_or_queued() {
         )
         .await;
     assert!(
-        refused.unwrap_err().contains("queued behind"),
-        "a queued execution moves nothing, not even a rollback"
+        matches!(refused, Err(SubmitError::Refused(ref why)) if why.contains("queued behind")),
+        "a queued execution moves nothing, not even a rollback: {refused:?}"
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(lines(&log), ["set_split 10"]);
@@ -625,7 +628,10 @@ async fn an_operator_event_during_a_slow_router_step_is_queued_not_held() {
     let refused = r
         .submit_within(&paused.id, again, Duration::from_secs(5))
         .await;
-    assert!(refused.unwrap_err().contains("not paused"));
+    assert!(
+        matches!(refused, Err(SubmitError::Refused(ref why)) if why.contains("not paused")),
+        "{refused:?}"
+    );
 }
 
 /// The store refuses writes (a full disk) while an execution holds 10% and a person
