@@ -903,19 +903,27 @@ fn upper_rate_ratio(x: f64, m: f64, base_per_canary: f64, level: f64) -> f64 {
     }
 }
 
-/// The pass side on a later stretch of error counts (see [`latency_stretch`]): testable
-/// when a canary without change (its share of the errors at its 99th percentile) would
-/// bring the bound inside the band.
-fn counts_stretch(cfg: &HostsConfig, counts: &[Array2<f64>; 2]) -> Result<bool, String> {
-    let rows = |arm: usize| -> Vec<(f64, f64)> {
+/// Per arm, each host's (requests, errors).
+fn host_counts(counts: &[Array2<f64>; 2]) -> [Vec<(f64, f64)>; 2] {
+    [BASELINE, CANARY].map(|arm| {
         counts[arm]
             .axis_iter(Axis(0))
             .map(|r| (r[0], r[1]))
             .collect()
-    };
-    let (base, canary) = (rows(BASELINE), rows(CANARY));
-    let total = |v: &[(f64, f64)]| v.iter().fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
-    let ((nb, eb), (nc, ec)) = (total(&base), total(&canary));
+    })
+}
+
+/// (requests, errors) summed over hosts.
+fn totals(v: &[(f64, f64)]) -> (f64, f64) {
+    v.iter().fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1))
+}
+
+/// The pass side on a later stretch of error counts (see [`latency_stretch`]): testable
+/// when a canary without change (its share of the errors at its 99th percentile) would
+/// bring the bound inside the band.
+fn counts_stretch(cfg: &HostsConfig, counts: &[Array2<f64>; 2]) -> Result<bool, String> {
+    let [base, canary] = host_counts(counts);
+    let ((nb, eb), (nc, ec)) = (totals(&base), totals(&canary));
     if nb <= 0.0 || nc <= 0.0 {
         return Ok(false);
     }
@@ -1015,17 +1023,8 @@ fn judge_counts(
     level: f64,
     horizon: bool,
 ) -> Judged {
-    let rows = |arm: usize| -> Vec<(f64, f64)> {
-        counts[arm]
-            .axis_iter(Axis(0))
-            .map(|r| (r[0], r[1]))
-            .collect()
-    };
-    let (base, canary) = (rows(BASELINE), rows(CANARY));
-    let rate = |v: &[(f64, f64)]| {
-        let (n, e) = v.iter().fold((0.0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
-        (n, e)
-    };
+    let [base, canary] = host_counts(counts);
+    let rate = totals;
     let mut last = [&base, &canary].map(|v| {
         v.iter()
             .map(|&(n, e)| HostSummary {
