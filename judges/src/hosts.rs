@@ -328,6 +328,8 @@ pub struct HostTest {
     pub last: [Vec<HostSummary>; 2],
     /// The cumulative data at each stretch start passed so far ([`PassRule::stretches`]).
     snapshots: Vec<(usize, Data)>,
+    /// What the last look ruled out ([`HostBound`]); empty before the first look.
+    pub bounds: Vec<HostBound>,
 }
 
 /// One host's summary at a look.
@@ -380,6 +382,7 @@ impl HostTest {
             outcome: HostOutcome::Continue,
             last: [Vec::new(), Vec::new()],
             snapshots: Vec::new(),
+            bounds: Vec::new(),
         }
     }
 
@@ -489,7 +492,7 @@ impl HostTest {
         // looks (see `spend`).
         let level = self.config.alpha * self.share(self.looks - 1);
         let equal = self.config.alpha / self.config.looks.len().max(1) as f64;
-        let (out, last) = match &self.data {
+        let (out, last, bounds) = match &self.data {
             Data::Latency { bounds, hist } => judge_latency(
                 &self.config,
                 &self.names,
@@ -512,6 +515,7 @@ impl HostTest {
             other => other,
         };
         self.last = last;
+        self.bounds = bounds;
     }
 
     /// A pass of the whole run at the horizon stands only if every testable later
@@ -614,7 +618,21 @@ fn pct(log_ratio: f64) -> String {
     format!("{}%", num((log_ratio.exp() - 1.0) * 100.0))
 }
 
-type Judged = (HostOutcome, [Vec<HostSummary>; 2]);
+type Judged = (HostOutcome, [Vec<HostSummary>; 2], Vec<HostBound>);
+
+/// What a look ruled out, per compared quantile (or the error rate): the upper confidence
+/// bound of the canary fleet's ratio to the baseline fleet's — at the horizon's pass level
+/// on its last look, else at the look's own level (so every bound reported holds at the
+/// analysis' α) — beside the pass band's edge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostBound {
+    /// `p50`, `p99`, `error rate`.
+    pub quantity: String,
+    /// Ratio (canary fleet / baseline fleet) the canary is proven no worse than.
+    pub upper: f64,
+    /// The pass band's edge as a ratio (1.05 for +5%).
+    pub pass: f64,
+}
 
 /// A look's α for the latency tests, before the half-and-half split between them: the
 /// fleet test's (an equal share of the looks) and the host rule's (the schedule's share).
@@ -811,12 +829,14 @@ fn judge_latency(
                 reason: host_reasons.join("; "),
             },
             last,
+            Vec::new(),
         );
     }
 
     // Fleet test per quantile.
     let mut fleet_fail = Vec::new();
     let mut passes = 0;
+    let mut bounds = Vec::new();
     let mut ruled_out = Vec::new();
     let mut unresolvable = None;
     let mut waiting = Vec::new();
@@ -832,6 +852,13 @@ fn judge_latency(
         };
         let c = t_critical(df, arm_level);
         let label = format!("p{}", num(p * 100.0));
+        let pass_band = (1.0 + cfg.pass_band(i)).ln();
+        let cp = t_critical(df, pass_level.unwrap_or(arm_level));
+        bounds.push(HostBound {
+            quantity: label.clone(),
+            upper: (d + cp * se).exp(),
+            pass: pass_band.exp(),
+        });
         if d - c * se > 0.0 && d > band {
             fleet_fail.push(format!(
                 "{label}: the canary hosts are {} slower than the baseline hosts (confidence bound {} > 0, band +{}; {kb} + {kc} hosts, spread ±{})",
@@ -844,8 +871,6 @@ fn judge_latency(
             // The pass side: the upper bound at the pass level inside this quantile's
             // pass band (at a look where no pass may be decided, the fail level's bound
             // is what the reason shows).
-            let pass_band = (1.0 + cfg.pass_band(i)).ln();
-            let cp = t_critical(df, pass_level.unwrap_or(arm_level));
             let upper = d + cp * se;
             if pass_level.is_some() && upper <= pass_band {
                 passes += 1;
@@ -887,7 +912,7 @@ fn judge_latency(
     } else {
         HostOutcome::Continue
     };
-    (outcome, last)
+    (outcome, last, bounds)
 }
 
 /// The upper confidence bound at level `level` of the canary's error-rate ratio from its
@@ -1044,7 +1069,7 @@ fn judge_counts(
         } else {
             HostOutcome::Continue
         };
-        return (outcome, last);
+        return (outcome, last, Vec::new());
     }
     let band = 1.0 + cfg.tolerance;
 
@@ -1093,11 +1118,13 @@ fn judge_counts(
                 reason: reasons.join("; "),
             },
             last,
+            Vec::new(),
         );
     }
 
     // Fleet: the canary's share of all errors, counts divided by the hosts' dispersion.
     let a = level / 2.0;
+    let mut bounds = Vec::new();
     let (phi, df) = dispersion(&[base.clone(), canary.clone()]);
     let pi0 = nc / (nc + nb);
     let (x, m) = (ec / phi, (ec + eb) / phi);
@@ -1126,6 +1153,11 @@ fn judge_counts(
         let pass_level = cfg.pass_level(a, horizon);
         let pass_band = 1.0 + cfg.pass_band(0);
         let upper_ratio = upper_rate_ratio(x, m, nb / nc, pass_level.unwrap_or(a));
+        bounds.push(HostBound {
+            quantity: "error rate".into(),
+            upper: upper_ratio,
+            pass: pass_band,
+        });
         if pass_level.is_some() && upper_ratio <= pass_band {
             HostOutcome::Pass {
                 reason: format!(
@@ -1148,7 +1180,7 @@ fn judge_counts(
             HostOutcome::Continue
         }
     };
-    (outcome, last)
+    (outcome, last, bounds)
 }
 
 #[cfg(test)]

@@ -524,6 +524,43 @@ pub fn judge(
             ),
         ),
     };
+    // What the fleets' bounds ruled out, as the sequential judge reports it (every
+    // output shows `judged.ruled_out`): the compared quantities, hosts as the unit.
+    if !test.bounds.is_empty() {
+        let ruled_out: Vec<canary_judges::RuledOut> = test
+            .bounds
+            .iter()
+            .map(|b| canary_judges::RuledOut {
+                quantity: b.quantity.clone(),
+                upper: Some(b.upper),
+                lower: None,
+                pass: b.pass,
+                more: None,
+                more_s: None,
+            })
+            .collect();
+        let quantity = ruled_out
+            .iter()
+            .map(|r| r.quantity.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Undecided: the reason says what is ruled out so far, as the sequential judge's.
+        if matches!(j.classification, Classification::Inconclusive) {
+            j.reason = format!(
+                "{}; {}",
+                j.reason,
+                canary_judges::RuledOut::sentence(&ruled_out)
+            );
+        }
+        j.judged = Some(canary_judges::Judged {
+            quantity: format!("{quantity} (hosts as the unit)"),
+            baseline: None,
+            canary: None,
+            checks: Vec::new(),
+            rule: None,
+            ruled_out,
+        });
+    }
     j = canary_judges::sequential::with_summaries(j, options, &unit.pair.pair);
     Some(HostJudged {
         judgement: j,

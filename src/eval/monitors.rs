@@ -826,6 +826,23 @@ impl Monitor for HostsMonitor {
     fn named_hosts(&self) -> Option<Vec<usize>> {
         Some(self.named.clone())
     }
+
+    /// The fleets' bounds at the last look: per quantile and for the error rate.
+    fn ruled_out(&self) -> Vec<RuledOut> {
+        self.tests
+            .iter()
+            .flatten()
+            .flat_map(|t| t.bounds.iter())
+            .map(|b| RuledOut {
+                quantity: b.quantity.clone(),
+                upper: Some(b.upper),
+                lower: None,
+                pass: b.pass,
+                more: None,
+                more_s: None,
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,18 @@ fn a_healthy_fleet_with_host_spread_is_not_failed_and_pooling_is_stated() {
         assert_ne!(v["verdict"], "fail", "seed {seed}: {json}");
         let reason = v["metrics"][0]["reason"].as_str().unwrap_or_default();
         assert!(reason.contains("hosts as the unit"), "{reason}");
+        // What the fleets' bounds ruled out, per quantile and for the error rate, as the
+        // sequential judge reports it: a ratio above 1 beside the pass band's edge.
+        for (m, first) in [(0, "p50"), (1, "error rate")] {
+            let ruled = &v["metrics"][m]["judged"]["ruled_out"];
+            assert_eq!(ruled[0]["quantity"], first, "seed {seed}: {ruled}");
+            let upper = ruled[0]["upper"].as_f64().expect("an upper bound");
+            assert!(upper > 1.0 && upper.is_finite(), "seed {seed}: {ruled}");
+            assert!(
+                ruled[0]["pass"].as_f64().is_some_and(|p| p > 1.0),
+                "{ruled}"
+            );
+        }
         assert_eq!(
             v["replicates"],
             "hosts as the unit: latency (`host`), errors (`host`)"
