@@ -1,5 +1,5 @@
-//! Time on the ground floor: bounds every duration and time input is held to, and a
-//! conversion to [`Duration`] that cannot panic.
+//! Time on the ground floor: the [`Clock`] (the system's, or a test's), bounds every
+//! duration and time input is held to, and a conversion to [`Duration`] that cannot panic.
 //!
 //! `Duration::from_secs_f64` panics on a negative, infinite or too large value; a value
 //! from a request (`lag: 1e20`) must never get there. Inputs are range-checked where they
@@ -68,6 +68,70 @@ pub fn time_problem(t: f64) -> Option<String> {
         ))
     } else {
         None
+    }
+}
+
+/// Where "now" comes from: the system clock in the daemon; in tests, a clock the test
+/// sets. Code that stamps or schedules by the time takes one instead of asking the system,
+/// so a test can say what time it is.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Unix seconds now.
+    fn now_s(&self) -> f64;
+
+    /// Unix milliseconds now.
+    fn now_ms(&self) -> i64 {
+        (self.now_s() * 1000.0) as i64
+    }
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_s(&self) -> f64 {
+        now_s()
+    }
+}
+
+/// A clock that stands still until the test moves it (millisecond steps).
+#[derive(Debug, Default)]
+pub struct TestClock {
+    ms: std::sync::atomic::AtomicI64,
+}
+
+impl TestClock {
+    /// A clock standing at unix second `s`.
+    pub fn at(s: f64) -> Self {
+        TestClock {
+            ms: std::sync::atomic::AtomicI64::new((s * 1000.0).round() as i64),
+        }
+    }
+
+    /// Set it to unix second `s`.
+    pub fn set(&self, s: f64) {
+        self.ms.store(
+            (s * 1000.0).round() as i64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+
+    /// Move it on by `secs`.
+    pub fn advance(&self, secs: f64) {
+        self.ms.fetch_add(
+            (secs * 1000.0).round() as i64,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
+impl Clock for TestClock {
+    fn now_s(&self) -> f64 {
+        self.now_ms() as f64 / 1000.0
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.ms.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -160,6 +224,20 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 #[cfg(test)]
 mod tests {
+
+    /// A test clock says what it was told, in milliseconds; the system clock moves on.
+    #[test]
+    fn clocks_say_what_time_it_is() {
+        let c = TestClock::at(1_700_000_000.25);
+        assert_eq!(c.now_ms(), 1_700_000_000_250);
+        c.advance(1.5);
+        assert_eq!(c.now_s(), 1_700_000_001.75);
+        c.set(10.0);
+        assert_eq!(c.now_ms(), 10_000);
+        let s = SystemClock.now_s();
+        assert!(s > 1_700_000_000.0 && (SystemClock.now_s() - s) < 60.0);
+    }
+
     use super::*;
 
     #[test]

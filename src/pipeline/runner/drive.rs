@@ -76,20 +76,21 @@ impl PipelineRunner {
             let event = ExecutionEvent {
                 execution_id: id.to_string(),
                 seq: 0,
-                at_ms: now_ms(),
+                at_ms: self.now_ms(),
                 kind: "store recovered".into(),
                 detail: json!({
                     "detail": format!(
                         "the store failed for {} s ({attempts} attempts; last: {error}); resumed from the stored state",
-                        canary_judges::format_number(now_s() - since)
+                        canary_judges::format_number(self.now_s() - since)
                     ),
                     "split": exec.split,
                 }),
             };
             let (key, status, state) = (id.to_string(), rec.status.clone(), rec.state.clone());
             let expected = seq;
+            let at = self.now_ms();
             let applied = blocking(&self.store, move |s| {
-                s.apply_transition(&key, expected, &status, &state, now_ms(), &[event])
+                s.apply_transition(&key, expected, &status, &state, at, &[event])
             })
             .await
             .map_err(Stop::store)?;
@@ -119,7 +120,7 @@ impl PipelineRunner {
             let (event, reply) = match ready.pop_front() {
                 Some(e) => (e, None),
                 None => {
-                    let sleep = wake.map(|w| crate::time::duration((w - now_s()).max(0.0)));
+                    let sleep = wake.map(|w| crate::time::duration((w - self.now_s()).max(0.0)));
                     tokio::select! {
                         m = rx.recv() => match m {
                             Some(m) => m,
@@ -132,7 +133,7 @@ impl PipelineRunner {
                             }
                         } => {
                             wake = None;
-                            (Event::Tick { now: now_s() }, None)
+                            (Event::Tick { now: self.now_s() }, None)
                         }
                     }
                 }
@@ -173,8 +174,9 @@ impl PipelineRunner {
             let key = id.to_string();
             let expected = seq;
             // Stored before any of the transition's side effects.
+            let at = self.now_ms();
             let stored = blocking(&self.store, move |s| {
-                s.apply_transition(&key, expected, status, &state, now_ms(), &events)
+                s.apply_transition(&key, expected, status, &state, at, &events)
             })
             .await;
             let applied = match stored {
@@ -262,13 +264,13 @@ impl PipelineRunner {
                 match self.start_analysis(spec, stage, c.trigger).await {
                     Ok(analysis) => {
                         ready.push_back(Event::AnalysisStarted {
-                            now: now_s(),
+                            now: self.now_s(),
                             analysis: analysis.clone(),
                         });
                         self.watch(analysis, tx.clone());
                     }
                     Err(e) => ready.push_back(Event::AnalysisDone {
-                        now: now_s(),
+                        now: self.now_s(),
                         outcome: AnalysisOutcome::NoVerdict,
                         summary: e,
                     }),
@@ -278,7 +280,7 @@ impl PipelineRunner {
             Action::RunSmokeTest { stage, .. } => {
                 if let Some(why) = c.refused.get(&format!("stages[{stage}].command")) {
                     ready.push_back(Event::SmokeDone {
-                        now: now_s(),
+                        now: self.now_s(),
                         ok: false,
                         detail: format!("not run: {why}"),
                     });
@@ -286,11 +288,12 @@ impl PipelineRunner {
                     spec.stages.get(stage).map(|s| &s.kind)
                 {
                     let (smoke, http, tx) = (smoke.clone(), self.http.clone(), tx.clone());
+                    let clock = self.settings.clock.clone();
                     tokio::spawn(async move {
                         let r = crate::pipeline::smoke::run(&smoke, &http).await;
                         let _ = tx.send((
                             Event::SmokeDone {
-                                now: now_s(),
+                                now: clock.now_s(),
                                 ok: r.ok,
                                 detail: r.detail,
                             },
@@ -307,7 +310,7 @@ impl PipelineRunner {
                 exec,
                 kind,
                 message,
-                now_s(),
+                self.now_s(),
             )),
         }
     }
@@ -340,7 +343,7 @@ impl PipelineRunner {
                 let event = ExecutionEvent {
                     execution_id: id.to_string(),
                     seq: 0,
-                    at_ms: now_ms(),
+                    at_ms: self.now_ms(),
                     kind: "queued".into(),
                     detail: json!({
                         "target": c.target,
@@ -353,8 +356,9 @@ impl PipelineRunner {
                 };
                 let (key, status, state) = (id.to_string(), rec.status.clone(), rec.state.clone());
                 let expected = seq;
+                let at = self.now_ms();
                 let applied = blocking(&self.store, move |s| {
-                    s.apply_transition(&key, expected, &status, &state, now_ms(), &[event])
+                    s.apply_transition(&key, expected, &status, &state, at, &[event])
                 })
                 .await
                 .map_err(|e| e.to_string())?;
@@ -405,7 +409,7 @@ impl PipelineRunner {
     ) -> Event {
         match result {
             Ok(_) => Event::RouterDone {
-                now: now_s(),
+                now: self.now_s(),
                 read_back: match router.current().await {
                     Ok(Some(s)) => Some(s.canary_percent),
                     Ok(None) => None,
@@ -422,7 +426,7 @@ impl PipelineRunner {
                     Err(r) => format!("reading the split back failed too: {r}"),
                 };
                 Event::RouterFailed {
-                    now: now_s(),
+                    now: self.now_s(),
                     message: format!("{e}; {known}"),
                 }
             }
@@ -458,7 +462,7 @@ impl PipelineRunner {
                 lag: None,
                 fail_fast: a.fail_fast,
             }
-            .resolve(now_s()),
+            .resolve(self.now_s()),
             thresholds: None,
             scoring: None,
         };
@@ -491,6 +495,7 @@ impl PipelineRunner {
     pub(super) fn watch(&self, analysis: String, tx: Events) {
         let store = Arc::clone(&self.store);
         let poll = self.settings.analysis_poll;
+        let clock = self.settings.clock.clone();
         // Subscribed before the first read, so an end between the read and the wait wakes.
         let mut ended = self.analyses.subscribe_ended();
         self.analyses.submit(analysis.clone());
@@ -542,7 +547,7 @@ impl PipelineRunner {
                 };
                 let _ = tx.send((
                     Event::AnalysisDone {
-                        now: now_s(),
+                        now: clock.now_s(),
                         outcome,
                         summary,
                     },

@@ -27,7 +27,7 @@ use crate::config::source::Format;
 use crate::routers::{Group, RouteContext, RouterError, Split, TrafficRouter};
 use crate::store::blocking;
 use crate::store::{AnalysisStatus, ExecutionEvent, ExecutionRecord, Store, StoreError};
-use crate::time::{Seconds, now_ms, now_s};
+use crate::time::{Clock, Seconds, SystemClock};
 
 /// Why an execution task stopped driving.
 enum Stop {
@@ -95,9 +95,12 @@ pub struct Trigger {
     pub not_before: Option<f64>,
 }
 
-/// Knobs of router calls, and what pipelines may run.
-#[derive(Debug, Clone, PartialEq)]
+/// Knobs of router calls, what pipelines may run, and the clock executions are stamped by.
+#[derive(Debug, Clone)]
 pub struct RunnerSettings {
+    /// Where "now" comes from: transitions, events and deadlines ([`SystemClock`] unless a
+    /// test sets its own).
+    pub clock: Arc<dyn Clock>,
     /// Attempts of a retryable router failure before the execution fails.
     pub router_attempts: u32,
     pub router_backoff: Duration,
@@ -110,6 +113,7 @@ pub struct RunnerSettings {
 impl Default for RunnerSettings {
     fn default() -> Self {
         RunnerSettings {
+            clock: Arc::new(SystemClock),
             router_attempts: 4,
             router_backoff: Duration::from_millis(500),
             analysis_poll: Duration::from_secs(5),
@@ -229,6 +233,16 @@ fn status_name(s: Status) -> &'static str {
 
 impl PipelineRunner {
     /// Programs pipelines may run here.
+    /// Unix seconds now, by the runner's clock.
+    pub fn now_s(&self) -> f64 {
+        self.settings.clock.now_s()
+    }
+
+    /// Unix milliseconds now, by the runner's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.settings.clock.now_ms()
+    }
+
     pub fn allowed_commands(&self) -> &[String] {
         &self.settings.allowed_commands
     }
@@ -334,8 +348,8 @@ impl PipelineRunner {
                 pipeline: c.pipeline,
             });
         }
-        let exec = Execution::new(&spec, trigger.not_before.unwrap_or_else(now_s));
-        let now = now_ms();
+        let exec = Execution::new(&spec, trigger.not_before.unwrap_or_else(|| self.now_s()));
+        let now = self.now_ms();
         let record = ExecutionRecord {
             id: uuid::Uuid::new_v4().to_string(),
             pipeline: rec.name.clone(),
@@ -444,7 +458,7 @@ impl PipelineRunner {
                     Ok(()) => break,
                     Err(Stop::Store(e)) => {
                         failures += 1;
-                        let since = outage.as_ref().map_or_else(now_s, |o| o.0);
+                        let since = outage.as_ref().map_or_else(|| me.now_s(), |o| o.0);
                         outage = Some((since, failures, e.clone()));
                         tracing::warn!(execution = %task_id, error = %e, failures,
                             retry_in_s = backoff.as_secs_f64(),

@@ -5,8 +5,13 @@ use crate::analysis::live::RunnerSettings as AnalysisSettings;
 use crate::collectors::prometheus::{PrometheusCollector, PrometheusConfig};
 use crate::store::SqliteStore;
 use crate::telemetry::Telemetry;
+use crate::time::{now_ms, now_s};
 
 fn runner(store: &Arc<dyn Store>) -> Arc<PipelineRunner> {
+    runner_with(store, Arc::new(SystemClock))
+}
+
+fn runner_with(store: &Arc<dyn Store>, clock: Arc<dyn Clock>) -> Arc<PipelineRunner> {
     let collector = PrometheusCollector::new(PrometheusConfig {
         url: "http://127.0.0.1:9".into(),
         ..Default::default()
@@ -22,6 +27,7 @@ fn runner(store: &Arc<dyn Store>) -> Arc<PipelineRunner> {
         store.clone(),
         analyses,
         RunnerSettings {
+            clock,
             router_attempts: 2,
             router_backoff: Duration::from_millis(10),
             analysis_poll: Duration::from_millis(50),
@@ -780,4 +786,46 @@ percent = 100
             .is_some_and(|d| d.contains("program `true` may not run"))),
         "the refusal is recorded: {events:?}"
     );
+}
+
+/// The runner's clock, not the system's, stamps what an execution records: a test clock
+/// standing at a known time gives exactly that time on the execution and every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_is_stamped_by_the_runners_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("router.log");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    store.put_pipeline("web", &spec(&log), now_ms()).unwrap();
+    let t = 1_800_000_000.0;
+    let clock = Arc::new(crate::time::TestClock::at(t));
+    let r = runner_with(&store, clock.clone());
+    let exec = r.start_execution("web", trigger()).await.unwrap();
+    assert_eq!(exec.created_ms, 1_800_000_000_000);
+    let rec = wait_for(&store, &exec.id, awaiting).await;
+    assert_eq!(rec.updated_ms, 1_800_000_000_000);
+    let events = store.execution_events(&exec.id, None).unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|e| e.at_ms == 1_800_000_000_000),
+        "{events:?}"
+    );
+    // Moved on, the clock stamps the next transition at its new time.
+    clock.advance(90.0);
+    r.submit(
+        &exec.id,
+        Event::Judgment {
+            now: clock.now_s(),
+            approve: true,
+            by: "alice".into(),
+            comment: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let last = store.execution_events(&exec.id, None).unwrap();
+    assert!(
+        last.iter().any(|e| e.at_ms == 1_800_000_090_000),
+        "{last:?}"
+    );
+    r.abort_all();
 }
