@@ -12,9 +12,8 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, ApiResult, AppState, Body, raw_body};
 use crate::collectors::Scope;
-use crate::pipeline::runner::{OPERATOR_WAIT, StartError, Submitted, Trigger};
+use crate::pipeline::runner::{OperatorAction, StartError, Submitted, Trigger};
 use crate::pipeline::spec::Pipeline;
-use crate::pipeline::state::Event;
 use crate::store::blocking;
 use crate::store::{ExecutionRecord, PipelineRecord};
 use crate::time::ms_rfc3339 as iso;
@@ -301,11 +300,11 @@ async fn events(State(state): State<AppState>, Path(id): Path<String>) -> ApiRes
 /// Send an operator's event to the execution's task; 409 when the state refuses it.
 /// Deliver an operator's event: 200 with the execution once applied, 202 with it while
 /// the execution is busy with a step and the event waits its turn (`queued`).
-async fn decide(state: &AppState, id: &str, event: Event) -> ApiResult<Response> {
+async fn decide(state: &AppState, id: &str, action: OperatorAction) -> ApiResult<Response> {
     find(state, id).await?;
     let submitted = state
         .pipelines
-        .submit_within(id, event, OPERATOR_WAIT)
+        .act(id, action)
         .await
         .map_err(|e| ApiError::new(StatusCode::CONFLICT, "not_applicable", e.to_string()))?;
     let mut view = execution_view(&find(state, id).await?);
@@ -343,13 +342,12 @@ async fn judgment(
     Body(b): Body<JudgmentBody>,
 ) -> ApiResult<Response> {
     who(&b.by)?;
-    let event = Event::Judgment {
-        now: now_s(),
+    let action = OperatorAction::Judgment {
         approve: matches!(b.decision, Decision::Approve),
         by: b.by,
         comment: b.comment,
     };
-    decide(&state, &id, event).await
+    decide(&state, &id, action).await
 }
 
 #[derive(Deserialize)]
@@ -380,8 +378,7 @@ async fn rollback(
     decide(
         &state,
         &id,
-        Event::Rollback {
-            now: now_s(),
+        OperatorAction::Rollback {
             by: b.by,
             reason: b.reason,
         },
@@ -395,15 +392,7 @@ async fn pause(
     Body(b): Body<ByBody>,
 ) -> ApiResult<Response> {
     who(&b.by)?;
-    decide(
-        &state,
-        &id,
-        Event::Pause {
-            now: now_s(),
-            by: b.by,
-        },
-    )
-    .await
+    decide(&state, &id, OperatorAction::Pause { by: b.by }).await
 }
 
 async fn resume(
@@ -412,13 +401,5 @@ async fn resume(
     Body(b): Body<ByBody>,
 ) -> ApiResult<Response> {
     who(&b.by)?;
-    decide(
-        &state,
-        &id,
-        Event::Resume {
-            now: now_s(),
-            by: b.by,
-        },
-    )
-    .await
+    decide(&state, &id, OperatorAction::Resume { by: b.by }).await
 }

@@ -38,13 +38,10 @@ pub(super) async fn act(
     state: &AppState,
     v: &Viewer,
     id: &str,
-    event: Event,
+    action: OperatorAction,
     done: &str,
 ) -> Response {
-    let submitted = state
-        .pipelines
-        .submit_within(id, event, OPERATOR_WAIT)
-        .await;
+    let submitted = state.pipelines.act(id, action).await;
     match submitted {
         Ok(s) => {
             tracing::info!(execution = %id, action = done, by = ?v.name, outcome = ?s,
@@ -90,8 +87,7 @@ pub(super) async fn judgment(
         )
         .await;
     };
-    let event = Event::Judgment {
-        now: now_s(),
+    let event = OperatorAction::Judgment {
         approve,
         by,
         comment: f.comment,
@@ -126,8 +122,7 @@ pub(super) async fn rollback(
         )
         .await;
     };
-    let event = Event::Rollback {
-        now: now_s(),
+    let event = OperatorAction::Rollback {
         by,
         reason: f.reason,
     };
@@ -145,7 +140,7 @@ pub(super) async fn pause(
         Err(r) => return r,
     };
     let by = author(&v, &f.by).unwrap_or_else(|| "ui".into());
-    act(&state, &v, &id, Event::Pause { now: now_s(), by }, "paused").await
+    act(&state, &v, &id, OperatorAction::Pause { by }, "paused").await
 }
 
 pub(super) async fn resume(
@@ -159,12 +154,5 @@ pub(super) async fn resume(
         Err(r) => return r,
     };
     let by = author(&v, &f.by).unwrap_or_else(|| "ui".into());
-    act(
-        &state,
-        &v,
-        &id,
-        Event::Resume { now: now_s(), by },
-        "resumed",
-    )
-    .await
+    act(&state, &v, &id, OperatorAction::Resume { by }, "resumed").await
 }

@@ -28,9 +28,9 @@ use sha2::Sha256;
 
 use super::{AppState, Role, same};
 use crate::analysis::detail::PairDetail;
-use crate::pipeline::runner::{OPERATOR_WAIT, Submitted};
+use crate::pipeline::runner::{OperatorAction, Submitted};
 use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
-use crate::pipeline::state::{Event, Execution, Phase};
+use crate::pipeline::state::{Execution, Phase};
 use crate::pipeline::timeline::execution_timeline;
 use crate::report::charts;
 use crate::report::html::{

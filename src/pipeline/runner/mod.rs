@@ -156,6 +156,28 @@ pub struct Conflict {
     pub pipeline: String,
 }
 
+/// What an operator does to an execution, from the API or the web UI alike
+/// ([`PipelineRunner::act`]); `by` names who, for the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorAction {
+    /// Approve or reject a pending manual judgment.
+    Judgment {
+        approve: bool,
+        by: String,
+        comment: String,
+    },
+    Rollback {
+        by: String,
+        reason: String,
+    },
+    Pause {
+        by: String,
+    },
+    Resume {
+        by: String,
+    },
+}
+
 /// Why an operator's event was not applied ([`PipelineRunner::submit`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
@@ -388,6 +410,29 @@ impl PipelineRunner {
         answer
             .await
             .map_err(|_| SubmitError::Ended(id.to_string()))?
+    }
+
+    /// Carry out an operator's action — the API's and the web UI's one path: its event,
+    /// stamped by the runner's clock, is delivered and waited for at most
+    /// [`OPERATOR_WAIT`] ([`Self::submit_within`]).
+    pub async fn act(&self, id: &str, action: OperatorAction) -> Result<Submitted, SubmitError> {
+        let now = self.now_s();
+        let event = match action {
+            OperatorAction::Judgment {
+                approve,
+                by,
+                comment,
+            } => Event::Judgment {
+                now,
+                approve,
+                by,
+                comment,
+            },
+            OperatorAction::Rollback { by, reason } => Event::Rollback { now, by, reason },
+            OperatorAction::Pause { by } => Event::Pause { now, by },
+            OperatorAction::Resume { by } => Event::Resume { now, by },
+        };
+        self.submit_within(id, event, OPERATOR_WAIT).await
     }
 
     /// [`Self::submit`], waiting at most `wait` for the answer. An execution busy with a
