@@ -374,9 +374,11 @@ impl AnalysisRequest {
     }
 }
 
-/// Knobs of the runner.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Knobs of the runner, and the clock it stamps and schedules by.
+#[derive(Debug, Clone)]
 pub struct RunnerSettings {
+    /// Where "now" comes from ([`crate::time::SystemClock`] unless a test sets its own).
+    pub clock: Arc<dyn crate::time::Clock>,
     /// Seconds between attempts while the metric source is down at the last interval.
     pub outage_retry_s: f64,
     /// How long past its due time the last interval waits for the source, then `error`.
@@ -386,6 +388,7 @@ pub struct RunnerSettings {
 impl Default for RunnerSettings {
     fn default() -> Self {
         RunnerSettings {
+            clock: Arc::new(crate::time::SystemClock),
             outage_retry_s: 15.0,
             outage_grace_s: 600.0,
         }
@@ -405,6 +408,16 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// Unix seconds now, by the runner's clock.
+    fn now_s(&self) -> f64 {
+        self.settings.clock.now_s()
+    }
+
+    /// Unix milliseconds now, by the runner's clock.
+    fn now_ms(&self) -> i64 {
+        self.settings.clock.now_ms()
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         collector: Arc<dyn Collector>,
@@ -460,10 +473,9 @@ impl Runner {
             while let Err(e) = me.drive(&task_id).await {
                 tracing::error!(analysis = %task_id, error = %e, retry_in_s = backoff, "analysis task failed; retrying");
                 let (key, note) = (task_id.clone(), format!("store error, retrying: {e}"));
-                let noted = blocking(&me.store, move |s| {
-                    s.note_running(&key, Some(&note), now_ms())
-                })
-                .await;
+                let at = me.now_ms();
+                let noted =
+                    blocking(&me.store, move |s| s.note_running(&key, Some(&note), at)).await;
                 if let Err(n) = noted {
                     tracing::warn!(analysis = %task_id, error = %n, "cannot note the store error");
                 }
@@ -510,7 +522,7 @@ impl Runner {
         rec.status = AnalysisStatus::Error;
         rec.error = Some(message);
         rec.verdict = None;
-        rec.updated_ms = now_ms();
+        rec.updated_ms = self.now_ms();
         blocking(&self.store, move |s| s.finish_analysis(&rec))
             .await
             .map(|_| ())
@@ -551,7 +563,7 @@ impl Runner {
                     .finish_error(rec, "no interval left to judge".into())
                     .await;
             };
-            let wait = iv.due - now_s();
+            let wait = iv.due - self.now_s();
             if wait > 0.0 {
                 tokio::time::sleep(crate::time::duration(wait)).await;
             }
@@ -579,8 +591,8 @@ impl Runner {
                         .inc();
                     if iv.last {
                         // Hold: retry until the grace period ends, never decide on no data.
-                        let since = *outage_since.get_or_insert_with(|| now_s().max(iv.due));
-                        if now_s() > since + self.settings.outage_grace_s {
+                        let since = *outage_since.get_or_insert_with(|| self.now_s().max(iv.due));
+                        if self.now_s() > since + self.settings.outage_grace_s {
                             return self
                                 .finish_error(
                                     rec,
@@ -592,11 +604,11 @@ impl Runner {
                         }
                         let note = format!("waiting for the metric source: {e}");
                         let key = rec.id.clone();
-                        let running = blocking(&self.store, move |s| {
-                            s.note_running(&key, Some(&note), now_ms())
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
+                        let at = self.now_ms();
+                        let running =
+                            blocking(&self.store, move |s| s.note_running(&key, Some(&note), at))
+                                .await
+                                .map_err(|e| e.to_string())?;
                         if !running {
                             return Ok(());
                         }
@@ -616,7 +628,7 @@ impl Runner {
                     };
                     rec.next_interval = iv.index + 1;
                     rec.error = Some(format!("interval {} not judged: {e}", iv.index));
-                    rec.updated_ms = now_ms();
+                    rec.updated_ms = self.now_ms();
                     tracing::warn!(analysis = %rec.id, interval = iv.index, error = %e, "metric source outage; holding");
                     blocking(&self.store, move |s| s.record_interval(&rec, &interval))
                         .await
@@ -698,7 +710,7 @@ impl Runner {
             rec.next_interval = iv.index + 1;
             rec.report = Some(report_json);
             rec.error = None;
-            rec.updated_ms = now_ms();
+            rec.updated_ms = self.now_ms();
             if done {
                 rec.status = AnalysisStatus::Succeeded;
                 rec.verdict = Some(report.verdict.as_str().into());
@@ -715,7 +727,7 @@ impl Runner {
                 tracing::warn!(analysis = %id, interval = iv.index, "interval already recorded; not judged twice");
             } else {
                 // Display data only: a failure costs the charts, not the analysis.
-                let (aid, at) = (id.clone(), now_ms());
+                let (aid, at) = (id.clone(), self.now_ms());
                 let stored = match details {
                     Ok(text) => blocking(&self.store, move |s| s.put_details(&aid, &text, at))
                         .await

@@ -205,6 +205,7 @@ pub async fn serve(
         RunnerSettings {
             outage_retry_s: config.live.outage_retry_s,
             outage_grace_s: config.live.outage_grace_s,
+            ..Default::default()
         },
     );
     let resumed = runner

@@ -94,3 +94,55 @@ async fn a_store_that_refuses_writes_holds_an_analysis_until_it_is_back() {
         "the canary is twice as slow"
     );
 }
+
+/// The runner's clock, not the system's, stamps what an analysis records: a retrospective
+/// analysis judged under a test clock ends stamped at the clock's time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analysis_is_stamped_by_the_runners_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let text = "name = \"c\"\n[[metrics]]\nname = \"m\"\ndirection = \"increase\"\n";
+    let config = CanaryConfig::parse(text, Format::Toml, "c").unwrap();
+    let now = now_s();
+    let request: AnalysisRequest = serde_json::from_value(serde_json::json!({
+        "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
+        "window": {"mode": "retrospective", "start": now - 600.0, "end": now - 60.0}
+    }))
+    .unwrap();
+    let rec = new_record(
+        &config,
+        None,
+        Format::Toml,
+        text.into(),
+        None,
+        &request,
+        "canaryd",
+    );
+    store.insert_analysis(&rec).unwrap();
+    let clock = Arc::new(crate::time::TestClock::at(now + 1_000.0));
+    let runner = Runner::new(
+        store.clone(),
+        Arc::new(Fixed),
+        Arc::new(crate::telemetry::Telemetry::new()),
+        RunnerSettings {
+            clock: clock.clone(),
+            ..Default::default()
+        },
+    );
+    runner.submit(rec.id.clone());
+    let started = Instant::now();
+    let done = loop {
+        let r = store.get_analysis(&rec.id).unwrap().unwrap();
+        if r.status.is_final() {
+            break r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still {r:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done.status, AnalysisStatus::Succeeded, "{done:?}");
+    assert_eq!(
+        done.updated_ms,
+        crate::time::Clock::now_ms(clock.as_ref()),
+        "{done:?}"
+    );
+}
