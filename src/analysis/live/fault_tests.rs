@@ -36,11 +36,8 @@ impl Collector for Fixed {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_that_refuses_writes_holds_an_analysis_until_it_is_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let store: Arc<dyn Store> = sqlite.clone();
+/// A retrospective analysis of the ten minutes before the last one, stored and running.
+fn stored_analysis(store: &dyn Store) -> AnalysisRecord {
     let text = "name = \"c\"\n[[metrics]]\nname = \"m\"\ndirection = \"increase\"\n";
     let config = CanaryConfig::parse(text, Format::Toml, "c").unwrap();
     let now = now_s();
@@ -59,6 +56,28 @@ async fn a_store_that_refuses_writes_holds_an_analysis_until_it_is_back() {
         "canaryd",
     );
     store.insert_analysis(&rec).unwrap();
+    rec
+}
+
+/// The analysis once it is final (at most 20 s).
+async fn until_final(store: &dyn Store, id: &str) -> AnalysisRecord {
+    let started = Instant::now();
+    loop {
+        let r = store.get_analysis(id).unwrap().unwrap();
+        if r.status.is_final() {
+            return r;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "still {r:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_refuses_writes_holds_an_analysis_until_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let store: Arc<dyn Store> = sqlite.clone();
+    let rec = stored_analysis(store.as_ref());
     let runner = Runner::new(
         store.clone(),
         Arc::new(Fixed),
@@ -78,15 +97,7 @@ async fn a_store_that_refuses_writes_holds_an_analysis_until_it_is_back() {
     assert_eq!(runner.active(), 1, "its task is alive");
 
     sqlite.refuse_writes(false).unwrap();
-    let started = Instant::now();
-    let done = loop {
-        let r = store.get_analysis(&rec.id).unwrap().unwrap();
-        if r.status.is_final() {
-            break r;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "still {r:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = until_final(store.as_ref(), &rec.id).await;
     assert_eq!(done.status, AnalysisStatus::Succeeded, "{done:?}");
     assert_eq!(
         done.verdict.as_deref(),
@@ -101,25 +112,8 @@ async fn a_store_that_refuses_writes_holds_an_analysis_until_it_is_back() {
 async fn an_analysis_is_stamped_by_the_runners_clock() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let text = "name = \"c\"\n[[metrics]]\nname = \"m\"\ndirection = \"increase\"\n";
-    let config = CanaryConfig::parse(text, Format::Toml, "c").unwrap();
-    let now = now_s();
-    let request: AnalysisRequest = serde_json::from_value(serde_json::json!({
-        "baseline": {"scope": "v1"}, "canary": {"scope": "v2"},
-        "window": {"mode": "retrospective", "start": now - 600.0, "end": now - 60.0}
-    }))
-    .unwrap();
-    let rec = new_record(
-        &config,
-        None,
-        Format::Toml,
-        text.into(),
-        None,
-        &request,
-        "canaryd",
-    );
-    store.insert_analysis(&rec).unwrap();
-    let clock = Arc::new(crate::time::TestClock::at(now + 1_000.0));
+    let rec = stored_analysis(store.as_ref());
+    let clock = Arc::new(crate::time::TestClock::at(now_s() + 1_000.0));
     let runner = Runner::new(
         store.clone(),
         Arc::new(Fixed),
@@ -130,15 +124,7 @@ async fn an_analysis_is_stamped_by_the_runners_clock() {
         },
     );
     runner.submit(rec.id.clone());
-    let started = Instant::now();
-    let done = loop {
-        let r = store.get_analysis(&rec.id).unwrap().unwrap();
-        if r.status.is_final() {
-            break r;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "still {r:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = until_final(store.as_ref(), &rec.id).await;
     assert_eq!(done.status, AnalysisStatus::Succeeded, "{done:?}");
     assert_eq!(
         done.updated_ms,
