@@ -136,6 +136,90 @@ fn t_quantile(df: usize, a: f64) -> f64 {
     t
 }
 
+/// What both sides' tests need: the hosts with data, each test's α, the floors.
+struct Frame<'a> {
+    b: Vec<&'a HostValue>,
+    k: Vec<&'a HostValue>,
+    p_fleet: f64,
+    p_rule: f64,
+    shares: bool,
+    /// The binomial spread of a baseline host's usual requests (shares only).
+    sampling_floor: f64,
+    /// The usual requests of a baseline host, for the widening and the share floor.
+    usual_requests: Option<f64>,
+}
+
+impl<'a> Frame<'a> {
+    fn new(
+        b: Vec<&'a HostValue>,
+        k: Vec<&'a HostValue>,
+        p_fleet: f64,
+        p_rule: f64,
+        shares: bool,
+        unit: f64,
+    ) -> Self {
+        let mut b_requests: Vec<f64> = b
+            .iter()
+            .map(|v| v.requests)
+            .filter(|r| r.is_finite())
+            .collect();
+        b_requests.sort_by(f64::total_cmp);
+        let usual_requests = (!b_requests.is_empty()).then(|| percentile_sorted(&b_requests, 0.5));
+        let sampling_floor = match usual_requests {
+            Some(r) if shares => binomial_floor(b.iter().map(|v| (v.y, v.requests)), unit, r),
+            _ => 0.0,
+        };
+        Frame {
+            b,
+            k,
+            p_fleet,
+            p_rule,
+            shares,
+            sampling_floor,
+            usual_requests,
+        }
+    }
+
+    /// max(1, √(R / r)) for a host of r requests against baseline hosts of typically R.
+    fn widen(&self, v: &HostValue) -> f64 {
+        match self.usual_requests {
+            Some(r) if v.requests.is_finite() && v.requests > 0.0 => {
+                (r / v.requests).sqrt().max(1.0)
+            }
+            _ => 1.0,
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        if self.shares {
+            "pooled share"
+        } else {
+            "median interval"
+        }
+    }
+}
+
+/// One side's fleet test and host rule.
+struct SideResult {
+    up: bool,
+    fleet_p: Option<f64>,
+    fleet_df: f64,
+    /// Per canary host (judged order): its z against the other hosts, and beyond.
+    hosts: Vec<(f64, bool)>,
+    critical: f64,
+    edge: f64,
+    fails: bool,
+}
+
+impl SideResult {
+    fn worst_z(&self) -> f64 {
+        self.hosts
+            .iter()
+            .map(|h| h.0)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+}
+
 impl BandJudge {
     /// Judge one metric with hosts as the unit: `baseline` and `canary` are each arm's
     /// hosts (name, per-interval aggregates of that host). See the module docs.
@@ -146,56 +230,17 @@ impl BandJudge {
         canary: &[(String, Sample)],
     ) -> BandHosts {
         let c = &self.config;
-        let shares = c.proportion.is_some()
-            || baseline
-                .iter()
-                .chain(canary)
-                .any(|(_, s)| matches!(s, Sample::Counts { .. }));
+        let any_counts = baseline
+            .iter()
+            .chain(canary)
+            .any(|(_, s)| matches!(s, Sample::Counts { .. }));
+        let shares = c.proportion.is_some() || any_counts;
         let unit = match c.proportion {
-            Some(Proportion::Percent)
-                if !baseline
-                    .iter()
-                    .chain(canary)
-                    .any(|(_, s)| matches!(s, Sample::Counts { .. })) =>
-            {
-                100.0
-            }
+            Some(Proportion::Percent) if !any_counts => 100.0,
             _ => 1.0,
         };
-        let mut error = None;
-        let mut summarise = |hosts: &[(String, Sample)]| -> Vec<Option<HostValue>> {
-            hosts
-                .iter()
-                .map(|(name, s)| match self.host_value(s, shares) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        error.get_or_insert(format!("host {name}: {e}"));
-                        None
-                    }
-                })
-                .collect()
-        };
-        let values = [summarise(baseline), summarise(canary)];
-        let back = |y: f64| if c.log { y.exp() } else { y };
-        let mut rows: [Vec<BandHostRow>; 2] = [baseline, canary].map(|hosts| {
-            hosts
-                .iter()
-                .map(|(name, _)| BandHostRow {
-                    host: name.clone(),
-                    value: None,
-                    requests: f64::NAN,
-                    beyond: false,
-                })
-                .collect()
-        });
-        for arm in 0..2 {
-            for (row, v) in rows[arm].iter_mut().zip(&values[arm]) {
-                if let Some(v) = v {
-                    row.value = Some(back(v.y));
-                    row.requests = v.requests;
-                }
-            }
-        }
+        let (values, error) = self.host_values(baseline, canary, shares);
+        let mut rows = self.host_rows(baseline, canary, &values);
         let bare = |classification, reason: String, rows| BandHosts {
             judgement: Judgement::bare(classification, reason),
             rows,
@@ -219,146 +264,14 @@ impl BandJudge {
         } else {
             String::new()
         };
-        if b.is_empty() || k.is_empty() {
-            let which = if b.is_empty() { "baseline" } else { "canary" };
-            let classification = if options.must_have_data {
-                Classification::NodataFail
-            } else {
-                Classification::Nodata
+        let (up, down, p_fleet, p_rule) =
+            match self.host_tests(options, b.len(), k.len(), &left_out_text) {
+                Ok(t) => t,
+                Err((classification, reason)) => return bare(classification, reason, rows),
             };
-            return bare(
-                classification,
-                format!("no {which} host had data{left_out_text}"),
-                rows,
-            );
-        }
-        let (up, down) = (
-            options.direction.watches_increase(),
-            options.direction.watches_decrease(),
-        );
-        if !up && !down {
-            return bare(
-                Classification::Error,
-                "no direction is watched".into(),
-                rows,
-            );
-        }
-        let p_side = if up && down {
-            self.pair_alpha / 2.0
-        } else {
-            self.pair_alpha
-        };
-        let (n_b, n_c) = (b.len(), k.len());
-        let rule_possible = n_b >= MIN_BASELINE_HOSTS && n_b + n_c >= 4;
-        let fleet_possible = n_b + n_c >= 3;
-        let (p_fleet, p_rule) = match (fleet_possible, rule_possible) {
-            (true, true) => (p_side / 2.0, p_side / 2.0),
-            (true, false) => (p_side, 0.0),
-            (false, true) => (0.0, p_side),
-            (false, false) => {
-                return bare(
-                    Classification::Inconclusive,
-                    format!(
-                        "hosts as the unit: {n_b} baseline and {n_c} canary hosts are too few to judge — the fleet test needs 3 hosts in all for a spread, the host rule {MIN_BASELINE_HOSTS} baseline hosts and 4 in all{left_out_text}"
-                    ),
-                    rows,
-                );
-            }
-        };
-        // The usual requests of a baseline host, for the widening and the share floor.
-        let mut b_requests: Vec<f64> = b
-            .iter()
-            .map(|v| v.requests)
-            .filter(|r| r.is_finite())
-            .collect();
-        b_requests.sort_by(f64::total_cmp);
-        let usual_requests = (!b_requests.is_empty()).then(|| percentile_sorted(&b_requests, 0.5));
-        let sampling_floor = match usual_requests {
-            Some(r) if shares => binomial_floor(b.iter().map(|v| (v.y, v.requests)), unit, r),
-            _ => 0.0,
-        };
-        let widen = |v: &HostValue| match usual_requests {
-            Some(r) if v.requests.is_finite() && v.requests > 0.0 => {
-                (r / v.requests).sqrt().max(1.0)
-            }
-            _ => 1.0,
-        };
-        let canary_names: Vec<&String> = canary
-            .iter()
-            .zip(&values[1])
-            .filter(|(_, v)| v.is_some())
-            .map(|((n, _), _)| n)
-            .collect();
-        struct SideResult {
-            up: bool,
-            fleet_p: Option<f64>,
-            fleet_df: f64,
-            /// Per canary host (judged order): its z against the other hosts, and beyond.
-            hosts: Vec<(f64, bool)>,
-            critical: f64,
-            edge: f64,
-            fails: bool,
-        }
-        let side = |up: bool| -> SideResult {
-            let sign = if up { 1.0 } else { -1.0 };
-            let mut sb: Vec<f64> = b.iter().map(|v| sign * v.y).collect();
-            sb.sort_by(f64::total_cmp);
-            let sk: Vec<f64> = k.iter().map(|v| sign * v.y).collect();
-            let floor_at = |m: f64| self.scale_floor(m, sign, sampling_floor);
-            let widen2 = k.iter().map(|v| widen(v).powi(2)).sum::<f64>() / n_c as f64;
-            let (fleet_p, fleet_df) = if p_fleet > 0.0 {
-                let (p, df) = fleet_p(&sb, &sk, floor_at(mean(&sb)), widen2);
-                (Some(p), df)
-            } else {
-                (None, f64::NAN)
-            };
-            let (mut hosts, mut critical, mut edge) = (Vec::new(), f64::INFINITY, f64::NAN);
-            if p_rule > 0.0 {
-                // Each canary host against every other host (both arms): under "no
-                // change" and normal host summaries, (y − mean) / (sd·√(1 + 1/(N − 1)))
-                // is Student's t with N − 2 degrees of freedom; Bonferroni over the canary
-                // hosts.
-                let all: Vec<f64> = sb.iter().chain(&sk).copied().collect();
-                let n = all.len();
-                critical =
-                    t_quantile(n - 2, p_rule / n_c as f64) * (1.0 + 1.0 / (n - 1) as f64).sqrt();
-                let top = sb[sb.len() - 1];
-                let mut worst = f64::NEG_INFINITY;
-                hosts = sk
-                    .iter()
-                    .zip(&k)
-                    .enumerate()
-                    .map(|(i, (&v, hv))| {
-                        let others: Vec<f64> = all
-                            .iter()
-                            .enumerate()
-                            .filter(|&(j, _)| j != n_b + i)
-                            .map(|(_, x)| *x)
-                            .collect();
-                        let m = mean(&others);
-                        let s = sample_std(&others, m).max(floor_at(m)) * widen(hv);
-                        let z = robust_z(v, m, s);
-                        if z > worst {
-                            worst = z;
-                            edge = sign * (m + critical * s);
-                        }
-                        (z, z > critical && v > top)
-                    })
-                    .collect();
-            }
-            let fails = fleet_p.is_some_and(|p| p <= p_fleet) || hosts.iter().any(|h| h.1);
-            SideResult {
-                up,
-                fleet_p,
-                fleet_df,
-                hosts,
-                critical,
-                edge,
-                fails,
-            }
-        };
-        let high = up.then(|| side(true));
-        let low = down.then(|| side(false));
+        let frame = Frame::new(b, k, p_fleet, p_rule, shares, unit);
+        let high = up.then(|| self.host_side(&frame, true));
+        let low = down.then(|| self.host_side(&frame, false));
         let failing = |s: &Option<SideResult>| s.as_ref().is_some_and(|s| s.fails);
         let classification = match (failing(&high), failing(&low)) {
             (true, _) => Classification::High,
@@ -368,12 +281,8 @@ impl BandJudge {
         // The side shown: the failing one, else the one with the smaller fleet p or the
         // larger host z.
         let nearness = |s: &SideResult| {
-            let z = s
-                .hosts
-                .iter()
-                .map(|h| h.0)
-                .fold(f64::NEG_INFINITY, f64::max);
-            (z / s.critical).max(-s.fleet_p.unwrap_or(1.0).ln() / -p_fleet.max(1e-300).ln())
+            (s.worst_z() / s.critical)
+                .max(-s.fleet_p.unwrap_or(1.0).ln() / -p_fleet.max(1e-300).ln())
         };
         let shown = match (&high, &low) {
             (Some(h), Some(l)) => match classification {
@@ -386,6 +295,12 @@ impl BandJudge {
             (None, Some(l)) => l,
             (None, None) => unreachable!("a watched direction was checked above"),
         };
+        let canary_names: Vec<&String> = canary
+            .iter()
+            .zip(&values[1])
+            .filter(|(_, v)| v.is_some())
+            .map(|((n, _), _)| n)
+            .collect();
         let named: Vec<String> = shown
             .hosts
             .iter()
@@ -398,32 +313,230 @@ impl BandJudge {
                 row.beyond = named.contains(&row.host);
             }
         }
-        let median_of = |v: &[&HostValue]| {
-            let mut s: Vec<f64> = v.iter().map(|h| h.y).collect();
-            s.sort_by(f64::total_cmp);
-            back(percentile_sorted(&s, 0.5))
-        };
-        let (usual, canary_median) = (median_of(&b), median_of(&k));
-        let word = if shown.up { "above" } else { "below" };
-        let what = if shares {
-            "pooled share"
+        let reason = self.hosts_reason(&frame, shown, &canary_names, &named) + &left_out_text;
+        let reason = format!("{reason}; {}", self.pairs_text());
+        let mut j = Judgement::bare(classification, reason);
+        j.critical = options.critical && classification.is_failure();
+        self.hosts_judged(&mut j, &frame, shown);
+        BandHosts {
+            judgement: j,
+            rows,
+            named,
+        }
+    }
+
+    /// Which sides are watched and each test's α (the pair's α, halved per side for
+    /// `either`, split between the tests the host counts allow); the verdict instead when
+    /// the hosts cannot be judged.
+    fn host_tests(
+        &self,
+        options: &MetricOptions,
+        n_b: usize,
+        n_c: usize,
+        left_out_text: &str,
+    ) -> Result<(bool, bool, f64, f64), (Classification, String)> {
+        if n_b == 0 || n_c == 0 {
+            let which = if n_b == 0 { "baseline" } else { "canary" };
+            let classification = if options.must_have_data {
+                Classification::NodataFail
+            } else {
+                Classification::Nodata
+            };
+            return Err((
+                classification,
+                format!("no {which} host had data{left_out_text}"),
+            ));
+        }
+        let (up, down) = (
+            options.direction.watches_increase(),
+            options.direction.watches_decrease(),
+        );
+        if !up && !down {
+            return Err((Classification::Error, "no direction is watched".into()));
+        }
+        let p_side = if up && down {
+            self.pair_alpha / 2.0
         } else {
-            "median interval"
+            self.pair_alpha
         };
+        let rule_possible = n_b >= MIN_BASELINE_HOSTS && n_b + n_c >= 4;
+        let fleet_possible = n_b + n_c >= 3;
+        let (p_fleet, p_rule) = match (fleet_possible, rule_possible) {
+            (true, true) => (p_side / 2.0, p_side / 2.0),
+            (true, false) => (p_side, 0.0),
+            (false, true) => (0.0, p_side),
+            (false, false) => {
+                return Err((
+                    Classification::Inconclusive,
+                    format!(
+                        "hosts as the unit: {n_b} baseline and {n_c} canary hosts are too few to judge — the fleet test needs 3 hosts in all for a spread, the host rule {MIN_BASELINE_HOSTS} baseline hosts and 4 in all{left_out_text}"
+                    ),
+                ));
+            }
+        };
+        Ok((up, down, p_fleet, p_rule))
+    }
+
+    /// Every host's summary per arm (`None` without a usable interval), and the first
+    /// host whose data could not be read.
+    fn host_values(
+        &self,
+        baseline: &[(String, Sample)],
+        canary: &[(String, Sample)],
+        shares: bool,
+    ) -> ([Vec<Option<HostValue>>; 2], Option<String>) {
+        let mut error = None;
+        let mut summarise = |hosts: &[(String, Sample)]| -> Vec<Option<HostValue>> {
+            hosts
+                .iter()
+                .map(|(name, s)| match self.host_value(s, shares) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        error.get_or_insert(format!("host {name}: {e}"));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let values = [summarise(baseline), summarise(canary)];
+        (values, error)
+    }
+
+    /// Every host's row, in the data's unit.
+    fn host_rows(
+        &self,
+        baseline: &[(String, Sample)],
+        canary: &[(String, Sample)],
+        values: &[Vec<Option<HostValue>>; 2],
+    ) -> [Vec<BandHostRow>; 2] {
+        let mut rows: [Vec<BandHostRow>; 2] = [baseline, canary].map(|hosts| {
+            hosts
+                .iter()
+                .map(|(name, _)| BandHostRow {
+                    host: name.clone(),
+                    value: None,
+                    requests: f64::NAN,
+                    beyond: false,
+                })
+                .collect()
+        });
+        for arm in 0..2 {
+            for (row, v) in rows[arm].iter_mut().zip(&values[arm]) {
+                if let Some(v) = v {
+                    row.value = Some(self.back(v.y));
+                    row.requests = v.requests;
+                }
+            }
+        }
+        rows
+    }
+
+    /// From the judged scale back to the data's unit.
+    fn back(&self, y: f64) -> f64 {
+        if self.config.log { y.exp() } else { y }
+    }
+
+    /// "α 0.01", or "α 0.01 shared by 4 pairs".
+    fn pairs_text(&self) -> String {
+        if self.pairs > 1 {
+            format!(
+                "α {} shared by {} pairs",
+                num(self.config.alpha),
+                self.pairs
+            )
+        } else {
+            format!("α {}", num(self.config.alpha))
+        }
+    }
+
+    /// One side's fleet test and host rule (values signed so that worse is larger).
+    fn host_side(&self, f: &Frame, up: bool) -> SideResult {
+        let (b, k) = (&f.b, &f.k);
+        let (n_b, n_c) = (b.len(), k.len());
+        let sign = if up { 1.0 } else { -1.0 };
+        let mut sb: Vec<f64> = b.iter().map(|v| sign * v.y).collect();
+        sb.sort_by(f64::total_cmp);
+        let sk: Vec<f64> = k.iter().map(|v| sign * v.y).collect();
+        let floor_at = |m: f64| self.scale_floor(m, sign, f.sampling_floor);
+        let widen2 = k.iter().map(|v| f.widen(v).powi(2)).sum::<f64>() / n_c as f64;
+        let (fleet_p, fleet_df) = if f.p_fleet > 0.0 {
+            let (p, df) = fleet_p(&sb, &sk, floor_at(mean(&sb)), widen2);
+            (Some(p), df)
+        } else {
+            (None, f64::NAN)
+        };
+        let (mut hosts, mut critical, mut edge) = (Vec::new(), f64::INFINITY, f64::NAN);
+        if f.p_rule > 0.0 {
+            // Each canary host against every other host (both arms): under "no change"
+            // and normal host summaries, (y − mean) / (sd·√(1 + 1/(N − 1))) is Student's
+            // t with N − 2 degrees of freedom; Bonferroni over the canary hosts.
+            let all: Vec<f64> = sb.iter().chain(&sk).copied().collect();
+            let n = all.len();
+            critical =
+                t_quantile(n - 2, f.p_rule / n_c as f64) * (1.0 + 1.0 / (n - 1) as f64).sqrt();
+            let top = sb[sb.len() - 1];
+            let mut worst = f64::NEG_INFINITY;
+            hosts = sk
+                .iter()
+                .zip(k)
+                .enumerate()
+                .map(|(i, (&v, hv))| {
+                    let others: Vec<f64> = all
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != n_b + i)
+                        .map(|(_, x)| *x)
+                        .collect();
+                    let m = mean(&others);
+                    let s = sample_std(&others, m).max(floor_at(m)) * f.widen(hv);
+                    let z = robust_z(v, m, s);
+                    if z > worst {
+                        worst = z;
+                        edge = sign * (m + critical * s);
+                    }
+                    (z, z > critical && v > top)
+                })
+                .collect();
+        }
+        let fails = fleet_p.is_some_and(|p| p <= f.p_fleet) || hosts.iter().any(|h| h.1);
+        SideResult {
+            up,
+            fleet_p,
+            fleet_df,
+            hosts,
+            critical,
+            edge,
+            fails,
+        }
+    }
+
+    /// The reason's numbers: both arms' hosts, the fleet test, the host rule, the broken
+    /// hosts.
+    fn hosts_reason(
+        &self,
+        f: &Frame,
+        shown: &SideResult,
+        canary_names: &[&String],
+        named: &[String],
+    ) -> String {
+        let c = &self.config;
+        let (n_b, n_c) = (f.b.len(), f.k.len());
+        let (usual, canary_median) = (self.median_of(&f.b), self.median_of(&f.k));
+        let word = if shown.up { "above" } else { "below" };
         let fleet_text = match shown.fleet_p {
             Some(p) => format!(
                 "fleet (Welch's t on the hosts, {} degrees of freedom): p {} against α {}",
                 num(shown.fleet_df),
                 num(p),
-                num(p_fleet)
+                num(f.p_fleet)
             ),
             None => "fleet test not possible: it needs 3 hosts in all".to_string(),
         };
-        let rule_text = if p_rule > 0.0 {
+        let rule_text = if f.p_rule > 0.0 {
             let (worst, z) = shown
                 .hosts
                 .iter()
-                .zip(&canary_names)
+                .zip(canary_names)
                 .max_by(|a, b| a.0.0.total_cmp(&b.0.0))
                 .map(|(h, n)| ((*n).clone(), h.0))
                 .unwrap_or_default();
@@ -433,46 +546,42 @@ impl BandJudge {
                 num(shown.critical),
                 if c.log { ", log scale" } else { "" },
                 num(z),
-                num(back(shown.edge)),
+                num(self.back(shown.edge)),
             )
         } else {
             format!(
                 "host rule not possible: it needs {MIN_BASELINE_HOSTS} baseline hosts and 4 in all"
             )
         };
-        let pairs_text = if self.pairs > 1 {
-            format!("α {} shared by {} pairs", num(c.alpha), self.pairs)
-        } else {
-            format!("α {}", num(c.alpha))
-        };
         let broken = if named.is_empty() {
             String::new()
         } else {
             format!("; broken: {}", named.join(", "))
         };
-        let reason = format!(
-            "hosts as the unit: canary hosts' {what} {} vs baseline hosts' {} ({n_c} and {n_b} hosts); {fleet_text}; {rule_text}{broken}{left_out_text}; {pairs_text}",
+        format!(
+            "hosts as the unit: canary hosts' {} {} vs baseline hosts' {} ({n_c} and {n_b} hosts); {fleet_text}; {rule_text}{broken}",
+            f.what(),
             num(canary_median),
             num(usual),
-        );
-        let mut j = Judgement::bare(classification, reason);
-        j.critical = options.critical && classification.is_failure();
+        )
+    }
+
+    /// The judgement's numbers and checks.
+    fn hosts_judged(&self, j: &mut Judgement, f: &Frame, shown: &SideResult) {
+        let (usual, canary_median) = (self.median_of(&f.b), self.median_of(&f.k));
         j.familywise = true;
         j.estimate = Some(canary_median - usual);
-        let mean = |v: &[&HostValue]| v.iter().map(|h| back(h.y)).sum::<f64>() / v.len() as f64;
-        j.mean_ratio = Some(mean_ratio(mean(&k), mean(&b)));
+        let mean =
+            |v: &[&HostValue]| v.iter().map(|h| self.back(h.y)).sum::<f64>() / v.len() as f64;
+        j.mean_ratio = Some(mean_ratio(mean(&f.k), mean(&f.b)));
         let mut checks = Vec::new();
         if let Some(p) = shown.fleet_p {
-            let mut check = Check::value("fleet p", p, Some(p_fleet), None);
-            check.failed = p <= p_fleet;
+            let mut check = Check::value("fleet p", p, Some(f.p_fleet), None);
+            check.failed = p <= f.p_fleet;
             checks.push(check);
         }
-        if p_rule > 0.0 {
-            let z = shown
-                .hosts
-                .iter()
-                .map(|h| h.0)
-                .fold(f64::NEG_INFINITY, f64::max);
+        if f.p_rule > 0.0 {
+            let z = shown.worst_z();
             let signed = if shown.up { z } else { -z };
             let (zmin, zmax) = if shown.up {
                 (None, Some(shown.critical))
@@ -482,7 +591,7 @@ impl BandJudge {
             checks.push(Check::value("worst host z", signed, zmin, zmax));
         }
         j.judged = Some(Judged {
-            quantity: format!("host {what}"),
+            quantity: format!("host {}", f.what()),
             baseline: Some(usual),
             canary: Some(canary_median),
             checks,
@@ -492,11 +601,13 @@ impl BandJudge {
             )),
             ruled_out: Vec::new(),
         });
-        BandHosts {
-            judgement: j,
-            rows,
-            named,
-        }
+    }
+
+    /// The median host's summary, in the data's unit.
+    fn median_of(&self, v: &[&HostValue]) -> f64 {
+        let mut s: Vec<f64> = v.iter().map(|h| h.y).collect();
+        s.sort_by(f64::total_cmp);
+        self.back(percentile_sorted(&s, 0.5))
     }
 
     /// One host's summary on the judged scale (see the module docs), `None` without a
