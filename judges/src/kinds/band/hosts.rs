@@ -431,24 +431,6 @@ impl BandJudge {
         rows
     }
 
-    /// From the judged scale back to the data's unit.
-    fn back(&self, y: f64) -> f64 {
-        if self.config.log { y.exp() } else { y }
-    }
-
-    /// "α 0.01", or "α 0.01 shared by 4 pairs".
-    fn pairs_text(&self) -> String {
-        if self.pairs > 1 {
-            format!(
-                "α {} shared by {} pairs",
-                num(self.config.alpha),
-                self.pairs
-            )
-        } else {
-            format!("α {}", num(self.config.alpha))
-        }
-    }
-
     /// One side's fleet test and host rule (values signed so that worse is larger).
     fn host_side(&self, f: &Frame, up: bool) -> SideResult {
         let (b, k) = (&f.b, &f.k);

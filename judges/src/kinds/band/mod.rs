@@ -295,6 +295,14 @@ fn robust_z(v: f64, m: f64, s: f64) -> f64 {
 
 /// What both sides are judged on (values on the judged scale).
 #[derive(Clone, Copy)]
+/// The side a judgement speaks of.
+struct Shown<'a> {
+    side: &'a Side,
+    /// The side watched for decreases.
+    low: bool,
+    classification: Classification,
+}
+
 struct SideInput<'a> {
     baseline: &'a [f64],
     canary: &'a [f64],
@@ -440,6 +448,208 @@ impl BandJudge {
             .max(sampling_floor)
     }
 
+    /// The verdict when the pair cannot be judged: no data in an arm (after dropping the
+    /// intervals of too few requests), too short a baseline, or values a log cannot take.
+    fn unjudgeable(
+        &self,
+        options: &MetricOptions,
+        prep: &Prepared,
+        dropped: usize,
+    ) -> Option<Judgement> {
+        if let Some(which) = prep.missing_arms() {
+            let mut j = prep.no_data(options, which);
+            if dropped > 0 {
+                j.reason = format!(
+                    "{}; {dropped} intervals of fewer than {} requests are no evidence",
+                    j.reason,
+                    num(self.config.min_requests)
+                );
+            }
+            return Some(j);
+        }
+        let c = &self.config;
+        if prep.baseline.len() < c.min_baseline.max(3) {
+            let mut j = prep.no_data(options, "baseline");
+            j.reason = format!(
+                "a band needs at least {} baseline intervals, the baseline has {}{}",
+                c.min_baseline.max(3),
+                prep.baseline.len(),
+                if j.classification == Classification::NodataFail {
+                    "; the metric must have data"
+                } else {
+                    ""
+                }
+            );
+            return Some(j);
+        }
+        if c.log
+            && let Some((arm, v)) = [("baseline", &prep.baseline), ("canary", &prep.canary)]
+                .into_iter()
+                .find_map(|(arm, v)| v.iter().find(|x| **x <= 0.0).map(|x| (arm, *x)))
+        {
+            return Some(prep.judgement(
+                Classification::Error,
+                format!("log = true needs positive values; the {arm} has {}", num(v)),
+            ));
+        }
+        None
+    }
+
+    /// The judgement of the side shown: its reason, numbers, checks and rule.
+    fn explain(
+        &self,
+        options: &MetricOptions,
+        prep: &Prepared,
+        input: &SideInput,
+        widening: &Widening,
+        unit: f64,
+        shown: &Shown,
+    ) -> Judgement {
+        let c = &self.config;
+        let (classification, is_low) = (shown.classification, shown.low);
+        let shown = shown.side;
+        let (b, k_values) = (input.baseline, input.canary);
+        let n = k_values.len();
+        let back = |x: f64| self.back(x);
+        let mut sorted_b = b.to_vec();
+        sorted_b.sort_by(f64::total_cmp);
+        let mut sorted_c = k_values.to_vec();
+        sorted_c.sort_by(f64::total_cmp);
+        let usual = back(percentile_sorted(&sorted_b, 0.5));
+        let canary_median = back(percentile_sorted(&sorted_c, 0.5));
+        let edge = back(shown.edge);
+        let word = if is_low { "below" } else { "above" };
+        let pairs_text = self.pairs_text();
+        let k = shown.k;
+        let scan = Self::scan_text(shown, n);
+        // The pooled-share test, in the data's unit.
+        let pooled_text = shown.pooled.map_or_else(String::new, |(t, a)| {
+            format!(
+                "; pooled over the intervals, canary {} vs baseline {} of requests (z {}, dispersion {}): p {} against α {}",
+                num(t.canary * unit),
+                num(t.baseline * unit),
+                num(t.z),
+                num(t.dispersion),
+                crate::format::p_value(Some(t.p)),
+                num(a)
+            )
+        });
+        let reason = format!(
+            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed{scan}; robust z {}{}{pooled_text}; {pairs_text}",
+            num(canary_median),
+            num(usual),
+            b.len(),
+            shown.beyond,
+            num(edge),
+            num(shown.critical),
+            if c.log { ", log scale" } else { "" },
+            num(shown.z),
+            widening.sentence(),
+        );
+        let mut j = prep.judgement(classification, reason);
+        j.critical = options.critical && classification.is_failure();
+        j.familywise = true;
+        j.estimate = Some(canary_median - usual);
+        j.mean_ratio = Some(mean_ratio(
+            prep.canary_summary.mean,
+            prep.baseline_summary.mean,
+        ));
+        let (zmin, zmax) = if is_low {
+            (Some(-shown.critical), None)
+        } else {
+            (None, Some(shown.critical))
+        };
+        let signed_z = if is_low { -shown.z } else { shown.z };
+        let mut checks = vec![
+            Check::value("robust z", signed_z, zmin, zmax),
+            Check::value(
+                format!("intervals {word} {} (of {n})", num(edge)),
+                shown.beyond as f64,
+                None,
+                Some(k as f64 - 1.0),
+            ),
+        ];
+        if let Some((t, a)) = shown.pooled {
+            let mut check = Check::value("pooled share p", t.p, Some(a), None);
+            check.failed = t.p <= a;
+            checks.push(check);
+            j.p_value = Some(t.p);
+        }
+        j.judged = Some(Judged {
+            quantity: "median interval".into(),
+            baseline: Some(usual),
+            canary: Some(canary_median),
+            checks,
+            rule: Some(self.band_rule(shown, n)),
+            ruled_out: Vec::new(),
+        });
+        j
+    }
+
+    /// From the judged scale back to the data's unit.
+    fn back(&self, y: f64) -> f64 {
+        if self.config.log { y.exp() } else { y }
+    }
+
+    /// "α 0.01", or "α 0.01 shared by 4 pairs".
+    fn pairs_text(&self) -> String {
+        if self.pairs > 1 {
+            format!(
+                "α {} shared by {} pairs",
+                num(self.config.alpha),
+                self.pairs
+            )
+        } else {
+            format!("α {}", num(self.config.alpha))
+        }
+    }
+
+    /// How the rules share α, for the reason.
+    fn scan_text(shown: &Side, n: usize) -> String {
+        if shown.pooled.is_some() {
+            if shown.rules > 1 {
+                format!(
+                    " (rules for 2 to {n} of {n} intervals share half of α, fewer intervals need a wider band; the pooled share the other half)"
+                )
+            } else {
+                " (half of α; the pooled share the other half)".to_string()
+            }
+        } else if shown.rules > 1 {
+            format!(
+                " (rules for 2 to {n} of {n} intervals share α, half of it for {} of {n}; fewer intervals need a wider band)",
+                majority(n)
+            )
+        } else {
+            String::new()
+        }
+    }
+
+    /// The rule the side was judged by, in words.
+    fn band_rule(&self, shown: &Side, n: usize) -> String {
+        let k = shown.k;
+        let pooled_rule = if shown.pooled.is_some() {
+            "; or when the canary's pooled share is beyond the baseline's (exact conditional binomial and overdispersed t, the larger p) at the other half of α"
+        } else {
+            ""
+        };
+        if shown.pooled.is_some() {
+            format!(
+                "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (the rules share half of α) and beyond every baseline interval{pooled_rule}",
+                shown.rules
+            )
+        } else if shown.rules > 1 {
+            format!(
+                "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (half of α for {} of {n}, the rest split over the other rules) and beyond every baseline interval",
+                shown.rules,
+                majority(n)
+            )
+        } else {
+            format!(
+                "fails when at least {k} of {n} intervals are beyond the band and beyond every baseline interval"
+            )
+        }
+    }
+
     /// `resolution` on the judged scale near `centre`: as is, or as a log-step.
     fn resolution_scaled(&self, centre: f64) -> f64 {
         let r = self.config.resolution;
@@ -468,42 +678,10 @@ impl Judge for BandJudge {
         let (kept, dropped) = enough_requests(pair, self.config.min_requests);
         let pair = &kept;
         let prep = Prepared::new(options, pair);
-        if let Some(which) = prep.missing_arms() {
-            let mut j = prep.no_data(options, which);
-            if dropped > 0 {
-                j.reason = format!(
-                    "{}; {dropped} intervals of fewer than {} requests are no evidence",
-                    j.reason,
-                    num(self.config.min_requests)
-                );
-            }
+        if let Some(j) = self.unjudgeable(options, &prep, dropped) {
             return j;
         }
         let c = &self.config;
-        if prep.baseline.len() < c.min_baseline.max(3) {
-            let mut j = prep.no_data(options, "baseline");
-            j.reason = format!(
-                "a band needs at least {} baseline intervals, the baseline has {}{}",
-                c.min_baseline.max(3),
-                prep.baseline.len(),
-                if j.classification == Classification::NodataFail {
-                    "; the metric must have data"
-                } else {
-                    ""
-                }
-            );
-            return j;
-        }
-        if c.log
-            && let Some((arm, v)) = [("baseline", &prep.baseline), ("canary", &prep.canary)]
-                .into_iter()
-                .find_map(|(arm, v)| v.iter().find(|x| **x <= 0.0).map(|x| (arm, *x)))
-        {
-            return prep.judgement(
-                Classification::Error,
-                format!("log = true needs positive values; the {arm} has {}", num(v)),
-            );
-        }
         let widening = Widening::of(pair, &prep.baseline, &prep.canary);
         // A share's unit: 100 for percentages.
         let unit = match c.proportion {
@@ -516,9 +694,6 @@ impl Judge for BandJudge {
             } else {
                 v.to_vec()
             }
-        };
-        let back = |x: f64| {
-            if c.log { x.exp() } else { x }
         };
         let (b, k_values) = (scale(&prep.baseline), scale(&prep.canary));
         // A share of R requests (the baseline's usual) spreads at least √(q(1 − q) / R)
@@ -593,118 +768,12 @@ impl Judge for BandJudge {
                 return prep.judgement(Classification::Error, "no direction is watched");
             }
         };
-        let mut sorted_b = b.clone();
-        sorted_b.sort_by(f64::total_cmp);
-        let mut sorted_c = k_values.clone();
-        sorted_c.sort_by(f64::total_cmp);
-        let usual = back(percentile_sorted(&sorted_b, 0.5));
-        let canary_median = back(percentile_sorted(&sorted_c, 0.5));
-        let edge = back(shown.edge);
-        let word = if is_low { "below" } else { "above" };
-        let pairs_text = if self.pairs > 1 {
-            format!("α {} shared by {} pairs", num(c.alpha), self.pairs)
-        } else {
-            format!("α {}", num(c.alpha))
+        let shown = Shown {
+            side: shown,
+            low: is_low,
+            classification,
         };
-        let k = shown.k;
-        let scan = if shown.pooled.is_some() {
-            if shown.rules > 1 {
-                format!(
-                    " (rules for 2 to {n} of {n} intervals share half of α, fewer intervals need a wider band; the pooled share the other half)"
-                )
-            } else {
-                " (half of α; the pooled share the other half)".to_string()
-            }
-        } else if shown.rules > 1 {
-            format!(
-                " (rules for 2 to {n} of {n} intervals share α, half of it for {} of {n}; fewer intervals need a wider band)",
-                majority(n)
-            )
-        } else {
-            String::new()
-        };
-        // The pooled-share test, in the data's unit.
-        let pooled_text = shown.pooled.map_or_else(String::new, |(t, a)| {
-            format!(
-                "; pooled over the intervals, canary {} vs baseline {} of requests (z {}, dispersion {}): p {} against α {}",
-                num(t.canary * unit),
-                num(t.baseline * unit),
-                num(t.z),
-                num(t.dispersion),
-                crate::format::p_value(Some(t.p)),
-                num(a)
-            )
-        });
-        let reason = format!(
-            "canary median {} vs usual {} (median of {} baseline intervals): {} of {n} intervals {word} the band's edge {} ({} robust scales{}), {k} needed{scan}; robust z {}{}{pooled_text}; {pairs_text}",
-            num(canary_median),
-            num(usual),
-            b.len(),
-            shown.beyond,
-            num(edge),
-            num(shown.critical),
-            if c.log { ", log scale" } else { "" },
-            num(shown.z),
-            widening.sentence(),
-        );
-        let mut j = prep.judgement(classification, reason);
-        j.critical = options.critical && classification.is_failure();
-        j.familywise = true;
-        j.estimate = Some(canary_median - usual);
-        j.mean_ratio = Some(mean_ratio(
-            prep.canary_summary.mean,
-            prep.baseline_summary.mean,
-        ));
-        let (zmin, zmax) = if is_low {
-            (Some(-shown.critical), None)
-        } else {
-            (None, Some(shown.critical))
-        };
-        let signed_z = if is_low { -shown.z } else { shown.z };
-        let mut checks = vec![
-            Check::value("robust z", signed_z, zmin, zmax),
-            Check::value(
-                format!("intervals {word} {} (of {n})", num(edge)),
-                shown.beyond as f64,
-                None,
-                Some(k as f64 - 1.0),
-            ),
-        ];
-        if let Some((t, a)) = shown.pooled {
-            let mut check = Check::value("pooled share p", t.p, Some(a), None);
-            check.failed = t.p <= a;
-            checks.push(check);
-            j.p_value = Some(t.p);
-        }
-        let pooled_rule = if shown.pooled.is_some() {
-            "; or when the canary's pooled share is beyond the baseline's (exact conditional binomial and overdispersed t, the larger p) at the other half of α"
-        } else {
-            ""
-        };
-        j.judged = Some(Judged {
-            quantity: "median interval".into(),
-            baseline: Some(usual),
-            canary: Some(canary_median),
-            checks,
-            rule: Some(if shown.pooled.is_some() {
-                format!(
-                    "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (the rules share half of α) and beyond every baseline interval{pooled_rule}",
-                    shown.rules
-                )
-            } else if shown.rules > 1 {
-                format!(
-                    "fails when, for some k of {} rules from 2 to {n}, at least k of {n} intervals are beyond that k's band (half of α for {} of {n}, the rest split over the other rules) and beyond every baseline interval",
-                    shown.rules,
-                    majority(n)
-                )
-            } else {
-                format!(
-                    "fails when at least {k} of {n} intervals are beyond the band and beyond every baseline interval"
-                )
-            }),
-            ruled_out: Vec::new(),
-        });
-        j
+        self.explain(options, &prep, &input, &widening, unit, &shown)
     }
 }
 
