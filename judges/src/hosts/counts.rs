@@ -138,7 +138,6 @@ pub(super) fn judge_counts(
     horizon: bool,
 ) -> Judged {
     let [base, canary] = host_counts(counts);
-    let rate = totals;
     let mut last = [&base, &canary].map(|v| {
         v.iter()
             .map(|&(n, e)| HostSummary {
@@ -148,8 +147,7 @@ pub(super) fn judge_counts(
             })
             .collect::<Vec<_>>()
     });
-    let (nb, eb) = rate(&base);
-    let (nc, ec) = rate(&canary);
+    let (nb, nc) = (totals(&base).0, totals(&canary).0);
     if nb <= 0.0 || nc <= 0.0 {
         let outcome = if horizon {
             HostOutcome::Inconclusive {
@@ -162,7 +160,34 @@ pub(super) fn judge_counts(
     }
     let band = 1.0 + cfg.tolerance;
 
-    // Host rule: each canary host against the baseline's rate.
+    let (named, reasons) = count_host_rule(names, &base, &canary, level, band, &mut last);
+    if !named.is_empty() {
+        return (
+            HostOutcome::Fail {
+                hosts: named,
+                reason: reasons.join("; "),
+            },
+            last,
+            Vec::new(),
+        );
+    }
+
+    let (outcome, bounds) = count_fleet(cfg, &base, &canary, level, band, horizon);
+    (outcome, last, bounds)
+}
+
+/// The host rule: each canary host's errors against the baseline's rate (dispersion from
+/// the other hosts), Bonferroni over the canary hosts with requests; the hosts beyond,
+/// marked in `last`, and why.
+fn count_host_rule(
+    names: &[Vec<String>; 2],
+    base: &[(f64, f64)],
+    canary: &[(f64, f64)],
+    level: f64,
+    band: f64,
+    last: &mut [Vec<HostSummary>; 2],
+) -> (Vec<usize>, Vec<String>) {
+    let (nb, eb) = totals(base);
     let active: Vec<usize> = (0..canary.len()).filter(|&h| canary[h].0 > 0.0).collect();
     let mut named = Vec::new();
     let mut reasons = Vec::new();
@@ -174,7 +199,7 @@ pub(super) fn judge_counts(
                 .filter(|&&i| i != j)
                 .map(|&i| canary[i])
                 .collect();
-            let (phi, df) = dispersion(&[base.clone(), others]);
+            let (phi, df) = dispersion(&[base.to_vec(), others]);
             let (nj, ej) = canary[j];
             let pi0 = nj / (nj + nb);
             let p = studentize(binomial_upper_tail(ej / phi, (ej + eb) / phi, pi0), df);
@@ -200,21 +225,23 @@ pub(super) fn judge_counts(
             }
         }
     }
-    if !named.is_empty() {
-        return (
-            HostOutcome::Fail {
-                hosts: named,
-                reason: reasons.join("; "),
-            },
-            last,
-            Vec::new(),
-        );
-    }
+    (named, reasons)
+}
 
-    // Fleet: the canary's share of all errors, counts divided by the hosts' dispersion.
+/// The fleet: the canary's share of all errors, counts divided by the hosts' dispersion;
+/// its fail side at half of `level`, its pass side against the error rate's pass band.
+fn count_fleet(
+    cfg: &HostsConfig,
+    base: &[(f64, f64)],
+    canary: &[(f64, f64)],
+    level: f64,
+    band: f64,
+    horizon: bool,
+) -> (HostOutcome, Vec<HostBound>) {
+    let ((nb, eb), (nc, ec)) = (totals(base), totals(canary));
     let a = level / 2.0;
     let mut bounds = Vec::new();
-    let (phi, df) = dispersion(&[base.clone(), canary.clone()]);
+    let (phi, df) = dispersion(&[base.to_vec(), canary.to_vec()]);
     let pi0 = nc / (nc + nb);
     let (x, m) = (ec / phi, (ec + eb) / phi);
     let p = studentize(binomial_upper_tail(x, m, pi0), df);
@@ -269,5 +296,5 @@ pub(super) fn judge_counts(
             HostOutcome::Continue
         }
     };
-    (outcome, last, bounds)
+    (outcome, bounds)
 }

@@ -186,6 +186,24 @@ pub(super) fn judge_latency(
     let arm_level = levels.fleet / 2.0 / cfg.quantiles.len().max(1) as f64;
     let host_level_total = levels.host / 2.0;
     let per_q = per_quantile(cfg, bounds, hist);
+    let mut last = host_summaries(hist, &per_q);
+    let (named, host_reasons) = host_rule(cfg, names, &per_q, band, host_level_total, &mut last);
+    if !named.is_empty() {
+        return (
+            HostOutcome::Fail {
+                hosts: named,
+                reason: host_reasons.join("; "),
+            },
+            last,
+            Vec::new(),
+        );
+    }
+    let (outcome, bounds) = fleet_tests(cfg, &per_q, band, arm_level, horizon);
+    (outcome, last, bounds)
+}
+
+/// Every host's requests, and its first quantile where it has enough of them.
+fn host_summaries(hist: &[Array2<f64>; 2], per_q: &[[Vec<Obs>; 2]]) -> [Vec<HostSummary>; 2] {
     let mut last = [BASELINE, CANARY].map(|arm| {
         (0..hist[arm].nrows())
             .map(|h| HostSummary {
@@ -203,7 +221,19 @@ pub(super) fn judge_latency(
         }
     }
 
-    // Host rule on the first quantile.
+    last
+}
+
+/// The host rule on the first quantile: each canary host against the baseline hosts,
+/// Bonferroni over the canary hosts; the hosts beyond, marked in `last`, and why.
+fn host_rule(
+    cfg: &HostsConfig,
+    names: &[Vec<String>; 2],
+    per_q: &[[Vec<Obs>; 2]],
+    band: f64,
+    host_level_total: f64,
+    last: &mut [Vec<HostSummary>; 2],
+) -> (Vec<usize>, Vec<String>) {
     let mut named = Vec::new();
     let mut host_reasons = Vec::new();
     if let Some([base, canary]) = per_q.first()
@@ -263,18 +293,18 @@ pub(super) fn judge_latency(
             }
         }
     }
-    if !named.is_empty() {
-        return (
-            HostOutcome::Fail {
-                hosts: named,
-                reason: host_reasons.join("; "),
-            },
-            last,
-            Vec::new(),
-        );
-    }
+    (named, host_reasons)
+}
 
-    // Fleet test per quantile.
+/// The fleet test per quantile: the canary hosts against the baseline hosts (Welch), its
+/// fail side at `arm_level`, its pass side against each quantile's pass band.
+fn fleet_tests(
+    cfg: &HostsConfig,
+    per_q: &[[Vec<Obs>; 2]],
+    band: f64,
+    arm_level: f64,
+    horizon: bool,
+) -> (HostOutcome, Vec<HostBound>) {
     let mut fleet_fail = Vec::new();
     let mut passes = 0;
     let mut bounds = Vec::new();
@@ -282,7 +312,7 @@ pub(super) fn judge_latency(
     let mut unresolvable = None;
     let mut waiting = Vec::new();
     let pass_level = cfg.pass_level(arm_level, horizon);
-    for (i, (p, [base, canary])) in cfg.quantiles.iter().zip(&per_q).enumerate() {
+    for (i, (p, [base, canary])) in cfg.quantiles.iter().zip(per_q).enumerate() {
         let (kb, kc) = (base.len(), canary.len());
         let Some(Fleet { d, se, df, spread }) = fleet(base, canary) else {
             waiting.push(format!(
@@ -353,5 +383,5 @@ pub(super) fn judge_latency(
     } else {
         HostOutcome::Continue
     };
-    (outcome, last, bounds)
+    (outcome, bounds)
 }

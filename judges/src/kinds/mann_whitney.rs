@@ -89,6 +89,191 @@ impl MannWhitneyJudge {
     }
 }
 
+/// What the Mann–Whitney judge weighs: the shift's interval against the tolerance band,
+/// and the effect size against its gates.
+struct Evidence<'a> {
+    options: &'a MetricOptions,
+    estimate: f64,
+    ci: (f64, f64),
+    band: f64,
+    effect: f64,
+    measure: crate::options::EffectSizeMeasure,
+    conf_pct: String,
+}
+
+impl Evidence<'_> {
+    fn watched(&self, up: bool) -> bool {
+        if up {
+            self.options.direction.watches_increase()
+        } else {
+            self.options.direction.watches_decrease()
+        }
+    }
+
+    /// The interval's lower end above the band, on a watched side.
+    fn up(&self) -> bool {
+        self.watched(true) && self.ci.0 > self.band
+    }
+
+    /// The interval's upper end below the band, on a watched side.
+    fn down(&self) -> bool {
+        self.watched(false) && self.ci.1 < -self.band
+    }
+
+    fn effect_name(&self) -> &'static str {
+        match self.measure {
+            crate::options::EffectSizeMeasure::MeanRatio => "mean ratio",
+            crate::options::EffectSizeMeasure::Cles => "CLES",
+        }
+    }
+
+    /// The class, whether it is critical, and the reason: Kayenta's rule.
+    fn classify(&self) -> (Classification, bool, String) {
+        let Evidence {
+            options,
+            estimate,
+            ci,
+            band,
+            effect,
+            ref conf_pct,
+            ..
+        } = *self;
+        let (up, down) = (self.up(), self.down());
+        let gates = &options.effect_size;
+        let effect_name = self.effect_name();
+        let interval = format!(
+            "shift {} ({conf_pct}% CI {} .. {})",
+            num(estimate),
+            num(ci.0),
+            num(ci.1)
+        );
+        if up && (effect.is_nan() || effect >= gates.allowed_increase()) {
+            let critical =
+                options.critical && (effect.is_nan() || effect >= gates.critical_increase());
+            (
+                Classification::High,
+                critical,
+                format!(
+                    "canary higher: {interval}, lower end above the tolerance band ±{}; {effect_name} {} ≥ allowed {}",
+                    num(band),
+                    num(effect),
+                    num(gates.allowed_increase())
+                ),
+            )
+        } else if down && (effect.is_nan() || effect <= gates.allowed_decrease()) {
+            let critical =
+                options.critical && (effect.is_nan() || effect <= gates.critical_decrease());
+            (
+                Classification::Low,
+                critical,
+                format!(
+                    "canary lower: {interval}, upper end below the tolerance band ±{}; {effect_name} {} ≤ allowed {}",
+                    num(band),
+                    num(effect),
+                    num(gates.allowed_decrease())
+                ),
+            )
+        } else if up {
+            (
+                Classification::Pass,
+                false,
+                format!(
+                    "significant increase but small: {interval}; {effect_name} {} < allowed increase {}",
+                    num(effect),
+                    num(gates.allowed_increase())
+                ),
+            )
+        } else if down {
+            (
+                Classification::Pass,
+                false,
+                format!(
+                    "significant decrease but small: {interval}; {effect_name} {} > allowed decrease {}",
+                    num(effect),
+                    num(gates.allowed_decrease())
+                ),
+            )
+        } else if ci.0 > band || ci.1 < -band {
+            (
+                Classification::Pass,
+                false,
+                format!(
+                    "{interval} lies outside the tolerance band ±{}, but direction = {} does not count that way",
+                    num(band),
+                    options.direction.as_str()
+                ),
+            )
+        } else {
+            (
+                Classification::Pass,
+                false,
+                format!(
+                    "no bad shift: {interval} reaches into the tolerance band ±{}",
+                    num(band)
+                ),
+            )
+        }
+    }
+
+    /// The shift must clear the tolerance band on a watched side, and the effect size
+    /// must then pass its gate: both checks, with their bounds, are the judged numbers.
+    fn checks(&self) -> Vec<Check> {
+        let Evidence {
+            estimate,
+            ci,
+            band,
+            effect,
+            ref conf_pct,
+            ..
+        } = *self;
+        let (up, down) = (self.up(), self.down());
+        let gates = &self.options.effect_size;
+        let effect_name = self.effect_name();
+        let watched = |up: bool| self.watched(up);
+        // must then pass its gate: both checks, with their bounds, are the judged numbers.
+        let shift = Check {
+            name: "shift".into(),
+            value: Some(estimate),
+            interval: Some([ci.0, ci.1]),
+            interval_kind: Some(format!("{conf_pct}% confidence interval")),
+            max: watched(true).then_some(band),
+            min: watched(false).then_some(-band),
+            compare: Compare::Interval,
+            failed: up || down,
+        };
+        // The effect size argues against the canary when it passes its gate on the side
+        // the data moved to (the side the shift cleared, if it did).
+        let higher = if up || down { up } else { estimate > 0.0 };
+        let effect_failed = if higher {
+            watched(true) && (effect.is_nan() || effect >= gates.allowed_increase())
+        } else {
+            watched(false) && (effect.is_nan() || effect <= gates.allowed_decrease())
+        };
+        let effect_check = Check {
+            name: effect_name.into(),
+            value: effect.is_finite().then_some(effect),
+            interval: None,
+            interval_kind: None,
+            max: watched(true).then_some(gates.allowed_increase()),
+            min: watched(false).then_some(gates.allowed_decrease()),
+            compare: Compare::Value,
+            failed: effect_failed,
+        };
+        vec![shift, effect_check]
+    }
+
+    fn rule(&self) -> String {
+        format!(
+            "{} when both checks are ✗ (Kayenta's rule)",
+            match (self.watched(true), self.watched(false)) {
+                (true, false) => "high",
+                (false, true) => "low",
+                _ => "high or low",
+            }
+        )
+    }
+}
+
 impl Judge for MannWhitneyJudge {
     fn kind(&self) -> JudgeKind {
         JudgeKind::MannWhitney
@@ -159,138 +344,20 @@ impl Judge for MannWhitneyJudge {
             prep.canary_summary.mean,
             prep.baseline_summary.mean,
         );
-        let band = self.config.tolerance * estimate.abs();
-        let gates = &options.effect_size;
-        let conf_pct = num(self.config.confidence * 100.0);
-        let interval = format!(
-            "shift {} ({conf_pct}% CI {} .. {})",
-            num(estimate),
-            num(ci.0),
-            num(ci.1)
-        );
-        let effect_name = match measure {
-            crate::options::EffectSizeMeasure::MeanRatio => "mean ratio",
-            crate::options::EffectSizeMeasure::Cles => "CLES",
+        let ev = Evidence {
+            options,
+            estimate,
+            ci,
+            band: self.config.tolerance * estimate.abs(),
+            effect,
+            measure,
+            conf_pct: num(self.config.confidence * 100.0),
         };
-
-        let up = options.direction.watches_increase() && ci.0 > band;
-        let down = options.direction.watches_decrease() && ci.1 < -band;
-        let (classification, critical, reason) = if up
-            && (effect.is_nan() || effect >= gates.allowed_increase())
-        {
-            let critical =
-                options.critical && (effect.is_nan() || effect >= gates.critical_increase());
-            (
-                Classification::High,
-                critical,
-                format!(
-                    "canary higher: {interval}, lower end above the tolerance band ±{}; {effect_name} {} ≥ allowed {}",
-                    num(band),
-                    num(effect),
-                    num(gates.allowed_increase())
-                ),
-            )
-        } else if down && (effect.is_nan() || effect <= gates.allowed_decrease()) {
-            let critical =
-                options.critical && (effect.is_nan() || effect <= gates.critical_decrease());
-            (
-                Classification::Low,
-                critical,
-                format!(
-                    "canary lower: {interval}, upper end below the tolerance band ±{}; {effect_name} {} ≤ allowed {}",
-                    num(band),
-                    num(effect),
-                    num(gates.allowed_decrease())
-                ),
-            )
-        } else if up {
-            (
-                Classification::Pass,
-                false,
-                format!(
-                    "significant increase but small: {interval}; {effect_name} {} < allowed increase {}",
-                    num(effect),
-                    num(gates.allowed_increase())
-                ),
-            )
-        } else if down {
-            (
-                Classification::Pass,
-                false,
-                format!(
-                    "significant decrease but small: {interval}; {effect_name} {} > allowed decrease {}",
-                    num(effect),
-                    num(gates.allowed_decrease())
-                ),
-            )
-        } else if ci.0 > band || ci.1 < -band {
-            (
-                Classification::Pass,
-                false,
-                format!(
-                    "{interval} lies outside the tolerance band ±{}, but direction = {} does not count that way",
-                    num(band),
-                    options.direction.as_str()
-                ),
-            )
-        } else {
-            (
-                Classification::Pass,
-                false,
-                format!(
-                    "no bad shift: {interval} reaches into the tolerance band ±{}",
-                    num(band)
-                ),
-            )
-        };
+        let (classification, critical, reason) = ev.classify();
         let mut j = prep.judgement(classification, reason);
-        // The shift must clear the tolerance band on a watched side, and the effect size
-        // must then pass its gate: both checks, with their bounds, are the judged numbers.
-        let watched = |up: bool| {
-            if up {
-                options.direction.watches_increase()
-            } else {
-                options.direction.watches_decrease()
-            }
-        };
-        let shift = Check {
-            name: "shift".into(),
-            value: Some(estimate),
-            interval: Some([ci.0, ci.1]),
-            interval_kind: Some(format!("{conf_pct}% confidence interval")),
-            max: watched(true).then_some(band),
-            min: watched(false).then_some(-band),
-            compare: Compare::Interval,
-            failed: up || down,
-        };
-        // The effect size argues against the canary when it passes its gate on the side
-        // the data moved to (the side the shift cleared, if it did).
-        let higher = if up || down { up } else { estimate > 0.0 };
-        let effect_failed = if higher {
-            watched(true) && (effect.is_nan() || effect >= gates.allowed_increase())
-        } else {
-            watched(false) && (effect.is_nan() || effect <= gates.allowed_decrease())
-        };
-        let effect_check = Check {
-            name: effect_name.into(),
-            value: effect.is_finite().then_some(effect),
-            interval: None,
-            interval_kind: None,
-            max: watched(true).then_some(gates.allowed_increase()),
-            min: watched(false).then_some(gates.allowed_decrease()),
-            compare: Compare::Value,
-            failed: effect_failed,
-        };
         j.judged = Some(Judged {
-            checks: vec![shift, effect_check],
-            rule: Some(format!(
-                "{} when both checks are ✗ (Kayenta's rule)",
-                match (watched(true), watched(false)) {
-                    (true, false) => "high",
-                    (false, true) => "low",
-                    _ => "high or low",
-                }
-            )),
+            checks: ev.checks(),
+            rule: Some(ev.rule()),
             ..means()
         });
         j.critical = critical;
