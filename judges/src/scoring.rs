@@ -368,63 +368,9 @@ pub fn score_with(
         rules,
     };
 
-    if !critical.is_empty() {
-        return finish(
-            0.0,
-            Verdict::of(0.0, thresholds),
-            format!(
-                "Canary Failed: critical metric failed: {}",
-                critical.join(", ")
-            ),
-            holds,
-        );
+    if let Some(reason) = failed_outright(&active, &critical, nodata, judged, rules, combine) {
+        return finish(0.0, Verdict::of(0.0, thresholds), reason, holds);
     }
-    let decisive: Vec<&ScoreInput<'_>> = active
-        .iter()
-        .copied()
-        .filter(|r| rules == ScoringRules::Canaryd && combine.decisive(r.judgement))
-        .collect();
-    if !decisive.is_empty() {
-        let names: Vec<&str> = decisive.iter().map(|r| r.name).collect();
-        return finish(
-            0.0,
-            Verdict::of(0.0, thresholds),
-            format!(
-                "Canary Failed: {} judged worse ({}: one regression a judge controlling false alarms across the analysis finds fails it, whatever the other results)",
-                name_some(&names),
-                if combine == Combine::Any {
-                    "combine = any"
-                } else {
-                    "combine = auto"
-                }
-            ),
-            holds,
-        );
-    }
-    if rules == ScoringRules::Kayenta && !active.is_empty() && nodata * 2 >= active.len() {
-        return finish(
-            0.0,
-            Verdict::of(0.0, thresholds),
-            format!(
-                "Canary Failed: {nodata} of {} metric results have no data (≥ 50%)",
-                active.len()
-            ),
-            holds,
-        );
-    }
-
-    let undecided = count(Classification::Inconclusive);
-    if rules == ScoringRules::Kayenta && judged == 0 && undecided == 0 {
-        // Kayenta itself aborts such a run (its judge throws); a verdict of 100 from
-        // groups that "count as 100" would be a promotion on no evidence at all.
-        return finish(
-            0.0,
-            Verdict::of(0.0, thresholds),
-            "Canary Failed: no metric could be judged (every result is nodata or error)".into(),
-            holds,
-        );
-    }
-
     let raw = weighted_total(&groups, rules);
     if let (true, Some(raw)) = (holds.is_empty(), raw) {
         return finish(raw, Verdict::of(raw, thresholds), String::new(), holds);
@@ -437,6 +383,73 @@ pub fn score_with(
         Some(t) if t < thresholds.pass => Verdict::of(total, thresholds),
         _ => Verdict::Inconclusive,
     };
+    let reason = held_reason(&active, &holds, raw, total, verdict);
+    finish(total, verdict, reason, holds)
+}
+
+/// Why the analysis fails with score 0 whatever the groups' scores, if it does: a critical
+/// failure, a decisive regression (`combine`), or Kayenta's no-data rules.
+fn failed_outright(
+    active: &[&ScoreInput<'_>],
+    critical: &[&str],
+    nodata: usize,
+    judged: usize,
+    rules: ScoringRules,
+    combine: Combine,
+) -> Option<String> {
+    if !critical.is_empty() {
+        return Some(format!(
+            "Canary Failed: critical metric failed: {}",
+            critical.join(", ")
+        ));
+    }
+    let decisive: Vec<&ScoreInput<'_>> = active
+        .iter()
+        .copied()
+        .filter(|r| rules == ScoringRules::Canaryd && combine.decisive(r.judgement))
+        .collect();
+    if !decisive.is_empty() {
+        let names: Vec<&str> = decisive.iter().map(|r| r.name).collect();
+        return Some(format!(
+            "Canary Failed: {} judged worse ({}: one regression a judge controlling false alarms across the analysis finds fails it, whatever the other results)",
+            name_some(&names),
+            if combine == Combine::Any {
+                "combine = any"
+            } else {
+                "combine = auto"
+            }
+        ));
+    }
+    if rules == ScoringRules::Kayenta && !active.is_empty() && nodata * 2 >= active.len() {
+        return Some(format!(
+            "Canary Failed: {nodata} of {} metric results have no data (≥ 50%)",
+            active.len()
+        ));
+    }
+
+    let undecided = active
+        .iter()
+        .filter(|r| r.judgement.classification == Classification::Inconclusive)
+        .count();
+    if rules == ScoringRules::Kayenta && judged == 0 && undecided == 0 {
+        // Kayenta itself aborts such a run (its judge throws); a verdict of 100 from
+        // groups that "count as 100" would be a promotion on no evidence at all.
+        return Some(
+            "Canary Failed: no metric could be judged (every result is nodata or error)".into(),
+        );
+    }
+
+    None
+}
+
+/// The reason of a held or lowered score: what lowered it, then what held it.
+fn held_reason(
+    active: &[&ScoreInput<'_>],
+    holds: &[Hold],
+    raw: Option<f64>,
+    total: f64,
+    verdict: Verdict,
+) -> String {
     let label = match verdict {
         Verdict::Inconclusive => "Canary Inconclusive",
         Verdict::Marginal => "Canary Marginal",
@@ -474,7 +487,7 @@ pub fn score_with(
     if holds.len() > NAMED {
         reason.push_str(&format!(" (and {} more holds)", holds.len() - NAMED));
     }
-    finish(total, verdict, reason, holds)
+    reason
 }
 
 /// Per-group counts and scores.
@@ -567,71 +580,8 @@ fn holds(
 ) -> Vec<Hold> {
     let mut out = Vec::new();
     if rules == ScoringRules::Canaryd {
-        // Per critical metric: its label sets without data, then those whose judge errored.
-        let mut metrics: Vec<&str> = Vec::new();
-        for r in active.iter().filter(|r| r.critical) {
-            if !metrics.contains(&r.metric) {
-                metrics.push(r.metric);
-            }
-        }
-        for metric in metrics {
-            for (kind, class, what) in [
-                (
-                    HoldKind::CriticalNoData,
-                    Classification::Nodata,
-                    "has no data",
-                ),
-                (
-                    HoldKind::CriticalError,
-                    Classification::Error,
-                    "could not be judged",
-                ),
-            ] {
-                let hit: Vec<&&ScoreInput<'_>> = active
-                    .iter()
-                    .filter(|r| r.metric == metric && r.judgement.classification == class)
-                    .collect();
-                if hit.is_empty() {
-                    continue;
-                }
-                let names: Vec<&str> = hit.iter().map(|r| r.name).collect();
-                out.push(Hold {
-                    kind,
-                    subject: metric.to_string(),
-                    message: format!(
-                        "critical metric `{metric}` {what} for {}: {}",
-                        name_some(&names),
-                        hit[0].judgement.reason
-                    ),
-                });
-            }
-        }
-        // A group held only by undecided results is the `Undecided` hold's, below.
-        for g in groups
-            .iter()
-            .filter(|g| g.no_data && g.nodata + g.error > 0)
-        {
-            let mut parts = Vec::new();
-            for (n, what) in [
-                (g.nodata, "without data"),
-                (g.error, "errored"),
-                (g.inconclusive, "undecided"),
-            ] {
-                if n > 0 {
-                    parts.push(format!("{n} {what}"));
-                }
-            }
-            out.push(Hold {
-                kind: HoldKind::GroupNotJudged,
-                subject: g.name.clone(),
-                message: format!(
-                    "nothing in group `{}` (weight {}) was judged ({})",
-                    g.name,
-                    crate::kinds::num(g.weight),
-                    parts.join(", ")
-                ),
-            });
-        }
+        out.extend(critical_holds(active));
+        out.extend(group_holds(groups));
         if !active.is_empty() && nodata * 2 >= active.len() {
             out.push(Hold {
                 kind: HoldKind::MostlyNoData,
@@ -675,6 +625,82 @@ fn holds(
                 undecided.len(),
                 active.len(),
                 name_some(&undecided)
+            ),
+        });
+    }
+    out
+}
+
+/// Per critical metric: its label sets without data, then those whose judge errored.
+fn critical_holds(active: &[&ScoreInput<'_>]) -> Vec<Hold> {
+    let mut out = Vec::new();
+    let mut metrics: Vec<&str> = Vec::new();
+    for r in active.iter().filter(|r| r.critical) {
+        if !metrics.contains(&r.metric) {
+            metrics.push(r.metric);
+        }
+    }
+    for metric in metrics {
+        for (kind, class, what) in [
+            (
+                HoldKind::CriticalNoData,
+                Classification::Nodata,
+                "has no data",
+            ),
+            (
+                HoldKind::CriticalError,
+                Classification::Error,
+                "could not be judged",
+            ),
+        ] {
+            let hit: Vec<&&ScoreInput<'_>> = active
+                .iter()
+                .filter(|r| r.metric == metric && r.judgement.classification == class)
+                .collect();
+            if hit.is_empty() {
+                continue;
+            }
+            let names: Vec<&str> = hit.iter().map(|r| r.name).collect();
+            out.push(Hold {
+                kind,
+                subject: metric.to_string(),
+                message: format!(
+                    "critical metric `{metric}` {what} for {}: {}",
+                    name_some(&names),
+                    hit[0].judgement.reason
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Groups where nothing was judged for want of data (a group held only by undecided
+/// results is the `Undecided` hold's).
+fn group_holds(groups: &[GroupScore]) -> Vec<Hold> {
+    let mut out = Vec::new();
+    for g in groups
+        .iter()
+        .filter(|g| g.no_data && g.nodata + g.error > 0)
+    {
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (g.nodata, "without data"),
+            (g.error, "errored"),
+            (g.inconclusive, "undecided"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        out.push(Hold {
+            kind: HoldKind::GroupNotJudged,
+            subject: g.name.clone(),
+            message: format!(
+                "nothing in group `{}` (weight {}) was judged ({})",
+                g.name,
+                crate::kinds::num(g.weight),
+                parts.join(", ")
             ),
         });
     }

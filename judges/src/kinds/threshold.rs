@@ -240,40 +240,20 @@ fn ratio(canary: f64, baseline: f64) -> f64 {
     }
 }
 
-impl Judge for ThresholdJudge {
-    fn kind(&self) -> JudgeKind {
-        JudgeKind::Threshold
-    }
+/// Every bound's check, and its text by outcome.
+struct Outcomes {
+    checks: Vec<Check>,
+    /// Above an upper bound.
+    high: Vec<String>,
+    /// Below a lower bound.
+    low: Vec<String>,
+    ok: Vec<String>,
+}
 
-    fn judge(&self, options: &MetricOptions, pair: &MetricPair) -> Judgement {
-        if let Some(problem) = pair.problem() {
-            return Judgement::bare(
-                Classification::Error,
-                format!("the data is not a valid sample: {problem}"),
-            );
-        }
-        let prep = Prepared::new(options, pair);
+impl ThresholdJudge {
+    /// The canary's aggregate against every configured bound.
+    fn checks(&self, name: &str, canary: f64, baseline: Option<f64>) -> Outcomes {
         let c = &self.config;
-        let name = String::from(c.aggregate);
-        let canary = match self.aggregate(&pair.canary, &prep.canary) {
-            Ok(Some(v)) => v,
-            Ok(None) => return prep.no_data(options, "canary"),
-            Err(e) => return prep.judgement(Classification::Error, e),
-        };
-        let baseline = match self.aggregate(&pair.baseline, &prep.baseline) {
-            Ok(v) => v,
-            Err(e) => return prep.judgement(Classification::Error, e),
-        };
-        if baseline.is_none() && c.has_relative() {
-            let mut j = prep.no_data(options, "baseline");
-            j.aggregate = Some(AggregateDetail {
-                name,
-                canary,
-                baseline: None,
-            });
-            return j;
-        }
-
         let mut high = Vec::new();
         let mut low = Vec::new();
         let mut ok = Vec::new();
@@ -292,14 +272,14 @@ impl Judge for ThresholdJudge {
         };
         if let Some(max) = c.max {
             check(
-                Check::value(name.clone(), canary, None, Some(max)),
+                Check::value(name, canary, None, Some(max)),
                 format!("{name} {} vs max {}", num(canary), num(max)),
                 true,
             );
         }
         if let Some(min) = c.min {
             check(
-                Check::value(name.clone(), canary, Some(min), None),
+                Check::value(name, canary, Some(min), None),
                 format!("{name} {} vs min {}", num(canary), num(min)),
                 false,
             );
@@ -336,6 +316,55 @@ impl Judge for ThresholdJudge {
                 );
             }
         }
+        Outcomes {
+            checks,
+            high,
+            low,
+            ok,
+        }
+    }
+}
+
+impl Judge for ThresholdJudge {
+    fn kind(&self) -> JudgeKind {
+        JudgeKind::Threshold
+    }
+
+    fn judge(&self, options: &MetricOptions, pair: &MetricPair) -> Judgement {
+        if let Some(problem) = pair.problem() {
+            return Judgement::bare(
+                Classification::Error,
+                format!("the data is not a valid sample: {problem}"),
+            );
+        }
+        let prep = Prepared::new(options, pair);
+        let c = &self.config;
+        let name = String::from(c.aggregate);
+        let canary = match self.aggregate(&pair.canary, &prep.canary) {
+            Ok(Some(v)) => v,
+            Ok(None) => return prep.no_data(options, "canary"),
+            Err(e) => return prep.judgement(Classification::Error, e),
+        };
+        let baseline = match self.aggregate(&pair.baseline, &prep.baseline) {
+            Ok(v) => v,
+            Err(e) => return prep.judgement(Classification::Error, e),
+        };
+        if baseline.is_none() && c.has_relative() {
+            let mut j = prep.no_data(options, "baseline");
+            j.aggregate = Some(AggregateDetail {
+                name,
+                canary,
+                baseline: None,
+            });
+            return j;
+        }
+
+        let Outcomes {
+            checks,
+            high,
+            low,
+            ok,
+        } = self.checks(&name, canary, baseline);
         let versus = match baseline {
             Some(b) => format!("canary {name} {} vs baseline {}", num(canary), num(b)),
             None => format!("canary {name} {}", num(canary)),
