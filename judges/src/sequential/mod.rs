@@ -398,92 +398,98 @@ impl SequentialState {
                 };
                 self.update_counts(req, err)
             }
-            Test::Distribution { .. } => {
-                self.restart_distribution();
-                let Some(Test::Distribution { test, index, later }) = self.test.as_mut() else {
-                    unreachable!("matched above");
-                };
-                for t in std::iter::once(test).chain(later.iter_mut().map(|(_, t)| t)) {
-                    for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
-                        match sample {
-                            Sample::Histogram { counts, .. } => t.add_counts(arm, counts),
-                            Sample::Values(v) | Sample::Aggregates { values: v, .. } => match index
-                            {
-                                Some(ix) => t.add_values(arm, v, |x| ix.index(x)),
-                                None => {
-                                    let b = t.buckets().clone();
-                                    t.add_values(arm, v, |x| b.index(x));
-                                }
-                            },
-                            Sample::Counts { .. } => {}
+            Test::Distribution { .. } => self.update_distribution(batch),
+            Test::Mean(_) => self.update_mean(batch),
+        }
+    }
+
+    /// [`SequentialState::update`] for the quantile tests: every test (from the start and
+    /// restarted later) takes the batch's values or bucket counts.
+    fn update_distribution(&mut self, batch: &MetricPair) -> Outcome {
+        self.restart_distribution();
+        let Some(Test::Distribution { test, index, later }) = self.test.as_mut() else {
+            unreachable!("matched above");
+        };
+        for t in std::iter::once(test).chain(later.iter_mut().map(|(_, t)| t)) {
+            for (arm, sample) in [(0, &batch.baseline), (1, &batch.canary)] {
+                match sample {
+                    Sample::Histogram { counts, .. } => t.add_counts(arm, counts),
+                    Sample::Values(v) | Sample::Aggregates { values: v, .. } => match index {
+                        Some(ix) => t.add_values(arm, v, |x| ix.index(x)),
+                        None => {
+                            let b = t.buckets().clone();
+                            t.add_values(arm, v, |x| b.index(x));
                         }
-                    }
+                    },
+                    Sample::Counts { .. } => {}
                 }
-                self.batches += 1;
-                let outcome = self.decide_distribution();
-                self.settle(outcome)
-            }
-            Test::Mean(_) => {
-                // A restart due before this batch: a fresh test at its share of α.
-                if let Some(k) = self
-                    .distribution_grid
-                    .start_at(self.batches)
-                    .filter(|k| *k > 0)
-                {
-                    let c = &self.config;
-                    let fresh = MeanTest::new(
-                        self.distribution_alpha(k),
-                        c.tolerance,
-                        self.options.direction,
-                        c.burn_in,
-                        50.0,
-                    )
-                    .with_pass_band(c.pass_band("mean"));
-                    self.later_means.push((self.batches, fresh));
-                }
-                let Some(Test::Mean(test)) = self.test.as_mut() else {
-                    unreachable!("matched above");
-                };
-                if let (Sample::Values(b), Sample::Values(c)) = (&batch.baseline, &batch.canary) {
-                    for (x, y) in b.iter().zip(c) {
-                        test.update(*x, *y);
-                        for (_, t) in self.later_means.iter_mut() {
-                            t.update(*x, *y);
-                        }
-                    }
-                }
-                let n = test.intervals() as f64;
-                self.samples = [n, n];
-                self.batches += 1;
-                // Worse when the test from 0 or a restarted one finds it (the latter's start
-                // is the onset); within only when the test from 0 proves the whole run.
-                let (found, within) = test.finding();
-                let later = self
-                    .later_means
-                    .iter()
-                    .find_map(|(start, t)| t.finding().0.map(|h| (h, *start, t.clone())));
-                let outcome = match (found, later) {
-                    (Some(higher), _) => {
-                        self.fail_higher = higher;
-                        Outcome::Fail
-                    }
-                    (None, Some((higher, start, t))) => {
-                        self.fail_higher = higher;
-                        self.onset = Some(start);
-                        self.shown_mean = Some(t);
-                        Outcome::Fail
-                    }
-                    _ => Outcome::Continue,
-                };
-                self.within = within && outcome == Outcome::Continue;
-                let outcome = if self.within && self.pass_due() {
-                    Outcome::Pass
-                } else {
-                    outcome
-                };
-                self.settle(outcome)
             }
         }
+        self.batches += 1;
+        let outcome = self.decide_distribution();
+        self.settle(outcome)
+    }
+
+    /// [`SequentialState::update`] for the per-interval mean test and its restarts.
+    fn update_mean(&mut self, batch: &MetricPair) -> Outcome {
+        // A restart due before this batch: a fresh test at its share of α.
+        if let Some(k) = self
+            .distribution_grid
+            .start_at(self.batches)
+            .filter(|k| *k > 0)
+        {
+            let c = &self.config;
+            let fresh = MeanTest::new(
+                self.distribution_alpha(k),
+                c.tolerance,
+                self.options.direction,
+                c.burn_in,
+                50.0,
+            )
+            .with_pass_band(c.pass_band("mean"));
+            self.later_means.push((self.batches, fresh));
+        }
+        let Some(Test::Mean(test)) = self.test.as_mut() else {
+            unreachable!("matched above");
+        };
+        if let (Sample::Values(b), Sample::Values(c)) = (&batch.baseline, &batch.canary) {
+            for (x, y) in b.iter().zip(c) {
+                test.update(*x, *y);
+                for (_, t) in self.later_means.iter_mut() {
+                    t.update(*x, *y);
+                }
+            }
+        }
+        let n = test.intervals() as f64;
+        self.samples = [n, n];
+        self.batches += 1;
+        // Worse when the test from 0 or a restarted one finds it (the latter's start
+        // is the onset); within only when the test from 0 proves the whole run.
+        let (found, within) = test.finding();
+        let later = self
+            .later_means
+            .iter()
+            .find_map(|(start, t)| t.finding().0.map(|h| (h, *start, t.clone())));
+        let outcome = match (found, later) {
+            (Some(higher), _) => {
+                self.fail_higher = higher;
+                Outcome::Fail
+            }
+            (None, Some((higher, start, t))) => {
+                self.fail_higher = higher;
+                self.onset = Some(start);
+                self.shown_mean = Some(t);
+                Outcome::Fail
+            }
+            _ => Outcome::Continue,
+        };
+        self.within = within && outcome == Outcome::Continue;
+        let outcome = if self.within && self.pass_due() {
+            Outcome::Pass
+        } else {
+            outcome
+        };
+        self.settle(outcome)
     }
 
     /// Add one scrape of an event-count metric: requests and events (errors) per arm,
@@ -521,28 +527,7 @@ impl SequentialState {
         let [e_up, e_down, pass_up, pass_down] = match (*cached, changed) {
             (Some(c), false) => c,
             _ => {
-                let v = [
-                    if up {
-                        test.log_e_value_any_onset(true)
-                    } else {
-                        f64::NEG_INFINITY
-                    },
-                    if down {
-                        test.log_e_value_any_onset(false)
-                    } else {
-                        f64::NEG_INFINITY
-                    },
-                    if up {
-                        test.log_e_value(kp, false)
-                    } else {
-                        f64::INFINITY
-                    },
-                    if down {
-                        test.log_e_value(1.0 / kp, true)
-                    } else {
-                        f64::INFINITY
-                    },
-                ];
+                let v = count_e_values(test, up, down, kp);
                 *cached = Some(v);
                 v
             }
@@ -886,4 +871,31 @@ impl Judge for SequentialJudge {
         j.critical = options.critical && j.classification.is_failure();
         j
     }
+}
+
+/// The count test's log e-values: fail up, fail down (any onset), pass up, pass down
+/// (against the pass band `kp`); a side not watched can neither fail nor block a pass.
+fn count_e_values(test: &RateRatioTest, up: bool, down: bool, kp: f64) -> [f64; 4] {
+    [
+        if up {
+            test.log_e_value_any_onset(true)
+        } else {
+            f64::NEG_INFINITY
+        },
+        if down {
+            test.log_e_value_any_onset(false)
+        } else {
+            f64::NEG_INFINITY
+        },
+        if up {
+            test.log_e_value(kp, false)
+        } else {
+            f64::INFINITY
+        },
+        if down {
+            test.log_e_value(1.0 / kp, true)
+        } else {
+            f64::INFINITY
+        },
+    ]
 }

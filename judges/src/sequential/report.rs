@@ -240,20 +240,14 @@ impl SequentialState {
                 if up { "errors" } else { "events missing" },
                 pass_rule(up, !up, &num(kp), &num(1.0 / kp))
             )),
-            ruled_out: vec![RuledOut {
-                quantity: "error rate".into(),
-                upper: up.then_some(hi_out).filter(|v| v.is_finite()),
-                lower: (!up).then_some(lo_out).filter(|v| *v > 0.0),
-                pass: if up { kp } else { 1.0 / kp },
-                more: undecided
-                    .then(|| {
-                        let n = test.requests[0].min(test.requests[1]);
-                        let (bound, edge) = if up { (hi_out, kp) } else { (lo_out, 1.0 / kp) };
-                        more_per_arm(n, ratio, bound, edge)
-                    })
-                    .flatten(),
-                more_s: None,
-            }],
+            ruled_out: vec![count_ruled_out(
+                test,
+                up,
+                kp,
+                (lo_out, hi_out),
+                ratio,
+                undecided,
+            )],
         });
         let horizon_text = self
             .horizon_p
@@ -528,27 +522,7 @@ impl SequentialState {
                 "fail when both checks are ✗ on the same side; {}",
                 pass_rule(up, down, &num(kp), &num(1.0 / kp))
             )),
-            ruled_out: vec![RuledOut {
-                quantity: "mean".into(),
-                upper: (up && b > 0.0 && dhi.is_finite()).then(|| (b + dhi) / b),
-                lower: (down && b > 0.0 && dlo.is_finite())
-                    .then(|| (b + dlo) / b)
-                    .filter(|v| *v > 0.0),
-                pass: kp,
-                more: undecided
-                    .then(|| {
-                        let n = test.intervals() as f64;
-                        let up_more = (up && b > 0.0)
-                            .then(|| more_per_arm(n, ratio, (b + dhi) / b, kp))
-                            .flatten();
-                        let down_more = (down && b > 0.0)
-                            .then(|| more_per_arm(n, ratio, (b + dlo) / b, 1.0 / kp))
-                            .flatten();
-                        up_more.into_iter().chain(down_more).reduce(f64::max)
-                    })
-                    .flatten(),
-                more_s: None,
-            }],
+            ruled_out: vec![self.mean_ruled_out(test, up, down, kp, (dlo, dhi), undecided)],
         });
         j.baseline.mean = b;
         j.canary.mean = c;
@@ -563,6 +537,42 @@ impl SequentialState {
         );
         j.baseline.count = test.intervals();
         j.canary.count = test.intervals();
+    }
+
+    /// What the mean test ruled out, as ratios to the baseline's mean, with how many more
+    /// intervals would decide it.
+    fn mean_ruled_out(
+        &self,
+        test: &MeanTest,
+        up: bool,
+        down: bool,
+        kp: f64,
+        (dlo, dhi): (f64, f64),
+        undecided: bool,
+    ) -> RuledOut {
+        let (b, _) = test.means();
+        let ratio = test.mean_ratio();
+        RuledOut {
+            quantity: "mean".into(),
+            upper: (up && b > 0.0 && dhi.is_finite()).then(|| (b + dhi) / b),
+            lower: (down && b > 0.0 && dlo.is_finite())
+                .then(|| (b + dlo) / b)
+                .filter(|v| *v > 0.0),
+            pass: kp,
+            more: undecided
+                .then(|| {
+                    let n = test.intervals() as f64;
+                    let up_more = (up && b > 0.0)
+                        .then(|| more_per_arm(n, ratio, (b + dhi) / b, kp))
+                        .flatten();
+                    let down_more = (down && b > 0.0)
+                        .then(|| more_per_arm(n, ratio, (b + dlo) / b, 1.0 / kp))
+                        .flatten();
+                    up_more.into_iter().chain(down_more).reduce(f64::max)
+                })
+                .flatten(),
+            more_s: None,
+        }
     }
 
     /// The current estimate and confidence interval on the ratio canary / baseline — the
@@ -646,6 +656,32 @@ fn p_check(name: &str, p: f64, alpha: f64) -> Check {
 
 fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
+}
+
+/// What the count test ruled out on its watched side, with how many more requests per
+/// arm would decide it.
+fn count_ruled_out(
+    test: &RateRatioTest,
+    up: bool,
+    kp: f64,
+    (lo_out, hi_out): (f64, f64),
+    ratio: f64,
+    undecided: bool,
+) -> RuledOut {
+    RuledOut {
+        quantity: "error rate".into(),
+        upper: up.then_some(hi_out).filter(|v| v.is_finite()),
+        lower: (!up).then_some(lo_out).filter(|v| *v > 0.0),
+        pass: if up { kp } else { 1.0 / kp },
+        more: undecided
+            .then(|| {
+                let n = test.requests[0].min(test.requests[1]);
+                let (bound, edge) = if up { (hi_out, kp) } else { (lo_out, 1.0 / kp) };
+                more_per_arm(n, ratio, bound, edge)
+            })
+            .flatten(),
+        more_s: None,
+    }
 }
 
 /// Roughly how many more observations per arm would bring a bound at `bound` inside the
