@@ -12,10 +12,7 @@
 //! 5; error counts every minute) over the planned horizon, so live analyses, replays and
 //! one-shot analyses of files decide alike and say when.
 
-use canary_judges::hosts::{
-    BASELINE, CANARY, HostOutcome, HostSummary, HostTest, HostsConfig, PassRule, front_loaded,
-    schedule, stretch_starts,
-};
+use canary_judges::hosts::{BASELINE, CANARY, HostOutcome, HostSummary, HostTest, HostsConfig};
 use canary_judges::{Classification, JudgeConfig, Judgement, MetricOptions, Sample};
 use serde::{Deserialize, Serialize};
 
@@ -357,8 +354,133 @@ pub fn judge(
             decided_at: None,
         });
     }
-    // Per host: its batches, keyed by step index (untimed data: one batch at the end).
-    let per_host: [Vec<Vec<(i64, Sample)>>; 2] = [BASELINE, CANARY].map(|arm| {
+    let per_host = host_batches(hosts, t0, step_s);
+    let steps = step_keys(&per_host);
+    let data_steps = steps.len().max(1);
+    let planned_steps = planned_end
+        .map(|e| ((e - t0) / step_s).ceil().max(1.0) as usize)
+        .unwrap_or(0)
+        .max(data_steps);
+    let every = (60.0 / step_s).ceil().max(1.0) as usize;
+    let counts = matches!(unit.pair.pair.baseline, Sample::Counts { .. });
+    let config = HostsConfig::from_sequential(
+        &seq,
+        seq.alpha / pairs.max(1) as f64,
+        counts,
+        planned_steps,
+        every,
+    );
+    let k = [hosts[BASELINE].len(), hosts[CANARY].len()];
+    let bounds = match &unit.pair.pair.baseline {
+        Sample::Histogram { bounds, .. } => bounds.clone(),
+        _ => value_bounds(),
+    };
+    let mut test = if counts {
+        HostTest::counts(config, k)
+    } else {
+        HostTest::latency(config, &bounds, k)
+    }
+    .with_names(names.clone());
+    // The step the test failed at, as a time (untimed data: at the end of the data).
+    let decided_at = replay(&mut test, &per_host, &steps, &bounds).map(|key| {
+        if key == i64::MAX {
+            t0 + data_steps as f64 * step_s
+        } else {
+            t0 + (key + 1) as f64 * step_s
+        }
+    });
+    let outcome = if horizon {
+        test.finish().clone()
+    } else {
+        test.outcome().clone()
+    };
+    let mut report = HostsReport {
+        label: label.clone(),
+        baseline: host_rows(&test, &names, BASELINE),
+        canary: host_rows(&test, &names, CANARY),
+        named: Vec::new(),
+    };
+    let (mut j, named) = host_judgement(options, label, &names, &test, outcome);
+    report.named = named;
+    j = canary_judges::sequential::with_summaries(j, options, &unit.pair.pair);
+    Some(HostJudged {
+        judgement: j,
+        report,
+        decided_at,
+    })
+}
+
+/// Every step index up to the last with data (steps without data are still steps: the
+/// schedule counts them); data without timestamps is one step, `i64::MAX`.
+fn step_keys(per_host: &[Vec<Vec<(i64, Sample)>>; 2]) -> Vec<i64> {
+    let mut keys: Vec<i64> = per_host
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|(k, _)| *k)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let untimed = keys.contains(&i64::MAX);
+    let last_timed = keys.iter().copied().filter(|k| *k != i64::MAX).max();
+    last_timed
+        .map(|last| (0..=last).collect::<Vec<i64>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(untimed.then_some(i64::MAX))
+        .collect()
+}
+
+/// Feed every host's batches to `test` step by step, ending each step with a look; the
+/// step it failed at, if it did.
+fn replay(
+    test: &mut HostTest,
+    per_host: &[Vec<Vec<(i64, Sample)>>; 2],
+    steps: &[i64],
+    bounds: &[f64],
+) -> Option<i64> {
+    let mut cursor = per_host.each_ref().map(|hosts| vec![0usize; hosts.len()]);
+    for &key in steps {
+        for arm in [BASELINE, CANARY] {
+            for (h, batches) in per_host[arm].iter().enumerate() {
+                while let Some((bk, sample)) = batches.get(cursor[arm][h]) {
+                    if *bk != key {
+                        break;
+                    }
+                    match sample {
+                        Sample::Counts { events, totals } => {
+                            test.add_counts(arm, h, totals.iter().sum(), events.iter().sum())
+                        }
+                        other => test.add_latency(arm, h, &sparse_buckets(bounds, other)),
+                    }
+                    cursor[arm][h] += 1;
+                }
+            }
+        }
+        if let HostOutcome::Fail { .. } = test.end_batch() {
+            return Some(key);
+        }
+    }
+    None
+}
+
+/// One arm's hosts at the deciding (or last) look.
+fn host_rows(test: &HostTest, names: &[Vec<String>; 2], arm: usize) -> Vec<HostRow> {
+    test.last[arm]
+        .iter()
+        .zip(&names[arm])
+        .map(|(s, n): (&HostSummary, &String)| HostRow {
+            host: n.clone(),
+            value: s.value.is_finite().then_some(s.value),
+            requests: s.requests,
+            beyond: s.beyond,
+        })
+        .collect()
+}
+
+/// Per host: its batches, keyed by step index (untimed data: one batch at the end).
+fn host_batches(hosts: &ArmHosts, t0: f64, step_s: f64) -> [Vec<Vec<(i64, Sample)>>; 2] {
+    [BASELINE, CANARY].map(|arm| {
         hosts[arm]
             .iter()
             .map(|(_, p)| {
@@ -380,129 +502,27 @@ pub fn judge(
                     .collect()
             })
             .collect()
-    });
-    let mut keys: Vec<i64> = per_host
-        .iter()
-        .flatten()
-        .flatten()
-        .map(|(k, _)| *k)
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let untimed = keys.contains(&i64::MAX);
-    let last_timed = keys.iter().copied().filter(|k| *k != i64::MAX).max();
-    // Step through every step index up to the last with data (steps without data are
-    // still steps: the schedule counts them); data without timestamps is one step.
-    let steps: Vec<i64> = last_timed
-        .map(|last| (0..=last).collect::<Vec<i64>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(untimed.then_some(i64::MAX))
-        .collect();
-    let data_steps = steps.len().max(1);
-    let planned_steps = planned_end
-        .map(|e| ((e - t0) / step_s).ceil().max(1.0) as usize)
-        .unwrap_or(0)
-        .max(data_steps);
-    let every = (60.0 / step_s).ceil().max(1.0) as usize;
-    let counts = matches!(unit.pair.pair.baseline, Sample::Counts { .. });
-    let looks = schedule(planned_steps, every, !counts);
-    let pass_bands = if counts {
-        vec![seq.pass_band("rate")]
-    } else {
-        seq.quantiles
-            .iter()
-            .map(|&p| seq.quantile_pass_band(p))
-            .collect()
-    };
-    let config = HostsConfig {
-        alpha: seq.alpha / pairs.max(1) as f64,
-        tolerance: seq.tolerance,
-        quantiles: seq.quantiles.clone(),
-        spend: if counts {
-            Vec::new()
-        } else {
-            front_loaded(&looks, every)
-        },
-        looks,
-        // A promotion needs every pair to pass (intersection–union): the whole α each.
-        pass: PassRule {
-            bands: pass_bands,
-            alpha: seq.alpha,
-            at_horizon: seq.pass_from >= 1.0,
-            stretches: stretch_starts(planned_steps),
-        },
-    };
-    let k = [hosts[BASELINE].len(), hosts[CANARY].len()];
-    let bounds = match &unit.pair.pair.baseline {
-        Sample::Histogram { bounds, .. } => bounds.clone(),
-        _ => value_bounds(),
-    };
-    let mut test = if counts {
-        HostTest::counts(config, k)
-    } else {
-        HostTest::latency(config, &bounds, k)
-    }
-    .with_names(names.clone());
-    let mut decided_at = None;
-    let mut cursor = [BASELINE, CANARY].map(|a| vec![0usize; k[a]]);
-    for key in steps {
-        for arm in [BASELINE, CANARY] {
-            for (h, batches) in per_host[arm].iter().enumerate() {
-                while let Some((bk, sample)) = batches.get(cursor[arm][h]) {
-                    if *bk != key {
-                        break;
-                    }
-                    match sample {
-                        Sample::Counts { events, totals } => {
-                            test.add_counts(arm, h, totals.iter().sum(), events.iter().sum())
-                        }
-                        other => test.add_latency(arm, h, &sparse_buckets(&bounds, other)),
-                    }
-                    cursor[arm][h] += 1;
-                }
-            }
-        }
-        let out = test.end_batch();
-        if let HostOutcome::Fail { .. } = out {
-            decided_at = Some(if key == i64::MAX {
-                t0 + data_steps as f64 * step_s
-            } else {
-                t0 + (key + 1) as f64 * step_s
-            });
-            break;
-        }
-    }
-    let outcome = if horizon {
-        test.finish().clone()
-    } else {
-        test.outcome().clone()
-    };
-    let rows = |arm: usize| -> Vec<HostRow> {
-        test.last[arm]
-            .iter()
-            .zip(&names[arm])
-            .map(|(s, n): (&HostSummary, &String)| HostRow {
-                host: n.clone(),
-                value: s.value.is_finite().then_some(s.value),
-                requests: s.requests,
-                beyond: s.beyond,
-            })
-            .collect()
-    };
-    let mut report = HostsReport {
-        label: label.clone(),
-        baseline: rows(BASELINE),
-        canary: rows(CANARY),
-        named: Vec::new(),
-    };
+    })
+}
+
+/// The judgement of a host-level test's outcome, with what the fleets' bounds ruled out,
+/// and the canary hosts it named.
+fn host_judgement(
+    options: &MetricOptions,
+    label: &str,
+    names: &[Vec<String>; 2],
+    test: &HostTest,
+    outcome: HostOutcome,
+) -> (Judgement, Vec<String>) {
     let hosts_phrase = format!(
         "hosts as the unit (`{label}`: {} baseline, {} canary)",
-        k[BASELINE], k[CANARY]
+        names[BASELINE].len(),
+        names[CANARY].len()
     );
+    let mut named = Vec::new();
     let mut j = match outcome {
         HostOutcome::Fail { hosts, reason } => {
-            report.named = hosts.iter().map(|&h| names[CANARY][h].clone()).collect();
+            named = hosts.iter().map(|&h| names[CANARY][h].clone()).collect();
             let mut j = Judgement::bare(Classification::High, format!("{hosts_phrase}: {reason}"));
             j.familywise = true;
             j.critical = options.critical;
@@ -561,12 +581,7 @@ pub fn judge(
             ruled_out,
         });
     }
-    j = canary_judges::sequential::with_summaries(j, options, &unit.pair.pair);
-    Some(HostJudged {
-        judgement: j,
-        report,
-        decided_at,
-    })
+    (j, named)
 }
 
 /// A merged pair with no host in one arm: missing data, judged as missing data is.

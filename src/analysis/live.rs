@@ -529,6 +529,122 @@ impl Runner {
             .map_err(|e| e.to_string())
     }
 
+    /// The metric source is out at interval `iv`: at the last interval, hold and retry
+    /// until the grace period ends (never decide on no data); before it, record the
+    /// interval as not judged. `Ok(true)` to go on, `Ok(false)` when the analysis ended.
+    async fn on_outage(
+        &self,
+        mut rec: AnalysisRecord,
+        iv: Interval,
+        e: &crate::collectors::CollectError,
+        outage_since: &mut Option<f64>,
+    ) -> Result<bool, String> {
+        if iv.last {
+            // Hold: retry until the grace period ends, never decide on no data.
+            let since = *outage_since.get_or_insert_with(|| self.now_s().max(iv.due));
+            if self.now_s() > since + self.settings.outage_grace_s {
+                return self
+                    .finish_error(
+                        rec,
+                        format!(
+                            "the metric source was unavailable at the end of the analysis; no verdict: {e}"
+                        ),
+                    )
+                    .await
+                    .map(|()| false);
+            }
+            let note = format!("waiting for the metric source: {e}");
+            let key = rec.id.clone();
+            let at = self.now_ms();
+            let running = blocking(&self.store, move |s| s.note_running(&key, Some(&note), at))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !running {
+                return Ok(false);
+            }
+            tokio::time::sleep(crate::time::duration(self.settings.outage_retry_s)).await;
+            return Ok(true);
+        }
+        let interval = IntervalRecord {
+            analysis_id: rec.id.clone(),
+            index: iv.index,
+            at_ms: (iv.end * 1000.0) as i64,
+            outcome: "outage".into(),
+            verdict: None,
+            score: None,
+            report: None,
+            error: Some(e.to_string()),
+        };
+        rec.next_interval = iv.index + 1;
+        rec.error = Some(format!("interval {} not judged: {e}", iv.index));
+        rec.updated_ms = self.now_ms();
+        tracing::warn!(analysis = %rec.id, interval = iv.index, error = %e, "metric source outage; holding");
+        blocking(&self.store, move |s| s.record_interval(&rec, &interval))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+
+    fn count_interval(&self, outcome: &str) {
+        self.telemetry
+            .intervals
+            .get_or_create(&crate::telemetry::OutcomeLabels {
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// Store the chart data of what was just judged. Display data only: a failure costs
+    /// the charts, not the analysis.
+    async fn store_details(&self, id: &str, details: serde_json::Result<String>) {
+        let (aid, at) = (id.to_string(), self.now_ms());
+        let stored = match details {
+            Ok(text) => blocking(&self.store, move |s| s.put_details(&aid, &text, at))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = stored {
+            tracing::warn!(analysis = %id, error = %e, "cannot store the chart data");
+        }
+    }
+
+    /// Judge one interval's pairs off the async threads, and the chart data of what was
+    /// judged (the samples are not kept).
+    async fn judge_interval(
+        &self,
+        config: &CanaryConfig,
+        pairs: Vec<crate::collectors::CollectedPair>,
+        request: &AnalysisRequest,
+        iv: Interval,
+        planned_end: Option<f64>,
+    ) -> Result<(super::timeline::TimedAnalysis, serde_json::Result<String>), String> {
+        let started = std::time::Instant::now();
+        let cfg = config.clone();
+        let (thresholds, step) = (request.thresholds, request.window.step());
+        let (timed, details) = tokio::task::spawn_blocking(move || {
+            let timed = analyze_planned(
+                &cfg,
+                &pairs,
+                thresholds,
+                iv.start,
+                step,
+                iv.last,
+                planned_end,
+            );
+            // Chart data of what was just judged, for the pages; the samples are not kept.
+            let details = serde_json::to_string(&details(&cfg, &pairs, &timed.traces));
+            (timed, details)
+        })
+        .await
+        .map_err(|e| format!("judging failed: {e}"))?;
+        self.telemetry
+            .judge_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.count_interval("judged");
+        Ok((timed, details))
+    }
+
     async fn drive(&self, id: &str) -> Result<(), String> {
         let id = id.to_string();
         // When the metric source first failed at the last interval (grace is counted
@@ -583,118 +699,22 @@ impl Runner {
             let pairs = match collected {
                 Ok(p) => p,
                 Err(e) if e.is_outage() => {
-                    self.telemetry
-                        .intervals
-                        .get_or_create(&crate::telemetry::OutcomeLabels {
-                            outcome: "outage".into(),
-                        })
-                        .inc();
-                    if iv.last {
-                        // Hold: retry until the grace period ends, never decide on no data.
-                        let since = *outage_since.get_or_insert_with(|| self.now_s().max(iv.due));
-                        if self.now_s() > since + self.settings.outage_grace_s {
-                            return self
-                                .finish_error(
-                                    rec,
-                                    format!(
-                                        "the metric source was unavailable at the end of the analysis; no verdict: {e}"
-                                    ),
-                                )
-                                .await;
-                        }
-                        let note = format!("waiting for the metric source: {e}");
-                        let key = rec.id.clone();
-                        let at = self.now_ms();
-                        let running =
-                            blocking(&self.store, move |s| s.note_running(&key, Some(&note), at))
-                                .await
-                                .map_err(|e| e.to_string())?;
-                        if !running {
-                            return Ok(());
-                        }
-                        tokio::time::sleep(crate::time::duration(self.settings.outage_retry_s))
-                            .await;
+                    self.count_interval("outage");
+                    if self.on_outage(rec, iv, &e, &mut outage_since).await? {
                         continue;
                     }
-                    let interval = IntervalRecord {
-                        analysis_id: rec.id.clone(),
-                        index: iv.index,
-                        at_ms: (iv.end * 1000.0) as i64,
-                        outcome: "outage".into(),
-                        verdict: None,
-                        score: None,
-                        report: None,
-                        error: Some(e.to_string()),
-                    };
-                    rec.next_interval = iv.index + 1;
-                    rec.error = Some(format!("interval {} not judged: {e}", iv.index));
-                    rec.updated_ms = self.now_ms();
-                    tracing::warn!(analysis = %rec.id, interval = iv.index, error = %e, "metric source outage; holding");
-                    blocking(&self.store, move |s| s.record_interval(&rec, &interval))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    continue;
+                    return Ok(());
                 }
                 Err(e) => {
-                    self.telemetry
-                        .intervals
-                        .get_or_create(&crate::telemetry::OutcomeLabels {
-                            outcome: "error".into(),
-                        })
-                        .inc();
+                    self.count_interval("error");
                     return self.finish_error(rec, e.to_string()).await;
                 }
             };
-            let started = std::time::Instant::now();
-            let cfg = config.clone();
-            let thresholds = request.thresholds;
-            let (timed, details) = tokio::task::spawn_blocking(move || {
-                let timed = analyze_planned(
-                    &cfg,
-                    &pairs,
-                    thresholds,
-                    iv.start,
-                    step,
-                    iv.last,
-                    planned_end,
-                );
-                // Chart data of what was just judged, for the pages; the samples are not kept.
-                let details = serde_json::to_string(&details(&cfg, &pairs, &timed.traces));
-                (timed, details)
-            })
-            .await
-            .map_err(|e| format!("judging failed: {e}"))?;
-            self.telemetry
-                .judge_seconds
-                .observe(started.elapsed().as_secs_f64());
-            self.telemetry
-                .intervals
-                .get_or_create(&crate::telemetry::OutcomeLabels {
-                    outcome: "judged".into(),
-                })
-                .inc();
+            let (timed, details) = self
+                .judge_interval(&config, pairs, &request, iv, planned_end)
+                .await?;
             let report = &timed.report;
-            let all_sequential = config
-                .metrics
-                .iter()
-                .all(|m| m.judge.kind() == JudgeKind::Sequential);
-            let fail_fast = matches!(
-                request.window,
-                WindowSpec::Live {
-                    fail_fast: true,
-                    ..
-                }
-            );
-            // A fail-fast stop needs a metric found worse (high or low), not a fail that
-            // only missing data caused: data still arriving (a canary just started, a
-            // scrape not in yet) holds and is judged again at the next interval.
-            let found_worse = report.metrics.iter().any(|m| {
-                !m.muted && matches!(m.classification, Classification::High | Classification::Low)
-            });
-            let early = !iv.last
-                && ((timed.decided_after_s.is_some()
-                    && (report.verdict == Verdict::Fail || all_sequential))
-                    || (fail_fast && report.verdict == Verdict::Fail && found_worse));
+            let early = !iv.last && stops_early(&config, &request.window, &timed);
             let done = iv.last || early;
             let report_json = serde_json::to_value(report).map_err(|e| e.to_string())?;
             let interval = IntervalRecord {
@@ -726,23 +746,42 @@ impl Runner {
             if !recorded {
                 tracing::warn!(analysis = %id, interval = iv.index, "interval already recorded; not judged twice");
             } else {
-                // Display data only: a failure costs the charts, not the analysis.
-                let (aid, at) = (id.clone(), self.now_ms());
-                let stored = match details {
-                    Ok(text) => blocking(&self.store, move |s| s.put_details(&aid, &text, at))
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(e) = stored {
-                    tracing::warn!(analysis = %id, error = %e, "cannot store the chart data");
-                }
+                self.store_details(&id, details).await;
             }
             if done {
                 return Ok(());
             }
         }
     }
+}
+
+/// Whether an interval before the last ends the analysis: a sequential decision (a fail,
+/// or any decision when every metric is sequential), or a fail-fast window's fail that a
+/// metric found worse (high or low) caused — not one that only missing data caused: data
+/// still arriving (a canary just started, a scrape not in yet) holds and is judged again
+/// at the next interval.
+fn stops_early(
+    config: &CanaryConfig,
+    window: &WindowSpec,
+    timed: &super::timeline::TimedAnalysis,
+) -> bool {
+    let report = &timed.report;
+    let all_sequential = config
+        .metrics
+        .iter()
+        .all(|m| m.judge.kind() == JudgeKind::Sequential);
+    let fail_fast = matches!(
+        window,
+        WindowSpec::Live {
+            fail_fast: true,
+            ..
+        }
+    );
+    let found_worse = report.metrics.iter().any(|m| {
+        !m.muted && matches!(m.classification, Classification::High | Classification::Low)
+    });
+    (timed.decided_after_s.is_some() && (report.verdict == Verdict::Fail || all_sequential))
+        || (fail_fast && report.verdict == Verdict::Fail && found_worse)
 }
 
 /// Create a stored analysis and return its record (the caller submits it to the runner).

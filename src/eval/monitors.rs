@@ -20,9 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use canary_judges::hosts::{
-    HostOutcome, HostTest, HostsConfig, PassRule, front_loaded, schedule, stretch_starts,
-};
+use canary_judges::hosts::{HostOutcome, HostTest, HostsConfig};
 use canary_judges::sequential::Outcome;
 use canary_judges::sequential::rank::RankShift;
 use canary_judges::{
@@ -730,46 +728,37 @@ impl HostsMonitor {
         // Latency and errors share the analysis' α.
         // A look every minute of data.
         let every = (60.0 / run.step_s).ceil().max(1.0) as usize;
-        // The pass bands the sequential judge reads (per quantile, and `rate`).
-        let seq = SequentialConfig {
-            tolerance: s.tolerance,
+        // The sequential judge's settings (its pass bands per quantile, and `rate`), one
+        // per test: errors have their own band.
+        let seq = |tolerance: f64| SequentialConfig {
+            alpha: s.alpha,
+            tolerance,
+            quantiles: s.quantiles.clone(),
             pass_bands: s.pass_bands.clone(),
+            pass_from: s.pass_from,
             ..SequentialConfig::default()
         };
-        let config = |tolerance: f64, sparse: bool, pass_bands: Vec<f64>| {
-            let looks = schedule(s.horizon_batches, every, sparse);
-            HostsConfig {
-                alpha: s.alpha / 2.0,
-                tolerance,
-                quantiles: s.quantiles.clone(),
-                spend: if sparse {
-                    front_loaded(&looks, every)
-                } else {
-                    Vec::new()
-                },
-                looks,
-                // A promotion needs both pairs to pass: each at the whole α.
-                pass: PassRule {
-                    bands: pass_bands,
-                    alpha: s.alpha,
-                    at_horizon: s.pass_from >= 1.0,
-                    stretches: stretch_starts(s.horizon_batches),
-                },
-            }
-        };
-        let latency_bands = s
-            .quantiles
-            .iter()
-            .map(|&p| seq.quantile_pass_band(p))
-            .collect();
+        let planned = s.horizon_batches;
         [
             HostTest::latency(
-                config(s.tolerance, true, latency_bands),
+                HostsConfig::from_sequential(
+                    &seq(s.tolerance),
+                    s.alpha / 2.0,
+                    false,
+                    planned,
+                    every,
+                ),
                 &run.buckets_ms,
                 hosts,
             ),
             HostTest::counts(
-                config(s.error_tolerance, false, vec![seq.pass_band("rate")]),
+                HostsConfig::from_sequential(
+                    &seq(s.error_tolerance),
+                    s.alpha / 2.0,
+                    true,
+                    planned,
+                    every,
+                ),
                 hosts,
             ),
         ]

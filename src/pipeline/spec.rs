@@ -778,217 +778,26 @@ impl Pipeline {
     /// Validate a written pipeline.
     pub fn validate(raw: &RawPipeline) -> Result<Pipeline, Vec<Problem>> {
         let mut problems: Vec<Problem> = Vec::new();
-        if raw.name.trim().is_empty() {
-            problems.push(("name".into(), "the pipeline needs a name".into()));
-        } else if let Some(p) = crate::suggest::new_name_problem(&raw.name) {
-            problems.push(("name".into(), p));
-        }
-        for (i, t) in raw.targets.iter().enumerate() {
-            if let Some(p) = crate::suggest::new_name_problem(&t.name) {
-                problems.push((format!("targets[{i}].name"), p));
-            }
-        }
-        if raw.targets.is_empty() {
-            problems.push((
-                "targets".into(),
-                "name at least one target and its router".into(),
-            ));
-        }
-        let mut names = std::collections::BTreeSet::new();
-        for (i, t) in raw.targets.iter().enumerate() {
-            if !names.insert(t.name.as_str()) {
-                problems.push((
-                    format!("targets[{i}].name"),
-                    format!("duplicate target `{}`", t.name),
-                ));
-            }
-            for (f, m) in t.router.problems() {
-                problems.push((format!("targets[{i}].router.{f}"), m));
-            }
-        }
-        for (i, n) in raw.notifications.iter().enumerate() {
-            for (f, m) in n.webhook().problems() {
-                problems.push((format!("notifications[{i}].{f}"), m));
-            }
-            if n.events.is_empty() {
-                problems.push((
-                    format!("notifications[{i}].events"),
-                    "name at least one event (or leave it out for all)".into(),
-                ));
-            }
-        }
+        check_names(raw, &mut problems);
         let pipeline_window = window(&raw.window, "window", &mut problems);
-        let mut stages = Vec::new();
-        match (&raw.strategy, raw.stages.is_empty()) {
-            (Some(_), false) => problems.push((
-                "stages".into(),
-                "give a `strategy` or `stages`, not both".into(),
-            )),
-            (None, true) => problems.push((
-                "stages".into(),
-                "give a `strategy` (canary, red_black, rolling_red_black) or `stages`".into(),
-            )),
-            (Some(strategy), true) => {
-                match strategy {
-                    Strategy::Canary {
-                        steps, analysis, ..
-                    } => {
-                        check_steps(steps, "strategy.steps", &mut problems);
-                        check_analysis(analysis, "strategy.analysis", &mut problems);
-                    }
-                    Strategy::RedBlack {
-                        smoke_test,
-                        analysis,
-                        ..
-                    } => {
-                        if let Some(s) = smoke_test {
-                            check_smoke(s, "strategy.smoke_test", &mut problems);
-                        }
-                        if let Some(a) = analysis {
-                            check_analysis(a, "strategy.analysis", &mut problems);
-                        }
-                    }
-                    Strategy::RollingRedBlack { steps, gate, .. } => {
-                        check_steps(steps, "strategy.steps", &mut problems);
-                        match gate {
-                            Gate::Analysis(a) => check_analysis(a, "strategy.gate", &mut problems),
-                            Gate::SmokeTest(s) => check_smoke(s, "strategy.gate", &mut problems),
-                            _ => {}
-                        }
-                    }
-                }
-                stages = expand(strategy)
-                    .into_iter()
-                    .map(|(name, kind)| Stage {
-                        name,
-                        kind,
-                        window: None,
-                    })
-                    .collect();
+        let stages = match (&raw.strategy, raw.stages.is_empty()) {
+            (Some(_), false) => {
+                problems.push((
+                    "stages".into(),
+                    "give a `strategy` or `stages`, not both".into(),
+                ));
+                Vec::new()
             }
-            (None, false) => {
-                // An unnamed analysis is named after the traffic it judges.
-                let mut last_percent: Option<f64> = None;
-                for (i, s) in raw.stages.iter().enumerate() {
-                    let field = format!("stages[{i}]");
-                    let (name, kind, w) = match s {
-                        RawStage::Traffic {
-                            percent,
-                            name,
-                            window,
-                        } => {
-                            if !(0.0..=100.0).contains(percent) {
-                                problems.push((
-                                    format!("{field}.percent"),
-                                    format!("must be between 0 and 100, got {percent}"),
-                                ));
-                            }
-                            let n = name
-                                .clone()
-                                .unwrap_or_else(|| format!("traffic {}", pct(*percent)));
-                            last_percent = Some(*percent);
-                            (n, StageKind::Traffic { percent: *percent }, window)
-                        }
-                        RawStage::Analysis {
-                            config,
-                            duration,
-                            interval,
-                            warmup,
-                            step,
-                            on_inconclusive,
-                            deadline,
-                            fail_fast,
-                            name,
-                            window,
-                        } => {
-                            let analysis = &AnalysisSpec {
-                                fail_fast: *fail_fast,
-                                config: config.clone(),
-                                duration: *duration,
-                                interval: *interval,
-                                warmup: *warmup,
-                                step: *step,
-                                on_inconclusive: *on_inconclusive,
-                                deadline: *deadline,
-                            };
-                            check_analysis(analysis, &field, &mut problems);
-                            let n = name.clone().unwrap_or_else(|| match last_percent {
-                                Some(p) => format!("analysis at {}", pct(p)),
-                                None => "analysis".into(),
-                            });
-                            (n, StageKind::Analysis(analysis.clone()), window)
-                        }
-                        RawStage::SmokeTest {
-                            http,
-                            command,
-                            expect_exit,
-                            retries,
-                            timeout,
-                            name,
-                            window,
-                        } => {
-                            let smoke = &SmokeSpec {
-                                http: http.clone(),
-                                command: command.clone(),
-                                expect_exit: *expect_exit,
-                                retries: *retries,
-                                timeout: *timeout,
-                            };
-                            check_smoke(smoke, &field, &mut problems);
-                            let n = name.clone().unwrap_or_else(|| "smoke test".into());
-                            (n, StageKind::SmokeTest(smoke.clone()), window)
-                        }
-                        RawStage::ManualJudgment {
-                            message,
-                            approvers,
-                            timeout,
-                            on_timeout,
-                            name,
-                            window,
-                        } => {
-                            if timeout.0 <= 0.0 {
-                                problems.push((format!("{field}.timeout"), "must be > 0".into()));
-                            }
-                            let n = name.clone().unwrap_or_else(|| "manual judgment".into());
-                            (
-                                n,
-                                StageKind::ManualJudgment {
-                                    message: message.clone(),
-                                    approvers: approvers.clone(),
-                                    timeout: timeout.0,
-                                    on_timeout: *on_timeout,
-                                },
-                                window,
-                            )
-                        }
-                        RawStage::Wait {
-                            duration,
-                            name,
-                            window,
-                        } => {
-                            let n = name.clone().unwrap_or_else(|| "wait".into());
-                            (
-                                n,
-                                StageKind::Wait {
-                                    duration: duration.0,
-                                },
-                                window,
-                            )
-                        }
-                        RawStage::DisableBaseline { name, window } => {
-                            let n = name.clone().unwrap_or_else(|| "disable baseline".into());
-                            (n, StageKind::DisableBaseline, window)
-                        }
-                    };
-                    let w = self::window(w, &format!("{field}.window"), &mut problems);
-                    stages.push(Stage {
-                        name,
-                        kind,
-                        window: w,
-                    });
-                }
+            (None, true) => {
+                problems.push((
+                    "stages".into(),
+                    "give a `strategy` (canary, red_black, rolling_red_black) or `stages`".into(),
+                ));
+                Vec::new()
             }
-        }
+            (Some(strategy), true) => strategy_stages(strategy, &mut problems),
+            (None, false) => explicit_stages(&raw.stages, &mut problems),
+        };
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -1008,6 +817,226 @@ impl Pipeline {
             notifications: raw.notifications.clone(),
             on_conflict: raw.on_conflict,
         })
+    }
+}
+
+/// The pipeline's, targets' and notifications' names, routers and events.
+fn check_names(raw: &RawPipeline, problems: &mut Vec<Problem>) {
+    if raw.name.trim().is_empty() {
+        problems.push(("name".into(), "the pipeline needs a name".into()));
+    } else if let Some(p) = crate::suggest::new_name_problem(&raw.name) {
+        problems.push(("name".into(), p));
+    }
+    for (i, t) in raw.targets.iter().enumerate() {
+        if let Some(p) = crate::suggest::new_name_problem(&t.name) {
+            problems.push((format!("targets[{i}].name"), p));
+        }
+    }
+    if raw.targets.is_empty() {
+        problems.push((
+            "targets".into(),
+            "name at least one target and its router".into(),
+        ));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, t) in raw.targets.iter().enumerate() {
+        if !names.insert(t.name.as_str()) {
+            problems.push((
+                format!("targets[{i}].name"),
+                format!("duplicate target `{}`", t.name),
+            ));
+        }
+        for (f, m) in t.router.problems() {
+            problems.push((format!("targets[{i}].router.{f}"), m));
+        }
+    }
+    for (i, n) in raw.notifications.iter().enumerate() {
+        for (f, m) in n.webhook().problems() {
+            problems.push((format!("notifications[{i}].{f}"), m));
+        }
+        if n.events.is_empty() {
+            problems.push((
+                format!("notifications[{i}].events"),
+                "name at least one event (or leave it out for all)".into(),
+            ));
+        }
+    }
+}
+
+/// The stages a strategy expands to, its steps and gates checked.
+fn strategy_stages(strategy: &Strategy, problems: &mut Vec<Problem>) -> Vec<Stage> {
+    match strategy {
+        Strategy::Canary {
+            steps, analysis, ..
+        } => {
+            check_steps(steps, "strategy.steps", problems);
+            check_analysis(analysis, "strategy.analysis", problems);
+        }
+        Strategy::RedBlack {
+            smoke_test,
+            analysis,
+            ..
+        } => {
+            if let Some(s) = smoke_test {
+                check_smoke(s, "strategy.smoke_test", problems);
+            }
+            if let Some(a) = analysis {
+                check_analysis(a, "strategy.analysis", problems);
+            }
+        }
+        Strategy::RollingRedBlack { steps, gate, .. } => {
+            check_steps(steps, "strategy.steps", problems);
+            match gate {
+                Gate::Analysis(a) => check_analysis(a, "strategy.gate", problems),
+                Gate::SmokeTest(s) => check_smoke(s, "strategy.gate", problems),
+                _ => {}
+            }
+        }
+    }
+    expand(strategy)
+        .into_iter()
+        .map(|(name, kind)| Stage {
+            name,
+            kind,
+            window: None,
+        })
+        .collect()
+}
+
+/// Stages listed one by one, each checked; an unnamed analysis is named after the
+/// traffic it judges.
+fn explicit_stages(raw: &[RawStage], problems: &mut Vec<Problem>) -> Vec<Stage> {
+    let mut stages = Vec::new();
+    let mut last_percent: Option<f64> = None;
+    for (i, s) in raw.iter().enumerate() {
+        let field = format!("stages[{i}]");
+        let (name, kind, w) = raw_stage(s, &field, &mut last_percent, problems);
+        let w = self::window(w, &format!("{field}.window"), problems);
+        stages.push(Stage {
+            name,
+            kind,
+            window: w,
+        });
+    }
+    stages
+}
+
+/// One listed stage: its name (given, or after what it does), its kind, its window;
+/// problems noted.
+fn raw_stage<'a>(
+    s: &'a RawStage,
+    field: &str,
+    last_percent: &mut Option<f64>,
+    problems: &mut Vec<Problem>,
+) -> (String, StageKind, &'a Option<RawWindow>) {
+    match s {
+        RawStage::Traffic {
+            percent,
+            name,
+            window,
+        } => {
+            if !(0.0..=100.0).contains(percent) {
+                problems.push((
+                    format!("{field}.percent"),
+                    format!("must be between 0 and 100, got {percent}"),
+                ));
+            }
+            let n = name
+                .clone()
+                .unwrap_or_else(|| format!("traffic {}", pct(*percent)));
+            *last_percent = Some(*percent);
+            (n, StageKind::Traffic { percent: *percent }, window)
+        }
+        RawStage::Analysis {
+            config,
+            duration,
+            interval,
+            warmup,
+            step,
+            on_inconclusive,
+            deadline,
+            fail_fast,
+            name,
+            window,
+        } => {
+            let analysis = &AnalysisSpec {
+                fail_fast: *fail_fast,
+                config: config.clone(),
+                duration: *duration,
+                interval: *interval,
+                warmup: *warmup,
+                step: *step,
+                on_inconclusive: *on_inconclusive,
+                deadline: *deadline,
+            };
+            check_analysis(analysis, field, problems);
+            let n = name.clone().unwrap_or_else(|| match last_percent {
+                Some(p) => format!("analysis at {}", pct(*p)),
+                None => "analysis".into(),
+            });
+            (n, StageKind::Analysis(analysis.clone()), window)
+        }
+        RawStage::SmokeTest {
+            http,
+            command,
+            expect_exit,
+            retries,
+            timeout,
+            name,
+            window,
+        } => {
+            let smoke = &SmokeSpec {
+                http: http.clone(),
+                command: command.clone(),
+                expect_exit: *expect_exit,
+                retries: *retries,
+                timeout: *timeout,
+            };
+            check_smoke(smoke, field, problems);
+            let n = name.clone().unwrap_or_else(|| "smoke test".into());
+            (n, StageKind::SmokeTest(smoke.clone()), window)
+        }
+        RawStage::ManualJudgment {
+            message,
+            approvers,
+            timeout,
+            on_timeout,
+            name,
+            window,
+        } => {
+            if timeout.0 <= 0.0 {
+                problems.push((format!("{field}.timeout"), "must be > 0".into()));
+            }
+            let n = name.clone().unwrap_or_else(|| "manual judgment".into());
+            (
+                n,
+                StageKind::ManualJudgment {
+                    message: message.clone(),
+                    approvers: approvers.clone(),
+                    timeout: timeout.0,
+                    on_timeout: *on_timeout,
+                },
+                window,
+            )
+        }
+        RawStage::Wait {
+            duration,
+            name,
+            window,
+        } => {
+            let n = name.clone().unwrap_or_else(|| "wait".into());
+            (
+                n,
+                StageKind::Wait {
+                    duration: duration.0,
+                },
+                window,
+            )
+        }
+        RawStage::DisableBaseline { name, window } => {
+            let n = name.clone().unwrap_or_else(|| "disable baseline".into());
+            (n, StageKind::DisableBaseline, window)
+        }
     }
 }
 

@@ -13,7 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{NotifyKind, OnDeadline, OnInconclusive, Pipeline, StageKind};
+use super::spec::{
+    AnalysisSpec, NotifyKind, OnDeadline, OnInconclusive, Pipeline, Stage, StageKind,
+};
 
 /// Where an execution is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -512,50 +514,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
                 enter(p, &mut out, now);
             }
         }
-        (Event::Tick { .. }, Phase::Entering | Phase::WaitingWindow { .. }) => {
-            enter(p, &mut out, now);
-        }
-        (Event::Tick { .. }, Phase::Waiting { until }) => {
-            if now >= *until {
-                advance(p, &mut out, now);
-            } else {
-                out.actions.push(Action::WakeAt { at: *until });
-            }
-        }
-        (Event::Tick { .. }, Phase::Analysing { deadline, .. }) => {
-            if now >= *deadline {
-                out.rollback(
-                    now,
-                    "the analysis gave no verdict before the stage deadline".into(),
-                );
-            }
-        }
-        (
-            Event::Tick { .. },
-            Phase::AwaitingJudgment {
-                deadline,
-                after_analysis,
-            },
-        ) => {
-            if now >= *deadline {
-                let on_timeout = match stage.map(|s| &s.kind) {
-                    Some(StageKind::ManualJudgment { on_timeout, .. }) if !after_analysis => {
-                        *on_timeout
-                    }
-                    _ => OnDeadline::Rollback,
-                };
-                match on_timeout {
-                    OnDeadline::Rollback => {
-                        out.rollback(now, "nobody judged before the deadline".into())
-                    }
-                    OnDeadline::Proceed => {
-                        out.note(now, "judgment timed out", "proceeding as configured");
-                        advance(p, &mut out, now);
-                    }
-                }
-            }
-        }
-        (Event::Tick { .. }, _) => {}
+        (Event::Tick { .. }, phase) => on_tick(p, stage, &mut out, now, phase),
         (Event::RouterDone { read_back, .. }, Phase::Applying { percent }) => {
             out.next.split[state.target] = Some(read_back.unwrap_or(*percent));
             let detail = match read_back {
@@ -586,21 +545,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
         (
             Event::RouterFailed { message, .. },
             Phase::Applying { .. } | Phase::Disabling | Phase::RollingBack { .. },
-        ) => {
-            let reason = format!("the router failed: {message}");
-            out.next.status = Status::Failed;
-            out.next.reason = Some(reason.clone());
-            out.next.phase = Phase::Done;
-            out.note(now, "failed", reason.clone());
-            out.actions.push(Action::Notify {
-                kind: NotifyKind::Alert,
-                message: reason.clone(),
-            });
-            out.actions.push(Action::Notify {
-                kind: NotifyKind::Completed,
-                message: format!("failed: {reason}"),
-            });
-        }
+        ) => router_failed(&mut out, now, message),
         (
             Event::AnalysisStarted { analysis, .. },
             Phase::Analysing {
@@ -634,68 +579,13 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
             };
             let first_note = out.notes.len();
             out.note(now, "analysis", format!("{outcome:?}: {summary}"));
-            match outcome {
-                AnalysisOutcome::Pass => advance(p, &mut out, now),
-                AnalysisOutcome::Fail => {
-                    out.rollback(now, format!("the analysis failed: {summary}"))
-                }
-                AnalysisOutcome::NoVerdict => {
-                    if now < *deadline {
-                        // Hold traffic where it is and judge again.
-                        out.next.phase = Phase::Analysing {
-                            deadline: *deadline,
-                            extended: *extended,
-                            analysis: None,
-                        };
-                        out.actions.push(Action::StartAnalysis {
-                            target: state.target,
-                            stage: state.stage,
-                        });
-                        out.actions.push(Action::WakeAt { at: *deadline });
-                    } else {
-                        out.rollback(now, format!("no verdict before the deadline: {summary}"));
-                    }
-                }
-                AnalysisOutcome::Marginal | AnalysisOutcome::Inconclusive => {
-                    match spec.on_inconclusive {
-                        OnInconclusive::Rollback => {
-                            out.rollback(now, format!("inconclusive: {summary}"))
-                        }
-                        OnInconclusive::Hold => {
-                            out.next.phase = Phase::AwaitingJudgment {
-                                deadline: *deadline,
-                                after_analysis: true,
-                            };
-                            out.note(
-                                now,
-                                "held for judgment",
-                                format!("inconclusive, a person decides (rollback at the deadline): {summary}"),
-                            );
-                            out.actions.push(Action::Notify {
-                                kind: NotifyKind::JudgmentNeeded,
-                                message: format!("inconclusive analysis: {summary}"),
-                            });
-                            out.actions.push(Action::WakeAt { at: *deadline });
-                        }
-                        OnInconclusive::Extend if !extended => {
-                            let d = now + spec.deadline.map_or(2.0 * spec.duration.0, |d| d.0);
-                            out.next.phase = Phase::Analysing {
-                                deadline: d,
-                                extended: true,
-                                analysis: None,
-                            };
-                            out.note(now, "analysis extended", "once, as configured");
-                            out.actions.push(Action::StartAnalysis {
-                                target: state.target,
-                                stage: state.stage,
-                            });
-                            out.actions.push(Action::WakeAt { at: d });
-                        }
-                        OnInconclusive::Extend => out
-                            .rollback(now, format!("inconclusive after the extension: {summary}")),
-                    }
-                }
-            }
+            let verdict = StageVerdict {
+                outcome: outcome.clone(),
+                summary,
+                deadline: *deadline,
+                extended: *extended,
+            };
+            analysis_done(p, spec, &mut out, now, &verdict);
             // Every note of this verdict (the verdict, the rollback or hold it caused)
             // points at the analysis behind it.
             for n in &mut out.notes[first_note..] {
@@ -706,22 +596,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
             let Some(StageKind::SmokeTest(spec)) = stage.map(|s| &s.kind) else {
                 return Err(Rejected("no smoke test here".into()));
             };
-            if *ok {
-                out.note(now, "smoke test passed", detail.clone());
-                advance(p, &mut out, now);
-            } else if *attempt < spec.retries {
-                out.note(now, "smoke test failed; retrying", detail.clone());
-                out.next.phase = Phase::SmokeTesting {
-                    attempt: attempt + 1,
-                };
-                out.actions.push(Action::RunSmokeTest {
-                    target: state.target,
-                    stage: state.stage,
-                    attempt: attempt + 1,
-                });
-            } else {
-                out.rollback(now, format!("the smoke test failed: {detail}"));
-            }
+            smoke_done(p, spec.retries, &mut out, now, (*ok, detail), *attempt);
         }
         (
             Event::Judgment {
@@ -762,6 +637,170 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
         actions: out.actions,
         notes: out.notes,
     })
+}
+
+/// A tick: enter what waits to be entered, end a wait, and act on passed deadlines.
+fn on_tick(p: &Pipeline, stage: Option<&Stage>, out: &mut Out, now: f64, phase: &Phase) {
+    match phase {
+        Phase::Entering | Phase::WaitingWindow { .. } => enter(p, out, now),
+        Phase::Waiting { until } => {
+            if now >= *until {
+                advance(p, out, now);
+            } else {
+                out.actions.push(Action::WakeAt { at: *until });
+            }
+        }
+        Phase::Analysing { deadline, .. } if now >= *deadline => {
+            out.rollback(
+                now,
+                "the analysis gave no verdict before the stage deadline".into(),
+            );
+        }
+        Phase::AwaitingJudgment {
+            deadline,
+            after_analysis,
+        } if now >= *deadline => {
+            let on_timeout = match stage.map(|s| &s.kind) {
+                Some(StageKind::ManualJudgment { on_timeout, .. }) if !after_analysis => {
+                    *on_timeout
+                }
+                _ => OnDeadline::Rollback,
+            };
+            match on_timeout {
+                OnDeadline::Rollback => {
+                    out.rollback(now, "nobody judged before the deadline".into())
+                }
+                OnDeadline::Proceed => {
+                    out.note(now, "judgment timed out", "proceeding as configured");
+                    advance(p, out, now);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The router failed: the execution fails where it stands, and people are told.
+fn router_failed(out: &mut Out, now: f64, message: &str) {
+    let reason = format!("the router failed: {message}");
+    out.next.status = Status::Failed;
+    out.next.reason = Some(reason.clone());
+    out.next.phase = Phase::Done;
+    out.note(now, "failed", reason.clone());
+    out.actions.push(Action::Notify {
+        kind: NotifyKind::Alert,
+        message: reason.clone(),
+    });
+    out.actions.push(Action::Notify {
+        kind: NotifyKind::Completed,
+        message: format!("failed: {reason}"),
+    });
+}
+
+/// An analysis stage's verdict and where the stage stood.
+struct StageVerdict<'a> {
+    outcome: AnalysisOutcome,
+    summary: &'a str,
+    deadline: f64,
+    extended: bool,
+}
+
+/// An analysis stage's verdict: advance, roll back, judge again, or act on an undecided
+/// verdict as the stage says.
+fn analysis_done(p: &Pipeline, spec: &AnalysisSpec, out: &mut Out, now: f64, v: &StageVerdict) {
+    let (summary, deadline) = (v.summary, v.deadline);
+    match v.outcome {
+        AnalysisOutcome::Pass => advance(p, out, now),
+        AnalysisOutcome::Fail => out.rollback(now, format!("the analysis failed: {summary}")),
+        AnalysisOutcome::NoVerdict => {
+            if now < deadline {
+                // Hold traffic where it is and judge again.
+                out.next.phase = Phase::Analysing {
+                    deadline,
+                    extended: v.extended,
+                    analysis: None,
+                };
+                out.actions.push(Action::StartAnalysis {
+                    target: out.next.target,
+                    stage: out.next.stage,
+                });
+                out.actions.push(Action::WakeAt { at: deadline });
+            } else {
+                out.rollback(now, format!("no verdict before the deadline: {summary}"));
+            }
+        }
+        AnalysisOutcome::Marginal | AnalysisOutcome::Inconclusive => {
+            undecided_analysis(spec, out, now, v)
+        }
+    }
+}
+
+/// A marginal or inconclusive verdict, by the stage's `on_inconclusive`.
+fn undecided_analysis(spec: &AnalysisSpec, out: &mut Out, now: f64, v: &StageVerdict) {
+    let (summary, deadline) = (v.summary, v.deadline);
+    match spec.on_inconclusive {
+        OnInconclusive::Rollback => out.rollback(now, format!("inconclusive: {summary}")),
+        OnInconclusive::Hold => {
+            out.next.phase = Phase::AwaitingJudgment {
+                deadline,
+                after_analysis: true,
+            };
+            out.note(
+                now,
+                "held for judgment",
+                format!("inconclusive, a person decides (rollback at the deadline): {summary}"),
+            );
+            out.actions.push(Action::Notify {
+                kind: NotifyKind::JudgmentNeeded,
+                message: format!("inconclusive analysis: {summary}"),
+            });
+            out.actions.push(Action::WakeAt { at: deadline });
+        }
+        OnInconclusive::Extend if !v.extended => {
+            let d = now + spec.deadline.map_or(2.0 * spec.duration.0, |d| d.0);
+            out.next.phase = Phase::Analysing {
+                deadline: d,
+                extended: true,
+                analysis: None,
+            };
+            out.note(now, "analysis extended", "once, as configured");
+            out.actions.push(Action::StartAnalysis {
+                target: out.next.target,
+                stage: out.next.stage,
+            });
+            out.actions.push(Action::WakeAt { at: d });
+        }
+        OnInconclusive::Extend => {
+            out.rollback(now, format!("inconclusive after the extension: {summary}"))
+        }
+    }
+}
+
+/// A smoke test's result: advance, retry, or roll back when the retries are spent.
+fn smoke_done(
+    p: &Pipeline,
+    retries: u32,
+    out: &mut Out,
+    now: f64,
+    (ok, detail): (bool, &str),
+    attempt: u32,
+) {
+    if ok {
+        out.note(now, "smoke test passed", detail);
+        advance(p, out, now);
+    } else if attempt < retries {
+        out.note(now, "smoke test failed; retrying", detail);
+        out.next.phase = Phase::SmokeTesting {
+            attempt: attempt + 1,
+        };
+        out.actions.push(Action::RunSmokeTest {
+            target: out.next.target,
+            stage: out.next.stage,
+            attempt: attempt + 1,
+        });
+    } else {
+        out.rollback(now, format!("the smoke test failed: {detail}"));
+    }
 }
 
 fn event_name(e: &Event) -> &'static str {

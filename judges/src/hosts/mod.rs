@@ -124,6 +124,50 @@ pub struct HostsConfig {
     pub pass: PassRule,
 }
 
+impl HostsConfig {
+    /// The host-level test of one metric pair judged by `seq`: latency (its quantiles and
+    /// their pass bands, looks front-loaded for the host rule) or error counts (`counts`:
+    /// the `rate` pass band, looks every minute), at the pair's share `pair_alpha` of the
+    /// analysis' α, over `planned` batches with a look every `every` batches; the pass side
+    /// at the horizon (`pass_from` ≥ 1) on the whole α, on the whole run and its later
+    /// stretches. One definition for analyses and the evaluation harness.
+    pub fn from_sequential(
+        seq: &crate::sequential::SequentialConfig,
+        pair_alpha: f64,
+        counts: bool,
+        planned: usize,
+        every: usize,
+    ) -> HostsConfig {
+        let looks = schedule(planned, every, !counts);
+        let bands = if counts {
+            vec![seq.pass_band("rate")]
+        } else {
+            seq.quantiles
+                .iter()
+                .map(|&p| seq.quantile_pass_band(p))
+                .collect()
+        };
+        HostsConfig {
+            alpha: pair_alpha,
+            tolerance: seq.tolerance,
+            quantiles: seq.quantiles.clone(),
+            spend: if counts {
+                Vec::new()
+            } else {
+                front_loaded(&looks, every)
+            },
+            looks,
+            // A promotion needs every pair to pass (intersection–union): the whole α each.
+            pass: PassRule {
+                bands,
+                alpha: seq.alpha,
+                at_horizon: seq.pass_from >= 1.0,
+                stretches: stretch_starts(planned),
+            },
+        }
+    }
+}
+
 /// The pass side of a host-level analysis: a promotion proves, with hosts as the unit,
 /// that the canary fleet is no worse than a band.
 ///

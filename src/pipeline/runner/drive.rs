@@ -11,23 +11,7 @@ impl PipelineRunner {
         rx: &mut mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
         outage: &mut Option<(f64, u32, String)>,
     ) -> Result<(), Stop> {
-        let key = id.to_string();
-        let rec = blocking(&self.store, move |s| s.get_execution(&key))
-            .await
-            .map_err(Stop::store)?
-            .ok_or_else(|| Stop::Other(format!("no execution `{id}`")))?;
-        let (name, version) = (rec.pipeline.clone(), rec.version);
-        let spec_rec = blocking(&self.store, move |s| s.get_pipeline(&name, Some(version)))
-            .await
-            .map_err(Stop::store)?
-            .ok_or_else(|| {
-                Stop::Other(format!(
-                    "pipeline {} v{} is gone",
-                    rec.pipeline, rec.version
-                ))
-            })?;
-        let spec = Pipeline::parse(&spec_rec.body, &spec_rec.name)
-            .map_err(|e| Stop::Other(e.join("; ")))?;
+        let (rec, spec) = self.load(id).await?;
         // The allow-list is checked again here: a daemon restarted with a shorter list must
         // not run what it no longer allows. The execution is not stranded for it: a smoke
         // test whose program is refused fails (its retries, then the rollback, follow) and a
@@ -38,25 +22,7 @@ impl PipelineRunner {
             .collect();
         let trigger: Trigger =
             serde_json::from_value(rec.trigger.clone()).map_err(|e| Stop::Other(e.to_string()))?;
-        let routers: Vec<Box<dyn TrafficRouter>> = spec
-            .targets
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let refusal = ["command", "read_command"]
-                    .iter()
-                    .find_map(|f| refused.get(&format!("targets[{i}].router.{f}")));
-                match (refusal, t.router.build_with(&self.webhooks)) {
-                    (Some(why), _) => Box::new(RefusedRouter {
-                        message: format!("targets[{i}].router: {why}"),
-                    }) as Box<dyn TrafficRouter>,
-                    (None, Ok(r)) => r,
-                    (None, Err(e)) => Box::new(RefusedRouter {
-                        message: format!("targets[{i}].router cannot be built: {e}"),
-                    }),
-                }
-            })
-            .collect();
+        let routers = self.build_routers(&spec, &refused);
         let mut exec: Execution =
             serde_json::from_value(rec.state.clone()).map_err(|e| Stop::Other(e.to_string()))?;
         let notifier = Notifier::start(&spec, id, &self.webhooks);
@@ -72,31 +38,9 @@ impl PipelineRunner {
         };
         let mut seq = rec.seq;
         // Back from a store outage: say so in the event log (the state is unchanged).
-        if let Some((since, attempts, error)) = outage.clone() {
-            let event = ExecutionEvent {
-                execution_id: id.to_string(),
-                seq: 0,
-                at_ms: self.now_ms(),
-                kind: "store recovered".into(),
-                detail: json!({
-                    "detail": format!(
-                        "the store failed for {} s ({attempts} attempts; last: {error}); resumed from the stored state",
-                        canary_judges::format_number(self.now_s() - since)
-                    ),
-                    "split": exec.split,
-                }),
-            };
-            let (key, status, state) = (id.to_string(), rec.status.clone(), rec.state.clone());
-            let expected = seq;
-            let at = self.now_ms();
-            let applied = blocking(&self.store, move |s| {
-                s.apply_transition(&key, expected, &status, &state, at, &[event])
-            })
-            .await
-            .map_err(Stop::store)?;
-            if applied {
-                seq += 1;
-            }
+        // Kept until the note is stored: a store failing again notes it on the next try.
+        if let Some(o) = outage.clone() {
+            seq += self.note_recovery(id, &rec, &exec, seq, o).await?;
             *outage = None;
         }
         if !exec.status.is_final() {
@@ -119,24 +63,10 @@ impl PipelineRunner {
             }
             let (event, reply) = match ready.pop_front() {
                 Some(e) => (e, None),
-                None => {
-                    let sleep = wake.map(|w| crate::time::duration((w - self.now_s()).max(0.0)));
-                    tokio::select! {
-                        m = rx.recv() => match m {
-                            Some(m) => m,
-                            None => return Ok(()),
-                        },
-                        _ = async {
-                            match sleep {
-                                Some(d) => tokio::time::sleep(d).await,
-                                None => std::future::pending().await,
-                            }
-                        } => {
-                            wake = None;
-                            (Event::Tick { now: self.now_s() }, None)
-                        }
-                    }
-                }
+                None => match self.next_event(rx, &mut wake).await {
+                    Some(m) => m,
+                    None => return Ok(()),
+                },
             };
             let t = match step(&spec, &exec, &event) {
                 Ok(t) => t,
@@ -152,33 +82,9 @@ impl PipelineRunner {
                     continue;
                 }
             };
-            let events: Vec<ExecutionEvent> = t
-                .notes
-                .iter()
-                .map(|n| ExecutionEvent {
-                    execution_id: id.to_string(),
-                    seq: 0,
-                    at_ms: (n.at * 1000.0) as i64,
-                    kind: n.what.clone(),
-                    detail: json!({
-                        "target": spec.targets.get(n.target).map(|t| t.name.clone()),
-                        "stage": spec.stages.get(n.stage).map(|s| s.name.clone()),
-                        "detail": n.detail,
-                        "split": t.next.split,
-                        "analysis": n.analysis,
-                    }),
-                })
-                .collect();
             let state = serde_json::to_value(&t.next).map_err(|e| Stop::Other(e.to_string()))?;
-            let status = status_name(t.next.status);
-            let key = id.to_string();
-            let expected = seq;
             // Stored before any of the transition's side effects.
-            let at = self.now_ms();
-            let stored = blocking(&self.store, move |s| {
-                s.apply_transition(&key, expected, status, &state, at, &events)
-            })
-            .await;
+            let stored = self.store_transition(id, &spec, seq, &t, state).await;
             let applied = match stored {
                 Ok(applied) => applied,
                 Err(e) => {
@@ -207,23 +113,131 @@ impl PipelineRunner {
             seq += 1;
             exec = t.next;
             actions = t.actions;
-            // Timers belong to the phase: the new phase's own wake-up (from its actions, or
-            // the one it keeps, e.g. a judgment's deadline after an early tick).
-            // (Not for a stage about to be entered: its transition says when, and a paused
-            // execution waits for `resume`, not for a timer.)
-            let kept = if exec.phase == Phase::Entering {
-                Vec::new()
-            } else {
-                exec.pending(&spec)
-            };
-            wake = actions
-                .iter()
-                .chain(kept.iter())
-                .filter_map(|a| match a {
-                    Action::WakeAt { at } => Some(*at),
-                    _ => None,
-                })
-                .min_by(f64::total_cmp);
+            wake = next_wake(&spec, &exec, &actions);
+        }
+    }
+
+    /// The execution's record and the pipeline version it runs.
+    async fn load(&self, id: &str) -> Result<(ExecutionRecord, Pipeline), Stop> {
+        let key = id.to_string();
+        let rec = blocking(&self.store, move |s| s.get_execution(&key))
+            .await
+            .map_err(Stop::store)?
+            .ok_or_else(|| Stop::Other(format!("no execution `{id}`")))?;
+        let (name, version) = (rec.pipeline.clone(), rec.version);
+        let spec_rec = blocking(&self.store, move |s| s.get_pipeline(&name, Some(version)))
+            .await
+            .map_err(Stop::store)?
+            .ok_or_else(|| {
+                Stop::Other(format!(
+                    "pipeline {} v{} is gone",
+                    rec.pipeline, rec.version
+                ))
+            })?;
+        let spec = Pipeline::parse(&spec_rec.body, &spec_rec.name)
+            .map_err(|e| Stop::Other(e.join("; ")))?;
+        Ok((rec, spec))
+    }
+
+    /// Each target's router; a router the allow-list refuses, or one that cannot be built,
+    /// fails its calls with the reason.
+    fn build_routers(
+        &self,
+        spec: &Pipeline,
+        refused: &HashMap<String, String>,
+    ) -> Vec<Box<dyn TrafficRouter>> {
+        spec.targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let refusal = ["command", "read_command"]
+                    .iter()
+                    .find_map(|f| refused.get(&format!("targets[{i}].router.{f}")));
+                match (refusal, t.router.build_with(&self.webhooks)) {
+                    (Some(why), _) => Box::new(RefusedRouter {
+                        message: format!("targets[{i}].router: {why}"),
+                    }) as Box<dyn TrafficRouter>,
+                    (None, Ok(r)) => r,
+                    (None, Err(e)) => Box::new(RefusedRouter {
+                        message: format!("targets[{i}].router cannot be built: {e}"),
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// Record that the store came back after an outage (the state is unchanged): 1 when
+    /// the note was stored, else 0.
+    async fn note_recovery(
+        &self,
+        id: &str,
+        rec: &ExecutionRecord,
+        exec: &Execution,
+        seq: i64,
+        (since, attempts, error): (f64, u32, String),
+    ) -> Result<i64, Stop> {
+        let event = ExecutionEvent {
+            execution_id: id.to_string(),
+            seq: 0,
+            at_ms: self.now_ms(),
+            kind: "store recovered".into(),
+            detail: json!({
+                "detail": format!(
+                    "the store failed for {} s ({attempts} attempts; last: {error}); resumed from the stored state",
+                    canary_judges::format_number(self.now_s() - since)
+                ),
+                "split": exec.split,
+            }),
+        };
+        let (key, status, state) = (id.to_string(), rec.status.clone(), rec.state.clone());
+        let expected = seq;
+        let at = self.now_ms();
+        let applied = blocking(&self.store, move |s| {
+            s.apply_transition(&key, expected, &status, &state, at, &[event])
+        })
+        .await
+        .map_err(Stop::store)?;
+        Ok(i64::from(applied))
+    }
+
+    /// Store a transition and its notes, if the execution is still at `expected`.
+    async fn store_transition(
+        &self,
+        id: &str,
+        spec: &Pipeline,
+        expected: i64,
+        t: &Transition,
+        state: serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let events = transition_events(id, spec, t);
+        let status = status_name(t.next.status);
+        let key = id.to_string();
+        let at = self.now_ms();
+        blocking(&self.store, move |s| {
+            s.apply_transition(&key, expected, status, &state, at, &events)
+        })
+        .await
+    }
+
+    /// The next event: an operator's or the daemon's message, or a tick when the wake-up
+    /// time comes; `None` when every sender is gone.
+    async fn next_event(
+        &self,
+        rx: &mut mpsc::UnboundedReceiver<(Event, Option<Reply>)>,
+        wake: &mut Option<f64>,
+    ) -> Option<(Event, Option<Reply>)> {
+        let sleep = wake.map(|w| crate::time::duration((w - self.now_s()).max(0.0)));
+        tokio::select! {
+            m = rx.recv() => m,
+            _ = async {
+                match sleep {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                *wake = None;
+                Some((Event::Tick { now: self.now_s() }, None))
+            }
         }
     }
 
@@ -557,4 +571,44 @@ impl PipelineRunner {
             }
         });
     }
+}
+
+/// The event log's entries of a transition: one per note.
+fn transition_events(id: &str, spec: &Pipeline, t: &Transition) -> Vec<ExecutionEvent> {
+    t.notes
+        .iter()
+        .map(|n| ExecutionEvent {
+            execution_id: id.to_string(),
+            seq: 0,
+            at_ms: (n.at * 1000.0) as i64,
+            kind: n.what.clone(),
+            detail: json!({
+                "target": spec.targets.get(n.target).map(|t| t.name.clone()),
+                "stage": spec.stages.get(n.stage).map(|s| s.name.clone()),
+                "detail": n.detail,
+                "split": t.next.split,
+                "analysis": n.analysis,
+            }),
+        })
+        .collect()
+}
+
+/// Timers belong to the phase: the new phase's own wake-up (from its actions, or the one
+/// it keeps, e.g. a judgment's deadline after an early tick). (Not for a stage about to
+/// be entered: its transition says when, and a paused execution waits for `resume`, not
+/// for a timer.)
+fn next_wake(spec: &Pipeline, exec: &Execution, actions: &[Action]) -> Option<f64> {
+    let kept = if exec.phase == Phase::Entering {
+        Vec::new()
+    } else {
+        exec.pending(spec)
+    };
+    actions
+        .iter()
+        .chain(kept.iter())
+        .filter_map(|a| match a {
+            Action::WakeAt { at } => Some(*at),
+            _ => None,
+        })
+        .min_by(f64::total_cmp)
 }

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::notify::{Message, Notifier};
 use super::spec::{OnConflict, Pipeline, StageKind};
-use super::state::{Action, AnalysisOutcome, Event, Execution, Phase, Status, step};
+use super::state::{Action, AnalysisOutcome, Event, Execution, Phase, Status, Transition, step};
 use crate::analysis::live::{AnalysisRequest, Runner as AnalysisRunner, WindowSpec, new_record};
 use crate::collectors::Scope;
 use crate::config::CanaryConfig;
