@@ -65,4 +65,15 @@ impl JudgeConfig {
             JudgeConfig::Band(c) => Box::new(BandJudge::new(c.clone()).with_pairs(pairs)),
         }
     }
+
+    /// The streaming form of the judge, for judges that decide as data arrives: a
+    /// [`SequentialJudge`] whose [`SequentialJudge::start`] gives a state fed one scrape at
+    /// a time (split over `pairs` like [`JudgeConfig::build_for_pairs`]); `None` for the
+    /// judges that judge a whole window at once.
+    pub fn streaming(&self, pairs: usize) -> Option<SequentialJudge> {
+        match self {
+            JudgeConfig::Sequential(c) => Some(SequentialJudge::new(c.clone()).with_pairs(pairs)),
+            JudgeConfig::MannWhitney(_) | JudgeConfig::Threshold(_) | JudgeConfig::Band(_) => None,
+        }
+    }
 }

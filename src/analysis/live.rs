@@ -33,281 +33,10 @@ use crate::config::CanaryConfig;
 use crate::config::source::Format;
 use crate::store::{AnalysisRecord, AnalysisStatus, IntervalRecord, Store, blocking};
 use crate::telemetry::Telemetry;
-use crate::time::{Seconds, Timestamp, now_ms, now_s};
+use crate::time::{Seconds, Timestamp, now_ms};
 
-fn default_step() -> Seconds {
-    Seconds(60.0)
-}
-
-fn default_live_step() -> Seconds {
-    Seconds(10.0)
-}
-
-/// Which time the analysis judges.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case", try_from = "RawWindow")]
-pub enum WindowSpec {
-    /// A past window, judged once.
-    Retrospective {
-        start: Timestamp,
-        end: Timestamp,
-        step: Seconds,
-    },
-    /// A running canary, judged every interval.
-    Live {
-        /// When the canary started receiving traffic (default: now).
-        start: Option<Timestamp>,
-        interval: Seconds,
-        max_duration: Seconds,
-        warmup: Option<Seconds>,
-        step: Seconds,
-        /// Wait after an interval's end before reading it (default: one step).
-        lag: Option<Seconds>,
-        /// Stop at the first failing interval even for non-sequential judges.
-        fail_fast: bool,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Mode {
-    Retrospective,
-    Live,
-}
-
-/// A window as written: a flat object, so that a bad value names its own field.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWindow {
-    mode: Mode,
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
-    step: Option<Seconds>,
-    interval: Option<Seconds>,
-    max_duration: Option<Seconds>,
-    warmup: Option<Seconds>,
-    lag: Option<Seconds>,
-    #[serde(default)]
-    fail_fast: bool,
-}
-
-impl TryFrom<RawWindow> for WindowSpec {
-    type Error = String;
-
-    fn try_from(w: RawWindow) -> Result<Self, String> {
-        match w.mode {
-            Mode::Retrospective => {
-                for (name, set) in [
-                    ("interval", w.interval.is_some()),
-                    ("max_duration", w.max_duration.is_some()),
-                    ("warmup", w.warmup.is_some()),
-                    ("lag", w.lag.is_some()),
-                    ("fail_fast", w.fail_fast),
-                ] {
-                    if set {
-                        return Err(format!(
-                            "`{name}` belongs to live windows; a retrospective window has start, end and step"
-                        ));
-                    }
-                }
-                Ok(WindowSpec::Retrospective {
-                    start: w.start.ok_or("a retrospective window needs `start`")?,
-                    end: w.end.ok_or("a retrospective window needs `end`")?,
-                    step: w.step.unwrap_or_else(default_step),
-                })
-            }
-            Mode::Live => {
-                if w.end.is_some() {
-                    return Err("a live window ends after `max_duration`, not at `end`".into());
-                }
-                Ok(WindowSpec::Live {
-                    start: w.start,
-                    interval: w.interval.ok_or("a live window needs `interval`")?,
-                    max_duration: w.max_duration.ok_or("a live window needs `max_duration`")?,
-                    warmup: w.warmup,
-                    step: w.step.unwrap_or_else(default_live_step),
-                    lag: w.lag,
-                    fail_fast: w.fail_fast,
-                })
-            }
-        }
-    }
-}
-
-/// One judgement to make: the window so far and when to read it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    pub index: i64,
-    pub start: f64,
-    pub end: f64,
-    /// Wall-clock time (unix seconds) at which to read it.
-    pub due: f64,
-    pub last: bool,
-}
-
-/// Most points per series one range query may return (Prometheus refuses more).
-const MAX_POINTS: f64 = 11_000.0;
-
-impl WindowSpec {
-    pub fn step(&self) -> f64 {
-        match self {
-            WindowSpec::Retrospective { step, .. } | WindowSpec::Live { step, .. } => step.0,
-        }
-    }
-
-    /// Fill in defaults that depend on the creation time.
-    pub fn resolve(mut self, now: f64) -> Self {
-        if let WindowSpec::Live { start, .. } = &mut self
-            && start.is_none()
-        {
-            *start = Some(Timestamp(now));
-        }
-        self
-    }
-
-    /// Problems with the window: (field below `window`, message).
-    pub fn problems(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let step = self.step();
-        if step < 1.0 {
-            out.push(("step".into(), format!("must be at least 1 s, got {step}")));
-        } else if step > MAX_STEP_S || step.is_nan() {
-            // Kayenta's `step` arrives as a bare number: 1e20 is no step.
-            out.push((
-                "step".into(),
-                format!("may be at most a day ({MAX_STEP_S} s), got {step}"),
-            ));
-        }
-        match self {
-            WindowSpec::Retrospective { start, end, .. } => {
-                let now = now_s();
-                if end.0 > now + RETROSPECTIVE_SKEW_S {
-                    // It would sit `running` until then: a window still to come is live.
-                    out.push((
-                        "end".into(),
-                        format!(
-                            "is {} — in the future; a retrospective window has ended (judge a window still to come with mode = \"live\")",
-                            end.rfc3339()
-                        ),
-                    ));
-                } else if end.0 <= start.0 {
-                    out.push(("end".into(), "must be after `start`".into()));
-                } else if step >= 1.0 && (end.0 - start.0) / step > MAX_POINTS {
-                    out.push((
-                        "step".into(),
-                        format!(
-                            "{step} s gives more than {MAX_POINTS} points over the window; use a longer step"
-                        ),
-                    ));
-                }
-            }
-            WindowSpec::Live {
-                interval,
-                max_duration,
-                warmup,
-                start,
-                ..
-            } => {
-                // A live window that ended before it was asked for would replay every
-                // interval at once: that is a retrospective analysis.
-                if let Some(s) = start
-                    && s.0 + max_duration.0 < now_s()
-                {
-                    out.push((
-                        "start".into(),
-                        format!(
-                            "{} plus max_duration has passed; judge a past window with mode = \"retrospective\"",
-                            s.rfc3339()
-                        ),
-                    ));
-                }
-                if let Some(s) = start
-                    && s.0 > now_s() + crate::time::MAX_AHEAD_S
-                {
-                    out.push((
-                        "start".into(),
-                        format!(
-                            "may be at most {} days ahead, got {}",
-                            crate::time::MAX_AHEAD_S / 86_400.0,
-                            s.rfc3339()
-                        ),
-                    ));
-                }
-                let warm = warmup.map_or(0.0, |w| w.0);
-                if interval.0 < step {
-                    out.push((
-                        "interval".into(),
-                        format!("must be at least one step ({step} s)"),
-                    ));
-                }
-                if max_duration.0 <= warm {
-                    out.push((
-                        "max_duration".into(),
-                        "must be longer than the warm-up".into(),
-                    ));
-                } else if step >= 1.0 && (max_duration.0 - warm) / step > MAX_POINTS {
-                    out.push((
-                        "step".into(),
-                        format!("more than {MAX_POINTS} points; use a longer step"),
-                    ));
-                } else if interval.0 > 0.0 && (max_duration.0 - warm) / interval.0 > 10_000.0 {
-                    out.push(("interval".into(), "more than 10,000 intervals".into()));
-                }
-            }
-        }
-        out
-    }
-
-    /// Every interval, in order.
-    pub fn intervals(&self) -> Vec<Interval> {
-        match self {
-            WindowSpec::Retrospective { start, end, .. } => vec![Interval {
-                index: 0,
-                start: start.0,
-                end: end.0,
-                due: end.0,
-                last: true,
-            }],
-            WindowSpec::Live {
-                start,
-                interval,
-                max_duration,
-                warmup,
-                step,
-                lag,
-                ..
-            } => {
-                let t0 = start.map_or(0.0, |s| s.0);
-                let s = t0 + warmup.map_or(0.0, |w| w.0);
-                let horizon = t0 + max_duration.0;
-                let lag = lag.map_or(step.0, |l| l.0);
-                if interval.0 <= 0.0 || horizon <= s {
-                    return Vec::new();
-                }
-                let n = ((horizon - s) / interval.0 - 1e-9).ceil().max(1.0) as i64;
-                (0..n)
-                    .map(|k| {
-                        let end = (s + (k + 1) as f64 * interval.0).min(horizon);
-                        Interval {
-                            index: k,
-                            start: s,
-                            end,
-                            due: end + lag,
-                            last: k == n - 1,
-                        }
-                    })
-                    .collect()
-            }
-        }
-    }
-}
-
-/// The longest query step: one point a day.
-pub const MAX_STEP_S: f64 = 86_400.0;
-
-/// How far a retrospective window's end may lie ahead of this daemon's clock (clock skew
-/// between the caller, Prometheus and the daemon).
-pub const RETROSPECTIVE_SKEW_S: f64 = 60.0;
+mod window;
+pub use window::*;
 
 /// What a caller asks the daemon to judge (stored with the analysis).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -332,12 +61,12 @@ pub struct Invalid {
 }
 
 impl AnalysisRequest {
-    /// Check the request against the config: the window, and that every metric's query
-    /// builds for both scopes.
-    pub fn validate(&self, config: &CanaryConfig) -> Result<(), Vec<Invalid>> {
+    /// Check the request against the config at time `now` (unix seconds, the caller's
+    /// clock): the window, and that every metric's query builds for both scopes.
+    pub fn validate(&self, config: &CanaryConfig, now: f64) -> Result<(), Vec<Invalid>> {
         let mut out: Vec<Invalid> = self
             .window
-            .problems()
+            .problems(now)
             .into_iter()
             .map(|(f, message)| Invalid {
                 field: format!("window.{f}"),
@@ -409,12 +138,12 @@ pub struct Runner {
 
 impl Runner {
     /// Unix seconds now, by the runner's clock.
-    fn now_s(&self) -> f64 {
+    pub fn now_s(&self) -> f64 {
         self.settings.clock.now_s()
     }
 
     /// Unix milliseconds now, by the runner's clock.
-    fn now_ms(&self) -> i64 {
+    pub fn now_ms(&self) -> i64 {
         self.settings.clock.now_ms()
     }
 
@@ -517,7 +246,11 @@ impl Runner {
         tasks.len()
     }
 
-    async fn finish_error(&self, mut rec: AnalysisRecord, message: String) -> Result<(), String> {
+    async fn finish_error(
+        &self,
+        mut rec: AnalysisRecord,
+        message: String,
+    ) -> Result<(), TaskError> {
         tracing::warn!(analysis = %rec.id, error = %message, "analysis ended in error");
         rec.status = AnalysisStatus::Error;
         rec.error = Some(message);
@@ -526,7 +259,7 @@ impl Runner {
         blocking(&self.store, move |s| s.finish_analysis(&rec))
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(TaskError::Store)
     }
 
     /// The metric source is out at interval `iv`: at the last interval, hold and retry
@@ -538,7 +271,7 @@ impl Runner {
         iv: Interval,
         e: &crate::collectors::CollectError,
         outage_since: &mut Option<f64>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, TaskError> {
         if iv.last {
             // Hold: retry until the grace period ends, never decide on no data.
             let since = *outage_since.get_or_insert_with(|| self.now_s().max(iv.due));
@@ -556,9 +289,8 @@ impl Runner {
             let note = format!("waiting for the metric source: {e}");
             let key = rec.id.clone();
             let at = self.now_ms();
-            let running = blocking(&self.store, move |s| s.note_running(&key, Some(&note), at))
-                .await
-                .map_err(|e| e.to_string())?;
+            let running =
+                blocking(&self.store, move |s| s.note_running(&key, Some(&note), at)).await?;
             if !running {
                 return Ok(false);
             }
@@ -579,9 +311,7 @@ impl Runner {
         rec.error = Some(format!("interval {} not judged: {e}", iv.index));
         rec.updated_ms = self.now_ms();
         tracing::warn!(analysis = %rec.id, interval = iv.index, error = %e, "metric source outage; holding");
-        blocking(&self.store, move |s| s.record_interval(&rec, &interval))
-            .await
-            .map_err(|e| e.to_string())?;
+        blocking(&self.store, move |s| s.record_interval(&rec, &interval)).await?;
         Ok(true)
     }
 
@@ -618,7 +348,7 @@ impl Runner {
         request: &AnalysisRequest,
         iv: Interval,
         planned_end: Option<f64>,
-    ) -> Result<(super::timeline::TimedAnalysis, serde_json::Result<String>), String> {
+    ) -> Result<(super::timeline::TimedAnalysis, serde_json::Result<String>), TaskError> {
         let started = std::time::Instant::now();
         let cfg = config.clone();
         let (thresholds, step) = (request.thresholds, request.window.step());
@@ -637,7 +367,7 @@ impl Runner {
             (timed, details)
         })
         .await
-        .map_err(|e| format!("judging failed: {e}"))?;
+        .map_err(TaskError::Judging)?;
         self.telemetry
             .judge_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -645,17 +375,14 @@ impl Runner {
         Ok((timed, details))
     }
 
-    async fn drive(&self, id: &str) -> Result<(), String> {
+    async fn drive(&self, id: &str) -> Result<(), TaskError> {
         let id = id.to_string();
         // When the metric source first failed at the last interval (grace is counted
         // from then, or from the due time if later).
         let mut outage_since: Option<f64> = None;
         loop {
             let key = id.clone();
-            let Some(mut rec) = blocking(&self.store, move |s| s.get_analysis(&key))
-                .await
-                .map_err(|e| e.to_string())?
-            else {
+            let Some(mut rec) = blocking(&self.store, move |s| s.get_analysis(&key)).await? else {
                 return Ok(());
             };
             if rec.status.is_final() {
@@ -716,7 +443,7 @@ impl Runner {
             let report = &timed.report;
             let early = !iv.last && stops_early(&config, &request.window, &timed);
             let done = iv.last || early;
-            let report_json = serde_json::to_value(report).map_err(|e| e.to_string())?;
+            let report_json = serde_json::to_value(report).map_err(TaskError::Encode)?;
             let interval = IntervalRecord {
                 analysis_id: rec.id.clone(),
                 index: iv.index,
@@ -740,9 +467,8 @@ impl Runner {
                 analysis = %rec.id, interval = iv.index, verdict = report.verdict.as_str(),
                 score = report.score, done, early, "interval judged"
             );
-            let recorded = blocking(&self.store, move |s| s.record_interval(&rec, &interval))
-                .await
-                .map_err(|e| e.to_string())?;
+            let recorded =
+                blocking(&self.store, move |s| s.record_interval(&rec, &interval)).await?;
             if !recorded {
                 tracing::warn!(analysis = %id, interval = iv.index, "interval already recorded; not judged twice");
             } else {
@@ -784,6 +510,18 @@ fn stops_early(
         || (fail_fast && report.verdict == Verdict::Fail && found_worse)
 }
 
+/// Why an analysis task stopped before its analysis ended: it notes the error on the
+/// analysis and resumes from the store after a backoff.
+#[derive(Debug, thiserror::Error)]
+enum TaskError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("judging failed: {0}")]
+    Judging(#[source] tokio::task::JoinError),
+    #[error("cannot encode the report: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
 /// Create a stored analysis and return its record (the caller submits it to the runner).
 #[allow(clippy::too_many_arguments)]
 pub fn new_record(
@@ -822,6 +560,7 @@ mod fault_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::now_s;
 
     #[test]
     fn live_windows_grow_by_interval_after_the_warmup() {
@@ -831,7 +570,7 @@ mod tests {
         }))
         .unwrap();
         // A window that ended long ago is no live window (its intervals still plan).
-        let problems = w.problems();
+        let problems = w.problems(now_s());
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].0, "start");
         assert!(problems[0].1.contains("retrospective"), "{problems:?}");
@@ -851,7 +590,7 @@ mod tests {
             "end": "2026-11-26T09:00:00Z"
         }))
         .unwrap();
-        assert_eq!(w.problems()[0].0, "end");
+        assert_eq!(w.problems(now_s())[0].0, "end");
         let e = serde_json::from_value::<WindowSpec>(serde_json::json!({
             "mode": "live", "interval": "often", "max_duration": 60
         }))
@@ -861,7 +600,7 @@ mod tests {
             "mode": "live", "interval": 5, "max_duration": 60, "step": 10
         }))
         .unwrap();
-        assert_eq!(w.problems()[0].0, "interval");
+        assert_eq!(w.problems(now_s())[0].0, "interval");
     }
 
     #[test]
@@ -871,7 +610,7 @@ mod tests {
             "mode": "retrospective", "start": ahead - 600.0, "end": ahead
         }))
         .unwrap();
-        let problems = w.problems();
+        let problems = w.problems(now_s());
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].0, "end");
         assert!(problems[0].1.contains("in the future"), "{problems:?}");
@@ -879,12 +618,19 @@ mod tests {
             "mode": "retrospective", "start": now_s() - 600.0, "end": now_s() + 10.0
         }))
         .unwrap();
-        assert!(just_now.problems().is_empty(), "clock skew is allowed");
+        assert!(
+            just_now.problems(now_s()).is_empty(),
+            "clock skew is allowed"
+        );
         let live_now: WindowSpec = serde_json::from_value(serde_json::json!({
             "mode": "live", "start": now_s() - 60.0, "interval": "1m", "max_duration": "10m"
         }))
         .unwrap();
-        assert!(live_now.problems().is_empty(), "{:?}", live_now.problems());
+        assert!(
+            live_now.problems(now_s()).is_empty(),
+            "{:?}",
+            live_now.problems(now_s())
+        );
     }
 
     #[test]

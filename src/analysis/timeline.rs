@@ -3,7 +3,7 @@
 //! evidence (and that decision stands); the other judges see all the data at once.
 //! Used by `canaryd replay` for historical deploys, and the basis of live analyses.
 
-use canary_judges::{Judge, JudgeConfig, Judgement, SequentialJudge, Thresholds};
+use canary_judges::{Judge, Judgement, SequentialJudge, Thresholds};
 use rayon::prelude::*;
 
 use super::detail::{PairDetail, SequenceStep, SequenceTrace, thin_steps};
@@ -36,6 +36,66 @@ pub struct SequentialRun {
 
 /// The most points a sequential judge's chart trace keeps (see [`judge_sequentially`]).
 pub const TRACE_STEPS: usize = 40;
+
+/// A decision at `t` (the batch ending at `end`): the trace's outcome, when it came, and
+/// when the change it found began (a later start's onset).
+fn record_decision(
+    state: &mut canary_judges::SequentialState,
+    trace: &mut SequenceTrace,
+    outcome: canary_judges::Outcome,
+    t: f64,
+    end: f64,
+    t0: f64,
+    steps: &[(f64, canary_judges::MetricPair)],
+) {
+    trace.decided_at = Some(t);
+    trace.outcome = match outcome {
+        canary_judges::Outcome::Fail => "fail",
+        canary_judges::Outcome::Pass => "pass",
+        _ => "inconclusive",
+    }
+    .into();
+    // A decision before the data's end is a moment; at its end, one batch of
+    // undated data (t = ∞) is not.
+    if end.is_finite() {
+        state.decided_after_s = Some(end - t0);
+    }
+    // A change found from a later start: when that start's batch began.
+    if let Some(b) = state.onset {
+        let began = if b == 0 {
+            Some(t0)
+        } else {
+            steps.get(b - 1).map(|s| s.0).filter(|t| t.is_finite())
+        };
+        state.onset_after_s = began.map(|t| (t - t0).max(0.0));
+    }
+}
+
+/// The horizon decides too: the count test's fixed-sample look, and by default every pass
+/// (the pass bands' equivalence tests) — a decision at the data's end, `last_t`.
+fn close_at_horizon(
+    state: &mut canary_judges::SequentialState,
+    trace: &mut SequenceTrace,
+    last_t: f64,
+    t0: f64,
+) -> Option<f64> {
+    let outcome = state.finish();
+    if !matches!(
+        outcome,
+        canary_judges::Outcome::Pass | canary_judges::Outcome::Fail
+    ) {
+        return None;
+    }
+    trace.decided_at = Some(last_t);
+    trace.outcome = if outcome == canary_judges::Outcome::Pass {
+        "pass"
+    } else {
+        "fail"
+    }
+    .into();
+    state.decided_after_s = Some(last_t - t0);
+    Some(last_t)
+}
 
 /// Judge one pair over time with a sequential judge: the state sees the batches in order
 /// and stops at its first decision. At the `horizon` an undecided test is closed
@@ -99,52 +159,16 @@ pub fn judge_sequentially(
         }
         if decisive {
             decided = Some(t);
-            trace.decided_at = Some(t);
-            trace.outcome = match outcome {
-                canary_judges::Outcome::Fail => "fail",
-                canary_judges::Outcome::Pass => "pass",
-                _ => "inconclusive",
-            }
-            .into();
-            // A decision before the data's end is a moment; at its end, one batch of
-            // undated data (t = ∞) is not.
-            if end.is_finite() {
-                state.decided_after_s = Some(end - t0);
-            }
-            // A change found from a later start: when that start's batch began.
-            if let Some(b) = state.onset {
-                let began = if b == 0 {
-                    Some(t0)
-                } else {
-                    steps.get(b - 1).map(|s| s.0).filter(|t| t.is_finite())
-                };
-                state.onset_after_s = began.map(|t| (t - t0).max(0.0));
-            }
+            record_decision(&mut state, &mut trace, outcome, t, *end, t0, &steps);
             if outcome != canary_judges::Outcome::Pass {
                 break;
             }
         }
     }
-    if horizon {
-        // The horizon decides too: the count test's fixed-sample look, and by default
-        // every pass (the pass bands' equivalence tests) — a decision at the data's end.
-        let outcome = state.finish();
-        if decided.is_none()
-            && matches!(
-                outcome,
-                canary_judges::Outcome::Pass | canary_judges::Outcome::Fail
-            )
-        {
-            decided = Some(last_t);
-            trace.decided_at = Some(last_t);
-            trace.outcome = if outcome == canary_judges::Outcome::Pass {
-                "pass"
-            } else {
-                "fail"
-            }
-            .into();
-            state.decided_after_s = Some(last_t - t0);
-        }
+    if horizon && decided.is_none() {
+        decided = close_at_horizon(&mut state, &mut trace, last_t, t0);
+    } else if horizon {
+        state.finish();
     }
     // The seconds of data the judgement stands on: its sizing advice ("about N more per
     // arm, ~12 min at the current rate") converts requests to time with them.
@@ -216,12 +240,7 @@ pub fn analyze_planned(
     let sequential: Vec<Option<SequentialJudge>> = config
         .metrics
         .iter()
-        .map(|m| match &m.judge {
-            JudgeConfig::Sequential(c) => {
-                Some(SequentialJudge::new(c.clone()).with_pairs(n_sequential))
-            }
-            _ => None,
-        })
+        .map(|m| m.judge.streaming(n_sequential))
         .collect();
     type Judged = (
         Judgement,

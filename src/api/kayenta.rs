@@ -25,7 +25,7 @@ use crate::collectors::Scope;
 use crate::config::source::Format;
 use crate::store::blocking;
 use crate::store::{AnalysisStatus, ConfigRecord};
-use crate::time::{Seconds, Timestamp, now_ms};
+use crate::time::{Seconds, Timestamp};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -144,7 +144,7 @@ async fn store_config(
         &config.applications,
         "json",
         text,
-        now_ms(),
+        state.runner.now_ms(),
     );
     let id = rec.id.clone();
     blocking(&state.store, move |s| s.put_config(&rec)).await?;

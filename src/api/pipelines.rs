@@ -16,8 +16,8 @@ use crate::pipeline::runner::{OperatorAction, StartError, Submitted, Trigger};
 use crate::pipeline::spec::Pipeline;
 use crate::store::blocking;
 use crate::store::{ExecutionRecord, PipelineRecord};
+use crate::time::Timestamp;
 use crate::time::ms_rfc3339 as iso;
-use crate::time::{Timestamp, now_ms, now_s};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -100,10 +100,8 @@ async fn store_spec(
         ApiError::invalid("spec", "the document has no TOML form (a null value?)")
     })?;
     let name = spec.name.clone();
-    Ok(blocking(&state.store, move |s| {
-        s.put_pipeline(&name, &text, now_ms())
-    })
-    .await?)
+    let at = state.pipelines.now_ms();
+    Ok(blocking(&state.store, move |s| s.put_pipeline(&name, &text, at)).await?)
 }
 
 async fn create(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
@@ -198,7 +196,7 @@ async fn trigger(
         who(by)?;
     }
     if let Some(t) = body.not_before
-        && t.0 > now_s() + crate::time::MAX_AHEAD_S
+        && t.0 > state.pipelines.now_s() + crate::time::MAX_AHEAD_S
     {
         return Err(ApiError::invalid(
             "not_before",

@@ -18,7 +18,6 @@ use crate::config::{CanaryConfig, ConfigError};
 use crate::store::blocking;
 use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ConfigRecord, IntervalRecord};
 use crate::time::ms_rfc3339;
-use crate::time::now_ms;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -192,7 +191,7 @@ async fn create_config(State(state): State<AppState>, req: Request) -> ApiResult
         &config.applications,
         format.name(),
         text,
-        now_ms(),
+        state.runner.now_ms(),
     );
     let name = rec.name.clone();
     if find_config(&state, &name).await?.is_some() {
@@ -253,7 +252,7 @@ async fn put_config(
         &config.applications,
         format.name(),
         text,
-        now_ms(),
+        state.runner.now_ms(),
     );
     let r = rec.clone();
     blocking(&state.store, move |s| s.put_config(&r)).await?;
@@ -334,11 +333,13 @@ pub async fn start_analysis(
     for w in &config.warnings {
         tracing::warn!(config = %config.name, "{w}");
     }
+    // Requests are checked by the runner's clock, the one their analyses run on.
+    let now = state.runner.now_s();
     let request = AnalysisRequest {
-        window: request.window.resolve(crate::time::now_s()),
+        window: request.window.resolve(now),
         ..request
     };
-    request.validate(&config).map_err(|problems| {
+    request.validate(&config, now).map_err(|problems| {
         ApiError::invalid_fields(problems.into_iter().map(|p| (p.field, p.message)).collect())
     })?;
     let rec = new_record(
@@ -545,7 +546,7 @@ async fn cancel_analysis(
     }
     let mut rec = rec;
     rec.status = AnalysisStatus::Cancelled;
-    rec.updated_ms = now_ms();
+    rec.updated_ms = state.runner.now_ms();
     rec.error = Some("cancelled by request".into());
     let r = rec.clone();
     let changed = blocking(&state.store, move |s| s.finish_analysis(&r)).await?;

@@ -306,8 +306,7 @@ fn write_extras(args: &AnalyzeArgs, a: &Analyzed) -> Result<(), CliError> {
             }
             for (kind, chart) in charts {
                 let path = dir.join(format!("{stem}.{kind}.png"));
-                write_png(chart, &path)
-                    .map_err(|e| cant(format!("cannot write {}: {e}", path.display())))?;
+                write_png(chart, &path).map_err(|e| cant(e.to_string()))?;
             }
         }
     }

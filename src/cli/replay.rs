@@ -88,7 +88,8 @@ pub fn run(args: ReplayArgs) -> Result<u8, CliError> {
         ),
         None => None,
     };
-    let deploys = discover(&args.deploys).map_err(|e| CliError::new(exit::NO_INPUT, e))?;
+    let deploys =
+        discover(&args.deploys).map_err(|e| CliError::new(exit::NO_INPUT, e.to_string()))?;
     if deploys.is_empty() {
         return Err(CliError::new(
             exit::NO_INPUT,

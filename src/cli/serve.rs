@@ -195,7 +195,7 @@ pub async fn serve(
     preload_configs(store.as_ref(), &config.configs)?;
     let telemetry = Arc::new(Telemetry::new());
     let collector = PrometheusCollector::new(config.prometheus.clone())
-        .map_err(|e| CliError::new(exit::CONFIG, e))?
+        .map_err(|e| CliError::new(exit::CONFIG, e.to_string()))?
         .with_observer(telemetry.clone());
     let collector: Arc<dyn Collector> = Arc::new(collector);
     let runner = Runner::new(
@@ -230,31 +230,7 @@ pub async fn serve(
             "no API tokens configured: serving loopback only; every local user and process can use every endpoint"
         );
     }
-    let state = AppState {
-        store,
-        runner,
-        pipelines,
-        telemetry,
-        tokens: Arc::new(tokens),
-        kayenta_scoring: config.kayenta.scoring,
-        allowed_origins: Arc::new(config.http.allowed_origins.clone()),
-        sessions: Arc::new(crate::api::ui::Sessions::default()),
-        secure_cookies: config.http.secure_cookies,
-        limits: api::RequestLimits {
-            max_metrics_per_config: config.limits.max_metrics_per_config,
-            max_queries_per_read: config.limits.max_queries_per_read,
-            max_concurrent_judge: config.limits.max_concurrent_judge,
-        },
-        judge_slots: Arc::new(tokio::sync::Semaphore::new(
-            config.limits.max_concurrent_judge.max(1),
-        )),
-        ready_probe: Arc::default(),
-        ui_secret: Arc::new(format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        )),
-    };
+    let state = app_state(&config, tokens, store, runner, pipelines, telemetry);
     let limits = Limits {
         body_bytes: config.http.body_limit_bytes,
         request_timeout: crate::time::duration(config.http.request_timeout_s),
@@ -287,6 +263,43 @@ pub async fn serve(
     .await;
     tracing::info!("stopped; running analyses continue at the next start");
     Ok(())
+}
+
+/// What every request handler shares: the store, the runners, the tokens and the limits
+/// of `config`, and a fresh secret for the UI's sessions.
+fn app_state(
+    config: &DaemonConfig,
+    tokens: Vec<crate::api::Token>,
+    store: Arc<dyn Store>,
+    runner: Arc<Runner>,
+    pipelines: Arc<PipelineRunner>,
+    telemetry: Arc<Telemetry>,
+) -> AppState {
+    AppState {
+        store,
+        runner,
+        pipelines,
+        telemetry,
+        tokens: Arc::new(tokens),
+        kayenta_scoring: config.kayenta.scoring,
+        allowed_origins: Arc::new(config.http.allowed_origins.clone()),
+        sessions: Arc::new(crate::api::ui::Sessions::default()),
+        secure_cookies: config.http.secure_cookies,
+        limits: api::RequestLimits {
+            max_metrics_per_config: config.limits.max_metrics_per_config,
+            max_queries_per_read: config.limits.max_queries_per_read,
+            max_concurrent_judge: config.limits.max_concurrent_judge,
+        },
+        judge_slots: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.max_concurrent_judge.max(1),
+        )),
+        ready_probe: Arc::default(),
+        ui_secret: Arc::new(format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )),
+    }
 }
 
 /// Serve HTTP/1.1 on `listener` until `shutdown`: each connection must send its headers

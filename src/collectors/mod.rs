@@ -182,9 +182,9 @@ impl CollectorConfig {
     /// The collector: files are read (and checked) here, a Prometheus client is built.
     pub fn build(self) -> Result<Box<dyn Collector>, CollectError> {
         Ok(match self {
-            CollectorConfig::Prometheus(settings) => Box::new(
-                prometheus::PrometheusCollector::new(settings).map_err(CollectError::Config)?,
-            ),
+            CollectorConfig::Prometheus(settings) => {
+                Box::new(prometheus::PrometheusCollector::new(settings)?)
+            }
             CollectorConfig::File { baseline, canary } => {
                 Box::new(file::FileCollector::open(&baseline, &canary)?)
             }

@@ -274,29 +274,7 @@ fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> 
         .map_err(|e| invalid(format!("column `metric`: {}", polars_message(&e))))?;
     let metric = metric.str().map_err(|e| invalid(polars_message(&e)))?;
 
-    let value_col = df
-        .column("value")
-        .map_err(|e| invalid(polars_message(&e)))?;
-    let values: Vec<f64> = if value_col.dtype() == &DataType::String {
-        find_non_numeric(&df, file, kind)?;
-        let text = value_col.str().map_err(|e| invalid(polars_message(&e)))?;
-        text.into_iter()
-            .map(|v| v.and_then(parse_value).unwrap_or(f64::NAN))
-            .collect()
-    } else if value_col.dtype().is_primitive_numeric() || value_col.dtype() == &DataType::Boolean {
-        let cast = value_col
-            .cast(&DataType::Float64)
-            .map_err(|e| invalid(polars_message(&e)))?;
-        let ca = cast.f64().map_err(|e| invalid(polars_message(&e)))?;
-        ca.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()
-    } else if value_col.dtype() == &DataType::Null {
-        vec![f64::NAN; df.height()]
-    } else {
-        return Err(invalid(format!(
-            "column `value` has type {}, expected numbers",
-            value_col.dtype()
-        )));
-    };
+    let values = value_column(&df, file, kind)?;
 
     let timestamps = match names.iter().any(|n| n == "timestamp") {
         true => parse_timestamps(
@@ -392,6 +370,39 @@ fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> 
         series,
         rows: df.height(),
     })
+}
+
+/// The `value` column as numbers: numeric columns cast, text parsed (a cell that is not a
+/// number is named with its line), an empty column all NaN.
+fn value_column(df: &DataFrame, file: &str, kind: Kind) -> Result<Vec<f64>, FileError> {
+    let invalid = |message: String| FileError::Invalid {
+        file: file.to_string(),
+        message,
+    };
+    let value_col = df
+        .column("value")
+        .map_err(|e| invalid(polars_message(&e)))?;
+    if value_col.dtype() == &DataType::String {
+        find_non_numeric(df, file, kind)?;
+        let text = value_col.str().map_err(|e| invalid(polars_message(&e)))?;
+        Ok(text
+            .into_iter()
+            .map(|v| v.and_then(parse_value).unwrap_or(f64::NAN))
+            .collect())
+    } else if value_col.dtype().is_primitive_numeric() || value_col.dtype() == &DataType::Boolean {
+        let cast = value_col
+            .cast(&DataType::Float64)
+            .map_err(|e| invalid(polars_message(&e)))?;
+        let ca = cast.f64().map_err(|e| invalid(polars_message(&e)))?;
+        Ok(ca.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    } else if value_col.dtype() == &DataType::Null {
+        Ok(vec![f64::NAN; df.height()])
+    } else {
+        Err(invalid(format!(
+            "column `value` has type {}, expected numbers",
+            value_col.dtype()
+        )))
+    }
 }
 
 fn parse_timestamps(col: &Column, file: &str, kind: Kind) -> Result<Vec<f64>, FileError> {

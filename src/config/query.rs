@@ -174,19 +174,18 @@ impl PromQuery {
     }
 
     /// Kayenta's query object (`{"type": "prometheus", "metricName": …}`) as a query.
-    pub fn from_kayenta(query: &serde_json::Value) -> Result<PromQuery, String> {
-        let k: KayentaQuery = serde_json::from_value(query.clone()).map_err(|e| e.to_string())?;
+    pub fn from_kayenta(query: &serde_json::Value) -> Result<PromQuery, KayentaQueryError> {
+        let k: KayentaQuery =
+            serde_json::from_value(query.clone()).map_err(KayentaQueryError::Malformed)?;
         if let Some(t) = &k.kind
             && t != "prometheus"
         {
-            return Err(format!(
-                "query type `{t}` is not supported; canaryd reads Prometheus"
-            ));
+            return Err(KayentaQueryError::Unsupported(t.clone()));
         }
         let inline = k.custom_inline_template.filter(|t| !t.trim().is_empty());
         let metric_name = k.metric_name.unwrap_or_default();
         if metric_name.trim().is_empty() && inline.is_none() {
-            return Err("needs `metricName` or a `customInlineTemplate`".into());
+            return Err(KayentaQueryError::NoMetric);
         }
         Ok(PromQuery::Kayenta {
             metric_name,
@@ -311,43 +310,57 @@ pub fn unit_of_metric_name(name: &str) -> Option<String> {
         .map(|(_, unit)| (*unit).to_string())
 }
 
+/// A Kayenta query object canaryd cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum KayentaQueryError {
+    /// Not a query object (a wrong type, an unknown shape).
+    #[error("{0}")]
+    Malformed(#[source] serde_json::Error),
+    /// Another metric store's query (`type`).
+    #[error("query type `{0}` is not supported; canaryd reads Prometheus")]
+    Unsupported(String),
+    #[error("needs `metricName` or a `customInlineTemplate`")]
+    NoMetric,
+}
+
+// Operators and aggregations (`sum by (le) (…)` puts a keyword between an aggregation
+// and its parenthesis).
+const KEYWORDS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "offset",
+    "and",
+    "or",
+    "unless",
+    "inf",
+    "nan",
+    "atan2",
+    "start",
+    "end",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+];
+
 /// The first metric name a PromQL expression selects: an identifier that is not a
 /// function call, keyword, label name (inside `{…}` or `by (…)`), duration, string or
 /// `${…}` template variable. A scanner, not a parser: good for naming a series, not for
 /// validating the query.
 pub fn first_selected_metric(promql: &str) -> Option<String> {
-    // Operators and aggregations (`sum by (le) (…)` puts a keyword between an aggregation
-    // and its parenthesis).
-    const KEYWORDS: &[&str] = &[
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "bool",
-        "offset",
-        "and",
-        "or",
-        "unless",
-        "inf",
-        "nan",
-        "atan2",
-        "start",
-        "end",
-        "sum",
-        "avg",
-        "min",
-        "max",
-        "count",
-        "stddev",
-        "stdvar",
-        "topk",
-        "bottomk",
-        "quantile",
-        "count_values",
-        "group",
-    ];
     let chars: Vec<char> = promql.chars().collect();
     let mut i = 0;
     let mut label_list = false; // inside `by (…)` and friends
@@ -546,6 +559,7 @@ mod tests {
         assert!(
             PromQuery::from_kayenta(&bad)
                 .unwrap_err()
+                .to_string()
                 .contains("datadog")
         );
     }

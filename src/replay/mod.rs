@@ -74,13 +74,25 @@ struct ManifestEntry {
     label: Option<Label>,
 }
 
+/// Deploys that cannot be found: the path given, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {reason}", .path.display())]
+pub struct DiscoverError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 /// Find the deploys under `path`: a manifest file, a folder of deploy folders, or a
 /// single deploy folder.
-pub fn discover(path: &Path) -> Result<Vec<Deploy>, String> {
+pub fn discover(path: &Path) -> Result<Vec<Deploy>, DiscoverError> {
+    let fail = |reason: String| DiscoverError {
+        path: path.to_path_buf(),
+        reason,
+    };
     if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let manifest: Manifest =
-            toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+            toml::from_str(&text).map_err(|e| fail(e.message().to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         return Ok(manifest
             .deploys
@@ -96,7 +108,7 @@ pub fn discover(path: &Path) -> Result<Vec<Deploy>, String> {
             .collect());
     }
     if !path.is_dir() {
-        return Err(format!("{}: no such folder or manifest", path.display()));
+        return Err(fail("no such folder or manifest".into()));
     }
     if data_file(path, "baseline").is_some() {
         return Ok(vec![Deploy {
@@ -109,7 +121,7 @@ pub fn discover(path: &Path) -> Result<Vec<Deploy>, String> {
         }]);
     }
     let mut deploys: Vec<Deploy> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| fail(e.to_string()))?
         .filter_map(Result::ok)
         .filter(|e| e.path().is_dir())
         .map(|e| Deploy {

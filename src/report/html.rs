@@ -133,6 +133,11 @@ impl MetricView {
     }
 }
 
+/// A stored report that does not read as a report (written by an incompatible version).
+#[derive(Debug, thiserror::Error)]
+#[error("the stored report cannot be read: {0}")]
+pub struct UnreadableReport(#[source] pub serde_json::Error);
+
 impl ReportView {
     /// The view of a fresh report (through its JSON, like a stored one).
     pub fn of(report: &AnalysisReport) -> ReportView {
@@ -141,8 +146,8 @@ impl ReportView {
     }
 
     /// The view of a stored report.
-    pub fn from_json(value: &serde_json::Value) -> Result<ReportView, String> {
-        ReportView::deserialize(value).map_err(|e| format!("the stored report cannot be read: {e}"))
+    pub fn from_json(value: &serde_json::Value) -> Result<ReportView, UnreadableReport> {
+        ReportView::deserialize(value).map_err(UnreadableReport)
     }
 
     /// Pair indices (into `metrics`) in display order: failures first.
@@ -236,78 +241,8 @@ pub fn report_body(
         })
         .collect();
     html! {
-        header.verdict {
-            h1 {
-                "Canary analysis " code { (view.config) } " "
-                @if meta.interim {
-                    span.badge.running title="the analysis is still running" { "RUNNING" }
-                    " "
-                    span.interim title="the latest interval's verdict; the analysis has not ended" {
-                        "interim: " span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
-                    }
-                } @else {
-                    span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
-                }
-            }
-            p.score {
-                "score " strong { (view.score.map_or("–".into(), score_num)) }
-                " (pass ≥ " (num(Some(view.thresholds.pass)))
-                ", marginal ≥ " (num(Some(view.thresholds.marginal))) ")"
-                @if failing > 0 {
-                    " · " a href="#pairs" { (failing) " failing pair" @if failing != 1 { "s" } }
-                }
-            }
-            @if !view.reason.is_empty() { p.reason { (view.reason) } }
-            @if !view.replicates.is_empty() { p.replicates { (view.replicates) } }
-            @if !view.holds.is_empty() {
-                section.holds {
-                    h2 { "Held: what is missing or undecided" }
-                    ul {
-                        @for h in &view.holds {
-                            li data-kind=(h.kind) { (h.message) }
-                        }
-                    }
-                }
-            }
-            @if !view.warnings.is_empty() {
-                section.warnings {
-                    h2 { "Warnings" }
-                    ul { @for w in &view.warnings { li { (w) } } }
-                }
-            }
-            @if let Some(rules) = &view.scoring {
-                p.scoring { "scored by " code { (rules) } "'s rules" }
-            }
-            @if !meta.facts.is_empty() {
-                dl.facts {
-                    @for (k, v) in &meta.facts { dt { (k) } dd { (v) } }
-                }
-            }
-        }
-        @if !view.groups.is_empty() {
-            section {
-                h2 { "Groups" }
-                table.groups {
-                    thead { tr {
-                        th { "group" } th.n { "score" } th.n { "weight" } th.n { "pass" }
-                        th.n { "high" } th.n { "low" } th.n { "nodata_fail" } th.n { "nodata" }
-                        th.n { "error" } th.n { "inconclusive" }
-                    } }
-                    tbody {
-                        @for g in &view.groups {
-                            tr {
-                                td { (g.name) }
-                                td.n { @if g.no_data { (super::group_state(g.nodata + g.error, g.inconclusive)) } @else { (g.score.map_or("–".into(), score_num)) } }
-                                td.n { (num(g.weight)) }
-                                td.n { (g.pass) } td.n { (g.high) } td.n { (g.low) }
-                                td.n { (g.nodata_fail) } td.n { (g.nodata) } td.n { (g.error) }
-                                td.n { (g.inconclusive) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (verdict_header(view, meta, failing))
+        (groups_section(view))
         section #pairs {
             h2 { "Metric pairs (" (view.metrics.len()) ")" }
             table.pairs {
@@ -319,6 +254,90 @@ pub fn report_body(
                 @for row in &rows { (PreEscaped(row)) }
             }
         }
+    }
+}
+
+/// The verdict at the top: badge, score, reason, holds, warnings and facts.
+fn verdict_header(view: &ReportView, meta: &ReportMeta, failing: usize) -> Markup {
+    html! {
+    header.verdict {
+        h1 {
+            "Canary analysis " code { (view.config) } " "
+            @if meta.interim {
+                span.badge.running title="the analysis is still running" { "RUNNING" }
+                " "
+                span.interim title="the latest interval's verdict; the analysis has not ended" {
+                    "interim: " span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
+                }
+            } @else {
+                span class={ "badge " (view.verdict) } { (view.verdict.to_uppercase()) }
+            }
+        }
+        p.score {
+            "score " strong { (view.score.map_or("–".into(), score_num)) }
+            " (pass ≥ " (num(Some(view.thresholds.pass)))
+            ", marginal ≥ " (num(Some(view.thresholds.marginal))) ")"
+            @if failing > 0 {
+                " · " a href="#pairs" { (failing) " failing pair" @if failing != 1 { "s" } }
+            }
+        }
+        @if !view.reason.is_empty() { p.reason { (view.reason) } }
+        @if !view.replicates.is_empty() { p.replicates { (view.replicates) } }
+        @if !view.holds.is_empty() {
+            section.holds {
+                h2 { "Held: what is missing or undecided" }
+                ul {
+                    @for h in &view.holds {
+                        li data-kind=(h.kind) { (h.message) }
+                    }
+                }
+            }
+        }
+        @if !view.warnings.is_empty() {
+            section.warnings {
+                h2 { "Warnings" }
+                ul { @for w in &view.warnings { li { (w) } } }
+            }
+        }
+        @if let Some(rules) = &view.scoring {
+            p.scoring { "scored by " code { (rules) } "'s rules" }
+        }
+        @if !meta.facts.is_empty() {
+            dl.facts {
+                @for (k, v) in &meta.facts { dt { (k) } dd { (v) } }
+            }
+        }
+    }
+    }
+}
+
+/// Each group's score and counts.
+fn groups_section(view: &ReportView) -> Markup {
+    html! {
+    @if !view.groups.is_empty() {
+        section {
+            h2 { "Groups" }
+            table.groups {
+                thead { tr {
+                    th { "group" } th.n { "score" } th.n { "weight" } th.n { "pass" }
+                    th.n { "high" } th.n { "low" } th.n { "nodata_fail" } th.n { "nodata" }
+                    th.n { "error" } th.n { "inconclusive" }
+                } }
+                tbody {
+                    @for g in &view.groups {
+                        tr {
+                            td { (g.name) }
+                            td.n { @if g.no_data { (super::group_state(g.nodata + g.error, g.inconclusive)) } @else { (g.score.map_or("–".into(), score_num)) } }
+                            td.n { (num(g.weight)) }
+                            td.n { (g.pass) } td.n { (g.high) } td.n { (g.low) }
+                            td.n { (g.nodata_fail) } td.n { (g.nodata) } td.n { (g.error) }
+                            td.n { (g.inconclusive) }
+                        }
+                    }
+                }
+            }
+        }
+    }
     }
 }
 

@@ -32,8 +32,8 @@ use tokio::net::unix::pipe;
 use tokio::time::Instant;
 
 use super::{
-    Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split, TrafficRouter,
-    fmt_percent, timeout_problem,
+    ConfigError, Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split,
+    TrafficRouter, fmt_percent, timeout_problem,
 };
 use crate::text::tail;
 
@@ -119,10 +119,8 @@ struct Ran {
 
 impl CommandRouter {
     /// The router; fails on an invalid config (see [`CommandConfig::problems`]).
-    pub fn new(config: CommandConfig) -> Result<CommandRouter, String> {
-        if let Some((field, message)) = config.problems().into_iter().next() {
-            return Err(format!("`{field}` {message}"));
-        }
+    pub fn new(config: CommandConfig) -> Result<CommandRouter, ConfigError> {
+        ConfigError::check("command", config.problems())?;
         Ok(CommandRouter {
             timeout: crate::time::duration(config.timeout_s),
             config,

@@ -148,6 +148,36 @@ pub enum RouterConfig {
     Command(command::CommandConfig),
 }
 
+/// A router configuration that cannot be built: every problem, as (field, message), the
+/// field relative to the router (`socket`, `url`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{kind} router: {}", describe(.problems))]
+pub struct ConfigError {
+    /// The router kind, as in [`ROUTER_KINDS`].
+    pub kind: &'static str,
+    pub problems: Vec<(String, String)>,
+}
+
+impl ConfigError {
+    /// `Ok` when `problems` is empty, else the error naming them all.
+    pub fn check(kind: &'static str, problems: Vec<(String, String)>) -> Result<(), ConfigError> {
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { kind, problems })
+        }
+    }
+}
+
+/// "`field` message; `field` message".
+fn describe(problems: &[(String, String)]) -> String {
+    problems
+        .iter()
+        .map(|(field, message)| format!("`{field}` {message}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl RouterConfig {
     /// The kind name, as in [`ROUTER_KINDS`].
     pub fn kind(&self) -> &'static str {
@@ -175,21 +205,17 @@ impl RouterConfig {
     /// The router, with a webhook client of its own. Fails, naming every problem, when
     /// [`RouterConfig::problems`] finds any. Code that builds many routers uses
     /// [`RouterConfig::build_with`] to share one client.
-    pub fn build(&self) -> Result<Box<dyn TrafficRouter>, String> {
+    pub fn build(&self) -> Result<Box<dyn TrafficRouter>, ConfigError> {
         self.build_with(&webhook::webhook_client())
     }
 
     /// The router; a webhook router sends through `webhooks` (see
     /// [`webhook::webhook_client`]), the other kinds do not use it.
-    pub fn build_with(&self, webhooks: &reqwest::Client) -> Result<Box<dyn TrafficRouter>, String> {
-        let problems = self.problems();
-        if !problems.is_empty() {
-            let all: Vec<String> = problems
-                .iter()
-                .map(|(field, message)| format!("`{field}` {message}"))
-                .collect();
-            return Err(format!("{} router: {}", self.kind(), all.join("; ")));
-        }
+    pub fn build_with(
+        &self,
+        webhooks: &reqwest::Client,
+    ) -> Result<Box<dyn TrafficRouter>, ConfigError> {
+        ConfigError::check(self.kind(), self.problems())?;
         Ok(match self {
             RouterConfig::Haproxy(c) => Box::new(HaproxyRouter::new(c.clone())?),
             RouterConfig::Webhook(c) => Box::new(WebhookRouter::new(c.clone(), webhooks.clone())?),
@@ -283,8 +309,12 @@ mod tests {
         )
         .unwrap();
         let e = c.build().err().expect("invalid config");
+        assert_eq!(e.kind, "haproxy");
+        let text = e.to_string();
+        assert!(text.starts_with("haproxy router: "), "{text}");
         for field in ["socket", "baseline_servers", "timeout_s"] {
-            assert!(e.contains(&format!("`{field}`")), "{e}");
+            assert!(e.problems.iter().any(|(f, _)| f == field), "{e:?}");
+            assert!(text.contains(&format!("`{field}`")), "{text}");
         }
     }
 

@@ -35,8 +35,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::{
-    Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split, TrafficRouter,
-    round_percent, timeout_problem,
+    ConfigError, Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split,
+    TrafficRouter, round_percent, timeout_problem,
 };
 use crate::secret::Secret;
 use crate::text::tail;
@@ -191,10 +191,8 @@ pub struct SignedPoster {
 impl SignedPoster {
     /// The poster, sending through `http` (see [`webhook_client`]); fails on an invalid
     /// config (see [`WebhookConfig::problems`]).
-    pub fn new(config: WebhookConfig, http: reqwest::Client) -> Result<SignedPoster, String> {
-        if let Some((field, message)) = config.problems().into_iter().next() {
-            return Err(format!("`{field}` {message}"));
-        }
+    pub fn new(config: WebhookConfig, http: reqwest::Client) -> Result<SignedPoster, ConfigError> {
+        ConfigError::check("webhook", config.problems())?;
         Ok(SignedPoster { config, http })
     }
 
@@ -300,7 +298,7 @@ pub struct WebhookRouter {
 impl WebhookRouter {
     /// The router, sending through `http` (see [`webhook_client`]); fails on an invalid
     /// config (see [`WebhookConfig::problems`]).
-    pub fn new(config: WebhookConfig, http: reqwest::Client) -> Result<WebhookRouter, String> {
+    pub fn new(config: WebhookConfig, http: reqwest::Client) -> Result<WebhookRouter, ConfigError> {
         Ok(WebhookRouter {
             poster: SignedPoster::new(config, http)?,
         })

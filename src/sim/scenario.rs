@@ -47,7 +47,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use self::shape::{Shape, Warp, WarpEnd};
+use self::shape::{Shape, Warp, WarpEnd, WarpError};
 use super::Truth;
 use crate::config::source::{self, DeError, Format, Pos, SourceTree};
 
@@ -320,7 +320,7 @@ impl Change {
     }
 
     /// The latency warp of a `tail_shift` or `median_shift` (validated to be monotone).
-    pub fn warp(&self, shape: &Shape) -> Option<Result<Warp, String>> {
+    pub fn warp(&self, shape: &Shape) -> Option<Result<Warp, WarpError>> {
         match self.kind {
             ChangeKind::TailShift {
                 quantile,

@@ -7,6 +7,26 @@
 //! *outwards* to a bucket edge — intervals widen by at most one bucket (1%), and no
 //! decision becomes less safe. Values ≤ `min` share the first bucket, values ≥ `max` the last.
 
+/// Bucket bounds that do not make a histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketsError {
+    Empty,
+    NotAscending,
+    FloorAbove,
+}
+
+impl std::fmt::Display for BucketsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BucketsError::Empty => "a histogram needs at least one bucket",
+            BucketsError::NotAscending => "bucket bounds must be strictly ascending numbers",
+            BucketsError::FloorAbove => "the floor must lie below the first bucket bound",
+        })
+    }
+}
+
+impl std::error::Error for BucketsError {}
+
 /// Upper bounds (Prometheus `le`) of a histogram's buckets, ascending; the last may be +∞.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Buckets {
@@ -17,15 +37,15 @@ pub struct Buckets {
 
 impl Buckets {
     /// Buckets with these upper bounds (ascending, no NaN) above `floor`.
-    pub fn new(bounds: Vec<f64>, floor: f64) -> Result<Self, String> {
+    pub fn new(bounds: Vec<f64>, floor: f64) -> Result<Self, BucketsError> {
         if bounds.is_empty() {
-            return Err("a histogram needs at least one bucket".into());
+            return Err(BucketsError::Empty);
         }
         if bounds.iter().any(|b| b.is_nan()) || !bounds.windows(2).all(|w| w[0] < w[1]) {
-            return Err("bucket bounds must be strictly ascending numbers".into());
+            return Err(BucketsError::NotAscending);
         }
         if floor >= bounds[0] {
-            return Err("the floor must lie below the first bucket bound".into());
+            return Err(BucketsError::FloorAbove);
         }
         Ok(Buckets { bounds, floor })
     }

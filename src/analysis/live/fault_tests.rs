@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::collectors::{CollectFuture, CollectRequest, CollectedPair, Collector};
 use crate::store::SqliteStore;
+use crate::time::now_s;
 
 /// Always the same pair: the canary twice as slow.
 struct Fixed;

@@ -144,7 +144,11 @@ pub(super) async fn load_analysis(
     };
     let view = match &rec.report {
         Some(r) => Some(ReportView::from_json(r).map_err(|e| {
-            message_page(StatusCode::INTERNAL_SERVER_ERROR, "Unreadable report", &e)
+            message_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Unreadable report",
+                &e.to_string(),
+            )
         })?),
         None => None,
     };

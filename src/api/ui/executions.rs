@@ -206,45 +206,8 @@ pub(super) async fn execution_page(
         .iter()
         .rev()
         .find_map(|e| e.detail["analysis"].as_str().map(str::to_string));
-    let judgment = match (state_now.as_ref().map(|s| &s.phase), stage.map(|s| &s.kind)) {
-        (
-            Some(Phase::AwaitingJudgment { deadline, .. }),
-            Some(StageKind::ManualJudgment {
-                message,
-                approvers,
-                on_timeout,
-                ..
-            }),
-        ) => Some(Judgment {
-            message: message.clone(),
-            approvers: approvers.clone(),
-            deadline: *deadline,
-            at_deadline: match on_timeout {
-                OnDeadline::Rollback => "the execution rolls back",
-                OnDeadline::Proceed => "the execution proceeds to the next stage",
-            },
-            analysis: None,
-        }),
-        (Some(Phase::AwaitingJudgment { deadline, .. }), _) => {
-            let analysis = match &last_analysis {
-                Some(a) => held_analysis(state, a).await,
-                None => None,
-            };
-            let verdict = analysis
-                .as_ref()
-                .map_or("inconclusive", |a| a.verdict.as_str());
-            Some(Judgment {
-                message: format!(
-                    "The analysis was {verdict}, not a pass: a person decides whether to go on."
-                ),
-                approvers: Vec::new(),
-                deadline: *deadline,
-                at_deadline: "the execution rolls back",
-                analysis,
-            })
-        }
-        _ => None,
-    };
+    let judgment =
+        pending_judgment(state, state_now.as_ref(), stage, last_analysis.as_deref()).await;
     let unfinished = rec.status == "running" || rec.status == "paused";
     let timeline = execution_timeline(
         &events,
@@ -255,7 +218,6 @@ pub(super) async fn execution_page(
         },
     );
     let by = v.name.clone().unwrap_or_default();
-    let csrf = v.csrf.clone();
     let action = |what: &str| format!("/ui/executions/{}/{what}", rec.id);
     let body = html! {
         h1 { "Execution of " a href={ "/ui/pipelines/" (encode(&rec.pipeline)) } { code { (rec.pipeline) } } " version " (rec.version) " " (badge(&rec.status)) }
@@ -277,90 +239,13 @@ pub(super) async fn execution_page(
             dt { "started" } dd { (when(rec.created_ms)) }
             dt { "updated" } dd { (when(rec.updated_ms)) }
         }
-        @if let Some(j) = &judgment {
-            section.panel.judgment #judgment {
-                h2 { "Judgment needed" }
-                p { (j.message) }
-                @if let Some(a) = &j.analysis {
-                    div #judgment-analysis {
-                        p { "The analysis behind it: " a href={ "/ui/analyses/" (a.id) } { code { (a.id) } } " — verdict "
-                            span class={ "badge " (a.verdict) } { (a.verdict.to_uppercase()) } "." }
-                        @if !a.undecided.is_empty() {
-                            p { "Not passing, and why:" }
-                            ul.undecided { @for u in &a.undecided { li { (u) } } }
-                        }
-                        @if !a.held.is_empty() {
-                            p { "Missing evidence:" }
-                            ul.held { @for h in &a.held { li { (h) } } }
-                        }
-                    }
-                }
-                p { @if j.approvers.is_empty() { "Anyone with a write token may decide." } @else { "May decide: " (j.approvers.join(", ")) "." } }
-                p #deadline { "Deadline " strong { (when((j.deadline * 1000.0) as i64)) } ": if nobody decides by then, " (j.at_deadline) "." }
-                @if v.may_write() {
-                    form.inline method="post" action=(action("judgment")) {
-                        input type="hidden" name="csrf" value=(csrf);
-                        label { "by " input type="text" name="by" value=(by) required; }
-                        label { "comment " input type="text" name="comment" size="40"; }
-                        button.approve type="submit" name="decision" value="approve" id="approve" { "Approve" }
-                        button.reject type="submit" name="decision" value="reject" id="reject" { "Reject" }
-                    }
-                } @else {
-                    p { "Sign in with a write token to decide." }
-                }
-            }
-        }
-        @if unfinished && v.may_write() {
-            section.panel.actions {
-                form.inline method="post" action=(action("rollback")) {
-                    input type="hidden" name="csrf" value=(csrf);
-                    label { "by " input type="text" name="by" value=(by) required; }
-                    label { "reason " input type="text" name="reason" size="30"; }
-                    button.rollback type="submit" id="rollback" { "Roll back now" }
-                }
-                @if rec.status == "running" {
-                    form.inline method="post" action=(action("pause")) {
-                        input type="hidden" name="csrf" value=(csrf);
-                        input type="hidden" name="by" value=(if by.is_empty() { "ui" } else { &by });
-                        button type="submit" id="pause" { "Pause after this stage" }
-                    }
-                } @else {
-                    form.inline method="post" action=(action("resume")) {
-                        input type="hidden" name="csrf" value=(csrf);
-                        input type="hidden" name="by" value=(if by.is_empty() { "ui" } else { &by });
-                        button type="submit" id="resume" { "Resume" }
-                    }
-                }
-            }
-        }
+        @if let Some(j) = &judgment { (judgment_panel(j, v, &action("judgment"), &by)) }
+        @if unfinished && v.may_write() { (actions_panel(v, &rec.id, &rec.status, &by)) }
         section {
             h2 { "Traffic" }
             figure #timeline { (PreEscaped(charts::execution_svg(&timeline))) }
         }
-        section {
-            h2 { "Events (" (events.len()) ")" }
-            table.list #events {
-                thead { tr { th.n { "#" } th { "time" } th { "event" } th { "target" } th { "stage" } th { "detail" } th { "split" } } }
-                tbody {
-                    @for e in &events {
-                        tr data-kind=(e.kind) {
-                            td.n { (e.seq) }
-                            td { (when(e.at_ms)) }
-                            td { (e.kind) }
-                            td { (e.detail["target"].as_str().unwrap_or("")) }
-                            td { (e.detail["stage"].as_str().unwrap_or("")) }
-                            td {
-                                (long_text(e.detail["detail"].as_str().unwrap_or("")))
-                                @if let Some(a) = e.detail["analysis"].as_str() {
-                                    " " a.analysis href={ "/ui/analyses/" (a) } { "open the analysis" }
-                                }
-                            }
-                            td { (split_of(&e.detail["split"])) }
-                        }
-                    }
-                }
-            }
-        }
+        (events_section(&events))
     };
     let status = if error.is_some() {
         StatusCode::CONFLICT
@@ -377,6 +262,153 @@ pub(super) async fn execution_page(
     );
     *r.status_mut() = status;
     r
+}
+
+/// The judgment the execution waits for, if any: a manual-judgment stage's, or a person's
+/// decision on an analysis that was not a pass (with that analysis, `last_analysis`).
+async fn pending_judgment(
+    state: &AppState,
+    state_now: Option<&Execution>,
+    stage: Option<&Stage>,
+    last_analysis: Option<&str>,
+) -> Option<Judgment> {
+    match (state_now.map(|s| &s.phase), stage.map(|s| &s.kind)) {
+        (
+            Some(Phase::AwaitingJudgment { deadline, .. }),
+            Some(StageKind::ManualJudgment {
+                message,
+                approvers,
+                on_timeout,
+                ..
+            }),
+        ) => Some(Judgment {
+            message: message.clone(),
+            approvers: approvers.clone(),
+            deadline: *deadline,
+            at_deadline: match on_timeout {
+                OnDeadline::Rollback => "the execution rolls back",
+                OnDeadline::Proceed => "the execution proceeds to the next stage",
+            },
+            analysis: None,
+        }),
+        (Some(Phase::AwaitingJudgment { deadline, .. }), _) => {
+            let analysis = match last_analysis {
+                Some(a) => held_analysis(state, a).await,
+                None => None,
+            };
+            let verdict = analysis
+                .as_ref()
+                .map_or("inconclusive", |a| a.verdict.as_str());
+            Some(Judgment {
+                message: format!(
+                    "The analysis was {verdict}, not a pass: a person decides whether to go on."
+                ),
+                approvers: Vec::new(),
+                deadline: *deadline,
+                at_deadline: "the execution rolls back",
+                analysis,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The judgment panel: what is asked, the analysis behind it, the deadline, and the
+/// buttons for those who may decide.
+fn judgment_panel(j: &Judgment, v: &Viewer, action: &str, by: &str) -> Markup {
+    let csrf = &v.csrf;
+    html! {
+        section.panel.judgment #judgment {
+            h2 { "Judgment needed" }
+            p { (j.message) }
+            @if let Some(a) = &j.analysis {
+                div #judgment-analysis {
+                    p { "The analysis behind it: " a href={ "/ui/analyses/" (a.id) } { code { (a.id) } } " — verdict "
+                        span class={ "badge " (a.verdict) } { (a.verdict.to_uppercase()) } "." }
+                    @if !a.undecided.is_empty() {
+                        p { "Not passing, and why:" }
+                        ul.undecided { @for u in &a.undecided { li { (u) } } }
+                    }
+                    @if !a.held.is_empty() {
+                        p { "Missing evidence:" }
+                        ul.held { @for h in &a.held { li { (h) } } }
+                    }
+                }
+            }
+            p { @if j.approvers.is_empty() { "Anyone with a write token may decide." } @else { "May decide: " (j.approvers.join(", ")) "." } }
+            p #deadline { "Deadline " strong { (when((j.deadline * 1000.0) as i64)) } ": if nobody decides by then, " (j.at_deadline) "." }
+            @if v.may_write() {
+                form.inline method="post" action=(action) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "by " input type="text" name="by" value=(by) required; }
+                    label { "comment " input type="text" name="comment" size="40"; }
+                    button.approve type="submit" name="decision" value="approve" id="approve" { "Approve" }
+                    button.reject type="submit" name="decision" value="reject" id="reject" { "Reject" }
+                }
+            } @else {
+                p { "Sign in with a write token to decide." }
+            }
+        }
+    }
+}
+
+/// Roll back, pause or resume an unfinished execution.
+fn actions_panel(v: &Viewer, id: &str, status: &str, by: &str) -> Markup {
+    let csrf = &v.csrf;
+    let action = |what: &str| format!("/ui/executions/{id}/{what}");
+    html! {
+        section.panel.actions {
+            form.inline method="post" action=(action("rollback")) {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "by " input type="text" name="by" value=(by) required; }
+                label { "reason " input type="text" name="reason" size="30"; }
+                button.rollback type="submit" id="rollback" { "Roll back now" }
+            }
+            @if status == "running" {
+                form.inline method="post" action=(action("pause")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="by" value=(if by.is_empty() { "ui" } else { by });
+                    button type="submit" id="pause" { "Pause after this stage" }
+                }
+            } @else {
+                form.inline method="post" action=(action("resume")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="by" value=(if by.is_empty() { "ui" } else { by });
+                    button type="submit" id="resume" { "Resume" }
+                }
+            }
+        }
+    }
+}
+
+/// Every event of the execution, oldest first.
+fn events_section(events: &[ExecutionEvent]) -> Markup {
+    html! {
+    section {
+        h2 { "Events (" (events.len()) ")" }
+        table.list #events {
+            thead { tr { th.n { "#" } th { "time" } th { "event" } th { "target" } th { "stage" } th { "detail" } th { "split" } } }
+            tbody {
+                @for e in events {
+                    tr data-kind=(e.kind) {
+                        td.n { (e.seq) }
+                        td { (when(e.at_ms)) }
+                        td { (e.kind) }
+                        td { (e.detail["target"].as_str().unwrap_or("")) }
+                        td { (e.detail["stage"].as_str().unwrap_or("")) }
+                        td {
+                            (long_text(e.detail["detail"].as_str().unwrap_or("")))
+                            @if let Some(a) = e.detail["analysis"].as_str() {
+                                " " a.analysis href={ "/ui/analyses/" (a) } { "open the analysis" }
+                            }
+                        }
+                        td { (split_of(&e.detail["split"])) }
+                    }
+                }
+            }
+        }
+    }
+    }
 }
 
 /// A judgment an execution waits for.

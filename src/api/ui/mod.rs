@@ -29,7 +29,7 @@ use sha2::Sha256;
 use super::{AppState, Role, same};
 use crate::analysis::detail::PairDetail;
 use crate::pipeline::runner::{OperatorAction, Submitted};
-use crate::pipeline::spec::{OnDeadline, Pipeline, StageKind};
+use crate::pipeline::spec::{OnDeadline, Pipeline, Stage, StageKind};
 use crate::pipeline::state::{Execution, Phase};
 use crate::pipeline::timeline::execution_timeline;
 use crate::report::charts;
@@ -37,7 +37,9 @@ use crate::report::html::{
     ChartMode, ReportMeta, ReportView, page, pair_chart, report_body, report_page,
 };
 use crate::store::blocking;
-use crate::store::{AnalysisQuery, AnalysisRecord, AnalysisStatus, ExecutionRecord};
+use crate::store::{
+    AnalysisQuery, AnalysisRecord, AnalysisStatus, ExecutionEvent, ExecutionRecord,
+};
 use crate::time::ms_rfc3339 as iso;
 use crate::time::now_s;
 

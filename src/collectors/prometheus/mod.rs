@@ -121,35 +121,37 @@ impl fmt::Debug for PrometheusCollector {
 
 impl PrometheusCollector {
     /// A collector for `config`; fails on a malformed URL or settings.
-    pub fn new(config: PrometheusConfig) -> Result<Self, String> {
+    pub fn new(config: PrometheusConfig) -> Result<Self, CollectError> {
         if !(config.timeout_s.is_finite() && config.timeout_s > 0.0) {
-            return Err(format!(
+            return Err(CollectError::Config(format!(
                 "prometheus.timeout_s must be > 0, got {}",
                 config.timeout_s
-            ));
+            )));
         }
         if config.max_concurrent == 0 {
-            return Err("prometheus.max_concurrent must be at least 1".into());
+            return Err(CollectError::Config(
+                "prometheus.max_concurrent must be at least 1".into(),
+            ));
         }
         if config.retries > 10 || config.backoff_ms > 60_000 {
-            return Err(format!(
+            return Err(CollectError::Config(format!(
                 "prometheus.retries may be at most 10 and prometheus.backoff_ms at most 60000, got {} and {}",
                 config.retries, config.backoff_ms
-            ));
+            )));
         }
         let http = reqwest::Client::builder()
             .timeout(crate::time::duration(config.timeout_s))
             .connect_timeout(crate::time::duration(config.timeout_s.min(5.0)))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| CollectError::Config(format!("cannot build the HTTP client: {e}")))?;
         if config.max_answer_bytes < 1024 || config.max_series == 0 {
-            return Err(format!(
+            return Err(CollectError::Config(format!(
                 "prometheus.max_answer_bytes must be at least 1024 and prometheus.max_series at least 1, got {} and {}",
                 config.max_answer_bytes, config.max_series
-            ));
+            )));
         }
         let client = Client::from(http.clone(), &config.url)
-            .map_err(|e| format!("prometheus.url `{}`: {e}", config.url))?;
+            .map_err(|e| CollectError::Config(format!("prometheus.url `{}`: {e}", config.url)))?;
         let auth_header = match &config.auth {
             None => None,
             Some(auth) => {
@@ -164,8 +166,11 @@ impl PrometheusCollector {
                         )
                     }
                 };
-                let mut v = reqwest::header::HeaderValue::from_str(&text)
-                    .map_err(|_| "prometheus.auth holds characters not allowed in a header")?;
+                let mut v = reqwest::header::HeaderValue::from_str(&text).map_err(|_| {
+                    CollectError::Config(
+                        "prometheus.auth holds characters not allowed in a header".into(),
+                    )
+                })?;
                 v.set_sensitive(true);
                 Some(v)
             }

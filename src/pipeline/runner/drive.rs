@@ -480,13 +480,15 @@ impl PipelineRunner {
             thresholds: None,
             scoring: None,
         };
-        request.validate(&config).map_err(|problems| {
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        request
+            .validate(&config, self.now_s())
+            .map_err(|problems| {
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.field, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
         let analysis = new_record(
             &config,
             Some(rec.id),

@@ -35,9 +35,60 @@ pub(super) fn execution<DB: DrawingBackend>(
         .collect();
     f.grid(p, &y_ticks);
 
-    // Stage starts, each labelled in the first of two rows where its name fits.
+    let mut taken = stage_labels(p, &f, &stages);
+    let blocked = traffic_line(p, &f, &traffic);
+    let kinds = decision_marks(p, &f, &marks, &traffic, &mut taken, blocked);
+    f.axes(p, &time_ticks(&f.x), &y_ticks);
+    let mut keys = vec![(Key::Line(CANARY), "canary traffic".to_string())];
+    for kind in [
+        "pass",
+        "marginal",
+        "inconclusive",
+        "fail",
+        "approved",
+        "rejected",
+        "rollback",
+        "info",
+    ] {
+        if kinds.contains(&kind) {
+            keys.push((Key::Dot(mark_color(kind)), kind.to_string()));
+        }
+    }
+    heading(p, title, "canary share", &keys, "time (UTC)");
+}
+
+pub(super) fn mark_kind(kind: &str) -> &str {
+    match kind {
+        "pass" | "marginal" | "inconclusive" | "fail" | "approved" | "rejected" | "rollback" => {
+            kind
+        }
+        _ => "info",
+    }
+}
+
+pub(super) fn mark_color(kind: &str) -> RGBColor {
+    match kind {
+        "pass" => GREEN,
+        "marginal" | "inconclusive" => AMBER,
+        "fail" | "rejected" | "rollback" => RED,
+        "approved" => BLUE,
+        _ => GREY,
+    }
+}
+
+pub(super) fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
+    a[0] < b[2] + 3.0 && b[0] < a[2] + 3.0 && a[1] < b[3] && b[1] < a[3]
+}
+
+/// Stage starts, each labelled in the first of two rows where its name fits; the label
+/// rectangles taken.
+fn stage_labels<DB: DrawingBackend>(
+    p: &mut Painter<'_, DB>,
+    f: &Frame,
+    stages: &[&(f64, String)],
+) -> Vec<[f64; 4]> {
     let mut taken: Vec<[f64; 4]> = Vec::new();
-    for (at, name) in &stages {
+    for (at, name) in stages {
         let x = f.x.at(*at);
         if x > f.x.from + 1.0 {
             p.dashed_vertical(x, f.y.to, f.y.from, AXIS.to_rgba(), 1.0);
@@ -60,7 +111,15 @@ pub(super) fn execution<DB: DrawingBackend>(
         }
     }
 
-    // The traffic line, as segments that labels must not cover.
+    taken
+}
+
+/// The traffic line as steps; its segments, which labels must not cover.
+fn traffic_line<DB: DrawingBackend>(
+    p: &mut Painter<'_, DB>,
+    f: &Frame,
+    traffic: &[(f64, f64)],
+) -> Vec<[f64; 4]> {
     let mut blocked: Vec<[f64; 4]> = Vec::new();
     if let Some(&(first_t, first_pct)) = traffic.first() {
         let mut points = vec![(f.x.at(first_t), f.y.at(first_pct))];
@@ -82,8 +141,19 @@ pub(super) fn execution<DB: DrawingBackend>(
         p.path(points, CANARY.to_rgba(), 2.0);
     }
 
-    // Decisions on the traffic line, each labelled where its label covers no line, marker
-    // or other label; without room, unlabelled.
+    blocked
+}
+
+/// Decisions on the traffic line, each labelled where its label covers no line, marker or
+/// other label (without room, unlabelled); the kinds shown, for the key.
+fn decision_marks<'m, DB: DrawingBackend>(
+    p: &mut Painter<'_, DB>,
+    f: &Frame,
+    marks: &[&'m TimelineMark],
+    traffic: &[(f64, f64)],
+    taken: &mut Vec<[f64; 4]>,
+    mut blocked: Vec<[f64; 4]>,
+) -> Vec<&'m str> {
     let share_at = |at: f64| {
         let i = traffic.partition_point(|q| q.0 <= at);
         if i == 0 { 0.0 } else { traffic[i - 1].1 }
@@ -132,44 +202,5 @@ pub(super) fn execution<DB: DrawingBackend>(
             );
         }
     }
-    f.axes(p, &time_ticks(&f.x), &y_ticks);
-    let mut keys = vec![(Key::Line(CANARY), "canary traffic".to_string())];
-    for kind in [
-        "pass",
-        "marginal",
-        "inconclusive",
-        "fail",
-        "approved",
-        "rejected",
-        "rollback",
-        "info",
-    ] {
-        if kinds.contains(&kind) {
-            keys.push((Key::Dot(mark_color(kind)), kind.to_string()));
-        }
-    }
-    heading(p, title, "canary share", &keys, "time (UTC)");
-}
-
-pub(super) fn mark_kind(kind: &str) -> &str {
-    match kind {
-        "pass" | "marginal" | "inconclusive" | "fail" | "approved" | "rejected" | "rollback" => {
-            kind
-        }
-        _ => "info",
-    }
-}
-
-pub(super) fn mark_color(kind: &str) -> RGBColor {
-    match kind {
-        "pass" => GREEN,
-        "marginal" | "inconclusive" => AMBER,
-        "fail" | "rejected" | "rollback" => RED,
-        "approved" => BLUE,
-        _ => GREY,
-    }
-}
-
-pub(super) fn overlaps(a: &[f64; 4], b: &[f64; 4]) -> bool {
-    a[0] < b[2] + 3.0 && b[0] < a[2] + 3.0 && a[1] < b[3] && b[1] < a[3]
+    kinds
 }

@@ -21,7 +21,7 @@ use plotters::style::{
 };
 
 use crate::analysis::detail::{ArmDistribution, PairDetail, SequenceTrace, SeriesPoint};
-use crate::pipeline::timeline::ExecutionTimeline;
+use crate::pipeline::timeline::{ExecutionTimeline, TimelineMark};
 
 /// Width of a chart in CSS pixels (SVG); PNGs are [`PNG_SCALE`] times larger.
 pub const WIDTH: u32 = 560;
@@ -135,9 +135,17 @@ pub fn svg(chart: Chart<'_>) -> String {
     out
 }
 
+/// A chart that could not be written: where, and why (drawing, or the file system).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write chart {}: {reason}", .path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 /// Write `chart` as a PNG of [`WIDTH`] × [`HEIGHT`] × [`PNG_SCALE`] to `path` (whatever its
 /// extension), atomically: drawn into a temporary file beside it, then renamed.
-pub fn write_png(chart: Chart<'_>, path: &Path) -> Result<(), String> {
+pub fn write_png(chart: Chart<'_>, path: &Path) -> Result<(), WriteError> {
     register_fonts();
     let tmp = temporary_png(path);
     let drawn = (|| {
@@ -147,18 +155,23 @@ pub fn write_png(chart: Chart<'_>, path: &Path) -> Result<(), String> {
         backend.present().map_err(|e| e.to_string())
     })();
     let written = drawn.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-    written.map_err(|e| {
+    written.map_err(|reason| {
         let _ = std::fs::remove_file(&tmp);
-        format!("cannot write chart {}: {e}", path.display())
+        WriteError {
+            path: path.to_path_buf(),
+            reason,
+        }
     })
 }
 
 /// Write `chart` to `path` in `format`.
-pub fn write(chart: Chart<'_>, format: ChartFormat, path: &Path) -> Result<(), String> {
+pub fn write(chart: Chart<'_>, format: ChartFormat, path: &Path) -> Result<(), WriteError> {
     match format {
         ChartFormat::Png => write_png(chart, path),
-        ChartFormat::Svg => std::fs::write(path, svg(chart))
-            .map_err(|e| format!("cannot write chart {}: {e}", path.display())),
+        ChartFormat::Svg => std::fs::write(path, svg(chart)).map_err(|e| WriteError {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
     }
 }
 

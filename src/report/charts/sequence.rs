@@ -20,23 +20,7 @@ pub(super) fn sequence<DB: DrawingBackend>(
     };
     let (t0, t1) = widen_time(t0, t1);
     let band = [s.band[0], s.band[1]];
-    let ratios = || {
-        let bounds = steps.iter().flat_map(|q| [q.1, q.2, q.3]).flatten();
-        bounds
-            .chain(band)
-            .chain([1.0])
-            .filter(|v| v.is_finite())
-            .map(|v| v.clamp(-RATIO_LIMIT, RATIO_LIMIT))
-    };
-    let (lo, hi) = span(ratios()).unwrap_or((1.0, 1.0));
-    let positive_lo = span(ratios().filter(|v| *v >= 1.0 / RATIO_LIMIT)).map_or(1.0, |r| r.0);
-    let log = hi / positive_lo > 10.0;
-    let (lo, hi) = if log {
-        widen(positive_lo, hi, true, 0.04)
-    } else {
-        let (a, b) = widen(lo.max(0.0), hi, false, 0.05);
-        (if lo >= 0.0 { a.max(0.0) } else { a }, b)
-    };
+    let (lo, hi, log) = ratio_range(&steps, band);
     let f = Frame {
         x: Axis::new(t0, t1, false, LEFT, RIGHT),
         y: Axis::new(lo, hi, log, BOTTOM, TOP),
@@ -71,40 +55,9 @@ pub(super) fn sequence<DB: DrawingBackend>(
         GREY.to_rgba(),
         1.0,
     );
-    for run in steps
-        .split(|q| q.1.is_none_or(|e| !e.is_finite()))
-        .filter(|r| !r.is_empty())
-    {
-        let at = |q: &(f64, Option<f64>, Option<f64>, Option<f64>)| {
-            (f.x.at(q.0), f.y.at(q.1.unwrap_or(f64::NAN)))
-        };
-        if run.len() == 1 {
-            p.dot(at(&run[0]), 2.5, INK.to_rgba());
-        } else {
-            p.path(run.iter().map(at), INK.to_rgba(), 2.0);
-        }
-    }
+    estimate_line(p, &f, &steps);
     if let Some(t) = decided {
-        let color = match s.outcome.as_str() {
-            "fail" => RED,
-            "pass" => GREEN,
-            _ => GREY,
-        };
-        let x = f.x.at(t);
-        p.line((x, f.y.to), (x, f.y.from), color.to_rgba(), 2.0);
-        let (x, h) = if x > RIGHT - 40.0 {
-            (x - 4.0, HPos::Right)
-        } else {
-            (x + 4.0, HPos::Left)
-        };
-        p.text(
-            &s.outcome,
-            (x, TOP + 3.0),
-            TEXT_SIZE,
-            color,
-            (h, VPos::Top),
-            true,
-        );
+        decision_mark(p, &f, &s.outcome, t);
     }
     f.axes(p, &time_ticks(&f.x), &y_ticks);
     let keys = [
@@ -121,4 +74,71 @@ pub(super) fn sequence<DB: DrawingBackend>(
         "canary / baseline"
     };
     heading(p, title, y_desc, &keys, "time (UTC)");
+}
+
+/// A step: (time, estimate, lower bound, upper bound).
+type Step = (f64, Option<f64>, Option<f64>, Option<f64>);
+
+/// The ratio axis: its range over the steps, the band and 1, and whether it is logarithmic
+/// (the values span more than ×10).
+fn ratio_range(steps: &[Step], band: [f64; 2]) -> (f64, f64, bool) {
+    let ratios = || {
+        let bounds = steps.iter().flat_map(|q| [q.1, q.2, q.3]).flatten();
+        bounds
+            .chain(band)
+            .chain([1.0])
+            .filter(|v| v.is_finite())
+            .map(|v| v.clamp(-RATIO_LIMIT, RATIO_LIMIT))
+    };
+    let (lo, hi) = span(ratios()).unwrap_or((1.0, 1.0));
+    let positive_lo = span(ratios().filter(|v| *v >= 1.0 / RATIO_LIMIT)).map_or(1.0, |r| r.0);
+    let log = hi / positive_lo > 10.0;
+    let (lo, hi) = if log {
+        widen(positive_lo, hi, true, 0.04)
+    } else {
+        let (a, b) = widen(lo.max(0.0), hi, false, 0.05);
+        (if lo >= 0.0 { a.max(0.0) } else { a }, b)
+    };
+    (lo, hi, log)
+}
+
+/// The estimate, as a line per run of steps that have one.
+fn estimate_line<DB: DrawingBackend>(p: &mut Painter<'_, DB>, f: &Frame, steps: &[Step]) {
+    for run in steps
+        .split(|q| q.1.is_none_or(|e| !e.is_finite()))
+        .filter(|r| !r.is_empty())
+    {
+        let at = |q: &(f64, Option<f64>, Option<f64>, Option<f64>)| {
+            (f.x.at(q.0), f.y.at(q.1.unwrap_or(f64::NAN)))
+        };
+        if run.len() == 1 {
+            p.dot(at(&run[0]), 2.5, INK.to_rgba());
+        } else {
+            p.path(run.iter().map(at), INK.to_rgba(), 2.0);
+        }
+    }
+}
+
+/// The decision: a vertical line at `t` in its colour, labelled with the outcome.
+fn decision_mark<DB: DrawingBackend>(p: &mut Painter<'_, DB>, f: &Frame, outcome: &str, t: f64) {
+    let color = match outcome {
+        "fail" => RED,
+        "pass" => GREEN,
+        _ => GREY,
+    };
+    let x = f.x.at(t);
+    p.line((x, f.y.to), (x, f.y.from), color.to_rgba(), 2.0);
+    let (x, h) = if x > RIGHT - 40.0 {
+        (x - 4.0, HPos::Right)
+    } else {
+        (x + 4.0, HPos::Left)
+    };
+    p.text(
+        outcome,
+        (x, TOP + 3.0),
+        TEXT_SIZE,
+        color,
+        (h, VPos::Top),
+        true,
+    );
 }

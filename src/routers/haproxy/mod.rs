@@ -40,8 +40,8 @@ pub mod weights;
 pub use weights::{GroupWeights, MAX_WEIGHT};
 
 use super::{
-    Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split, TrafficRouter,
-    fmt_percent, timeout_problem,
+    ConfigError, Group, RouteContext, RouterError, RouterFuture, RouterOutput, Split,
+    TrafficRouter, fmt_percent, timeout_problem,
 };
 
 /// The most bytes read of one answer (HAProxy's answers to our commands are a line).
@@ -158,12 +158,13 @@ pub struct HaproxyRouter {
 
 impl HaproxyRouter {
     /// The router; fails on an invalid config (see [`HaproxyConfig::problems`]).
-    pub fn new(config: HaproxyConfig) -> Result<HaproxyRouter, String> {
-        if let Some((field, message)) = config.problems().into_iter().next() {
-            return Err(format!("`{field}` {message}"));
-        }
+    pub fn new(config: HaproxyConfig) -> Result<HaproxyRouter, ConfigError> {
+        ConfigError::check("haproxy", config.problems())?;
         Ok(HaproxyRouter {
-            endpoint: Endpoint::parse(&config.socket)?,
+            endpoint: Endpoint::parse(&config.socket).map_err(|e| ConfigError {
+                kind: "haproxy",
+                problems: vec![("socket".into(), e)],
+            })?,
             timeout: crate::time::duration(config.timeout_s),
             config,
         })

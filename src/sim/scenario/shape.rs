@@ -106,17 +106,41 @@ pub struct Warp {
     pub ln_factor: f64,
 }
 
+/// A quantile shift that cannot be applied to a latency distribution.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WarpError {
+    #[error(
+        "the latency quantiles at {lo} and {hi} coincide; the shift needs a spread-out distribution"
+    )]
+    Flat { lo: f64, hi: f64 },
+    /// The factor would move one quantile past another; `bound` says which factors work.
+    #[error(
+        "factor {factor} would reorder quantiles between levels {lo} and {hi} (Q({hi})/Q({lo}) = {limit:.4}); it must be {bound}"
+    )]
+    Reorders {
+        factor: f64,
+        lo: f64,
+        hi: f64,
+        limit: f64,
+        bound: String,
+    },
+}
+
 impl Warp {
     /// The warp between quantile levels `lo < hi` of `shape`, or why it would not be
     /// monotone (then quantiles would not map cleanly).
-    pub fn new(shape: &Shape, end: WarpEnd, lo: f64, hi: f64, factor: f64) -> Result<Self, String> {
+    pub fn new(
+        shape: &Shape,
+        end: WarpEnd,
+        lo: f64,
+        hi: f64,
+        factor: f64,
+    ) -> Result<Self, WarpError> {
         let ln_lo = shape.ln_quantile(lo);
         let ln_hi = shape.ln_quantile(hi);
         let width = ln_hi - ln_lo;
         if width <= 1e-9 {
-            return Err(format!(
-                "the latency quantiles at {lo} and {hi} coincide; the shift needs a spread-out distribution"
-            ));
+            return Err(WarpError::Flat { lo, hi });
         }
         let ln_factor = factor.ln();
         // d(ln S')/d(ln S) = 1 ± ln_factor / width on the ramp; it must stay positive.
@@ -130,9 +154,13 @@ impl Warp {
                 WarpEnd::Tail => format!("above {:.4}", 1.0 / limit),
                 WarpEnd::Body => format!("below {limit:.4}"),
             };
-            return Err(format!(
-                "factor {factor} would reorder quantiles between levels {lo} and {hi} (Q({hi})/Q({lo}) = {limit:.4}); it must be {bound}"
-            ));
+            return Err(WarpError::Reorders {
+                factor,
+                lo,
+                hi,
+                limit,
+                bound,
+            });
         }
         Ok(Warp {
             end,
@@ -210,6 +238,6 @@ mod tests {
         let s = lognormal(0.1);
         // Q(0.9)/Q(0.5) = exp(0.128): a ×2 body shift would overtake the tail.
         let e = Warp::new(&s, WarpEnd::Body, 0.5, 0.9, 2.0).expect_err("not monotone");
-        assert!(e.contains("below 1.13"), "{e}");
+        assert!(e.to_string().contains("below 1.13"), "{e}");
     }
 }

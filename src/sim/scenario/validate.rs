@@ -112,6 +112,60 @@ pub fn validate(raw: RawScenario) -> Result<Scenario, Problems> {
     let mut c = Check {
         problems: Vec::new(),
     };
+    check_run(&mut c, &raw);
+    check_traffic(&mut c, &raw);
+    check_latency_and_noise(&mut c, &raw);
+    let l = &raw.latency;
+
+    let shape_ok = c.problems.is_empty();
+    let mut changes = Vec::with_capacity(raw.changes.len());
+    let mut warps = 0;
+    for (i, rc) in raw.changes.iter().enumerate() {
+        if let Some(change) = change(&mut c, i, rc, &raw) {
+            if let Some(warp) = change.warp(&l.shape()) {
+                warps += 1;
+                if warps > 1 {
+                    c.at(
+                        &format!("changes[{i}].kind"),
+                        "only one tail_shift or median_shift per scenario",
+                    );
+                } else if let (true, Err(e)) = (shape_ok, warp) {
+                    c.at(&format!("changes[{i}].factor"), e.to_string());
+                }
+            }
+            changes.push(change);
+        }
+    }
+    if let Some(a) = raw.evaluation.aggregate_s
+        && !(a.is_finite() && a >= raw.step_s)
+    {
+        c.at(
+            "evaluation.aggregate_s",
+            format!(
+                "must be at least one scrape step ({} s), got {a}",
+                raw.step_s
+            ),
+        );
+    }
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    Ok(Scenario {
+        name: raw.name,
+        description: raw.description,
+        duration_s: raw.duration_s,
+        step_s: raw.step_s,
+        traffic: raw.traffic,
+        latency: raw.latency,
+        errors: raw.errors,
+        noise: raw.noise,
+        changes,
+        evaluation: raw.evaluation,
+    })
+}
+
+/// The scenario's name, duration and step.
+fn check_run(c: &mut Check, raw: &RawScenario) {
     if raw.name.trim().is_empty() {
         c.at("name", "must not be empty");
     }
@@ -134,7 +188,10 @@ pub fn validate(raw: RawScenario) -> Result<Scenario, Problems> {
             );
         }
     }
+}
 
+/// Traffic: rate, canary share, hosts, diurnal swing.
+fn check_traffic(c: &mut Check, raw: &RawScenario) {
     let t = &raw.traffic;
     c.positive("traffic.rps", t.rps);
     c.range(
@@ -168,7 +225,10 @@ pub fn validate(raw: RawScenario) -> Result<Scenario, Problems> {
         (1.0, false),
     );
     c.positive("traffic.diurnal_period_s", t.diurnal_period_s);
+}
 
+/// Latency shape, error rate and scrape noise.
+fn check_latency_and_noise(c: &mut Check, raw: &RawScenario) {
     let l = &raw.latency;
     c.positive("latency.median_ms", l.median_ms);
     c.range("latency.sigma", l.sigma, (0.0, false), (10.0, true));
@@ -191,52 +251,6 @@ pub fn validate(raw: RawScenario) -> Result<Scenario, Problems> {
         (0.0, true),
         (1.0, true),
     );
-
-    let shape_ok = c.problems.is_empty();
-    let mut changes = Vec::with_capacity(raw.changes.len());
-    let mut warps = 0;
-    for (i, rc) in raw.changes.iter().enumerate() {
-        if let Some(change) = change(&mut c, i, rc, &raw) {
-            if let Some(warp) = change.warp(&l.shape()) {
-                warps += 1;
-                if warps > 1 {
-                    c.at(
-                        &format!("changes[{i}].kind"),
-                        "only one tail_shift or median_shift per scenario",
-                    );
-                } else if let (true, Err(e)) = (shape_ok, warp) {
-                    c.at(&format!("changes[{i}].factor"), e);
-                }
-            }
-            changes.push(change);
-        }
-    }
-    if let Some(a) = raw.evaluation.aggregate_s
-        && !(a.is_finite() && a >= raw.step_s)
-    {
-        c.at(
-            "evaluation.aggregate_s",
-            format!(
-                "must be at least one scrape step ({} s), got {a}",
-                raw.step_s
-            ),
-        );
-    }
-    if !c.problems.is_empty() {
-        return Err(c.problems);
-    }
-    Ok(Scenario {
-        name: raw.name,
-        description: raw.description,
-        duration_s: raw.duration_s,
-        step_s: raw.step_s,
-        traffic: raw.traffic,
-        latency: raw.latency,
-        errors: raw.errors,
-        noise: raw.noise,
-        changes,
-        evaluation: raw.evaluation,
-    })
 }
 
 /// `max(0.5, 1 − 10·(1 − quantile))`: one decade of tail probability below `quantile`,

@@ -1,309 +1,9 @@
-//! The pure state machine of a pipeline execution: a state, an event, and the next state
-//! with the side effects it allows ([`Action`]s) and what to record ([`Note`]s). Nothing
-//! here does I/O or reads a clock: times come in events. The runner stores the new state
-//! *before* it performs the actions, and every action is idempotent (absolute weights), so a
-//! runner killed at any point resumes from the stored state by performing its pending
-//! actions again.
-//!
-//! Failure policy (docs/pipelines.md): a fail verdict rolls back at once; an analysis without
-//! a verdict (no data, an outage) holds traffic where it is and is retried until the stage's
-//! deadline, then its deadline action (rollback by default); inconclusive has one configured
-//! action (roll back, hold for a person, or extend once); a router that still fails after its
-//! retries fails the execution, and the runner reads the split back.
+//! The transitions: each event applied to the phase it arrives in — entering and
+//! advancing stages, router answers, verdicts, smoke tests, judgments, deadlines.
 
-use serde::{Deserialize, Serialize};
+use super::*;
 
-use super::spec::{
-    AnalysisSpec, NotifyKind, OnDeadline, OnInconclusive, Pipeline, Stage, StageKind,
-};
-
-/// Where an execution is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Running,
-    /// Finishes the current stage, then waits for `resume`.
-    Paused,
-    Succeeded,
-    RolledBack,
-    Failed,
-}
-
-impl Status {
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Status::Succeeded | Status::RolledBack | Status::Failed
-        )
-    }
-}
-
-/// What the current stage is waiting for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "phase", rename_all = "snake_case")]
-pub enum Phase {
-    /// About to enter the stage (checks its window first).
-    Entering,
-    WaitingWindow {
-        until: f64,
-    },
-    /// A split was asked of the router.
-    Applying {
-        percent: f64,
-    },
-    /// The baseline group is being taken out of service.
-    Disabling,
-    /// An analysis runs; `deadline` bounds holds for missing data. `analysis` is the id of
-    /// the running analysis once the runner has started it (so a restart watches it
-    /// instead of starting a second one).
-    Analysing {
-        deadline: f64,
-        extended: bool,
-        #[serde(default)]
-        analysis: Option<String>,
-    },
-    SmokeTesting {
-        attempt: u32,
-    },
-    AwaitingJudgment {
-        deadline: f64,
-        after_analysis: bool,
-    },
-    Waiting {
-        until: f64,
-    },
-    /// Traffic is going back to the baseline.
-    RollingBack {
-        reason: String,
-    },
-    Done,
-}
-
-/// The stored state of one execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Execution {
-    pub status: Status,
-    pub target: usize,
-    pub stage: usize,
-    pub phase: Phase,
-    /// Not before this time (scheduled start), unix seconds.
-    pub not_before: f64,
-    /// Last canary percent each target's router confirmed; `None` before any.
-    pub split: Vec<Option<f64>>,
-    /// Why it ended, when it did.
-    pub reason: Option<String>,
-}
-
-/// An analysis' outcome as the stage sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnalysisOutcome {
-    Pass,
-    Marginal,
-    Fail,
-    Inconclusive,
-    /// No verdict: no data, an outage, an error. Holds, never promotes.
-    NoVerdict,
-}
-
-/// What happened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum Event {
-    Tick {
-        now: f64,
-    },
-    RouterDone {
-        now: f64,
-        /// The canary share the router reported right after the call, when it can tell:
-        /// the split recorded (and shown) is what the router really has, not what was asked.
-        #[serde(default)]
-        read_back: Option<f64>,
-    },
-    /// The router still failed after its retries.
-    RouterFailed {
-        now: f64,
-        message: String,
-    },
-    /// The runner started the stage's analysis (stored before it is watched).
-    AnalysisStarted {
-        now: f64,
-        analysis: String,
-    },
-    AnalysisDone {
-        now: f64,
-        outcome: AnalysisOutcome,
-        summary: String,
-    },
-    SmokeDone {
-        now: f64,
-        ok: bool,
-        detail: String,
-    },
-    Judgment {
-        now: f64,
-        approve: bool,
-        by: String,
-        comment: String,
-    },
-    Pause {
-        now: f64,
-        by: String,
-    },
-    Resume {
-        now: f64,
-        by: String,
-    },
-    Rollback {
-        now: f64,
-        by: String,
-        reason: String,
-    },
-}
-
-impl Event {
-    pub fn now(&self) -> f64 {
-        match self {
-            Event::Tick { now }
-            | Event::RouterDone { now, .. }
-            | Event::RouterFailed { now, .. }
-            | Event::AnalysisStarted { now, .. }
-            | Event::AnalysisDone { now, .. }
-            | Event::SmokeDone { now, .. }
-            | Event::Judgment { now, .. }
-            | Event::Pause { now, .. }
-            | Event::Resume { now, .. }
-            | Event::Rollback { now, .. } => *now,
-        }
-    }
-}
-
-/// A side effect the runner performs after storing the new state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
-    SetSplit {
-        target: usize,
-        percent: f64,
-    },
-    DisableBaseline {
-        target: usize,
-    },
-    StartAnalysis {
-        target: usize,
-        stage: usize,
-    },
-    /// Wait for a started analysis to end (after a restart).
-    WatchAnalysis {
-        analysis: String,
-    },
-    RunSmokeTest {
-        target: usize,
-        stage: usize,
-        attempt: u32,
-    },
-    /// Deliver a `Tick` at this time.
-    WakeAt {
-        at: f64,
-    },
-    Notify {
-        kind: NotifyKind,
-        message: String,
-    },
-}
-
-/// One line of the execution's event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Note {
-    pub at: f64,
-    pub target: usize,
-    pub stage: usize,
-    pub what: String,
-    pub detail: String,
-    /// The analysis the note is about (its verdict, the rollback or hold it caused).
-    pub analysis: Option<String>,
-}
-
-/// An event the state does not accept (e.g. a judgment when none is awaited).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Rejected(pub String);
-
-/// The outcome of one transition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Transition {
-    pub next: Execution,
-    pub actions: Vec<Action>,
-    pub notes: Vec<Note>,
-}
-
-impl Execution {
-    /// A new execution of `pipeline`, starting not before `not_before`.
-    pub fn new(pipeline: &Pipeline, not_before: f64) -> Self {
-        Execution {
-            status: Status::Running,
-            target: 0,
-            stage: 0,
-            phase: Phase::Entering,
-            not_before,
-            split: vec![None; pipeline.targets.len()],
-            reason: None,
-        }
-    }
-
-    /// The actions to (re)perform for the current phase: after a restart, or the first
-    /// time. All are idempotent.
-    pub fn pending(&self, pipeline: &Pipeline) -> Vec<Action> {
-        if self.status.is_final() {
-            return Vec::new();
-        }
-        match &self.phase {
-            Phase::Entering => vec![Action::WakeAt {
-                at: self.not_before,
-            }],
-            Phase::WaitingWindow { until } | Phase::Waiting { until } => {
-                vec![Action::WakeAt { at: *until }]
-            }
-            Phase::Applying { percent } => vec![Action::SetSplit {
-                target: self.target,
-                percent: *percent,
-            }],
-            Phase::Disabling => vec![Action::DisableBaseline {
-                target: self.target,
-            }],
-            Phase::Analysing {
-                deadline, analysis, ..
-            } => vec![
-                match analysis {
-                    Some(id) => Action::WatchAnalysis {
-                        analysis: id.clone(),
-                    },
-                    None => Action::StartAnalysis {
-                        target: self.target,
-                        stage: self.stage,
-                    },
-                },
-                Action::WakeAt { at: *deadline },
-            ],
-            Phase::SmokeTesting { attempt } => vec![Action::RunSmokeTest {
-                target: self.target,
-                stage: self.stage,
-                attempt: *attempt,
-            }],
-            Phase::AwaitingJudgment { deadline, .. } => vec![Action::WakeAt { at: *deadline }],
-            Phase::RollingBack { .. } => vec![Action::SetSplit {
-                target: self.target,
-                percent: 0.0,
-            }],
-            Phase::Done => {
-                let _ = pipeline;
-                Vec::new()
-            }
-        }
-    }
-}
-
-struct Out {
+pub(super) struct Out {
     next: Execution,
     actions: Vec<Action>,
     notes: Vec<Note>,
@@ -318,6 +18,23 @@ impl Out {
             what: what.into(),
             detail: detail.into(),
             analysis: None,
+        });
+    }
+
+    /// The execution fails where it stands, and people are told (an alert, then the
+    /// completion).
+    fn fail(&mut self, now: f64, reason: String) {
+        self.next.status = Status::Failed;
+        self.next.reason = Some(reason.clone());
+        self.next.phase = Phase::Done;
+        self.note(now, "failed", reason.clone());
+        self.actions.push(Action::Notify {
+            kind: NotifyKind::Alert,
+            message: reason.clone(),
+        });
+        self.actions.push(Action::Notify {
+            kind: NotifyKind::Completed,
+            message: format!("failed: {reason}"),
         });
     }
 
@@ -336,7 +53,7 @@ impl Out {
 }
 
 /// Enter the current stage (window first), or finish when every stage of every target ran.
-fn enter(p: &Pipeline, out: &mut Out, now: f64) {
+pub(super) fn enter(p: &Pipeline, out: &mut Out, now: f64) {
     let e = &mut out.next;
     if e.stage >= p.stages.len() {
         e.stage = 0;
@@ -376,24 +93,12 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
                 return;
             }
             None => {
-                let reason = format!("the window {} never opens", w.describe());
-                e.status = Status::Failed;
-                e.reason = Some(reason.clone());
-                e.phase = Phase::Done;
-                out.note(now, "failed", reason.clone());
-                out.actions.push(Action::Notify {
-                    kind: NotifyKind::Alert,
-                    message: reason.clone(),
-                });
-                out.actions.push(Action::Notify {
-                    kind: NotifyKind::Completed,
-                    message: format!("failed: {reason}"),
-                });
+                out.fail(now, format!("the window {} never opens", w.describe()));
                 return;
             }
         }
     }
-    let (target, idx) = (e.target, e.stage);
+    let target = e.target;
     out.note(
         now,
         "stage started",
@@ -403,6 +108,12 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
         kind: NotifyKind::StageStarted,
         message: format!("{}: {}", p.targets[target].name, stage.name),
     });
+    start_stage(out, now, stage);
+}
+
+/// Start `stage`'s work: the phase it waits in and the actions that do it.
+pub(super) fn start_stage(out: &mut Out, now: f64, stage: &Stage) {
+    let (target, idx) = (out.next.target, out.next.stage);
     let e = &mut out.next;
     match &stage.kind {
         StageKind::Traffic { percent } => {
@@ -458,7 +169,7 @@ fn enter(p: &Pipeline, out: &mut Out, now: f64) {
 }
 
 /// The current stage is done: on to the next.
-fn advance(p: &Pipeline, out: &mut Out, now: f64) {
+pub(super) fn advance(p: &Pipeline, out: &mut Out, now: f64) {
     let name = p.stages[out.next.stage].name.clone();
     out.note(now, "stage finished", name.clone());
     out.actions.push(Action::Notify {
@@ -545,7 +256,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
         (
             Event::RouterFailed { message, .. },
             Phase::Applying { .. } | Phase::Disabling | Phase::RollingBack { .. },
-        ) => router_failed(&mut out, now, message),
+        ) => out.fail(now, format!("the router failed: {message}")),
         (
             Event::AnalysisStarted { analysis, .. },
             Phase::Analysing {
@@ -640,7 +351,7 @@ pub fn step(p: &Pipeline, state: &Execution, event: &Event) -> Result<Transition
 }
 
 /// A tick: enter what waits to be entered, end a wait, and act on passed deadlines.
-fn on_tick(p: &Pipeline, stage: Option<&Stage>, out: &mut Out, now: f64, phase: &Phase) {
+pub(super) fn on_tick(p: &Pipeline, stage: Option<&Stage>, out: &mut Out, now: f64, phase: &Phase) {
     match phase {
         Phase::Entering | Phase::WaitingWindow { .. } => enter(p, out, now),
         Phase::Waiting { until } => {
@@ -680,25 +391,8 @@ fn on_tick(p: &Pipeline, stage: Option<&Stage>, out: &mut Out, now: f64, phase: 
     }
 }
 
-/// The router failed: the execution fails where it stands, and people are told.
-fn router_failed(out: &mut Out, now: f64, message: &str) {
-    let reason = format!("the router failed: {message}");
-    out.next.status = Status::Failed;
-    out.next.reason = Some(reason.clone());
-    out.next.phase = Phase::Done;
-    out.note(now, "failed", reason.clone());
-    out.actions.push(Action::Notify {
-        kind: NotifyKind::Alert,
-        message: reason.clone(),
-    });
-    out.actions.push(Action::Notify {
-        kind: NotifyKind::Completed,
-        message: format!("failed: {reason}"),
-    });
-}
-
 /// An analysis stage's verdict and where the stage stood.
-struct StageVerdict<'a> {
+pub(super) struct StageVerdict<'a> {
     outcome: AnalysisOutcome,
     summary: &'a str,
     deadline: f64,
@@ -707,7 +401,13 @@ struct StageVerdict<'a> {
 
 /// An analysis stage's verdict: advance, roll back, judge again, or act on an undecided
 /// verdict as the stage says.
-fn analysis_done(p: &Pipeline, spec: &AnalysisSpec, out: &mut Out, now: f64, v: &StageVerdict) {
+pub(super) fn analysis_done(
+    p: &Pipeline,
+    spec: &AnalysisSpec,
+    out: &mut Out,
+    now: f64,
+    v: &StageVerdict,
+) {
     let (summary, deadline) = (v.summary, v.deadline);
     match v.outcome {
         AnalysisOutcome::Pass => advance(p, out, now),
@@ -736,7 +436,7 @@ fn analysis_done(p: &Pipeline, spec: &AnalysisSpec, out: &mut Out, now: f64, v: 
 }
 
 /// A marginal or inconclusive verdict, by the stage's `on_inconclusive`.
-fn undecided_analysis(spec: &AnalysisSpec, out: &mut Out, now: f64, v: &StageVerdict) {
+pub(super) fn undecided_analysis(spec: &AnalysisSpec, out: &mut Out, now: f64, v: &StageVerdict) {
     let (summary, deadline) = (v.summary, v.deadline);
     match spec.on_inconclusive {
         OnInconclusive::Rollback => out.rollback(now, format!("inconclusive: {summary}")),
@@ -777,7 +477,7 @@ fn undecided_analysis(spec: &AnalysisSpec, out: &mut Out, now: f64, v: &StageVer
 }
 
 /// A smoke test's result: advance, retry, or roll back when the retries are spent.
-fn smoke_done(
+pub(super) fn smoke_done(
     p: &Pipeline,
     retries: u32,
     out: &mut Out,
@@ -803,7 +503,7 @@ fn smoke_done(
     }
 }
 
-fn event_name(e: &Event) -> &'static str {
+pub(super) fn event_name(e: &Event) -> &'static str {
     match e {
         Event::Tick { .. } => "a tick",
         Event::RouterDone { .. } => "a router answer",
@@ -818,7 +518,7 @@ fn event_name(e: &Event) -> &'static str {
     }
 }
 
-fn phase_name(p: &Phase) -> &'static str {
+pub(super) fn phase_name(p: &Phase) -> &'static str {
     match p {
         Phase::Entering => "entering a stage",
         Phase::WaitingWindow { .. } => "waiting for the window",
@@ -832,6 +532,3 @@ fn phase_name(p: &Phase) -> &'static str {
         Phase::Done => "done",
     }
 }
-
-#[cfg(test)]
-mod tests;
