@@ -242,7 +242,8 @@ fn find_non_numeric(df: &DataFrame, file: &str, kind: Kind) -> Result<(), FileEr
     Ok(())
 }
 
-fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> {
+/// The file's column names, once it has the `metric` and `value` columns and a row.
+fn checked_columns(df: &DataFrame, file: &str) -> Result<Vec<String>, FileError> {
     let names: Vec<String> = df
         .get_column_names_str()
         .iter()
@@ -263,6 +264,11 @@ fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> 
             file: file.to_string(),
         });
     }
+    Ok(names)
+}
+
+fn group(df: DataFrame, file: &str, kind: Kind) -> Result<SeriesSet, FileError> {
+    let names = checked_columns(&df, file)?;
     let invalid = |message: String| FileError::Invalid {
         file: file.to_string(),
         message,

@@ -17,6 +17,7 @@ mod openapi;
 mod parsers_fuzz;
 mod pipeline_cli;
 mod prometheus_harness;
+mod rooms;
 mod routers;
 mod security;
 mod serve_api;
