@@ -361,26 +361,7 @@ pub fn judge(
         .map(|e| ((e - t0) / step_s).ceil().max(1.0) as usize)
         .unwrap_or(0)
         .max(data_steps);
-    let every = (60.0 / step_s).ceil().max(1.0) as usize;
-    let counts = matches!(unit.pair.pair.baseline, Sample::Counts { .. });
-    let config = HostsConfig::from_sequential(
-        &seq,
-        seq.alpha / pairs.max(1) as f64,
-        counts,
-        planned_steps,
-        every,
-    );
-    let k = [hosts[BASELINE].len(), hosts[CANARY].len()];
-    let bounds = match &unit.pair.pair.baseline {
-        Sample::Histogram { bounds, .. } => bounds.clone(),
-        _ => value_bounds(),
-    };
-    let mut test = if counts {
-        HostTest::counts(config, k)
-    } else {
-        HostTest::latency(config, &bounds, k)
-    }
-    .with_names(names.clone());
+    let (mut test, bounds) = host_test(&seq, unit, hosts, pairs, planned_steps, step_s);
     // The step the test failed at, as a time (untimed data: at the end of the data).
     let decided_at = replay(&mut test, &per_host, &steps, &bounds).map(|key| {
         if key == i64::MAX {
@@ -408,6 +389,46 @@ pub fn judge(
         report,
         decided_at,
     })
+}
+
+/// The host-level test of a merged pair: latency (its histogram bounds, or log buckets
+/// for per-request values) or error counts, at the pair's share of the analysis' α over
+/// `planned_steps` steps; with the bounds its batches are bucketed on.
+fn host_test(
+    seq: &canary_judges::SequentialConfig,
+    unit: &UnitPair,
+    hosts: &ArmHosts,
+    pairs: usize,
+    planned_steps: usize,
+    step_s: f64,
+) -> (HostTest, Vec<f64>) {
+    let every = (60.0 / step_s).ceil().max(1.0) as usize;
+    let counts = matches!(unit.pair.pair.baseline, Sample::Counts { .. });
+    let config = HostsConfig::from_sequential(
+        seq,
+        seq.alpha / pairs.max(1) as f64,
+        counts,
+        planned_steps,
+        every,
+    );
+    let k = [hosts[BASELINE].len(), hosts[CANARY].len()];
+    let bounds = match &unit.pair.pair.baseline {
+        Sample::Histogram { bounds, .. } => bounds.clone(),
+        _ => value_bounds(),
+    };
+    let names = [BASELINE, CANARY].map(|a| {
+        hosts[a]
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<String>>()
+    });
+    let test = if counts {
+        HostTest::counts(config, k)
+    } else {
+        HostTest::latency(config, &bounds, k)
+    }
+    .with_names(names);
+    (test, bounds)
 }
 
 /// Every step index up to the last with data (steps without data are still steps: the

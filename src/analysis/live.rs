@@ -375,6 +375,38 @@ impl Runner {
         Ok((timed, details))
     }
 
+    /// The interval record of a judged interval, and the analysis record moved past it
+    /// (finished when `done`).
+    fn judged(
+        &self,
+        rec: &mut AnalysisRecord,
+        iv: Interval,
+        report: &crate::analysis::AnalysisReport,
+        done: bool,
+    ) -> Result<IntervalRecord, TaskError> {
+        let report_json = serde_json::to_value(report).map_err(TaskError::Encode)?;
+        let interval = IntervalRecord {
+            analysis_id: rec.id.clone(),
+            index: iv.index,
+            at_ms: (iv.end * 1000.0) as i64,
+            outcome: "judged".into(),
+            verdict: Some(report.verdict.as_str().into()),
+            score: Some(report.score),
+            report: Some(report_json.clone()),
+            error: None,
+        };
+        rec.next_interval = iv.index + 1;
+        rec.report = Some(report_json);
+        rec.error = None;
+        rec.updated_ms = self.now_ms();
+        if done {
+            rec.status = AnalysisStatus::Succeeded;
+            rec.verdict = Some(report.verdict.as_str().into());
+            rec.score = Some(report.score);
+        }
+        Ok(interval)
+    }
+
     async fn drive(&self, id: &str) -> Result<(), TaskError> {
         let id = id.to_string();
         // When the metric source first failed at the last interval (grace is counted
@@ -443,26 +475,7 @@ impl Runner {
             let report = &timed.report;
             let early = !iv.last && stops_early(&config, &request.window, &timed);
             let done = iv.last || early;
-            let report_json = serde_json::to_value(report).map_err(TaskError::Encode)?;
-            let interval = IntervalRecord {
-                analysis_id: rec.id.clone(),
-                index: iv.index,
-                at_ms: (iv.end * 1000.0) as i64,
-                outcome: "judged".into(),
-                verdict: Some(report.verdict.as_str().into()),
-                score: Some(report.score),
-                report: Some(report_json.clone()),
-                error: None,
-            };
-            rec.next_interval = iv.index + 1;
-            rec.report = Some(report_json);
-            rec.error = None;
-            rec.updated_ms = self.now_ms();
-            if done {
-                rec.status = AnalysisStatus::Succeeded;
-                rec.verdict = Some(report.verdict.as_str().into());
-                rec.score = Some(report.score);
-            }
+            let interval = self.judged(&mut rec, iv, report, done)?;
             tracing::info!(
                 analysis = %rec.id, interval = iv.index, verdict = report.verdict.as_str(),
                 score = report.score, done, early, "interval judged"

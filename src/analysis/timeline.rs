@@ -297,15 +297,28 @@ pub fn analyze_planned(
         m.decided_at = t.flatten();
         m.hosts = h;
     }
+    let decided_after_s = decided_after(&report, &times, t0);
+    TimedAnalysis {
+        report,
+        decided_after_s,
+        traces,
+    }
+}
+
+/// When the analysis was decided, in seconds after `t0`, from each pair's decision time
+/// (`times`: `None` for pairs judged once, `Some(None)` for streaming pairs undecided): the
+/// first failure's, else the last pass when every streaming pair passed; `None` without
+/// streaming pairs or while one is undecided.
+fn decided_after(report: &AnalysisReport, times: &[Option<Option<f64>>], t0: f64) -> Option<f64> {
     let fail_time = report
         .metrics
         .iter()
-        .zip(&times)
+        .zip(times)
         .filter(|(m, _)| m.classification.is_failure())
         .filter_map(|(_, t)| t.flatten())
         .min_by(f64::total_cmp);
     let seq_times: Vec<Option<f64>> = times.iter().filter_map(|t| *t).collect();
-    let decided_after_s = if seq_times.is_empty() {
+    if seq_times.is_empty() {
         None
     } else if let Some(f) = fail_time {
         Some(f - t0)
@@ -318,11 +331,6 @@ pub fn analyze_planned(
             .map(|t| t - t0)
     } else {
         None
-    };
-    TimedAnalysis {
-        report,
-        decided_after_s,
-        traces,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `canaryd evaluate`: every judge on many simulated deploys, side by side.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -88,7 +89,8 @@ fn parse_pass_band(s: &str) -> Result<(String, f64), String> {
     Ok((key.trim().to_string(), value))
 }
 
-pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
+/// The flags checked (runs, judges, α, pass bands); the pass bands to judge with.
+fn checked_settings(args: &EvaluateArgs) -> Result<BTreeMap<String, f64>, CliError> {
     if args.runs == 0 {
         return Err(CliError::new(exit::USAGE, "--runs must be at least 1"));
     }
@@ -124,6 +126,11 @@ pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
             format!("--pass-band: {}", e.message),
         ));
     }
+    Ok(pass_bands)
+}
+
+pub fn run(args: EvaluateArgs) -> Result<u8, CliError> {
+    let pass_bands = checked_settings(&args)?;
     let mut scenarios = Vec::new();
     for path in &args.scenarios {
         let s = Scenario::load(path).map_err(|e| {

@@ -68,6 +68,53 @@ fn frame(rows: &[DeployResult]) -> PolarsResult<DataFrame> {
     )
 }
 
+/// The rows as JSON (with the confusion matrix), CSV or Parquet, to `out` or stdout.
+fn write_rows(
+    rows: &[DeployResult],
+    format: ReplayFormat,
+    out: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let write_err = |e: String| CliError::new(exit::INTERNAL, e);
+    match format {
+        ReplayFormat::Json => {
+            let body = serde_json::json!({ "deploys": rows, "confusion": Confusion::of(rows) });
+            let mut text = serde_json::to_string_pretty(&body).expect("replay rows serialise");
+            text.push('\n');
+            match out {
+                Some(p) => std::fs::write(p, text)
+                    .map_err(|e| write_err(format!("{}: {e}", p.display())))?,
+                None => print!("{text}"),
+            }
+        }
+        ReplayFormat::Csv | ReplayFormat::Parquet => {
+            let mut df = frame(rows).map_err(|e| write_err(e.to_string()))?;
+            match (out, format) {
+                (Some(p), ReplayFormat::Parquet) => {
+                    let f = std::fs::File::create(p)
+                        .map_err(|e| write_err(format!("{}: {e}", p.display())))?;
+                    ParquetWriter::new(f)
+                        .finish(&mut df)
+                        .map_err(|e| write_err(e.to_string()))?;
+                }
+                (Some(p), _) => {
+                    let mut f = std::fs::File::create(p)
+                        .map_err(|e| write_err(format!("{}: {e}", p.display())))?;
+                    CsvWriter::new(&mut f)
+                        .finish(&mut df)
+                        .map_err(|e| write_err(e.to_string()))?;
+                }
+                (None, _) => {
+                    let mut out = std::io::stdout().lock();
+                    CsvWriter::new(&mut out)
+                        .finish(&mut df)
+                        .map_err(|e| write_err(e.to_string()))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: ReplayArgs) -> Result<u8, CliError> {
     if args.step.is_nan() || args.step <= 0.0 {
         return Err(CliError::new(
@@ -117,44 +164,7 @@ pub fn run(args: ReplayArgs) -> Result<u8, CliError> {
             eprintln!("canaryd: warning: deploy `{}` skipped: {e}", r.deploy);
         }
     }
-    let write_err = |e: String| CliError::new(exit::INTERNAL, e);
-    match args.format {
-        ReplayFormat::Json => {
-            let body = serde_json::json!({ "deploys": rows, "confusion": Confusion::of(&rows) });
-            let mut text = serde_json::to_string_pretty(&body).expect("replay rows serialise");
-            text.push('\n');
-            match &args.out {
-                Some(p) => std::fs::write(p, text)
-                    .map_err(|e| write_err(format!("{}: {e}", p.display())))?,
-                None => print!("{text}"),
-            }
-        }
-        ReplayFormat::Csv | ReplayFormat::Parquet => {
-            let mut df = frame(&rows).map_err(|e| write_err(e.to_string()))?;
-            match (&args.out, args.format) {
-                (Some(p), ReplayFormat::Parquet) => {
-                    let f = std::fs::File::create(p)
-                        .map_err(|e| write_err(format!("{}: {e}", p.display())))?;
-                    ParquetWriter::new(f)
-                        .finish(&mut df)
-                        .map_err(|e| write_err(e.to_string()))?;
-                }
-                (Some(p), _) => {
-                    let mut f = std::fs::File::create(p)
-                        .map_err(|e| write_err(format!("{}: {e}", p.display())))?;
-                    CsvWriter::new(&mut f)
-                        .finish(&mut df)
-                        .map_err(|e| write_err(e.to_string()))?;
-                }
-                (None, _) => {
-                    let mut out = std::io::stdout().lock();
-                    CsvWriter::new(&mut out)
-                        .finish(&mut df)
-                        .map_err(|e| write_err(e.to_string()))?;
-                }
-            }
-        }
-    }
+    write_rows(&rows, args.format, args.out.as_deref())?;
     if let Some(m) = Confusion::of(&rows) {
         eprint!("{}", m.render());
     }

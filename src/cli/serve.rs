@@ -166,19 +166,7 @@ pub async fn serve(
     config: DaemonConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), CliError> {
-    let tokens = config
-        .resolve_tokens()
-        .map_err(|e| CliError::new(exit::CONFIG, e))?;
-    if tokens.is_empty() && !listen_is_loopback(&config.listen) {
-        return Err(CliError::new(
-            exit::CONFIG,
-            format!(
-                "no API tokens are configured, so canaryd serves only loopback: listen on \
-                 127.0.0.1 or [::1] instead of `{}`, or configure [[tokens]] (docs/security.md)",
-                config.listen
-            ),
-        ));
-    }
+    let tokens = tokens(&config)?;
     let store_config = config.store_config();
     let store: Arc<dyn Store> = store_config.open().map_err(|e| {
         CliError::new(
@@ -263,6 +251,24 @@ pub async fn serve(
     .await;
     tracing::info!("stopped; running analyses continue at the next start");
     Ok(())
+}
+
+/// The API tokens; without any, canaryd serves only loopback.
+fn tokens(config: &DaemonConfig) -> Result<Vec<crate::api::Token>, CliError> {
+    let tokens = config
+        .resolve_tokens()
+        .map_err(|e| CliError::new(exit::CONFIG, e))?;
+    if tokens.is_empty() && !listen_is_loopback(&config.listen) {
+        return Err(CliError::new(
+            exit::CONFIG,
+            format!(
+                "no API tokens are configured, so canaryd serves only loopback: listen on \
+                 127.0.0.1 or [::1] instead of `{}`, or configure [[tokens]] (docs/security.md)",
+                config.listen
+            ),
+        ));
+    }
+    Ok(tokens)
 }
 
 /// What every request handler shares: the store, the runners, the tokens and the limits

@@ -30,12 +30,10 @@ struct Arm {
     problem: Option<String>,
 }
 
-/// Decumulate one arm's bucket series step by step. A bucket missing at a step counts 0
-/// there. Cumulative counts that fall as `le` grows cannot be true (every observation at
-/// or below one bound is at or below the next): they are kept as the negative count they
-/// make, so the judges refuse the pair, and named in `problem` — never clamped into a verdict.
-fn arm(series: &[&Series]) -> Arm {
-    // Bounds in value order, and time → cumulative increase per bound.
+/// The arm's bucket bounds in value order, and per time (by its order key) the cumulative
+/// increase at each bound (NaN where a bucket has no point then).
+#[allow(clippy::type_complexity)]
+fn cumulative_by_time(series: &[&Series]) -> (Vec<f64>, BTreeMap<u64, (f64, Vec<f64>)>) {
     let mut bounds: Vec<f64> = series
         .iter()
         .filter_map(|s| s.labels.get("le").and_then(|l| parse_le(l)))
@@ -58,6 +56,15 @@ fn arm(series: &[&Series]) -> Arm {
             }
         }
     }
+    (bounds, at)
+}
+
+/// Decumulate one arm's bucket series step by step. A bucket missing at a step counts 0
+/// there. Cumulative counts that fall as `le` grows cannot be true (every observation at
+/// or below one bound is at or below the next): they are kept as the negative count they
+/// make, so the judges refuse the pair, and named in `problem` — never clamped into a verdict.
+fn arm(series: &[&Series]) -> Arm {
+    let (bounds, at) = cumulative_by_time(series);
     let mut steps = Vec::with_capacity(at.len());
     let mut means = BTreeMap::new();
     let mut total = vec![0.0; bounds.len()];

@@ -465,6 +465,43 @@ pub(super) fn weight_problems(
     problems
 }
 
+/// A metric's outlier factor and effect-size gates out of range (`at` names a field).
+fn option_problems(options: &MetricOptions, at: &dyn Fn(&str) -> String) -> Problems {
+    let mut out = Vec::new();
+    if let Outliers::Remove { factor } = options.outliers
+        && !(factor.is_finite() && factor >= 0.0)
+    {
+        out.push((
+            at("outliers.factor"),
+            format!("must be a finite number ≥ 0, got {factor}"),
+        ));
+    }
+    let es = &options.effect_size;
+    for (name, v) in [
+        ("allowed_increase", es.allowed_increase),
+        ("allowed_decrease", es.allowed_decrease),
+        ("critical_increase", es.critical_increase),
+        ("critical_decrease", es.critical_decrease),
+    ] {
+        let Some(v) = v else { continue };
+        let ok = match es.measure {
+            EffectSizeMeasure::MeanRatio => v.is_finite() && v >= 0.0,
+            EffectSizeMeasure::Cles => (0.0..=1.0).contains(&v),
+        };
+        if !ok {
+            let range = match es.measure {
+                EffectSizeMeasure::MeanRatio => "a mean ratio ≥ 0",
+                EffectSizeMeasure::Cles => "a CLES between 0 and 1",
+            };
+            out.push((
+                at(&format!("effect_size.{name}")),
+                format!("must be {range}, got {v}"),
+            ));
+        }
+    }
+    out
+}
+
 /// Rules every spelling shares. `metric_path` names a metric's field in the source
 /// format; `groups` and `thresholds` name those tables.
 pub(super) fn validate_common(
@@ -502,37 +539,7 @@ pub(super) fn validate_common(
                 "group names must not be empty".into(),
             ));
         }
-        if let Outliers::Remove { factor } = m.options.outliers
-            && !(factor.is_finite() && factor >= 0.0)
-        {
-            problems.push((
-                metric_path(i, "outliers.factor"),
-                format!("must be a finite number ≥ 0, got {factor}"),
-            ));
-        }
-        let es = &m.options.effect_size;
-        for (name, v) in [
-            ("allowed_increase", es.allowed_increase),
-            ("allowed_decrease", es.allowed_decrease),
-            ("critical_increase", es.critical_increase),
-            ("critical_decrease", es.critical_decrease),
-        ] {
-            let Some(v) = v else { continue };
-            let ok = match es.measure {
-                EffectSizeMeasure::MeanRatio => v.is_finite() && v >= 0.0,
-                EffectSizeMeasure::Cles => (0.0..=1.0).contains(&v),
-            };
-            if !ok {
-                let range = match es.measure {
-                    EffectSizeMeasure::MeanRatio => "a mean ratio ≥ 0",
-                    EffectSizeMeasure::Cles => "a CLES between 0 and 1",
-                };
-                problems.push((
-                    metric_path(i, &format!("effect_size.{name}")),
-                    format!("must be {range}, got {v}"),
-                ));
-            }
-        }
+        problems.extend(option_problems(&m.options, &|f: &str| metric_path(i, f)));
         if let JudgeConfig::Threshold(t) = &m.judge {
             let counts = m.is_counts();
             if t.aggregate == Aggregate::Rate && !counts {

@@ -254,14 +254,21 @@ impl Tail {
     }
 }
 
-/// Run `argv` with `vars` until it exits (and its output closes) or `timeout` passes.
-/// With `separate`, standard error is kept apart in [`Ran::errors`].
-async fn run(
+/// Start `argv` with `vars` in its environment (canaryd's own variables removed), in a
+/// process group of its own, its output into a pipe (stderr into a second one when
+/// `separate`, else into the same): the child and the pipes' read ends.
+fn spawn(
     argv: &[String],
     vars: &[(&str, String)],
-    timeout: Duration,
     separate: bool,
-) -> Result<Ran, RouterError> {
+) -> Result<
+    (
+        tokio::process::Child,
+        std::io::PipeReader,
+        Option<std::io::PipeReader>,
+    ),
+    RouterError,
+> {
     let io = |what: &str, e: std::io::Error| {
         RouterError::retryable(format!("{}: {what}: {e}", show(argv)))
     };
@@ -291,7 +298,7 @@ async fn run(
     let spawned = cmd.spawn();
     // The command holds our copies of the pipes' write ends; drop them so EOF can come.
     drop(cmd);
-    let mut child = spawned.map_err(|e| {
+    let child = spawned.map_err(|e| {
         let message = format!("cannot run {}: {e}", show(argv));
         match e.kind() {
             std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
@@ -300,6 +307,21 @@ async fn run(
             _ => RouterError::retryable(message),
         }
     })?;
+    Ok((child, out_r, err_r))
+}
+
+/// Run `argv` with `vars` until it exits (and its output closes) or `timeout` passes.
+/// With `separate`, standard error is kept apart in [`Ran::errors`].
+async fn run(
+    argv: &[String],
+    vars: &[(&str, String)],
+    timeout: Duration,
+    separate: bool,
+) -> Result<Ran, RouterError> {
+    let io = |what: &str, e: std::io::Error| {
+        RouterError::retryable(format!("{}: {what}: {e}", show(argv)))
+    };
+    let (mut child, out_r, err_r) = spawn(argv, vars, separate)?;
     let pgid = child.id();
     let receiver = |r: std::io::PipeReader| pipe::Receiver::from_owned_fd(OwnedFd::from(r));
     let mut out_rx = Some(receiver(out_r).map_err(|e| io("cannot read its output", e))?);

@@ -555,6 +555,14 @@ impl RateRatioTest {
         }
     }
 
+    /// Both one-look bounds at `alpha` each: (lower, upper) ([`Self::fixed_sample_bound`]).
+    pub fn fixed_sample_interval(&self, alpha: f64) -> (f64, f64) {
+        (
+            self.fixed_sample_bound(alpha, false),
+            self.fixed_sample_bound(alpha, true),
+        )
+    }
+
     /// The fixed-sample bound on the rate ratio at level `alpha` from one look: the
     /// smallest r0 whose "at least r0" is rejected (`upper = true`), or the largest
     /// whose "at most r0" is (`false`); ±∞ / 0 when none is.

@@ -198,10 +198,7 @@ impl SequentialState {
         let kp = 1.0 + self.config.pass_band("rate");
         // What is ruled out: by the one-look test once the horizon decided on it.
         let (lo_out, hi_out) = if self.horizon_look {
-            (
-                test.fixed_sample_bound(self.config.alpha, false),
-                test.fixed_sample_bound(self.config.alpha, true),
-            )
+            test.fixed_sample_interval(self.config.alpha)
         } else {
             (lo, hi)
         };
@@ -249,16 +246,7 @@ impl SequentialState {
                 undecided,
             )],
         });
-        let horizon_text = self
-            .horizon_p
-            .map(|p| {
-                format!(
-                    "; fixed-sample p-value at the horizon {} (α share {})",
-                    crate::format::p_value(Some(p)),
-                    num(horizon_alpha)
-                )
-            })
-            .unwrap_or_default();
+        let horizon_text = self.horizon_text(horizon_alpha);
         let onset_text = self.onset_phrase(&self.onset_ratio_text(test));
         j.reason = format!(
             "{verb}{at}{onset_text}: error-rate ratio {} ({level}% confidence sequence {} .. {}), {} vs {} errors in {} vs {} requests; anytime p-value {}{horizon_text}; band +{band}%, {alpha_text}",
@@ -271,6 +259,20 @@ impl SequentialState {
             num(test.requests[0]),
             num(p_side)
         );
+    }
+
+    /// "; fixed-sample p-value at the horizon 0.003 (α share 0.0025)" once the horizon's
+    /// test ran, else nothing.
+    fn horizon_text(&self, horizon_alpha: f64) -> String {
+        self.horizon_p
+            .map(|p| {
+                format!(
+                    "; fixed-sample p-value at the horizon {} (α share {})",
+                    crate::format::p_value(Some(p)),
+                    num(horizon_alpha)
+                )
+            })
+            .unwrap_or_default()
     }
 
     /// The quantile tests' numbers, checks and reason.

@@ -82,34 +82,8 @@ impl PipelineRunner {
                     continue;
                 }
             };
-            let state = serde_json::to_value(&t.next).map_err(|e| Stop::Other(e.to_string()))?;
             // Stored before any of the transition's side effects.
-            let stored = self.store_transition(id, &spec, seq, &t, state).await;
-            let applied = match stored {
-                Ok(applied) => applied,
-                Err(e) => {
-                    // Not applied, no side effect done: an event someone waits on (an
-                    // operator's) goes back in line for when the store is back; the task's
-                    // own events are made again from the stored state then.
-                    if let Some(r) = reply {
-                        let _ = tx.send((event, Some(r)));
-                    }
-                    return Err(Stop::store(e));
-                }
-            };
-            if !applied {
-                if let Some(r) = reply {
-                    let _ = r.send(Err(SubmitError::Refused(
-                        "the execution changed meanwhile; try again".into(),
-                    )));
-                }
-                return Err(Stop::Other(
-                    "another writer changed the execution; stopping this task".into(),
-                ));
-            }
-            if let Some(r) = reply {
-                let _ = r.send(Ok(()));
-            }
+            self.record(id, &spec, seq, &t, (event, reply), &tx).await?;
             seq += 1;
             exec = t.next;
             actions = t.actions;
@@ -198,6 +172,45 @@ impl PipelineRunner {
         .await
         .map_err(Stop::store)?;
         Ok(i64::from(applied))
+    }
+
+    /// Store a transition (if the execution is still at `expected`) and answer the
+    /// operator waiting on its event. A store failure puts an operator's event back in line
+    /// for when the store is back (the task's own events are made again from the stored
+    /// state then); another writer having moved the execution stops this task.
+    async fn record(
+        &self,
+        id: &str,
+        spec: &Pipeline,
+        expected: i64,
+        t: &Transition,
+        (event, reply): (Event, Option<Reply>),
+        tx: &mpsc::UnboundedSender<(Event, Option<Reply>)>,
+    ) -> Result<(), Stop> {
+        let state = serde_json::to_value(&t.next).map_err(|e| Stop::Other(e.to_string()))?;
+        let applied = match self.store_transition(id, spec, expected, t, state).await {
+            Ok(applied) => applied,
+            Err(e) => {
+                if let Some(r) = reply {
+                    let _ = tx.send((event, Some(r)));
+                }
+                return Err(Stop::store(e));
+            }
+        };
+        if !applied {
+            if let Some(r) = reply {
+                let _ = r.send(Err(SubmitError::Refused(
+                    "the execution changed meanwhile; try again".into(),
+                )));
+            }
+            return Err(Stop::Other(
+                "another writer changed the execution; stopping this task".into(),
+            ));
+        }
+        if let Some(r) = reply {
+            let _ = r.send(Ok(()));
+        }
+        Ok(())
     }
 
     /// Store a transition and its notes, if the execution is still at `expected`.

@@ -60,6 +60,60 @@ pub(super) struct ExplainedHold {
     pub(super) message: String,
 }
 
+/// One pair in a line: its name and class, its judged numbers and its checks (only the
+/// failed ones with `only_failed`), or its reason.
+fn describe_pair(m: &ExplainedPair, only_failed: bool) -> String {
+    let unit = m.unit.as_deref();
+    let mut s = format!(
+        "{} {}",
+        crate::collectors::display_name(&m.metric, &m.labels),
+        m.classification.as_str().to_uppercase()
+    );
+    match &m.judged {
+        Some(j) => {
+            let u = canary_judges::judgement::unit_for(&j.quantity, unit);
+            let checks: Vec<String> = j
+                .checks
+                .iter()
+                .filter(|c| c.failed || !only_failed)
+                .map(|c| c.describe(u))
+                .collect();
+            s.push_str(&format!(" ({}", j.describe(unit)));
+            if !checks.is_empty() {
+                s.push_str(&format!("; {}", checks.join("; ")));
+            }
+            s.push(')');
+        }
+        None if !m.reason.is_empty() => s.push_str(&format!(" ({})", m.reason)),
+        None => {}
+    }
+    s
+}
+
+/// Undecided pairs by name only (their numbers are the analysis page's), at most three.
+fn undecided_names(r: &Explained) -> Option<String> {
+    use canary_judges::Classification;
+    let undecided: Vec<String> = r
+        .metrics
+        .iter()
+        .filter(|m| !m.muted && m.classification == Classification::Inconclusive)
+        .map(|m| crate::collectors::display_name(&m.metric, &m.labels))
+        .collect();
+    if undecided.is_empty() {
+        return None;
+    }
+    let mut names = undecided
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if undecided.len() > 3 {
+        names.push_str(&format!(" and {} more", undecided.len() - 3));
+    }
+    Some(names)
+}
+
 /// What decided a report's verdict, as lines: first the verdict and score with how many
 /// pairs were worse or undecided (a screen with room for one line shows this one), then one
 /// line per worse pair with its judged numbers and failed checks, the undecided pairs by
@@ -72,40 +126,17 @@ pub fn explain(report: &serde_json::Value) -> Option<String> {
         r.verdict.to_uppercase(),
         r.score.map_or("–".into(), canary_judges::format_number)
     )];
-    let pair = |m: &ExplainedPair, only_failed: bool| {
-        let unit = m.unit.as_deref();
-        let mut s = format!(
-            "{} {}",
-            crate::collectors::display_name(&m.metric, &m.labels),
-            m.classification.as_str().to_uppercase()
-        );
-        match &m.judged {
-            Some(j) => {
-                let u = canary_judges::judgement::unit_for(&j.quantity, unit);
-                let checks: Vec<String> = j
-                    .checks
-                    .iter()
-                    .filter(|c| c.failed || !only_failed)
-                    .map(|c| c.describe(u))
-                    .collect();
-                s.push_str(&format!(" ({}", j.describe(unit)));
-                if !checks.is_empty() {
-                    s.push_str(&format!("; {}", checks.join("; ")));
-                }
-                s.push(')');
-            }
-            None if !m.reason.is_empty() => s.push_str(&format!(" ({})", m.reason)),
-            None => {}
-        }
-        s
-    };
     let list = |pred: &dyn Fn(Classification) -> bool, only_failed: bool| -> Vec<String> {
         let all: Vec<&ExplainedPair> = r
             .metrics
             .iter()
             .filter(|m| !m.muted && pred(m.classification))
             .collect();
-        let mut v: Vec<String> = all.iter().take(3).map(|m| pair(m, only_failed)).collect();
+        let mut v: Vec<String> = all
+            .iter()
+            .take(3)
+            .map(|m| describe_pair(m, only_failed))
+            .collect();
         if all.len() > 3 {
             v.push(format!("and {} more", all.len() - 3));
         }
@@ -137,23 +168,7 @@ pub fn explain(report: &serde_json::Value) -> Option<String> {
             None => parts.push(format!("worse: {w}")),
         }
     }
-    // Undecided pairs by name only: their numbers are the analysis page's.
-    let undecided: Vec<String> = r
-        .metrics
-        .iter()
-        .filter(|m| !m.muted && m.classification == Classification::Inconclusive)
-        .map(|m| crate::collectors::display_name(&m.metric, &m.labels))
-        .collect();
-    if !undecided.is_empty() {
-        let mut names = undecided
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if undecided.len() > 3 {
-            names.push_str(&format!(" and {} more", undecided.len() - 3));
-        }
+    if let Some(names) = undecided_names(&r) {
         parts.push(format!("undecided: {names}"));
     }
     for h in r.holds.iter().filter(|h| h.kind != "undecided").take(3) {

@@ -19,6 +19,26 @@ pub(super) fn placeholder<DB: DrawingBackend>(p: &mut Painter<'_, DB>, title: &s
     heading(p, title, "", &[], "");
 }
 
+/// Width of a legend entry whose label is `w` wide: swatch, label, gap.
+fn legend_entry(w: f64) -> f64 {
+    20.0 + w + 12.0
+}
+
+/// How many legend entries (label widths `widths`) fit the top row of width `room`; at
+/// least one stays on top.
+fn top_row(widths: &[f64], room: f64) -> usize {
+    let mut split = widths.len();
+    let mut used = 0.0;
+    for (i, w) in widths.iter().enumerate() {
+        if used + legend_entry(*w) - 12.0 > room {
+            split = i;
+            break;
+        }
+        used += legend_entry(*w);
+    }
+    split.max(widths.len().min(1))
+}
+
 /// Title, legend (right-aligned under the title), y-axis and x-axis descriptions.
 pub(super) fn heading<DB: DrawingBackend>(
     p: &mut Painter<'_, DB>,
@@ -43,24 +63,13 @@ pub(super) fn heading<DB: DrawingBackend>(
         .iter()
         .map(|(_, s)| p.text_width(s, TEXT_SIZE))
         .collect();
-    let entry = |w: f64| 20.0 + w + 12.0;
+    let entry = legend_entry;
     let y_desc_width = if y_desc.is_empty() {
         0.0
     } else {
         p.text_width(y_desc, NOTE_SIZE) + 12.0
     };
-    let top_room = RIGHT - PAD - y_desc_width;
-    let mut split = keys.len();
-    let mut used = 0.0;
-    for (i, w) in widths.iter().enumerate() {
-        if used + entry(*w) - 12.0 > top_room {
-            split = i;
-            break;
-        }
-        used += entry(*w);
-    }
-    // At least one entry stays on top.
-    let split = split.max(keys.len().min(1));
+    let split = top_row(&widths, RIGHT - PAD - y_desc_width);
     let top_total: f64 = widths[..split].iter().map(|w| entry(*w)).sum::<f64>() - 12.0;
     if !y_desc.is_empty() {
         p.text(

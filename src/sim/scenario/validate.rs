@@ -259,6 +259,43 @@ fn default_ramp_from(quantile: f64) -> f64 {
     (((1.0 - 10.0 * (1.0 - quantile)) * 1e9).round() / 1e9).max(0.5)
 }
 
+/// The kind of a change, its quantile and ramp checked (`at` names a field).
+fn change_kind(c: &mut Check, rc: &RawChange, at: &dyn Fn(&str) -> String) -> ChangeKind {
+    match rc.kind {
+        RawKind::LatencyShift => ChangeKind::LatencyShift,
+        RawKind::ErrorRate => ChangeKind::ErrorRate,
+        RawKind::CrashLoop => ChangeKind::CrashLoop,
+        RawKind::WarmupSpike => ChangeKind::WarmupSpike,
+        RawKind::TailShift => {
+            let quantile = rc.quantile.unwrap_or(0.99);
+            c.range(&at("quantile"), quantile, (0.0, false), (1.0, false));
+            let ramp_from = rc.ramp_from.unwrap_or_else(|| default_ramp_from(quantile));
+            if !(ramp_from.is_finite() && ramp_from > 0.0 && ramp_from < quantile) {
+                c.at(
+                    &at("ramp_from"),
+                    format!(
+                        "must be in (0, quantile = {quantile}), got {ramp_from}{}",
+                        if rc.ramp_from.is_none() {
+                            " (the default); set it explicitly"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+            ChangeKind::TailShift {
+                quantile,
+                ramp_from,
+            }
+        }
+        RawKind::MedianShift => {
+            let quantile = rc.quantile.unwrap_or(0.9);
+            c.range(&at("quantile"), quantile, (0.5, false), (1.0, false));
+            ChangeKind::MedianShift { quantile }
+        }
+    }
+}
+
 fn change(c: &mut Check, i: usize, rc: &RawChange, raw: &RawScenario) -> Option<Change> {
     let at = |field: &str| format!("changes[{i}].{field}");
     let name = match rc.kind {
@@ -323,39 +360,7 @@ fn change(c: &mut Check, i: usize, rc: &RawChange, raw: &RawScenario) -> Option<
             format!("applies to tail_shift only, not to {name}"),
         );
     }
-    let kind = match rc.kind {
-        RawKind::LatencyShift => ChangeKind::LatencyShift,
-        RawKind::ErrorRate => ChangeKind::ErrorRate,
-        RawKind::CrashLoop => ChangeKind::CrashLoop,
-        RawKind::WarmupSpike => ChangeKind::WarmupSpike,
-        RawKind::TailShift => {
-            let quantile = rc.quantile.unwrap_or(0.99);
-            c.range(&at("quantile"), quantile, (0.0, false), (1.0, false));
-            let ramp_from = rc.ramp_from.unwrap_or_else(|| default_ramp_from(quantile));
-            if !(ramp_from.is_finite() && ramp_from > 0.0 && ramp_from < quantile) {
-                c.at(
-                    &at("ramp_from"),
-                    format!(
-                        "must be in (0, quantile = {quantile}), got {ramp_from}{}",
-                        if rc.ramp_from.is_none() {
-                            " (the default); set it explicitly"
-                        } else {
-                            ""
-                        }
-                    ),
-                );
-            }
-            ChangeKind::TailShift {
-                quantile,
-                ramp_from,
-            }
-        }
-        RawKind::MedianShift => {
-            let quantile = rc.quantile.unwrap_or(0.9);
-            c.range(&at("quantile"), quantile, (0.5, false), (1.0, false));
-            ChangeKind::MedianShift { quantile }
-        }
-    };
+    let kind = change_kind(c, rc, &at);
     (c.problems.len() == before).then_some(Change {
         kind,
         factor,

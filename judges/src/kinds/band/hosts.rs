@@ -252,18 +252,7 @@ impl BandJudge {
         let ys = |arm: usize| -> Vec<&HostValue> { values[arm].iter().flatten().collect() };
         let (b, k) = (ys(0), ys(1));
         let left_out = values.iter().flatten().filter(|v| v.is_none()).count();
-        let left_out_text = if left_out > 0 {
-            format!(
-                "; {left_out} hosts had no interval{}",
-                if c.min_requests > 0.0 {
-                    format!(" of {} requests or more", num(c.min_requests))
-                } else {
-                    String::new()
-                }
-            )
-        } else {
-            String::new()
-        };
+        let left_out_text = self.left_out_text(left_out);
         let (up, down, p_fleet, p_rule) =
             match self.host_tests(options, b.len(), k.len(), &left_out_text) {
                 Ok(t) => t,
@@ -323,6 +312,21 @@ impl BandJudge {
             rows,
             named,
         }
+    }
+
+    /// "; 2 hosts had no interval of 50 requests or more" when hosts were left out.
+    fn left_out_text(&self, left_out: usize) -> String {
+        if left_out == 0 {
+            return String::new();
+        }
+        format!(
+            "; {left_out} hosts had no interval{}",
+            if self.config.min_requests > 0.0 {
+                format!(" of {} requests or more", num(self.config.min_requests))
+            } else {
+                String::new()
+            }
+        )
     }
 
     /// Which sides are watched and each test's α (the pair's α, halved per side for

@@ -303,6 +303,43 @@ struct Shown<'a> {
     classification: Classification,
 }
 
+impl<'a> Shown<'a> {
+    /// The verdict of the watched sides (`high`: increases, `low`: decreases) and the side
+    /// the reason speaks of: the failing one (both failing: the one with more intervals
+    /// beyond), else the one nearer to failing. `None` when no side is watched.
+    fn of(high: Option<&'a Side>, low: Option<&'a Side>) -> Option<Shown<'a>> {
+        let fails = |s: Option<&Side>| s.is_some_and(Side::fails);
+        let classification = match (fails(high), fails(low)) {
+            (true, true) => {
+                if high.map(|s| s.beyond) >= low.map(|s| s.beyond) {
+                    Classification::High
+                } else {
+                    Classification::Low
+                }
+            }
+            (true, false) => Classification::High,
+            (false, true) => Classification::Low,
+            (false, false) => Classification::Pass,
+        };
+        let (side, low) = match (high, low) {
+            (Some(h), Some(l)) => match classification {
+                Classification::Low => (l, true),
+                Classification::High => (h, false),
+                _ if l.z > h.z => (l, true),
+                _ => (h, false),
+            },
+            (Some(h), None) => (h, false),
+            (None, Some(l)) => (l, true),
+            (None, None) => return None,
+        };
+        Some(Shown {
+            side,
+            low,
+            classification,
+        })
+    }
+}
+
 struct SideInput<'a> {
     baseline: &'a [f64],
     canary: &'a [f64],
@@ -741,37 +778,8 @@ impl Judge for BandJudge {
         let side = |up: bool| self.side(&input, up);
         let high = up.then(|| side(true));
         let low = down.then(|| side(false));
-        let fails = |s: &Option<Side>| s.as_ref().is_some_and(Side::fails);
-        let classification = match (fails(&high), fails(&low)) {
-            (true, true) => {
-                if high.as_ref().map(|s| s.beyond) >= low.as_ref().map(|s| s.beyond) {
-                    Classification::High
-                } else {
-                    Classification::Low
-                }
-            }
-            (true, false) => Classification::High,
-            (false, true) => Classification::Low,
-            (false, false) => Classification::Pass,
-        };
-        // The side the reason speaks of: the failing one, else the one nearer to failing.
-        let (shown, is_low) = match (&high, &low) {
-            (Some(h), Some(l)) => match classification {
-                Classification::Low => (l, true),
-                Classification::High => (h, false),
-                _ if l.z > h.z => (l, true),
-                _ => (h, false),
-            },
-            (Some(h), None) => (h, false),
-            (None, Some(l)) => (l, true),
-            (None, None) => {
-                return prep.judgement(Classification::Error, "no direction is watched");
-            }
-        };
-        let shown = Shown {
-            side: shown,
-            low: is_low,
-            classification,
+        let Some(shown) = Shown::of(high.as_ref(), low.as_ref()) else {
+            return prep.judgement(Classification::Error, "no direction is watched");
         };
         self.explain(options, &prep, &input, &widening, unit, &shown)
     }
