@@ -332,17 +332,21 @@ enum Data {
 }
 
 impl Data {
-    /// What came after `earlier` (a snapshot of the same cumulative data).
-    fn since(&self, earlier: &Data) -> Data {
+    /// What came after `earlier`, a snapshot of the same cumulative data; `None` when
+    /// `earlier` holds the other kind of data (a snapshot never does).
+    fn since(&self, earlier: &Data) -> Option<Data> {
         match (self, earlier) {
-            (Data::Latency { bounds, hist }, Data::Latency { hist: old, .. }) => Data::Latency {
-                bounds: bounds.clone(),
-                hist: [&hist[0] - &old[0], &hist[1] - &old[1]],
-            },
-            (Data::Counts { counts }, Data::Counts { counts: old }) => Data::Counts {
+            (Data::Latency { bounds, hist }, Data::Latency { hist: old, .. }) => {
+                Some(Data::Latency {
+                    bounds: bounds.clone(),
+                    hist: [&hist[0] - &old[0], &hist[1] - &old[1]],
+                })
+            }
+            (Data::Counts { counts }, Data::Counts { counts: old }) => Some(Data::Counts {
                 counts: [&counts[0] - &old[0], &counts[1] - &old[1]],
-            },
-            _ => self.clone(),
+            }),
+            (Data::Latency { .. }, Data::Counts { .. })
+            | (Data::Counts { .. }, Data::Latency { .. }) => None,
         }
     }
 
@@ -570,7 +574,14 @@ impl HostTest {
             if *at >= self.batches {
                 continue;
             }
-            match self.data.since(snapshot).stretch_pass(&self.config) {
+            // A stretch that cannot be read is not proven: no pass on it.
+            let Some(stretch) = self.data.since(snapshot) else {
+                return HostOutcome::Inconclusive {
+                    reason: "a later stretch of the data could not be read apart from the run"
+                        .into(),
+                };
+            };
+            match stretch.stretch_pass(&self.config) {
                 Ok(passed) => tested += usize::from(passed),
                 Err(why) => {
                     return HostOutcome::Inconclusive {

@@ -33,6 +33,34 @@ pub(super) fn author(v: &Viewer, by: &str) -> Option<String> {
     }
 }
 
+/// The signed-in writer posting a form of execution `id`'s page (its CSRF value checked),
+/// or the answer refusing.
+fn page_writer(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    csrf: &str,
+) -> Result<Viewer, Response> {
+    writer(state, headers, &format!("/ui/executions/{id}"), csrf)
+}
+
+/// Who the decision is recorded under ([`author`]), or the page asking who `does` it.
+async fn required_author(
+    state: &AppState,
+    v: &Viewer,
+    id: &str,
+    by: &str,
+    does: &str,
+) -> Result<String, Response> {
+    match author(v, by) {
+        Some(by) => Ok(by),
+        None => {
+            let ask = format!("Say who {does} (the “by” field).");
+            Err(execution_page(state, v, id, None, Some(&ask)).await)
+        }
+    }
+}
+
 /// Submit an operator's event; on success back to the page (303), else the page with why.
 pub(super) async fn act(
     state: &AppState,
@@ -62,7 +90,7 @@ pub(super) async fn judgment(
     Path(id): Path<String>,
     UiForm(f): UiForm<JudgmentForm>,
 ) -> Response {
-    let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
+    let v = match page_writer(&state, &headers, &id, &f.csrf) {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -77,15 +105,9 @@ pub(super) async fn judgment(
             );
         }
     };
-    let Some(by) = author(&v, &f.by) else {
-        return execution_page(
-            &state,
-            &v,
-            &id,
-            None,
-            Some("Say who decides (the “by” field)."),
-        )
-        .await;
+    let by = match required_author(&state, &v, &id, &f.by, "decides").await {
+        Ok(by) => by,
+        Err(r) => return r,
     };
     let event = OperatorAction::Judgment {
         approve,
@@ -108,19 +130,13 @@ pub(super) async fn rollback(
     Path(id): Path<String>,
     UiForm(f): UiForm<ByForm>,
 ) -> Response {
-    let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
+    let v = match page_writer(&state, &headers, &id, &f.csrf) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(by) = author(&v, &f.by) else {
-        return execution_page(
-            &state,
-            &v,
-            &id,
-            None,
-            Some("Say who rolls back (the “by” field)."),
-        )
-        .await;
+    let by = match required_author(&state, &v, &id, &f.by, "rolls back").await {
+        Ok(by) => by,
+        Err(r) => return r,
     };
     let event = OperatorAction::Rollback {
         by,
@@ -135,12 +151,8 @@ pub(super) async fn pause(
     Path(id): Path<String>,
     UiForm(f): UiForm<ByForm>,
 ) -> Response {
-    let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    let by = author(&v, &f.by).unwrap_or_else(|| "ui".into());
-    act(&state, &v, &id, OperatorAction::Pause { by }, "paused").await
+    let make = |by| OperatorAction::Pause { by };
+    pause_or_resume(&state, &headers, &id, &f, make, "paused").await
 }
 
 pub(super) async fn resume(
@@ -149,10 +161,23 @@ pub(super) async fn resume(
     Path(id): Path<String>,
     UiForm(f): UiForm<ByForm>,
 ) -> Response {
-    let v = match writer(&state, &headers, &format!("/ui/executions/{id}"), &f.csrf) {
+    let make = |by| OperatorAction::Resume { by };
+    pause_or_resume(&state, &headers, &id, &f, make, "resumed").await
+}
+
+/// Pause or resume: recorded under the form's or the token's name, else `ui`.
+async fn pause_or_resume(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    f: &ByForm,
+    make: impl FnOnce(String) -> OperatorAction,
+    done: &str,
+) -> Response {
+    let v = match page_writer(state, headers, id, &f.csrf) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let by = author(&v, &f.by).unwrap_or_else(|| "ui".into());
-    act(&state, &v, &id, OperatorAction::Resume { by }, "resumed").await
+    act(state, &v, id, make(by), done).await
 }
