@@ -149,25 +149,7 @@ impl WindowSpec {
         }
         match self {
             WindowSpec::Retrospective { start, end, .. } => {
-                if end.0 > now + RETROSPECTIVE_SKEW_S {
-                    // It would sit `running` until then: a window still to come is live.
-                    out.push((
-                        "end".into(),
-                        format!(
-                            "is {} — in the future; a retrospective window has ended (judge a window still to come with mode = \"live\")",
-                            end.rfc3339()
-                        ),
-                    ));
-                } else if end.0 <= start.0 {
-                    out.push(("end".into(), "must be after `start`".into()));
-                } else if step >= 1.0 && (end.0 - start.0) / step > MAX_POINTS {
-                    out.push((
-                        "step".into(),
-                        format!(
-                            "{step} s gives more than {MAX_POINTS} points over the window; use a longer step"
-                        ),
-                    ));
-                }
+                out.extend(retrospective_problems(*start, *end, step, now));
             }
             WindowSpec::Live {
                 interval,
@@ -175,53 +157,14 @@ impl WindowSpec {
                 warmup,
                 start,
                 ..
-            } => {
-                // A live window that ended before it was asked for would replay every
-                // interval at once: that is a retrospective analysis.
-                if let Some(s) = start
-                    && s.0 + max_duration.0 < now
-                {
-                    out.push((
-                        "start".into(),
-                        format!(
-                            "{} plus max_duration has passed; judge a past window with mode = \"retrospective\"",
-                            s.rfc3339()
-                        ),
-                    ));
-                }
-                if let Some(s) = start
-                    && s.0 > now + crate::time::MAX_AHEAD_S
-                {
-                    out.push((
-                        "start".into(),
-                        format!(
-                            "may be at most {} days ahead, got {}",
-                            crate::time::MAX_AHEAD_S / 86_400.0,
-                            s.rfc3339()
-                        ),
-                    ));
-                }
-                let warm = warmup.map_or(0.0, |w| w.0);
-                if interval.0 < step {
-                    out.push((
-                        "interval".into(),
-                        format!("must be at least one step ({step} s)"),
-                    ));
-                }
-                if max_duration.0 <= warm {
-                    out.push((
-                        "max_duration".into(),
-                        "must be longer than the warm-up".into(),
-                    ));
-                } else if step >= 1.0 && (max_duration.0 - warm) / step > MAX_POINTS {
-                    out.push((
-                        "step".into(),
-                        format!("more than {MAX_POINTS} points; use a longer step"),
-                    ));
-                } else if interval.0 > 0.0 && (max_duration.0 - warm) / interval.0 > 10_000.0 {
-                    out.push(("interval".into(), "more than 10,000 intervals".into()));
-                }
-            }
+            } => out.extend(live_problems(
+                *start,
+                *interval,
+                *max_duration,
+                *warmup,
+                step,
+                now,
+            )),
         }
         out
     }
@@ -276,3 +219,93 @@ pub const MAX_STEP_S: f64 = 86_400.0;
 /// How far a retrospective window's end may lie ahead of this daemon's clock (clock skew
 /// between the caller, Prometheus and the daemon).
 pub const RETROSPECTIVE_SKEW_S: f64 = 60.0;
+
+/// A retrospective window's problems at `now`: an end still to come, an empty window, too
+/// many points.
+fn retrospective_problems(
+    start: Timestamp,
+    end: Timestamp,
+    step: f64,
+    now: f64,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if end.0 > now + RETROSPECTIVE_SKEW_S {
+        // It would sit `running` until then: a window still to come is live.
+        out.push((
+                "end".into(),
+                format!(
+                    "is {} — in the future; a retrospective window has ended (judge a window still to come with mode = \"live\")",
+                    end.rfc3339()
+                ),
+            ));
+    } else if end.0 <= start.0 {
+        out.push(("end".into(), "must be after `start`".into()));
+    } else if step >= 1.0 && (end.0 - start.0) / step > MAX_POINTS {
+        out.push((
+            "step".into(),
+            format!(
+                "{step} s gives more than {MAX_POINTS} points over the window; use a longer step"
+            ),
+        ));
+    }
+    out
+}
+
+/// A live window's problems at `now`: a start long past or too far ahead, an interval
+/// shorter than a step, a duration within the warm-up, too many points or intervals.
+fn live_problems(
+    start: Option<Timestamp>,
+    interval: Seconds,
+    max_duration: Seconds,
+    warmup: Option<Seconds>,
+    step: f64,
+    now: f64,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    // A live window that ended before it was asked for would replay every
+    // interval at once: that is a retrospective analysis.
+    if let Some(s) = start
+        && s.0 + max_duration.0 < now
+    {
+        out.push((
+                "start".into(),
+                format!(
+                    "{} plus max_duration has passed; judge a past window with mode = \"retrospective\"",
+                    s.rfc3339()
+                ),
+            ));
+    }
+    if let Some(s) = start
+        && s.0 > now + crate::time::MAX_AHEAD_S
+    {
+        out.push((
+            "start".into(),
+            format!(
+                "may be at most {} days ahead, got {}",
+                crate::time::MAX_AHEAD_S / 86_400.0,
+                s.rfc3339()
+            ),
+        ));
+    }
+    let warm = warmup.map_or(0.0, |w| w.0);
+    if interval.0 < step {
+        out.push((
+            "interval".into(),
+            format!("must be at least one step ({step} s)"),
+        ));
+    }
+    if max_duration.0 <= warm {
+        out.push((
+            "max_duration".into(),
+            "must be longer than the warm-up".into(),
+        ));
+    } else if step >= 1.0 && (max_duration.0 - warm) / step > MAX_POINTS {
+        out.push((
+            "step".into(),
+            format!("more than {MAX_POINTS} points; use a longer step"),
+        ));
+    } else if interval.0 > 0.0 && (max_duration.0 - warm) / interval.0 > 10_000.0 {
+        out.push(("interval".into(), "more than 10,000 intervals".into()));
+    }
+    out
+}
