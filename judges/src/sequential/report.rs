@@ -182,9 +182,6 @@ impl SequentialState {
         } = w;
         let k = *k;
         let undecided = *undecided;
-        let bounds = |up: bool, down: bool| w.bounds(up, down);
-        let pass_rule =
-            |up: bool, down: bool, kp: &str, kp_inv: &str| w.pass_rule(up, down, kp, kp_inv);
         let anytime = self.anytime_alpha();
         let (lo, hi) = test.confidence_interval(anytime);
         let ratio = test.observed_ratio();
@@ -202,7 +199,7 @@ impl SequentialState {
         } else {
             (lo, hi)
         };
-        let (min, max) = bounds(up, !up);
+        let (min, max) = w.bounds(up, !up);
         let rate = |e: f64, r: f64| (r > 0.0).then(|| e / r);
         let e = self.max_log_e[usize::from(!up)];
         let p_side = (-e).exp().min(1.0);
@@ -235,7 +232,7 @@ impl SequentialState {
             rule: Some(format!(
                 "fail when a p-value and the rate ratio are ✗ (more {} than chance explains, beyond the band); {}",
                 if up { "errors" } else { "events missing" },
-                pass_rule(up, !up, &num(kp), &num(1.0 / kp))
+                w.pass_rule(up, !up, &num(kp), &num(1.0 / kp))
             )),
             ruled_out: vec![count_ruled_out(
                 test,
@@ -283,24 +280,19 @@ impl SequentialState {
             k,
             band,
             alpha_text,
-            cs,
-            one_look,
             watched,
             undecided,
             ..
         } = w;
         let k = *k;
         let (watched, undecided) = (*watched, *undecided);
-        let bounds = |up: bool, down: bool| w.bounds(up, down);
-        let pass_rule =
-            |up: bool, down: bool, kp: &str, kp_inv: &str| w.pass_rule(up, down, kp, kp_inv);
         let totals = test.totals();
         let parts = self.quantile_parts();
         if let Some(q) = self.last_bounds.first() {
             j.ci = Some((q.ratio[0], q.ratio[1]));
         }
         let (up, down) = watched;
-        let (min, max) = bounds(up, down);
+        let (min, max) = w.bounds(up, down);
         let direction = match (up, down) {
             (true, false) => "slower",
             (false, true) => "faster",
@@ -327,11 +319,7 @@ impl SequentialState {
             name: format!("p{} ratio", num(q.p * 100.0)),
             value: finite(q.estimate),
             interval: Some(q.ratio),
-            interval_kind: if self.horizon_look {
-                one_look.clone()
-            } else {
-                cs.clone()
-            },
+            interval_kind: w.interval_kind(self.horizon_look),
             max,
             min,
             compare: Compare::Value,
@@ -349,7 +337,7 @@ impl SequentialState {
             checks,
             rule: Some(format!(
                 "fail when the difference is significant and a quantile ratio is ✗ on the same side; {}",
-                pass_rule(up, down, &pass_edges(false), &pass_edges(true))
+                w.pass_rule(up, down, &pass_edges(false), &pass_edges(true))
             )),
             ruled_out,
         });
@@ -465,17 +453,12 @@ impl SequentialState {
             band,
             level,
             alpha_text,
-            cs,
-            one_look,
             watched,
             undecided,
             ..
         } = w;
         let k = *k;
         let (watched, undecided) = (*watched, *undecided);
-        let bounds = |up: bool, down: bool| w.bounds(up, down);
-        let pass_rule =
-            |up: bool, down: bool, kp: &str, kp_inv: &str| w.pass_rule(up, down, kp, kp_inv);
         let test = self.shown_mean.as_ref().unwrap_or(main);
         let ratio = test.mean_ratio();
         j.mean_ratio = Some(ratio);
@@ -483,7 +466,7 @@ impl SequentialState {
         let (b, c) = test.means();
         let (dlo, dhi) = test.difference_interval();
         let (up, down) = watched;
-        let (min, max) = bounds(up, down);
+        let (min, max) = w.bounds(up, down);
         let kp = 1.0 + self.config.pass_band("mean");
         let (dlo, dhi) = if self.horizon_look {
             main.fixed_sample_difference_interval(self.config.alpha)
@@ -499,11 +482,7 @@ impl SequentialState {
                     name: "difference".into(),
                     value: finite(c - b),
                     interval: (dlo.is_finite() && dhi.is_finite()).then_some([dlo, dhi]),
-                    interval_kind: if self.horizon_look {
-                        one_look.clone()
-                    } else {
-                        cs.clone()
-                    },
+                    interval_kind: w.interval_kind(self.horizon_look),
                     max: up.then_some(0.0),
                     min: down.then_some(0.0),
                     compare: Compare::Interval,
@@ -522,7 +501,7 @@ impl SequentialState {
             ],
             rule: Some(format!(
                 "fail when both checks are ✗ on the same side; {}",
-                pass_rule(up, down, &num(kp), &num(1.0 / kp))
+                w.pass_rule(up, down, &num(kp), &num(1.0 / kp))
             )),
             ruled_out: vec![self.mean_ruled_out(test, up, down, kp, (dlo, dhi), undecided)],
         });
@@ -629,6 +608,16 @@ impl Wording {
     /// The fail band's edges on the watched sides, as (min, max).
     fn bounds(&self, up: bool, down: bool) -> (Option<f64>, Option<f64>) {
         (down.then_some(1.0 / self.k), up.then_some(self.k))
+    }
+
+    /// The name of the interval shown: the horizon's one-look interval once the horizon
+    /// decided on it, else the confidence sequence.
+    fn interval_kind(&self, horizon_look: bool) -> Option<String> {
+        if horizon_look {
+            self.one_look.clone()
+        } else {
+            self.cs.clone()
+        }
     }
 
     /// "pass … once the interval lies below 1.1".
